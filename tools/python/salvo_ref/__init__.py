@@ -1,0 +1,1 @@
+"""Python references for salvo's tests, example and benchmarks (PyTorch from Debian, no transformers)."""
