@@ -1,0 +1,36 @@
+#!/usr/bin/env bash
+# Installs what salvo needs from Debian 12's archive (and, for tests, npm). Idempotent and quiet
+# when everything is already there.
+#   scripts/install-deps.sh build   # compiler and libraries
+#   scripts/install-deps.sh test    # plus GoogleTest, Google Benchmark, PyTorch reference, node tools
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+what=${1:-build}
+packages=(g++ cmake ninja-build pkg-config libdnnl-dev libopenblas-dev libutf8proc-dev nlohmann-json3-dev
+          libcli11-dev libgtest-dev libgmock-dev libbenchmark-dev)
+if [[ $what == test ]]; then
+  packages+=(python3 python3-torch python3-numpy nodejs npm)
+fi
+
+missing=()
+for p in "${packages[@]}"; do
+  dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")
+done
+# node and npm may come from elsewhere than Debian (e.g. a preinstalled Node.js): accept any that runs.
+if command -v node >/dev/null && command -v npm >/dev/null; then
+  missing=("${missing[@]/nodejs}"); missing=("${missing[@]/npm}")
+fi
+read -r -a missing <<<"${missing[*]:-}"
+if ((${#missing[@]})); then
+  echo "installing: ${missing[*]}" >&2
+  sudo_cmd=()
+  [[ $(id -u) == 0 ]] || sudo_cmd=(sudo)
+  "${sudo_cmd[@]}" apt-get update -qq
+  DEBIAN_FRONTEND=noninteractive "${sudo_cmd[@]}" apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
+fi
+
+if [[ $what == test ]]; then
+  # Test-only reference tools (the Hugging Face tokenizers library), pinned by package-lock.json.
+  (cd tools/node && npm ci --no-audit --no-fund --loglevel=error >/dev/null)
+fi

@@ -1,0 +1,16 @@
+// The subcommands of the salvo command line. Each adds itself to the app and returns the
+// function that runs it once the arguments are parsed.
+#pragma once
+
+#include <functional>
+
+#include <CLI/CLI.hpp>
+
+namespace salvo::cli {
+
+using Runner = std::function<void()>;
+
+// embed, classify and tokenize: files in, one output row per input row.
+void add_batch_commands(CLI::App& app, Runner* selected);
+
+}  // namespace salvo::cli

@@ -1,0 +1,46 @@
+// The progress line a long job shows on a terminal: rows, rates and ETA, redrawn in place.
+#pragma once
+
+#include <chrono>
+#include <cstdint>
+#include <optional>
+#include <string>
+
+namespace salvo {
+
+// Counters of a running job, as the progress line and the final summary read them.
+struct JobCounters {
+  uint64_t rows = 0;      // rows written (including error rows)
+  uint64_t errors = 0;    // rows written with an error
+  uint64_t tokens = 0;    // tokens computed
+  uint64_t bytes_read = 0;
+  std::optional<uint64_t> total_bytes;  // input size when known: enables the ETA
+};
+
+class ProgressLine {
+ public:
+  // `enabled` is false when stderr is not a terminal: then nothing is drawn at all.
+  ProgressLine(std::string label, bool enabled);
+
+  // Redraws at most a few times a second; cheap to call per row.
+  void update(const JobCounters& counters);
+  // Erases the line so that the summary starts on a clean line.
+  void clear();
+
+  bool enabled() const { return enabled_; }
+
+ private:
+  std::string label_;
+  bool enabled_;
+  bool drawn_ = false;
+  std::chrono::steady_clock::time_point start_;
+  std::chrono::steady_clock::time_point last_draw_;
+};
+
+// Whether stderr is an interactive terminal.
+bool stderr_is_terminal();
+
+// "1.2k", "34.5M": short counts for progress lines.
+std::string human_count(double value);
+
+}  // namespace salvo

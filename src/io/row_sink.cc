@@ -1,0 +1,274 @@
+#include "io/row_sink.h"
+
+#include <algorithm>
+#include <charconv>
+#include <cmath>
+#include <numeric>
+
+#include "core/error.h"
+#include "io/output_file.h"
+
+namespace salvo {
+namespace {
+
+void append_float(std::string* out, float v) {
+  if (!std::isfinite(v)) {
+    out->append("null");  // JSON has no NaN or infinity
+    return;
+  }
+  char buf[32];
+  auto [end, ec] = std::to_chars(buf, buf + sizeof(buf), v);
+  out->append(buf, end);
+}
+
+template <typename T>
+void append_array(std::string* out, const std::vector<T>& values) {
+  out->push_back('[');
+  for (size_t i = 0; i < values.size(); ++i) {
+    if (i) out->push_back(',');
+    if constexpr (std::is_same_v<T, float>) {
+      append_float(out, values[i]);
+    } else {
+      char buf[16];
+      auto [end, ec] = std::to_chars(buf, buf + sizeof(buf), values[i]);
+      out->append(buf, end);
+    }
+  }
+  out->push_back(']');
+}
+
+void append_json_string(std::string* out, const std::string& s) {
+  out->append(nlohmann::json(s).dump(-1, ' ', false, nlohmann::json::error_handler_t::replace));
+}
+
+// Label indices by descending probability (ties keep label order).
+std::vector<size_t> ranked(const std::vector<float>& probs) {
+  std::vector<size_t> order(probs.size());
+  std::iota(order.begin(), order.end(), 0);
+  std::stable_sort(order.begin(), order.end(), [&](size_t a, size_t b) { return probs[a] > probs[b]; });
+  return order;
+}
+
+class JsonlSink : public RowSink {
+ public:
+  JsonlSink(const std::filesystem::path& path, OutputSchema schema) : file_(path), schema_(std::move(schema)) {}
+
+  void write(const OutputRow& row) override {
+    line_.clear();
+    line_.push_back('{');
+    if (!row.id.is_null()) {
+      line_.append("\"id\":");
+      line_.append(row.id.dump(-1, ' ', false, nlohmann::json::error_handler_t::replace));
+      line_.push_back(',');
+    }
+    if (!row.error.empty()) {
+      line_.append("\"line\":");
+      line_.append(std::to_string(row.line));
+      line_.append(",\"error\":");
+      append_json_string(&line_, row.error);
+    } else {
+      switch (schema_.task) {
+        case Task::kEmbed:
+          line_.append("\"embedding\":");
+          append_array(&line_, row.values);
+          break;
+        case Task::kTokenize:
+          line_.append("\"input_ids\":");
+          append_array(&line_, row.ids);
+          line_.append(",\"token_type_ids\":");
+          append_array(&line_, row.type_ids);
+          break;
+        case Task::kClassify:
+          append_classification(row.values);
+          break;
+      }
+    }
+    line_.append("}\n");
+    file_.write(line_);
+  }
+
+  void finish() override { file_.finish(); }
+
+ private:
+  void append_classification(const std::vector<float>& probs) {
+    const auto order = ranked(probs);
+    line_.append("\"label\":");
+    append_json_string(&line_, schema_.labels[order[0]]);
+    line_.append(",\"score\":");
+    append_float(&line_, probs[order[0]]);
+    if (schema_.top_k > 0) {
+      line_.append(",\"top_k\":[");
+      for (size_t i = 0; i < std::min(schema_.top_k, order.size()); ++i) {
+        if (i) line_.push_back(',');
+        line_.append("{\"label\":");
+        append_json_string(&line_, schema_.labels[order[i]]);
+        line_.append(",\"score\":");
+        append_float(&line_, probs[order[i]]);
+        line_.push_back('}');
+      }
+      line_.push_back(']');
+    }
+    if (schema_.all_scores) {
+      line_.append(",\"scores\":{");
+      for (size_t i = 0; i < probs.size(); ++i) {
+        if (i) line_.push_back(',');
+        append_json_string(&line_, schema_.labels[i]);
+        line_.push_back(':');
+        append_float(&line_, probs[i]);
+      }
+      line_.push_back('}');
+    }
+  }
+
+  OutputFile file_;
+  OutputSchema schema_;
+  std::string line_;
+};
+
+void append_csv_field(std::string* out, std::string_view value) {
+  if (value.find_first_of(",\"\r\n") == std::string_view::npos) {
+    out->append(value);
+    return;
+  }
+  out->push_back('"');
+  for (char c : value) {
+    if (c == '"') out->push_back('"');
+    out->push_back(c);
+  }
+  out->push_back('"');
+}
+
+// CSV: vectors are written as one JSON array per cell, which pandas and Spark parse with from_json.
+class CsvSink : public RowSink {
+ public:
+  CsvSink(const std::filesystem::path& path, OutputSchema schema) : file_(path), schema_(std::move(schema)) {
+    switch (schema_.task) {
+      case Task::kEmbed: file_.write("id,embedding,error\n"); break;
+      case Task::kTokenize: file_.write("id,input_ids,token_type_ids,error\n"); break;
+      case Task::kClassify:
+        file_.write(schema_.top_k || schema_.all_scores ? "id,label,score,scores,error\n" : "id,label,score,error\n");
+        break;
+    }
+  }
+
+  void write(const OutputRow& row) override {
+    line_.clear();
+    if (row.id.is_string()) {
+      append_csv_field(&line_, row.id.get_ref<const std::string&>());
+    } else if (!row.id.is_null()) {
+      append_csv_field(&line_, row.id.dump(-1, ' ', false, nlohmann::json::error_handler_t::replace));
+    }
+    line_.push_back(',');
+    cell_.clear();
+    const bool ok = row.error.empty();
+    switch (schema_.task) {
+      case Task::kEmbed:
+        if (ok) append_array(&cell_, row.values);
+        append_csv_field(&line_, cell_);
+        break;
+      case Task::kTokenize:
+        if (ok) append_array(&cell_, row.ids);
+        append_csv_field(&line_, cell_);
+        line_.push_back(',');
+        cell_.clear();
+        if (ok) append_array(&cell_, row.type_ids);
+        append_csv_field(&line_, cell_);
+        break;
+      case Task::kClassify: {
+        if (ok) {
+          const auto order = ranked(row.values);
+          append_csv_field(&line_, schema_.labels[order[0]]);
+          line_.push_back(',');
+          append_float(&line_, row.values[order[0]]);
+          if (schema_.top_k || schema_.all_scores) {
+            nlohmann::json scores = nlohmann::json::object();
+            const size_t n = schema_.all_scores ? order.size() : std::min(schema_.top_k, order.size());
+            for (size_t i = 0; i < n; ++i) scores[schema_.labels[order[i]]] = row.values[order[i]];
+            line_.push_back(',');
+            append_csv_field(&line_, scores.dump());
+          }
+        } else {
+          line_.append(schema_.top_k || schema_.all_scores ? ",," : ",");
+        }
+        break;
+      }
+    }
+    line_.push_back(',');
+    append_csv_field(&line_, row.error);
+    line_.push_back('\n');
+    file_.write(line_);
+  }
+
+  void finish() override { file_.finish(); }
+
+ private:
+  OutputFile file_;
+  OutputSchema schema_;
+  std::string line_;
+  std::string cell_;
+};
+
+// NumPy .npy (format 1.0): a float32 matrix, one row per input row. The header is written with
+// room for any row count and patched in finish(). Error rows are NaN rows.
+class NpySink : public RowSink {
+ public:
+  NpySink(const std::filesystem::path& path, const OutputSchema& schema) : file_(path), dims_(schema.dims) {
+    if (schema.task == Task::kTokenize) {
+      throw Error(ErrorCode::kInvalidArgument,
+                  path.string() + ": .npy holds a matrix; token ids have varying lengths (use .jsonl or .csv)");
+    }
+    file_.write(header(0));
+  }
+
+  void write(const OutputRow& row) override {
+    if (row.error.empty() && row.values.size() != dims_) {
+      throw Error(ErrorCode::kInternal, "row of width " + std::to_string(row.values.size()) + " in a .npy of width " +
+                                            std::to_string(dims_));
+    }
+    if (row.error.empty()) {
+      file_.write({reinterpret_cast<const char*>(row.values.data()), row.values.size() * sizeof(float)});
+    } else {
+      nan_row_.assign(dims_, std::nanf(""));
+      file_.write({reinterpret_cast<const char*>(nan_row_.data()), nan_row_.size() * sizeof(float)});
+    }
+    ++rows_;
+  }
+
+  void finish() override {
+    file_.write_at(0, header(rows_));
+    file_.finish();
+  }
+
+ private:
+  std::string header(uint64_t rows) const {
+    std::string dict = "{'descr': '<f4', 'fortran_order': False, 'shape': (" + std::to_string(rows) + ", " +
+                       std::to_string(dims_) + "), }";
+    const size_t total = 128;  // magic(6) + version(2) + length(2) + dict, padded; fits any shape
+    dict.append(total - 10 - dict.size() - 1, ' ');
+    dict.push_back('\n');
+    std::string h("\x93NUMPY\x01\x00", 8);
+    const uint16_t len = static_cast<uint16_t>(dict.size());
+    h.push_back(static_cast<char>(len & 0xFF));
+    h.push_back(static_cast<char>(len >> 8));
+    return h + dict;
+  }
+
+  OutputFile file_;
+  size_t dims_;
+  uint64_t rows_ = 0;
+  std::vector<float> nan_row_;
+};
+
+}  // namespace
+
+std::unique_ptr<RowSink> open_row_sink(const std::filesystem::path& path, const OutputSchema& schema) {
+  std::string ext = path.extension().string();
+  std::transform(ext.begin(), ext.end(), ext.begin(), [](unsigned char c) { return std::tolower(c); });
+  if (ext == ".jsonl" || ext == ".ndjson" || ext == ".json") return std::make_unique<JsonlSink>(path, schema);
+  if (ext == ".csv") return std::make_unique<CsvSink>(path, schema);
+  if (ext == ".npy") return std::make_unique<NpySink>(path, schema);
+  throw Error(ErrorCode::kInvalidArgument, "cannot write " + path.string() + ": unknown output format \"" + ext +
+                                               "\" (expected .jsonl, .csv or .npy)");
+}
+
+}  // namespace salvo

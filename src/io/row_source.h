@@ -1,0 +1,48 @@
+// Sources: where input rows come from. The format follows the file extension.
+#pragma once
+
+#include <cstdint>
+#include <filesystem>
+#include <memory>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "io/record.h"
+
+namespace salvo {
+
+// Which fields of a record hold the text and the id.
+struct FieldNames {
+  std::string text = "text";
+  std::string id = "id";
+};
+
+// Reads records from one input. read() is called from one thread; parse() from many at once.
+class RowSource {
+ public:
+  virtual ~RowSource() = default;
+
+  // Appends up to `max_records` records to `out`. Returns false at the end of the input.
+  // Throws salvo::Error(kIo) when the input cannot be read at all.
+  virtual bool read(size_t max_records, std::vector<RawRecord>* out) = 0;
+
+  // Turns a framed record into a row; a record it cannot parse gets `error` set, never a throw.
+  virtual void parse(const RawRecord& record, InputRow* row) const = 0;
+
+  // Bytes consumed so far and the input's total size when known, for progress and ETA.
+  virtual uint64_t bytes_read() const = 0;
+  virtual std::optional<uint64_t> total_bytes() const = 0;
+};
+
+// Limits that protect memory from hostile input.
+struct SourceLimits {
+  size_t max_record_bytes = 16u << 20;  // a longer record becomes an error row, not a huge buffer
+};
+
+// Opens `path` by its extension (.jsonl / .ndjson / .json lines, .csv). Throws salvo::Error
+// (kInvalidArgument for an unknown extension, kIo for an unreadable file or a bad CSV header).
+std::unique_ptr<RowSource> open_row_source(const std::filesystem::path& path, const FieldNames& fields,
+                                           const SourceLimits& limits = {});
+
+}  // namespace salvo

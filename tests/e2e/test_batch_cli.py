@@ -1,0 +1,129 @@
+"""embed, classify and tokenize on files: outputs complete, in order, and equal to the PyTorch reference."""
+import csv
+import json
+import math
+
+import numpy as np
+import torch
+
+from cli_harness import (EXAMPLE_MODEL, CliTestCase, make_random_model, read_jsonl, run_salvo, sample_texts,
+                         write_jsonl)
+from salvo_ref import torch_bert
+
+
+def reference_outputs(model_dir, token_rows, task, pooling="mean", normalize=True):
+    """Runs the PyTorch reference on salvo's own token ids (tokenizer parity is tested separately)."""
+    _, module = torch_bert.load(model_dir)
+    outs = []
+    with torch.inference_mode():
+        for ids in token_rows:
+            x = torch.tensor([ids])
+            mask = torch.ones_like(x)
+            if task == "classify":
+                outs.append(torch.softmax(module(x, mask), -1)[0].numpy())
+            else:
+                bert = module.bert if hasattr(module, "bert") else module
+                outs.append(torch_bert.pool(bert(x, mask), mask, pooling, normalize)[0].numpy())
+    return np.stack(outs)
+
+
+class BatchCliTest(CliTestCase):
+    def tokenize(self, model, inp, *extra):
+        out = self.path("tokens.jsonl")
+        run_salvo("tokenize", "--model", model, "--input", inp, "--output", out, *extra)
+        return read_jsonl(out)
+
+    def test_embed_matches_pytorch_in_input_order(self):
+        texts = sample_texts(120)
+        inp = write_jsonl(self.path("in.jsonl"), [{"id": f"r{i}", "text": t} for i, t in enumerate(texts)])
+        out = self.path("out.jsonl")
+        # Small batches and window so that sorting, several batches and reordering are all exercised.
+        proc = run_salvo("embed", "--model", EXAMPLE_MODEL, "--input", inp, "--output", out,
+                         "--batch-tokens", "700", "--batch-rows", "9", "--sort-window", "50")
+        rows = read_jsonl(out)
+        self.assertEqual([r["id"] for r in rows], [f"r{i}" for i in range(len(texts))])
+        self.assertRegex(proc.stderr, r"salvo embed: 120 rows, 0 errors, .* rows/s, .* tokens/s, \d+ batches, "
+                                      r"padding [\d.]+%")
+        self.assertNotIn("\r", proc.stderr)  # no progress redraws when stderr is not a terminal
+        tokens = [r["input_ids"] for r in self.tokenize(EXAMPLE_MODEL, inp)]
+        ref = reference_outputs(EXAMPLE_MODEL, tokens, "embed")
+        got = np.array([r["embedding"] for r in rows], dtype=np.float32)
+        self.assertEqual(got.shape, ref.shape)
+        self.assertLess(np.abs(got - ref).max(), 1e-4)
+        np.testing.assert_allclose(np.linalg.norm(got, axis=1), 1.0, atol=1e-5)
+
+    def test_classify_labels_scores_and_top_k(self):
+        texts = sample_texts(40)
+        inp = write_jsonl(self.path("in.jsonl"), [{"id": i, "text": t} for i, t in enumerate(texts)])
+        out = self.path("out.jsonl")
+        run_salvo("classify", "--model", EXAMPLE_MODEL, "--input", inp, "--output", out, "--top-k", "3",
+                  "--all-scores")
+        rows = read_jsonl(out)
+        labels = json.load(open(f"{EXAMPLE_MODEL}/config.json"))["id2label"]
+        label_list = [labels[str(i)] for i in range(len(labels))]
+        tokens = [r["input_ids"] for r in self.tokenize(EXAMPLE_MODEL, inp)]
+        ref = reference_outputs(EXAMPLE_MODEL, tokens, "classify")
+        for i, row in enumerate(rows):
+            self.assertEqual(row["id"], i)
+            scores = np.array([row["scores"][name] for name in label_list])
+            self.assertLess(np.abs(scores - ref[i]).max(), 1e-4)
+            self.assertAlmostEqual(scores.sum(), 1.0, places=5)
+            self.assertEqual(row["label"], label_list[int(ref[i].argmax())])
+            self.assertEqual(row["score"], max(row["scores"].values()))
+            self.assertEqual([t["label"] for t in row["top_k"]][0], row["label"])
+            self.assertEqual(len(row["top_k"]), 3)
+            self.assertGreaterEqual(row["top_k"][0]["score"], row["top_k"][2]["score"])
+
+    def test_sentence_transformers_pooling_and_npy_output(self):
+        model = make_random_model(self.path("model"), "--pooling", "cls")
+        texts = sample_texts(30)
+        inp = write_jsonl(self.path("in.jsonl"), [{"text": t} for t in texts])
+        out = self.path("out.npy")
+        proc = run_salvo("embed", "--model", model, "--input", inp, "--output", out)
+        self.assertIn("CLS pooling", proc.stderr)
+        got = np.load(out)
+        self.assertEqual(got.dtype, np.float32)
+        tokens = [r["input_ids"] for r in self.tokenize(model, inp)]
+        ref = reference_outputs(model, tokens, "embed", pooling="cls", normalize=False)
+        self.assertEqual(got.shape, ref.shape)
+        self.assertLess(np.abs(got - ref).max(), 1e-4)
+
+    def test_csv_in_and_out(self):
+        inp = self.path("in.csv")
+        with open(inp, "w", newline="", encoding="utf-8") as f:
+            w = csv.writer(f)
+            w.writerow(["id", "body"])
+            w.writerow(["a", "A game of chess, with \"quotes\"\nand two lines"])
+            w.writerow(["b", "Fonts for the console"])
+        out = self.path("out.csv")
+        run_salvo("classify", "--model", EXAMPLE_MODEL, "--input", inp, "--output", out, "--text-field", "body")
+        with open(out, newline="", encoding="utf-8") as f:
+            rows = list(csv.DictReader(f))
+        self.assertEqual([r["id"] for r in rows], ["a", "b"])
+        for r in rows:
+            self.assertTrue(r["label"])
+            self.assertTrue(0 < float(r["score"]) <= 1)
+            self.assertEqual(r["error"], "")
+
+    def test_tokenize_truncates_with_special_tokens(self):
+        inp = write_jsonl(self.path("in.jsonl"), [{"id": 1, "text": "word " * 300}, {"id": 2, "text": ""}])
+        rows = self.tokenize(EXAMPLE_MODEL, inp, "--max-length", "16")
+        self.assertEqual(len(rows[0]["input_ids"]), 16)
+        self.assertEqual(len(rows[1]["input_ids"]), 2)  # [CLS] [SEP]
+        self.assertEqual(rows[0]["input_ids"][0], rows[1]["input_ids"][0])
+        self.assertEqual(rows[0]["input_ids"][-1], rows[1]["input_ids"][-1])
+        self.assertEqual(rows[0]["token_type_ids"], [0] * 16)
+
+    def test_thread_counts_agree(self):
+        inp = write_jsonl(self.path("in.jsonl"), [{"text": t} for t in sample_texts(40)])
+        outs = []
+        for threads in ("1", "2"):
+            out = self.path(f"out{threads}.npy")
+            run_salvo("embed", "--model", EXAMPLE_MODEL, "--input", inp, "--output", out, "--threads", threads)
+            outs.append(np.load(out))
+        self.assertLess(np.abs(outs[0] - outs[1]).max(), 1e-5)
+
+
+if __name__ == "__main__":
+    import unittest
+    unittest.main()

@@ -1,0 +1,105 @@
+#include "io/row_source.h"
+
+#include <gtest/gtest.h>
+
+#include "core/error.h"
+#include "io/test_files.h"
+
+namespace salvo {
+namespace {
+
+using testing::ScratchDir;
+
+std::vector<InputRow> read_all(const std::filesystem::path& path, FieldNames fields = {},
+                               SourceLimits limits = {}) {
+  auto source = open_row_source(path, fields, limits);
+  std::vector<RawRecord> records;
+  while (source->read(2, &records)) {
+  }
+  std::vector<InputRow> rows(records.size());
+  for (size_t i = 0; i < records.size(); ++i) source->parse(records[i], &rows[i]);
+  EXPECT_EQ(source->bytes_read(), source->total_bytes().value());
+  return rows;
+}
+
+TEST(JsonlSourceTest, ReadsTextAndIdAndReportsBadLines) {
+  ScratchDir dir;
+  auto path = dir.write("in.jsonl",
+                        "\xEF\xBB\xBF{\"id\": 1, \"text\": \"hello\"}\n"
+                        "\n"
+                        "{\"id\": \"b\", \"text\": \"caf\\u00e9\"}\r\n"
+                        "{\"text\": 5}\n"
+                        "{\"id\": 4}\n"
+                        "not json\n"
+                        "[1, 2]\n"
+                        "{\"id\": 7, \"text\": \"bad \xFF byte\"}\n"
+                        "{\"id\": 8, \"text\": \"last, no newline\"}");
+  auto rows = read_all(path);
+  ASSERT_EQ(rows.size(), 8u);
+  EXPECT_EQ(rows[0].id, 1);
+  EXPECT_EQ(rows[0].text, "hello");
+  EXPECT_EQ(rows[0].line, 1u);
+  EXPECT_EQ(rows[1].id, "b");
+  EXPECT_EQ(rows[1].text, "caf\xC3\xA9");
+  EXPECT_EQ(rows[1].line, 3u);  // the blank line is not a record but still counts as a line
+  EXPECT_EQ(rows[2].error, "text field \"text\" is a number, not a string");
+  EXPECT_EQ(rows[3].error, "missing text field \"text\"");
+  EXPECT_EQ(rows[3].id, 4);
+  EXPECT_NE(rows[4].error.find("invalid JSON"), std::string::npos);
+  EXPECT_EQ(rows[5].error, "line is a JSON array, not an object");
+  EXPECT_EQ(rows[6].error, "line is not valid UTF-8 (byte 23)");
+  EXPECT_EQ(rows[7].text, "last, no newline");
+  for (size_t i = 0; i < rows.size(); ++i) EXPECT_EQ(rows[i].index, i);
+}
+
+TEST(JsonlSourceTest, CustomFieldsAndOversizeRecords) {
+  ScratchDir dir;
+  std::string big(5000, 'x');
+  auto path = dir.write("in.ndjson", "{\"key\": 1, \"body\": \"a\"}\n{\"body\": \"" + big + "\"}\n{\"body\": \"c\"}\n");
+  SourceLimits limits;
+  limits.max_record_bytes = 1000;
+  auto rows = read_all(path, FieldNames{"body", "key"}, limits);
+  ASSERT_EQ(rows.size(), 3u);
+  EXPECT_EQ(rows[0].id, 1);
+  EXPECT_EQ(rows[0].text, "a");
+  EXPECT_EQ(rows[1].error, "record is 5012 bytes, over the limit of 1000");
+  EXPECT_EQ(rows[2].text, "c");
+}
+
+TEST(CsvSourceTest, QuotedFieldsMultilineAndBadRecords) {
+  ScratchDir dir;
+  auto path = dir.write("in.csv",
+                        "id,text,other\n"
+                        "1,plain,x\n"
+                        "2,\"with, comma and \"\"quotes\"\"\",y\n"
+                        "3,\"two\nlines\",z\n"
+                        "4,short\n"
+                        "5,\"unterminated,z\n");
+  auto rows = read_all(path);
+  ASSERT_EQ(rows.size(), 5u);
+  EXPECT_EQ(rows[0].id, "1");
+  EXPECT_EQ(rows[0].text, "plain");
+  EXPECT_EQ(rows[1].text, "with, comma and \"quotes\"");
+  EXPECT_EQ(rows[2].text, "two\nlines");
+  EXPECT_EQ(rows[2].line, 4u);
+  EXPECT_EQ(rows[3].error, "CSV record has 2 fields, the header has 3");
+  EXPECT_EQ(rows[3].id, "4");
+  EXPECT_EQ(rows[4].error, "invalid CSV: unterminated quoted field 2");
+}
+
+TEST(RowSourceTest, ClearErrorsForUnusableInputs) {
+  ScratchDir dir;
+  EXPECT_THROW(open_row_source(dir / "missing.jsonl", {}), Error);
+  EXPECT_THROW(open_row_source(dir.write("in.txt", "x"), {}), Error);
+  EXPECT_THROW(open_row_source(dir.write("empty.csv", ""), {}), Error);
+  try {
+    open_row_source(dir.write("nocol.csv", "id,body\n1,x\n"), {});
+    FAIL();
+  } catch (const Error& e) {
+    EXPECT_EQ(e.code(), ErrorCode::kInvalidArgument);
+    EXPECT_NE(std::string(e.what()).find("no column named \"text\""), std::string::npos);
+  }
+}
+
+}  // namespace
+}  // namespace salvo
