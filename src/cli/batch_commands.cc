@@ -111,7 +111,8 @@ void run_batch(Task task, BatchFlags& flags) {
                 (model->from_sentence_transformers() ? " (from modules.json)" : " (default)");
       }
     }
-    what += ", max length " + std::to_string(tokenizer.max_length()) + ", " + std::to_string(job.threads) + " threads";
+    what += ", max length " + std::to_string(tokenizer.max_length()) + ", " + std::to_string(job.threads) +
+            (job.threads == 1 ? " thread" : " threads");
     std::fprintf(stderr, "%s\n", what.c_str());
   }
 
@@ -135,6 +136,7 @@ void run_batch(Task task, BatchFlags& flags) {
 CLI::App* add_batch_command(CLI::App& app, Task task, const std::string& description,
                             std::shared_ptr<BatchFlags> flags, Runner* selected) {
   CLI::App* cmd = app.add_subcommand(task_name(task), description);
+  flags->job.threads = 0;  // all cores unless --threads says otherwise
   cmd->add_option("--model", flags->model, "Hugging Face model folder (config.json, model.safetensors, tokenizer.json)")
       ->required();
   cmd->add_option("--input", flags->input, "Input file: .jsonl (one JSON object per line) or .csv (with a header row)")

@@ -162,7 +162,11 @@ class JobRunner {
       }
     }
     if (++prep_done_ == prep_threads_) {
-      (options_.task == Task::kTokenize ? results_ : prepared_).close();
+      if (options_.task == Task::kTokenize) {
+        results_.close();
+      } else {
+        prepared_.close();
+      }
     }
   }
 
