@@ -1,7 +1,7 @@
 """embed, classify and tokenize on files: outputs complete, in order, and equal to the PyTorch reference."""
 import csv
 import json
-import math
+import os
 
 import numpy as np
 import torch
@@ -122,6 +122,27 @@ class BatchCliTest(CliTestCase):
             run_salvo("embed", "--model", EXAMPLE_MODEL, "--input", inp, "--output", out, "--threads", threads)
             outs.append(np.load(out))
         self.assertLess(np.abs(outs[0] - outs[1]).max(), 1e-5)
+
+
+    def test_memory_stays_bounded_on_a_large_input(self):
+        """A 200 MB input must not be held in memory: queues and the sort window bound the working set."""
+        import subprocess
+        import sys
+        from cli_harness import SALVO
+        inp = self.path("big.jsonl")
+        line = json.dumps({"text": " ".join(sample_texts(50))[:2000]}) + "\n"
+        with open(inp, "w") as f:
+            for _ in range((200 << 20) // len(line)):
+                f.write(line)
+        out = self.path("big.out.jsonl")
+        # Measured in a fresh parent so that no earlier child's peak is counted.
+        probe = ("import resource, subprocess, sys; subprocess.run(sys.argv[1:], check=True); "
+                 "print(resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss)")
+        proc = subprocess.run([sys.executable, "-c", probe, SALVO, "tokenize", "--model", EXAMPLE_MODEL, "--input",
+                               inp, "--output", out, "--quiet"], check=True, capture_output=True, text=True)
+        peak_mb = int(proc.stdout) / 1024
+        self.assertGreater(os.path.getsize(out), 100 << 20)
+        self.assertLess(peak_mb, 150, f"peak RSS {peak_mb:.0f} MB for a 200 MB input")
 
 
 if __name__ == "__main__":

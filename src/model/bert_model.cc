@@ -1,0 +1,344 @@
+#include "model/bert_model.h"
+
+#include <algorithm>
+#include <cmath>
+#include <fstream>
+#include <nlohmann/json.hpp>
+
+#include "core/error.h"
+#include "kernels/activations.h"
+#include "kernels/attention.h"
+#include "kernels/layer_norm.h"
+#include "kernels/softmax.h"
+#include "model/safetensors.h"
+
+namespace salvo {
+namespace fs = std::filesystem;
+namespace {
+
+nlohmann::json read_json(const fs::path& path) {
+  std::ifstream in(path);
+  if (!in) throw Error(ErrorCode::kModel, path.string() + ": cannot open");
+  try {
+    return nlohmann::json::parse(in);
+  } catch (const nlohmann::json::exception& e) {
+    throw Error(ErrorCode::kModel, path.string() + ": not valid JSON: " + e.what());
+  }
+}
+
+// Reads a sentence-transformers 1_Pooling/config.json: exactly one of cls/mean/max must be set.
+Pooling read_pooling_config(const fs::path& path) {
+  const nlohmann::json json = read_json(path);
+  if (!json.is_object()) throw Error(ErrorCode::kModel, path.string() + ": not a JSON object");
+  auto flag = [&](const char* key) {
+    return json.contains(key) && json[key].is_boolean() && json[key].get<bool>();
+  };
+  for (const char* unsupported :
+       {"pooling_mode_mean_sqrt_len_tokens", "pooling_mode_weightedmean_tokens",
+        "pooling_mode_lasttoken"}) {
+    if (flag(unsupported)) {
+      throw Error(ErrorCode::kModel,
+                  path.string() + ": " + unsupported + " is not supported (cls, mean or max)");
+    }
+  }
+  std::vector<Pooling> modes;
+  if (flag("pooling_mode_cls_token")) modes.push_back(Pooling::kCls);
+  if (flag("pooling_mode_mean_tokens")) modes.push_back(Pooling::kMean);
+  if (flag("pooling_mode_max_tokens")) modes.push_back(Pooling::kMax);
+  if (modes.empty() && json.contains("pooling_mode") && json["pooling_mode"].is_string()) {
+    try {
+      modes.push_back(parse_pooling(json["pooling_mode"].get<std::string>()));
+    } catch (const Error& e) {
+      throw Error(ErrorCode::kModel, path.string() + ": " + e.what());
+    }
+  }
+  if (modes.size() != 1) {
+    throw Error(ErrorCode::kModel, path.string() + ": expected exactly one pooling mode " +
+                                       "(cls, mean or max) to be enabled, found " +
+                                       std::to_string(modes.size()));
+  }
+  return modes[0];
+}
+
+float* grow(std::vector<float>& buffer, size_t n) {
+  if (buffer.size() < n) buffer.resize(n);
+  return buffer.data();
+}
+
+}  // namespace
+
+Pooling parse_pooling(const std::string& name) {
+  if (name == "cls") return Pooling::kCls;
+  if (name == "mean") return Pooling::kMean;
+  if (name == "max") return Pooling::kMax;
+  throw Error(ErrorCode::kInvalidArgument,
+              "unknown pooling '" + name + "' (expected 'cls', 'mean' or 'max')");
+}
+
+BertModel::~BertModel() = default;
+
+std::unique_ptr<BertModel> BertModel::load(const fs::path& dir, const BertModelOptions& options) {
+  if (!fs::is_directory(dir)) {
+    throw Error(ErrorCode::kModel, dir.string() + ": model folder does not exist");
+  }
+  std::unique_ptr<BertModel> model(new BertModel());
+  fs::path transformer_dir = dir;
+
+  const fs::path modules_path = dir / "modules.json";
+  if (fs::exists(modules_path)) {
+    const nlohmann::json modules = read_json(modules_path);
+    if (!modules.is_array()) {
+      throw Error(ErrorCode::kModel, modules_path.string() + ": expected a JSON array of modules");
+    }
+    model->normalize_ = false;
+    for (const auto& m : modules) {
+      if (!m.is_object() || !m.contains("type") || !m["type"].is_string()) {
+        throw Error(ErrorCode::kModel, modules_path.string() + ": module " + m.dump() +
+                                           " has no string 'type'");
+      }
+      const std::string type = m["type"].get<std::string>();
+      const std::string sub =
+          m.contains("path") && m["path"].is_string() ? m["path"].get<std::string>() : "";
+      if (type == "sentence_transformers.models.Transformer") {
+        if (!sub.empty() && fs::exists(dir / sub / "config.json")) transformer_dir = dir / sub;
+      } else if (type == "sentence_transformers.models.Pooling") {
+        model->pooling_ = read_pooling_config(dir / sub / "config.json");
+        model->from_sentence_transformers_ = true;
+      } else if (type == "sentence_transformers.models.Normalize") {
+        model->normalize_ = true;
+      } else {
+        throw Error(ErrorCode::kModel, modules_path.string() + ": module type '" + type +
+                                           "' is not supported (Transformer, Pooling, Normalize)");
+      }
+    }
+  }
+
+  model->config_ = BertConfig::from_json_file(transformer_dir / "config.json");
+  const BertConfig& c = model->config_;
+
+  const fs::path weights_path = transformer_dir / "model.safetensors";
+  if (!fs::exists(weights_path)) {
+    std::string hint;
+    if (fs::exists(transformer_dir / "model.safetensors.index.json")) {
+      hint = " (sharded checkpoints are not supported)";
+    } else if (fs::exists(transformer_dir / "pytorch_model.bin")) {
+      hint = " (pytorch_model.bin is not supported; convert it to safetensors)";
+    }
+    throw Error(ErrorCode::kModel, weights_path.string() + ": weight file is missing" + hint);
+  }
+  const SafetensorsFile weights(weights_path);
+
+  // Base-model checkpoints name tensors "embeddings..."; task checkpoints prefix them "bert.".
+  auto resolve = [&](const std::string& name) {
+    if (weights.contains(name)) return name;
+    if (weights.contains("bert." + name)) return "bert." + name;
+    throw Error(ErrorCode::kModel,
+                weights_path.string() + ": tensor '" + name + "' (or 'bert." + name + "') is missing");
+  };
+  auto get = [&](const std::string& name, std::vector<int64_t> shape) {
+    return weights.to_float(resolve(name), shape);
+  };
+  const int64_t h = c.hidden_size;
+  const int64_t inter = c.intermediate_size;
+  auto linear = [&](const std::string& prefix, int64_t n, int64_t k) {
+    const std::vector<float> w = get(prefix + ".weight", {n, k});
+    const std::vector<float> b = get(prefix + ".bias", {n});
+    return PackedLinear(w.data(), b.data(), n, k, options.gemm);
+  };
+
+  model->word_embeddings_ = get("embeddings.word_embeddings.weight", {c.vocab_size, h});
+  model->position_embeddings_ =
+      get("embeddings.position_embeddings.weight", {c.max_position_embeddings, h});
+  model->type_embeddings_ = get("embeddings.token_type_embeddings.weight", {c.type_vocab_size, h});
+  model->embedding_norm_weight_ = get("embeddings.LayerNorm.weight", {h});
+  model->embedding_norm_bias_ = get("embeddings.LayerNorm.bias", {h});
+
+  model->layers_.reserve(c.num_hidden_layers);
+  for (int64_t i = 0; i < c.num_hidden_layers; ++i) {
+    const std::string p = "encoder.layer." + std::to_string(i) + ".";
+    std::vector<float> qkv_w;
+    std::vector<float> qkv_b;
+    qkv_w.reserve(3 * h * h);
+    qkv_b.reserve(3 * h);
+    for (const char* part : {"query", "key", "value"}) {
+      const std::vector<float> w = get(p + "attention.self." + part + ".weight", {h, h});
+      const std::vector<float> b = get(p + "attention.self." + part + ".bias", {h});
+      qkv_w.insert(qkv_w.end(), w.begin(), w.end());
+      qkv_b.insert(qkv_b.end(), b.begin(), b.end());
+    }
+    model->layers_.push_back(Layer{
+        PackedLinear(qkv_w.data(), qkv_b.data(), 3 * h, h, options.gemm),
+        linear(p + "attention.output.dense", h, h),
+        get(p + "attention.output.LayerNorm.weight", {h}),
+        get(p + "attention.output.LayerNorm.bias", {h}),
+        linear(p + "intermediate.dense", inter, h),
+        linear(p + "output.dense", h, inter),
+        get(p + "output.LayerNorm.weight", {h}),
+        get(p + "output.LayerNorm.bias", {h}),
+    });
+  }
+
+  if (weights.contains("classifier.weight")) {
+    const SafetensorsTensor& t = weights.tensor("classifier.weight");
+    if (t.shape.size() != 2 || t.shape[0] < 1 || t.shape[1] != h) {
+      throw Error(ErrorCode::kModel, weights_path.string() +
+                                         ": tensor 'classifier.weight' must be [num_labels, " +
+                                         std::to_string(h) + "]");
+    }
+    const int64_t num_labels = t.shape[0];
+    model->pooler_.emplace(linear("pooler.dense", h, h));
+    model->classifier_.emplace(linear("classifier", num_labels, h));
+    if (c.id2label.empty()) {
+      for (int64_t i = 0; i < num_labels; ++i) {
+        model->labels_.push_back("LABEL_" + std::to_string(i));
+      }
+    } else if (static_cast<int64_t>(c.id2label.size()) != num_labels) {
+      throw Error(ErrorCode::kModel, (transformer_dir / "config.json").string() + ": id2label has " +
+                                         std::to_string(c.id2label.size()) +
+                                         " labels but classifier.weight has " +
+                                         std::to_string(num_labels) + " rows");
+    } else {
+      model->labels_ = c.id2label;
+    }
+  } else {
+    model->labels_ = c.id2label;
+  }
+  return model;
+}
+
+void BertModel::check_batch(const PackedBatch& batch) const {
+  auto fail = [](const std::string& why) {
+    throw Error(ErrorCode::kInvalidArgument, "bad token batch: " + why);
+  };
+  const size_t tokens = batch.tokens();
+  if (batch.offsets.empty()) {
+    if (tokens != 0) fail("ids without offsets");
+    return;
+  }
+  if (batch.offsets.front() != 0 || static_cast<size_t>(batch.offsets.back()) != tokens) {
+    fail("offsets must run from 0 to the token count " + std::to_string(tokens));
+  }
+  if (!batch.type_ids.empty() && batch.type_ids.size() != tokens) {
+    fail("type_ids has " + std::to_string(batch.type_ids.size()) + " entries for " +
+         std::to_string(tokens) + " ids");
+  }
+  for (size_t r = 0; r < batch.rows(); ++r) {
+    const int64_t len = int64_t{batch.offsets[r + 1]} - batch.offsets[r];
+    if (len <= 0) fail("sequence " + std::to_string(r) + " is empty or offsets decrease");
+    if (len > config_.max_position_embeddings) {
+      fail("sequence " + std::to_string(r) + " has " + std::to_string(len) +
+           " tokens, more than max_position_embeddings " +
+           std::to_string(config_.max_position_embeddings));
+    }
+  }
+  for (size_t t = 0; t < tokens; ++t) {
+    if (batch.ids[t] < 0 || batch.ids[t] >= config_.vocab_size) {
+      fail("token id " + std::to_string(batch.ids[t]) + " is outside the vocabulary of " +
+           std::to_string(config_.vocab_size));
+    }
+  }
+  for (int32_t type : batch.type_ids) {
+    if (type < 0 || type >= config_.type_vocab_size) {
+      fail("token type id " + std::to_string(type) + " is outside 0.." +
+           std::to_string(config_.type_vocab_size - 1));
+    }
+  }
+}
+
+void BertModel::hidden_states(const PackedBatch& batch, float* out) {
+  check_batch(batch);
+  const int64_t tokens = static_cast<int64_t>(batch.tokens());
+  const int64_t rows = static_cast<int64_t>(batch.rows());
+  if (tokens == 0) return;
+  const int64_t h = config_.hidden_size;
+  const int64_t inter = config_.intermediate_size;
+  const float eps = config_.layer_norm_eps;
+  const bool has_types = !batch.type_ids.empty();
+
+#pragma omp parallel for schedule(dynamic, 1)
+  for (int64_t r = 0; r < rows; ++r) {
+    for (int64_t t = batch.offsets[r]; t < batch.offsets[r + 1]; ++t) {
+      const float* word = word_embeddings_.data() + int64_t{batch.ids[t]} * h;
+      const float* pos = position_embeddings_.data() + (t - batch.offsets[r]) * h;
+      const float* type = type_embeddings_.data() + (has_types ? batch.type_ids[t] : 0) * h;
+      float* x = out + t * h;
+      for (int64_t i = 0; i < h; ++i) x[i] = word[i] + pos[i] + type[i];
+    }
+  }
+  layer_norm(out, embedding_norm_weight_.data(), embedding_norm_bias_.data(), tokens, h, eps, out);
+
+  float* qkv = grow(qkv_, tokens * 3 * h);
+  float* context = grow(context_, tokens * h);
+  float* projected = grow(projected_, tokens * h);
+  float* intermediate = grow(intermediate_, tokens * inter);
+  for (const Layer& layer : layers_) {
+    layer.qkv.forward(out, tokens, qkv);
+    packed_attention(qkv, batch.offsets.data(), rows, config_.num_attention_heads,
+                     config_.head_dim(), context);
+    layer.attention_output.forward(context, tokens, projected);
+    add_layer_norm(projected, out, layer.attention_norm_weight.data(),
+                   layer.attention_norm_bias.data(), tokens, h, eps, out);
+    layer.intermediate.forward(out, tokens, intermediate);
+    apply_activation(config_.hidden_act, intermediate, tokens * inter);
+    layer.output.forward(intermediate, tokens, projected);
+    add_layer_norm(projected, out, layer.output_norm_weight.data(), layer.output_norm_bias.data(),
+                   tokens, h, eps, out);
+  }
+}
+
+void BertModel::embed(const PackedBatch& batch, float* out) {
+  const int64_t h = config_.hidden_size;
+  float* hidden = grow(hidden_, batch.tokens() * h);
+  hidden_states(batch, hidden);
+  const int64_t rows = static_cast<int64_t>(batch.rows());
+#pragma omp parallel for schedule(static)
+  for (int64_t r = 0; r < rows; ++r) {
+    const int64_t begin = batch.offsets[r];
+    const int64_t end = batch.offsets[r + 1];
+    float* y = out + r * h;
+    const float* first = hidden + begin * h;
+    std::copy(first, first + h, y);
+    for (int64_t t = begin + 1; t < end && pooling_ != Pooling::kCls; ++t) {
+      const float* x = hidden + t * h;
+      if (pooling_ == Pooling::kMean) {
+        for (int64_t i = 0; i < h; ++i) y[i] += x[i];
+      } else {
+        for (int64_t i = 0; i < h; ++i) y[i] = std::max(y[i], x[i]);
+      }
+    }
+    if (pooling_ == Pooling::kMean) {
+      const float inv = 1.0f / static_cast<float>(end - begin);
+      for (int64_t i = 0; i < h; ++i) y[i] *= inv;
+    }
+    if (normalize_) {
+      double sq = 0.0;
+      for (int64_t i = 0; i < h; ++i) sq += double{y[i]} * y[i];
+      // Same floor as torch.nn.functional.normalize, so a zero vector stays zero.
+      const float inv = 1.0f / std::max(static_cast<float>(std::sqrt(sq)), 1e-12f);
+      for (int64_t i = 0; i < h; ++i) y[i] *= inv;
+    }
+  }
+}
+
+void BertModel::classify(const PackedBatch& batch, float* out) {
+  if (!classifier_) {
+    throw Error(ErrorCode::kModel,
+                "this model has no classification head (classifier.weight); use embed instead");
+  }
+  const int64_t h = config_.hidden_size;
+  float* hidden = grow(hidden_, batch.tokens() * h);
+  hidden_states(batch, hidden);
+  const int64_t rows = static_cast<int64_t>(batch.rows());
+  std::vector<float> cls(rows * h);
+  for (int64_t r = 0; r < rows; ++r) {
+    std::copy_n(hidden + int64_t{batch.offsets[r]} * h, h, cls.data() + r * h);
+  }
+  std::vector<float> pooled(rows * h);
+  pooler_->forward(cls.data(), rows, pooled.data());
+  tanh_inplace(pooled.data(), rows * h);
+  const int64_t labels = classifier_->out_features();
+  classifier_->forward(pooled.data(), rows, out);
+  softmax_rows(out, rows, labels, labels);
+}
+
+}  // namespace salvo

@@ -1,0 +1,100 @@
+// The native CPU BERT encoder: loads a Hugging Face folder and runs it on packed (unpadded)
+// batches of token ids.
+#pragma once
+
+#include <cstddef>
+#include <cstdint>
+#include <filesystem>
+#include <memory>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "kernels/gemm.h"
+#include "model/bert_config.h"
+
+namespace salvo {
+
+// A batch of token sequences packed end to end, without padding.
+struct PackedBatch {
+  std::vector<int32_t> ids;       // all tokens, sequence after sequence
+  std::vector<int32_t> type_ids;  // same length as ids
+  std::vector<int32_t> offsets;   // rows()+1 entries; sequence r is [offsets[r], offsets[r+1])
+  size_t rows() const { return offsets.empty() ? 0 : offsets.size() - 1; }
+  size_t tokens() const { return ids.size(); }
+};
+
+// How token states become one sentence embedding.
+enum class Pooling {
+  kCls,   // the first token's state
+  kMean,  // the mean over the sequence's tokens
+  kMax,   // the element-wise maximum over the sequence's tokens
+};
+
+// Parses "cls" / "mean" / "max"; throws salvo::Error(kInvalidArgument) otherwise.
+Pooling parse_pooling(const std::string& name);
+
+// Load-time choices.
+struct BertModelOptions {
+  GemmBackend gemm = default_gemm_backend();
+};
+
+// A loaded BERT encoder with optional sequence-classification head.
+class BertModel {
+ public:
+  // Loads config.json + model.safetensors (+ sentence-transformers modules.json, 1_Pooling/config.json,
+  // 2_Normalize) from a Hugging Face folder. Weight names with or without the "bert." prefix; classifier head
+  // ("classifier.weight/bias" + pooler) when present. Throws salvo::Error(kModel) with file and reason.
+  static std::unique_ptr<BertModel> load(const std::filesystem::path& dir,
+                                         const BertModelOptions& options = {});
+  ~BertModel();
+
+  const BertConfig& config() const { return config_; }
+  bool has_classifier() const { return classifier_.has_value(); }
+  // id2label in id order (LABEL_i when absent).
+  const std::vector<std::string>& labels() const { return labels_; }
+  // modules.json pooling, else kMean.
+  Pooling pooling() const { return pooling_; }
+  // 2_Normalize present, else true (our documented default).
+  bool normalize() const { return normalize_; }
+  // Whether pooling came from modules.json.
+  bool from_sentence_transformers() const { return from_sentence_transformers_; }
+
+  // Last hidden states, tokens() x hidden_size floats, row-major. Throws
+  // salvo::Error(kInvalidArgument) for malformed batches, ids outside the vocabulary and
+  // sequences longer than max_position_embeddings.
+  void hidden_states(const PackedBatch& batch, float* out);
+  // Pooled (and, if normalize(), L2-normalised) embeddings, rows() x hidden_size.
+  void embed(const PackedBatch& batch, float* out);
+  // Softmax class probabilities, rows() x labels().size(). Throws kModel if !has_classifier().
+  void classify(const PackedBatch& batch, float* out);
+
+ private:
+  struct Layer {
+    PackedLinear qkv;  // query, key and value stacked: [3 hidden, hidden]
+    PackedLinear attention_output;
+    std::vector<float> attention_norm_weight, attention_norm_bias;
+    PackedLinear intermediate;
+    PackedLinear output;
+    std::vector<float> output_norm_weight, output_norm_bias;
+  };
+
+  BertModel() = default;
+  void check_batch(const PackedBatch& batch) const;
+
+  BertConfig config_;
+  std::vector<float> word_embeddings_, position_embeddings_, type_embeddings_;
+  std::vector<float> embedding_norm_weight_, embedding_norm_bias_;
+  std::vector<Layer> layers_;
+  std::optional<PackedLinear> pooler_;      // loaded only with a classifier
+  std::optional<PackedLinear> classifier_;
+  std::vector<std::string> labels_;
+  Pooling pooling_ = Pooling::kMean;
+  bool normalize_ = true;
+  bool from_sentence_transformers_ = false;
+
+  // Scratch reused across calls; grown to the largest batch seen.
+  std::vector<float> qkv_, context_, projected_, intermediate_, hidden_;
+};
+
+}  // namespace salvo

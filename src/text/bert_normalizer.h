@@ -1,0 +1,32 @@
+// Hugging Face's BertNormalizer: clean text, isolate CJK ideographs, strip accents, lowercase.
+#pragma once
+
+#include <string>
+#include <string_view>
+
+namespace salvo {
+
+// The options of tokenizer.json's "BertNormalizer"; strip_accents is already resolved (a null
+// there follows lowercase).
+struct BertNormalizerOptions {
+  bool clean_text = true;
+  bool handle_chinese_chars = true;
+  bool strip_accents = true;
+  bool lowercase = true;
+};
+
+// Applies the BertNormalizer steps, in the library's order, to code points.
+class BertNormalizer {
+ public:
+  explicit BertNormalizer(const BertNormalizerOptions& options) : options_(options) {}
+
+  // Writes the normalized form of `text` to `out` (replacing its contents).
+  void normalize(std::u32string_view text, std::u32string* out) const;
+
+  const BertNormalizerOptions& options() const { return options_; }
+
+ private:
+  BertNormalizerOptions options_;
+};
+
+}  // namespace salvo

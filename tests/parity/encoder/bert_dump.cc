@@ -1,0 +1,133 @@
+// Runs the native encoder on token id sequences from a JSON file and writes its outputs as .npy,
+// for the PyTorch parity test; with --bench it times hidden_states instead.
+//
+//   bert_dump MODEL_DIR INPUT.json OUT_DIR [--gemm onednn|openblas] [--bench REPEATS]
+//
+// INPUT.json: {"ids": [[101, 7, 102], ...], "type_ids": [[0, 0, 0], ...]} (type_ids optional).
+// OUT_DIR receives hidden.npy [tokens, hidden], embed.npy [rows, hidden], probs.npy
+// [rows, labels] when the model has a classifier, and info.json (pooling, normalize, labels).
+#include <omp.h>
+
+#include <chrono>
+#include <cstdio>
+#include <fstream>
+#include <iostream>
+#include <nlohmann/json.hpp>
+#include <string>
+#include <vector>
+
+#include "core/error.h"
+#include "model/bert_model.h"
+
+namespace {
+
+void write_npy(const std::filesystem::path& path, const std::vector<float>& data, size_t rows,
+               size_t cols) {
+  std::string header = "{'descr': '<f4', 'fortran_order': False, 'shape': (" +
+                       std::to_string(rows) + ", " + std::to_string(cols) + "), }";
+  // Magic (6) + version (2) + length (2) + header + newline, padded to a multiple of 64.
+  const size_t total = 10 + header.size() + 1;
+  header.append((64 - total % 64) % 64, ' ');
+  header.push_back('\n');
+  std::ofstream out(path, std::ios::binary);
+  out.write("\x93NUMPY\x01\x00", 8);
+  const uint16_t len = static_cast<uint16_t>(header.size());
+  out.put(static_cast<char>(len & 0xff));
+  out.put(static_cast<char>(len >> 8));
+  out << header;
+  out.write(reinterpret_cast<const char*>(data.data()),
+            static_cast<std::streamsize>(data.size() * sizeof(float)));
+  if (!out) throw salvo::Error(salvo::ErrorCode::kIo, path.string() + ": write failed");
+}
+
+salvo::PackedBatch read_batch(const std::filesystem::path& path) {
+  std::ifstream in(path);
+  if (!in) throw salvo::Error(salvo::ErrorCode::kIo, path.string() + ": cannot open");
+  const nlohmann::json json = nlohmann::json::parse(in);
+  salvo::PackedBatch batch;
+  batch.offsets.push_back(0);
+  const auto& ids = json.at("ids");
+  for (size_t r = 0; r < ids.size(); ++r) {
+    for (const auto& id : ids[r]) batch.ids.push_back(id.get<int32_t>());
+    if (json.contains("type_ids")) {
+      for (const auto& t : json["type_ids"][r]) batch.type_ids.push_back(t.get<int32_t>());
+    }
+    batch.offsets.push_back(static_cast<int32_t>(batch.ids.size()));
+  }
+  return batch;
+}
+
+int run(int argc, char** argv) {
+  std::vector<std::string> positional;
+  salvo::BertModelOptions options;
+  int bench = 0;
+  for (int i = 1; i < argc; ++i) {
+    const std::string arg = argv[i];
+    if (arg == "--gemm" && i + 1 < argc) {
+      options.gemm = salvo::parse_gemm_backend(argv[++i]);
+    } else if (arg == "--bench" && i + 1 < argc) {
+      bench = std::stoi(argv[++i]);
+    } else {
+      positional.push_back(arg);
+    }
+  }
+  if (positional.size() != 3) {
+    std::cerr << "usage: bert_dump MODEL_DIR INPUT.json OUT_DIR [--gemm onednn|openblas] "
+                 "[--bench REPEATS]\n";
+    return 2;
+  }
+  auto t0 = std::chrono::steady_clock::now();
+  auto model = salvo::BertModel::load(positional[0], options);
+  const double load_s =
+      std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
+  const salvo::PackedBatch batch = read_batch(positional[1]);
+  const size_t h = static_cast<size_t>(model->config().hidden_size);
+  std::vector<float> hidden(batch.tokens() * h);
+
+  if (bench > 0) {
+    model->hidden_states(batch, hidden.data());  // warm-up: scratch buffers, packed weights
+    t0 = std::chrono::steady_clock::now();
+    for (int i = 0; i < bench; ++i) model->hidden_states(batch, hidden.data());
+    const double s = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
+    std::printf("load %.2f s; %zu rows, %zu tokens, %d threads, gemm %s: %.1f ms/batch, "
+                "%.0f tokens/s\n",
+                load_s, batch.rows(), batch.tokens(), omp_get_max_threads(),
+                salvo::gemm_backend_name(options.gemm), 1e3 * s / bench,
+                static_cast<double>(batch.tokens()) * bench / s);
+    return 0;
+  }
+
+  const std::filesystem::path out_dir = positional[2];
+  std::filesystem::create_directories(out_dir);
+  model->hidden_states(batch, hidden.data());
+  write_npy(out_dir / "hidden.npy", hidden, batch.tokens(), h);
+  std::vector<float> embed(batch.rows() * h);
+  model->embed(batch, embed.data());
+  write_npy(out_dir / "embed.npy", embed, batch.rows(), h);
+  if (model->has_classifier()) {
+    std::vector<float> probs(batch.rows() * model->labels().size());
+    model->classify(batch, probs.data());
+    write_npy(out_dir / "probs.npy", probs, batch.rows(), model->labels().size());
+  }
+  const char* pooling = model->pooling() == salvo::Pooling::kCls    ? "cls"
+                        : model->pooling() == salvo::Pooling::kMean ? "mean"
+                                                                    : "max";
+  nlohmann::json info = {{"pooling", pooling},
+                         {"normalize", model->normalize()},
+                         {"from_sentence_transformers", model->from_sentence_transformers()},
+                         {"has_classifier", model->has_classifier()},
+                         {"labels", model->labels()}};
+  std::ofstream(out_dir / "info.json") << info.dump(2);
+  return 0;
+}
+
+}  // namespace
+
+int main(int argc, char** argv) {
+  try {
+    return run(argc, argv);
+  } catch (const std::exception& e) {
+    std::cerr << "bert_dump: " << e.what() << "\n";
+    return 1;
+  }
+}

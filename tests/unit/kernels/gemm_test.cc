@@ -1,0 +1,267 @@
+#include "kernels/gemm.h"
+
+#include <gtest/gtest.h>
+#include <omp.h>
+
+#include <cmath>
+#include <cstdint>
+#include <limits>
+#include <random>
+#include <thread>
+#include <tuple>
+#include <vector>
+
+#include "core/error.h"
+
+namespace salvo {
+namespace {
+
+std::vector<float> random_values(size_t count, uint32_t seed) {
+  std::mt19937 rng(seed);
+  std::uniform_real_distribution<float> dist(-1.0f, 1.0f);
+  std::vector<float> values(count);
+  for (float& v : values) v = dist(rng);
+  return values;
+}
+
+// Plain triple loop in double: c = alpha * a * op(b) + beta * c. Also returns, per element, the
+// sum of |alpha * a * b| terms, which bounds the float rounding error of any summation order.
+void reference_gemm(bool transpose_b, int64_t m, int64_t n, int64_t k, float alpha, const float* a,
+                    int64_t lda, const float* b, int64_t ldb, float beta, std::vector<double>& c,
+                    int64_t ldc, std::vector<double>& magnitude) {
+  magnitude.assign(c.size(), 0.0);
+  for (int64_t i = 0; i < m; ++i) {
+    for (int64_t j = 0; j < n; ++j) {
+      double sum = 0.0;
+      double abs_sum = 0.0;
+      for (int64_t p = 0; p < k; ++p) {
+        const double bv = transpose_b ? b[j * ldb + p] : b[p * ldb + j];
+        sum += static_cast<double>(a[i * lda + p]) * bv;
+        abs_sum += std::fabs(static_cast<double>(a[i * lda + p]) * bv);
+      }
+      const double old = beta == 0.0f ? 0.0 : beta * c[i * ldc + j];
+      c[i * ldc + j] = alpha * sum + old;
+      magnitude[i * ldc + j] = std::fabs(alpha) * abs_sum + std::fabs(old);
+    }
+  }
+}
+
+// Fails unless every element of `actual` is within a float-rounding bound of `expected`.
+void expect_close(const std::vector<float>& actual, const std::vector<double>& expected,
+                  const std::vector<double>& magnitude) {
+  ASSERT_EQ(actual.size(), expected.size());
+  int reported = 0;
+  for (size_t i = 0; i < actual.size(); ++i) {
+    const double tolerance = 1e-5 * magnitude[i] + 1e-6;
+    const double diff = std::fabs(actual[i] - expected[i]);
+    if (!(diff <= tolerance) && reported++ < 5) {
+      ADD_FAILURE() << "element " << i << ": got " << actual[i] << ", expected " << expected[i]
+                    << " (tolerance " << tolerance << ")";
+    }
+  }
+}
+
+// Reference for a linear layer: y = x * W^T + b.
+std::vector<double> reference_linear(const std::vector<float>& x, const std::vector<float>& w,
+                                     const float* bias, int64_t m, int64_t n, int64_t k,
+                                     std::vector<double>& magnitude) {
+  std::vector<double> y(m * n, 0.0);
+  reference_gemm(true, m, n, k, 1.0f, x.data(), k, w.data(), k, 0.0f, y, n, magnitude);
+  if (bias != nullptr) {
+    for (int64_t i = 0; i < m; ++i) {
+      for (int64_t j = 0; j < n; ++j) {
+        y[i * n + j] += bias[j];
+        magnitude[i * n + j] += std::fabs(bias[j]);
+      }
+    }
+  }
+  return y;
+}
+
+class PackedLinearTest : public ::testing::TestWithParam<GemmBackend> {};
+
+TEST_P(PackedLinearTest, MatchesReferenceForManyRowCounts) {
+  for (auto [n, k] : {std::pair<int64_t, int64_t>{37, 19}, {64, 384}, {1152, 384}, {5, 1}}) {
+    const std::vector<float> w = random_values(n * k, 1);
+    const std::vector<float> bias = random_values(n, 2);
+    for (bool with_bias : {true, false}) {
+      PackedLinear layer(w.data(), with_bias ? bias.data() : nullptr, n, k, GetParam());
+      EXPECT_EQ(layer.out_features(), n);
+      EXPECT_EQ(layer.in_features(), k);
+      // Row counts repeat so cached primitives are used again after other sizes ran.
+      for (int64_t m : {1, 7, 33, 300, 7, 1}) {
+        SCOPED_TRACE(testing::Message()
+                     << "n=" << n << " k=" << k << " m=" << m << " bias=" << with_bias);
+        const std::vector<float> x = random_values(m * k, 3 + m);
+        std::vector<float> y(m * n, std::numeric_limits<float>::quiet_NaN());
+        layer.forward(x.data(), m, y.data());
+        std::vector<double> magnitude;
+        const std::vector<double> expected =
+            reference_linear(x, w, with_bias ? bias.data() : nullptr, m, n, k, magnitude);
+        expect_close(y, expected, magnitude);
+      }
+    }
+  }
+}
+
+TEST_P(PackedLinearTest, ZeroRowsWritesNothing) {
+  const std::vector<float> w = random_values(8 * 4, 1);
+  PackedLinear layer(w.data(), nullptr, 8, 4, GetParam());
+  float sentinel = 42.0f;
+  layer.forward(nullptr, 0, &sentinel);
+  EXPECT_EQ(sentinel, 42.0f);
+}
+
+TEST_P(PackedLinearTest, MovedLayerStillWorks) {
+  const int64_t n = 16, k = 8, m = 3;
+  const std::vector<float> w = random_values(n * k, 5);
+  PackedLinear original(w.data(), nullptr, n, k, GetParam());
+  PackedLinear moved(std::move(original));
+  const std::vector<float> x = random_values(m * k, 6);
+  std::vector<float> y(m * n);
+  moved.forward(x.data(), m, y.data());
+  std::vector<double> magnitude;
+  expect_close(y, reference_linear(x, w, nullptr, m, n, k, magnitude), magnitude);
+}
+
+TEST_P(PackedLinearTest, ForwardInsideParallelRegion) {
+  // The encoder may run layers from inside its own OpenMP region.
+  const int64_t n = 96, k = 64, m = 17;
+  const std::vector<float> w = random_values(n * k, 7);
+  const std::vector<float> bias = random_values(n, 8);
+  PackedLinear layer(w.data(), bias.data(), n, k, GetParam());
+  const int tasks = 8;
+  std::vector<std::vector<float>> xs(tasks), ys(tasks, std::vector<float>(m * n));
+  for (int t = 0; t < tasks; ++t) xs[t] = random_values(m * k, 100 + t);
+#pragma omp parallel for num_threads(2)
+  for (int t = 0; t < tasks; ++t) layer.forward(xs[t].data(), m, ys[t].data());
+  for (int t = 0; t < tasks; ++t) {
+    std::vector<double> magnitude;
+    expect_close(ys[t], reference_linear(xs[t], w, bias.data(), m, n, k, magnitude), magnitude);
+  }
+}
+
+INSTANTIATE_TEST_SUITE_P(Backends, PackedLinearTest,
+                         ::testing::Values(GemmBackend::kOneDnn, GemmBackend::kOpenBlas),
+                         [](const auto& info) {
+                           return std::string(gemm_backend_name(info.param));
+                         });
+
+// transpose_b, m, n, k, extra leading-dimension padding, alpha, beta.
+using GemmCase = std::tuple<bool, int64_t, int64_t, int64_t, int64_t, float, float>;
+
+class GemmTest : public ::testing::TestWithParam<GemmCase> {};
+
+TEST_P(GemmTest, MatchesReference) {
+  const auto [transpose_b, m, n, k, pad, alpha, beta] = GetParam();
+  const int64_t lda = k + pad;
+  const int64_t ldb = (transpose_b ? k : n) + pad;
+  const int64_t ldc = n + pad;
+  const int64_t b_rows = transpose_b ? n : k;
+  const std::vector<float> a = random_values(std::max<int64_t>(1, m * lda), 11);
+  const std::vector<float> b = random_values(std::max<int64_t>(1, b_rows * ldb), 12);
+  std::vector<float> c = random_values(std::max<int64_t>(1, m * ldc), 13);
+  if (beta == 0.0f) {
+    // beta = 0 means c is not read: NaNs there must not leak into the result.
+    for (float& v : c) v = std::numeric_limits<float>::quiet_NaN();
+  }
+  std::vector<double> expected(c.begin(), c.end());
+  std::vector<double> magnitude;
+  reference_gemm(transpose_b, m, n, k, alpha, a.data(), lda, b.data(), ldb, beta, expected, ldc,
+                 magnitude);
+  gemm(transpose_b, m, n, k, alpha, a.data(), lda, b.data(), ldb, beta, c.data(), ldc);
+  for (int64_t i = 0; i < m; ++i) {
+    for (int64_t j = 0; j < ldc; ++j) {
+      const size_t idx = i * ldc + j;
+      if (j >= n) {
+        if (beta != 0.0f) {
+          EXPECT_EQ(c[idx], static_cast<float>(expected[idx])) << "padding changed at " << idx;
+        }
+        continue;
+      }
+      const double tolerance = 1e-5 * magnitude[idx] + 1e-6;
+      ASSERT_NEAR(c[idx], expected[idx], tolerance) << "row " << i << " col " << j;
+    }
+  }
+}
+
+INSTANTIATE_TEST_SUITE_P(
+    Shapes, GemmTest,
+    ::testing::Combine(::testing::Bool(), ::testing::Values<int64_t>(0, 1, 7, 64, 130),
+                       ::testing::Values<int64_t>(1, 13, 64, 130),
+                       ::testing::Values<int64_t>(1, 32, 63), ::testing::Values<int64_t>(0, 5),
+                       ::testing::Values(1.0f, 0.125f), ::testing::Values(0.0f, 1.0f)));
+
+TEST(GemmTest, ZeroDepthScalesByBeta) {
+  std::vector<float> c = {1.0f, 2.0f, 3.0f, 4.0f};
+  gemm(false, 2, 2, 0, 1.0f, nullptr, 1, nullptr, 2, 1.0f, c.data(), 2);
+  EXPECT_EQ(c, (std::vector<float>{1.0f, 2.0f, 3.0f, 4.0f}));
+  gemm(false, 2, 2, 0, 1.0f, nullptr, 1, nullptr, 2, 0.0f, c.data(), 2);
+  EXPECT_EQ(c, (std::vector<float>{0.0f, 0.0f, 0.0f, 0.0f}));
+}
+
+TEST(GemmTest, ConcurrentCallsFromParallelRegion) {
+  // Attention runs one product per (sequence, head) inside an OpenMP loop.
+  const int64_t l = 96, d = 32;
+  const int tasks = 16;
+  std::vector<std::vector<float>> qs(tasks), ks(tasks), scores(tasks, std::vector<float>(l * l));
+  for (int t = 0; t < tasks; ++t) {
+    qs[t] = random_values(l * d, 200 + t);
+    ks[t] = random_values(l * d, 300 + t);
+  }
+#pragma omp parallel for num_threads(4) schedule(dynamic)
+  for (int t = 0; t < tasks; ++t) {
+    gemm(true, l, l, d, 0.125f, qs[t].data(), d, ks[t].data(), d, 0.0f, scores[t].data(), l);
+  }
+  for (int t = 0; t < tasks; ++t) {
+    std::vector<double> expected(l * l, 0.0), magnitude;
+    reference_gemm(true, l, l, d, 0.125f, qs[t].data(), d, ks[t].data(), d, 0.0f, expected, l,
+                   magnitude);
+    expect_close(scores[t], expected, magnitude);
+  }
+}
+
+TEST(GemmTest, LeavesCallersThreadLimitUnchanged) {
+  // gemm() lowers the OpenMP thread limit around its call; the caller must not notice.
+  const int before = omp_get_max_threads();
+  const std::vector<float> a = random_values(8 * 8, 1);
+  std::vector<float> c(8 * 8);
+  gemm(false, 8, 8, 8, 1.0f, a.data(), 8, a.data(), 8, 0.0f, c.data(), 8);
+  EXPECT_EQ(omp_get_max_threads(), before);
+}
+
+TEST(GemmTest, ConcurrentCallsFromPlainThreads) {
+  const int64_t m = 70, n = 50, k = 40;
+  const std::vector<float> a = random_values(m * k, 1);
+  const std::vector<float> b = random_values(k * n, 2);
+  std::vector<std::vector<float>> results(4, std::vector<float>(m * n));
+  std::vector<std::thread> threads;
+  for (auto& c : results) {
+    threads.emplace_back([&a, &b, &c] {
+      for (int repeat = 0; repeat < 20; ++repeat) {
+        gemm(false, m, n, k, 1.0f, a.data(), k, b.data(), n, 0.0f, c.data(), n);
+      }
+    });
+  }
+  for (std::thread& t : threads) t.join();
+  std::vector<double> expected(m * n, 0.0), magnitude;
+  reference_gemm(false, m, n, k, 1.0f, a.data(), k, b.data(), n, 0.0f, expected, n, magnitude);
+  for (const auto& c : results) expect_close(c, expected, magnitude);
+}
+
+TEST(GemmBackendTest, ParsesNamesAndRejectsOthers) {
+  EXPECT_EQ(parse_gemm_backend("onednn"), GemmBackend::kOneDnn);
+  EXPECT_EQ(parse_gemm_backend("openblas"), GemmBackend::kOpenBlas);
+  EXPECT_STREQ(gemm_backend_name(GemmBackend::kOneDnn), "onednn");
+  EXPECT_STREQ(gemm_backend_name(GemmBackend::kOpenBlas), "openblas");
+  try {
+    parse_gemm_backend("mkl");
+    FAIL() << "expected an error";
+  } catch (const Error& e) {
+    EXPECT_EQ(e.code(), ErrorCode::kInvalidArgument);
+    EXPECT_NE(std::string(e.what()).find("mkl"), std::string::npos);
+  }
+}
+
+}  // namespace
+}  // namespace salvo

@@ -1,0 +1,346 @@
+#include "text/wordpiece_tokenizer.h"
+
+#include <gtest/gtest.h>
+#include <unistd.h>
+
+#include <filesystem>
+#include <fstream>
+#include <nlohmann/json.hpp>
+#include <random>
+#include <string>
+#include <thread>
+#include <vector>
+
+#include "core/error.h"
+
+namespace salvo {
+namespace {
+
+namespace fs = std::filesystem;
+using nlohmann::json;
+using Tokens = std::vector<std::string>;
+
+const fs::path kDataDir = fs::path(SALVO_TEST_DATA_DIR) / "tokenizers";
+
+// A temporary folder removed at the end of the test.
+class TempDir {
+ public:
+  TempDir() {
+    static int counter = 0;
+    path_ = fs::temp_directory_path() /
+            ("salvo_text_test_" + std::to_string(getpid()) + "_" + std::to_string(counter++));
+    fs::create_directories(path_);
+  }
+  ~TempDir() { fs::remove_all(path_); }
+  fs::path write(const std::string& name, const std::string& content) const {
+    std::ofstream(path_ / name, std::ios::binary) << content;
+    return path_ / name;
+  }
+  const fs::path& path() const { return path_; }
+
+ private:
+  fs::path path_;
+};
+
+const std::vector<std::string> kVocab = {"[PAD]", "[UNK]",  "[CLS]", "[SEP]", "[MASK]", "un",
+                                         "##aff", "##able", "hello", "world", "!",      "cafe",
+                                         "café",  "中",     "文",    "i",     "a",      "##a"};
+
+// A bert-base-uncased style tokenizer.json over kVocab, adjustable before writing.
+json base_json() {
+  json vocab = json::object();
+  for (size_t i = 0; i < kVocab.size(); ++i) vocab[kVocab[i]] = i;
+  json added = json::array();
+  for (int id = 0; id < 5; ++id) {
+    added.push_back({{"id", id},
+                     {"content", kVocab[id]},
+                     {"single_word", false},
+                     {"lstrip", false},
+                     {"rstrip", false},
+                     {"normalized", false},
+                     {"special", true}});
+  }
+  return {
+      {"version", "1.0"},
+      {"truncation", nullptr},
+      {"padding", nullptr},
+      {"added_tokens", added},
+      {"normalizer",
+       {{"type", "BertNormalizer"},
+        {"clean_text", true},
+        {"handle_chinese_chars", true},
+        {"strip_accents", nullptr},
+        {"lowercase", true}}},
+      {"pre_tokenizer", {{"type", "BertPreTokenizer"}}},
+      {"post_processor",
+       {{"type", "TemplateProcessing"},
+        {"single",
+         {{{"SpecialToken", {{"id", "[CLS]"}, {"type_id", 0}}}},
+          {{"Sequence", {{"id", "A"}, {"type_id", 0}}}},
+          {{"SpecialToken", {{"id", "[SEP]"}, {"type_id", 0}}}}}},
+        {"special_tokens",
+         {{"[CLS]", {{"id", "[CLS]"}, {"ids", {2}}, {"tokens", {"[CLS]"}}}},
+          {"[SEP]", {{"id", "[SEP]"}, {"ids", {3}}, {"tokens", {"[SEP]"}}}}}}}},
+      {"decoder", {{"type", "WordPiece"}, {"prefix", "##"}, {"cleanup", true}}},
+      {"model",
+       {{"type", "WordPiece"},
+        {"unk_token", "[UNK]"},
+        {"continuing_subword_prefix", "##"},
+        {"max_input_chars_per_word", 100},
+        {"vocab", vocab}}},
+  };
+}
+
+WordPieceTokenizer load(const TempDir& dir, const json& doc) {
+  return WordPieceTokenizer::from_tokenizer_json(dir.write("tokenizer.json", doc.dump(2)));
+}
+
+Tokens tokens_of(const WordPieceTokenizer& t, std::string_view text) {
+  Encoding e;
+  t.encode(text, &e);
+  Tokens out;
+  for (int32_t id : e.ids) out.emplace_back(t.id_to_token(id));
+  return out;
+}
+
+TEST(WordPieceTokenizerTest, EncodesWithSpecialTokens) {
+  TempDir dir;
+  WordPieceTokenizer t = load(dir, base_json());
+  EXPECT_EQ(tokens_of(t, "UnAffable HELLO, world!"),
+            (Tokens{"[CLS]", "un", "##aff", "##able", "hello", "[UNK]", "world", "!", "[SEP]"}));
+  EXPECT_EQ(tokens_of(t, "Café 中文"), (Tokens{"[CLS]", "cafe", "中", "文", "[SEP]"}));
+  EXPECT_EQ(tokens_of(t, ""), (Tokens{"[CLS]", "[SEP]"}));
+  Encoding e;
+  t.encode("hello", &e);
+  EXPECT_EQ(e.ids, (std::vector<int32_t>{2, 8, 3}));
+  EXPECT_EQ(e.type_ids, (std::vector<int32_t>{0, 0, 0}));
+  EXPECT_EQ(t.vocab_size(), kVocab.size());
+  EXPECT_EQ(t.pad_id(), 0);
+  EXPECT_EQ(t.max_length(), 0u);
+  EXPECT_EQ(t.num_special_tokens(), 2u);
+  EXPECT_EQ(t.id_to_token(12), "café");
+  EXPECT_EQ(t.id_to_token(999), "");
+}
+
+TEST(WordPieceTokenizerTest, SpecialTokensInTheTextAreMatchedBeforeNormalizing) {
+  TempDir dir;
+  WordPieceTokenizer t = load(dir, base_json());
+  // "[mask]" is not the token: it becomes the words "[", "mask", "]", none in the vocabulary.
+  EXPECT_EQ(tokens_of(t, "hello[MASK] [SEP]world [mask] cafe[CLS]"),
+            (Tokens{"[CLS]", "hello", "[MASK]", "[SEP]", "world", "[UNK]", "[UNK]", "[UNK]", "cafe",
+                    "[CLS]", "[SEP]"}));
+}
+
+TEST(WordPieceTokenizerTest, CasedKeepsAccents) {
+  TempDir dir;
+  json doc = base_json();
+  doc["normalizer"]["lowercase"] = false;
+  WordPieceTokenizer t = load(dir, doc);
+  EXPECT_EQ(tokens_of(t, "café Café"), (Tokens{"[CLS]", "café", "[UNK]", "[SEP]"}));
+}
+
+TEST(WordPieceTokenizerTest, TruncatesWordPiecesBeforeAddingSpecialTokens) {
+  TempDir dir;
+  WordPieceTokenizer t = load(dir, base_json());
+  t.set_max_length(5);
+  EXPECT_EQ(tokens_of(t, "hello world ! hello"), (Tokens{"[CLS]", "hello", "world", "!", "[SEP]"}));
+  // Truncation can cut a word between its pieces.
+  EXPECT_EQ(tokens_of(t, "hello unaffable"), (Tokens{"[CLS]", "hello", "un", "##aff", "[SEP]"}));
+  EXPECT_EQ(tokens_of(t, "hello"), (Tokens{"[CLS]", "hello", "[SEP]"}));
+  t.set_max_length(2);
+  EXPECT_EQ(tokens_of(t, "hello world"), (Tokens{"[CLS]", "[SEP]"}));
+  t.set_max_length(0);
+  EXPECT_EQ(tokens_of(t, "hello world ! hello").size(), 6u);
+}
+
+TEST(WordPieceTokenizerTest, TruncationFromTheFileAndLeftDirection) {
+  TempDir dir;
+  json doc = base_json();
+  doc["truncation"] = {
+      {"direction", "Left"}, {"max_length", 4}, {"strategy", "LongestFirst"}, {"stride", 0}};
+  WordPieceTokenizer t = load(dir, doc);
+  EXPECT_EQ(t.max_length(), 4u);
+  EXPECT_EQ(tokens_of(t, "hello world !"), (Tokens{"[CLS]", "world", "!", "[SEP]"}));
+}
+
+TEST(WordPieceTokenizerTest, TemplateTypeIdsAndMultiIdSpecialTokens) {
+  TempDir dir;
+  json doc = base_json();
+  doc["post_processor"]["single"] = {{{"SpecialToken", {{"id", "[CLS]"}, {"type_id", 0}}}},
+                                     {{"Sequence", {{"id", "A"}, {"type_id", 1}}}},
+                                     {{"SpecialToken", {{"id", "[SEP]"}, {"type_id", 2}}}}};
+  doc["post_processor"]["special_tokens"]["[SEP]"]["ids"] = {3, 4};
+  WordPieceTokenizer t = load(dir, doc);
+  Encoding e;
+  t.set_max_length(5);
+  t.encode("hello world !", &e);
+  EXPECT_EQ(e.ids, (std::vector<int32_t>{2, 8, 9, 3, 4}));
+  EXPECT_EQ(e.type_ids, (std::vector<int32_t>{0, 1, 1, 2, 2}));
+  EXPECT_EQ(t.num_special_tokens(), 3u);
+}
+
+TEST(WordPieceTokenizerTest, BertProcessingAndNoPostProcessor) {
+  TempDir dir;
+  json doc = base_json();
+  doc["post_processor"] = {
+      {"type", "BertProcessing"}, {"sep", {"[SEP]", 3}}, {"cls", {"[CLS]", 2}}};
+  EXPECT_EQ(tokens_of(load(dir, doc), "hello"), (Tokens{"[CLS]", "hello", "[SEP]"}));
+  doc["post_processor"] = nullptr;
+  EXPECT_EQ(tokens_of(load(dir, doc), "hello"), (Tokens{"hello"}));
+}
+
+TEST(WordPieceTokenizerTest, PadIdFromPaddingElsePadToken) {
+  TempDir dir;
+  json doc = base_json();
+  doc["padding"] = {{"pad_id", 4}, {"pad_token", "[MASK]"}};
+  EXPECT_EQ(load(dir, doc).pad_id(), 4);
+}
+
+// Loads `doc` and expects a kModel error whose message contains `needle` and the file name.
+void expect_model_error(const json& doc, const std::string& needle) {
+  TempDir dir;
+  try {
+    load(dir, doc);
+    ADD_FAILURE() << "no error for " << needle;
+  } catch (const Error& e) {
+    EXPECT_EQ(e.code(), ErrorCode::kModel);
+    std::string message = e.what();
+    EXPECT_NE(message.find(needle), std::string::npos) << message;
+    EXPECT_NE(message.find("tokenizer.json"), std::string::npos) << message;
+  }
+}
+
+TEST(WordPieceTokenizerTest, MalformedOrUnsupportedFilesAreModelErrors) {
+  json doc = base_json();
+  doc["model"] = {{"type", "BPE"}, {"vocab", json::object()}, {"merges", json::array()}};
+  expect_model_error(doc, "BPE");
+  doc["model"] = {{"type", "Unigram"}, {"vocab", json::array()}};
+  expect_model_error(doc, "Unigram");
+  doc = base_json();
+  doc["model"].erase("vocab");
+  expect_model_error(doc, "model.vocab");
+  doc = base_json();
+  doc["model"]["vocab"]["hello"] = "eight";
+  expect_model_error(doc, "hello");
+  doc = base_json();
+  doc["model"]["unk_token"] = "<unk>";
+  expect_model_error(doc, "<unk>");
+  doc = base_json();
+  doc["normalizer"] = {{"type", "Sequence"}, {"normalizers", json::array()}};
+  expect_model_error(doc, "Sequence");
+  doc = base_json();
+  doc["pre_tokenizer"] = {{"type", "ByteLevel"}};
+  expect_model_error(doc, "ByteLevel");
+  doc = base_json();
+  doc["post_processor"]["single"][0]["SpecialToken"]["id"] = "[BOS]";
+  expect_model_error(doc, "[BOS]");
+  doc = base_json();
+  doc["normalizer"]["lowercase"] = "yes";
+  expect_model_error(doc, "normalizer.lowercase");
+  doc = base_json();
+  doc["truncation"] = {{"direction", "Right"}};
+  expect_model_error(doc, "truncation.max_length");
+  doc = base_json();
+  doc["version"] = "2.0";
+  expect_model_error(doc, "version");
+}
+
+TEST(WordPieceTokenizerTest, UnreadableFilesAreModelErrors) {
+  TempDir dir;
+  fs::path bad = dir.write("tokenizer.json", "{\"version\": \"1.0\", \"model\": ");
+  EXPECT_THROW(WordPieceTokenizer::from_tokenizer_json(bad), Error);
+  EXPECT_THROW(WordPieceTokenizer::from_tokenizer_json(dir.path() / "missing.json"), Error);
+  EXPECT_THROW(WordPieceTokenizer::from_model_dir(dir.path() / "nothing_here"), Error);
+  dir.write("tokenizer.json", "[1, 2]");
+  EXPECT_THROW(WordPieceTokenizer::from_model_dir(dir.path()), Error);
+}
+
+TEST(WordPieceTokenizerTest, InvalidUtf8NeverCrashes) {
+  TempDir dir;
+  WordPieceTokenizer t = load(dir, base_json());
+  // Invalid bytes are U+FFFD, which clean_text removes.
+  EXPECT_EQ(tokens_of(t, "hel\xFFlo \xC3 world\xE4\xB8"),
+            (Tokens{"[CLS]", "hello", "world", "[SEP]"}));
+  std::mt19937 rng(5);
+  std::uniform_int_distribution<int> byte(0, 255);
+  Encoding e;
+  for (int round = 0; round < 3000; ++round) {
+    std::string s(static_cast<size_t>(round % 64), '\0');
+    for (char& c : s) c = static_cast<char>(byte(rng));
+    t.encode(s, &e);
+    ASSERT_GE(e.ids.size(), 2u);
+    EXPECT_EQ(e.ids.front(), 2);
+    EXPECT_EQ(e.ids.back(), 3);
+    EXPECT_EQ(e.ids.size(), e.type_ids.size());
+  }
+}
+
+std::vector<std::string> hard_cases() {
+  std::ifstream in(kDataDir / "hard_cases.jsonl");
+  std::vector<std::string> texts;
+  std::string line;
+  while (std::getline(in, line)) texts.push_back(json::parse(line)["text"].get<std::string>());
+  return texts;
+}
+
+TEST(WordPieceTokenizerTest, VocabTxtFallbackEqualsTokenizerJson) {
+  std::vector<std::string> texts = hard_cases();
+  ASSERT_GT(texts.size(), 40u);
+  for (const char* variant : {"uncased", "cased"}) {
+    WordPieceTokenizer from_json =
+        WordPieceTokenizer::from_model_dir(kDataDir / (std::string("bert-") + variant));
+    WordPieceTokenizer from_vocab =
+        WordPieceTokenizer::from_model_dir(kDataDir / (std::string("vocab-") + variant));
+    from_json.set_max_length(512);
+    from_vocab.set_max_length(512);
+    EXPECT_EQ(from_json.vocab_size(), from_vocab.vocab_size());
+    EXPECT_EQ(from_json.pad_id(), from_vocab.pad_id());
+    Encoding a, b;
+    for (const std::string& text : texts) {
+      from_json.encode(text, &a);
+      from_vocab.encode(text, &b);
+      EXPECT_EQ(a.ids, b.ids) << variant << ": " << text;
+      EXPECT_EQ(a.type_ids, b.type_ids) << variant << ": " << text;
+    }
+  }
+}
+
+TEST(WordPieceTokenizerTest, VocabTxtReadsDoLowerCase) {
+  TempDir dir;
+  std::string vocab;
+  for (const std::string& t : kVocab) vocab += t + "\n";
+  dir.write("vocab.txt", vocab);
+  EXPECT_EQ(tokens_of(WordPieceTokenizer::from_model_dir(dir.path()), "Café"),
+            (Tokens{"[CLS]", "cafe", "[SEP]"}));
+  dir.write("tokenizer_config.json", R"({"do_lower_case": false})");
+  EXPECT_EQ(tokens_of(WordPieceTokenizer::from_model_dir(dir.path()), "café Café"),
+            (Tokens{"[CLS]", "café", "[UNK]", "[SEP]"}));
+  EXPECT_EQ(
+      tokens_of(WordPieceTokenizer::from_vocab_txt(dir.path() / "vocab.txt", true), "[MASK]A"),
+      (Tokens{"[CLS]", "[MASK]", "a", "[SEP]"}));
+}
+
+TEST(WordPieceTokenizerTest, ConcurrentEncodesAgreeWithSequentialOnes) {
+  WordPieceTokenizer t = WordPieceTokenizer::from_model_dir(kDataDir / "bert-uncased");
+  std::vector<std::string> texts = hard_cases();
+  std::vector<Encoding> expected(texts.size());
+  for (size_t i = 0; i < texts.size(); ++i) t.encode(texts[i], &expected[i]);
+  std::vector<std::thread> threads;
+  std::vector<int> failures(4, 0);
+  for (int k = 0; k < 4; ++k) {
+    threads.emplace_back([&, k] {
+      Encoding e;
+      for (int round = 0; round < 20; ++round) {
+        for (size_t i = 0; i < texts.size(); ++i) {
+          t.encode(texts[(i + k * 7) % texts.size()], &e);
+          if (e.ids != expected[(i + k * 7) % texts.size()].ids) ++failures[k];
+        }
+      }
+    });
+  }
+  for (std::thread& th : threads) th.join();
+  EXPECT_EQ(failures, std::vector<int>(4, 0));
+}
+
+}  // namespace
+}  // namespace salvo
