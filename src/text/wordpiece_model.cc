@@ -1,7 +1,5 @@
 #include "text/wordpiece_model.h"
 
-#include <algorithm>
-
 #include "core/error.h"
 #include "text/unicode.h"
 

@@ -34,10 +34,10 @@ struct WordPieceTokenizer::Config {
   std::optional<BertNormalizer> normalizer;
   bool bert_pre_tokenizer = true;
   WordPieceModel model;
-  std::vector<AddedToken> added_tokens;
-  AddedTokenMatcher raw_matcher;         // added tokens with normalized = false
-  AddedTokenMatcher normalized_matcher;  // added tokens with normalized = true
-  std::vector<TemplatePiece> single_template;
+  std::vector<AddedToken> added_tokens{};
+  AddedTokenMatcher raw_matcher{};         // added tokens with normalized = false
+  AddedTokenMatcher normalized_matcher{};  // added tokens with normalized = true
+  std::vector<TemplatePiece> single_template{};
   size_t num_special = 0;
   bool truncate_left = false;
   size_t initial_max_length = 0;
@@ -334,18 +334,9 @@ WordPieceTokenizer WordPieceTokenizer::from_tokenizer_json(const std::filesystem
       }
       bert_pre_tokenizer = true;
     }
-    auto config = std::make_shared<Config>(Config{normalizer,
-                                                  bert_pre_tokenizer,
-                                                  parse_model(path, top.get("model")),
-                                                  {},
-                                                  {},
-                                                  {},
-                                                  {},
-                                                  0,
-                                                  false,
-                                                  0,
-                                                  0,
-                                                  0});
+    auto config = std::make_shared<Config>(Config{.normalizer = normalizer,
+                                                  .bert_pre_tokenizer = bert_pre_tokenizer,
+                                                  .model = parse_model(path, top.get("model"))});
     if (top.has("added_tokens")) {
       config->added_tokens = parse_added_tokens(path, doc["added_tokens"], config->model);
     }
@@ -408,8 +399,9 @@ WordPieceTokenizer WordPieceTokenizer::from_vocab_txt(const std::filesystem::pat
   BertNormalizerOptions normalizer;
   normalizer.lowercase = lowercase;
   normalizer.strip_accents = lowercase;
-  auto config = std::make_shared<Config>(Config{
-      BertNormalizer(normalizer), true, std::move(*model), {}, {}, {}, {}, 0, false, 0, 0, 0});
+  auto config = std::make_shared<Config>(Config{.normalizer = BertNormalizer(normalizer),
+                                                .bert_pre_tokenizer = true,
+                                                .model = std::move(*model)});
   // transformers' BertTokenizerFast registers its special tokens as added tokens.
   for (const char* name : {"[PAD]", "[UNK]", "[CLS]", "[SEP]", "[MASK]"}) {
     int32_t id = config->model.token_to_id(name);

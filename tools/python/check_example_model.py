@@ -53,8 +53,8 @@ def encode(model_dir, texts):
         with open(src, "w", encoding="utf-8") as f:
             for t in texts:
                 f.write(json.dumps({"text": t}, ensure_ascii=False) + "\n")
-        subprocess.run(["node", NODE_SCRIPT, "encode", os.path.join(model_dir, "tokenizer.json"), src, dst],
-                       check=True)
+        tokenizer = os.path.join(model_dir, "tokenizer.json")
+        subprocess.run(["node", NODE_SCRIPT, "encode", tokenizer, src, dst], check=True)
         with open(dst) as f:
             return [json.loads(line) for line in f]
 
@@ -91,8 +91,10 @@ def main():
     ap.add_argument("--examples", default=os.path.join(HERE, "..", "..", "examples"))
     ap.add_argument("--full", action="store_true", help="also rebuild and score the whole test split")
     ap.add_argument("--lists", default="/var/lib/apt/lists")
-    ap.add_argument("--seed", type=int, default=example_data.DEFAULT_SEED, help="as given to train_example_model.py")
-    ap.add_argument("--per-class", type=int, default=example_data.DEFAULT_PER_CLASS, help="as given to train_example_model.py")
+    ap.add_argument("--seed", type=int, default=example_data.DEFAULT_SEED,
+                    help="as given to train_example_model.py")
+    ap.add_argument("--per-class", type=int, default=example_data.DEFAULT_PER_CLASS,
+                    help="as given to train_example_model.py")
     args = ap.parse_args()
     torch.set_num_threads(1)
     model_dir = os.path.join(args.examples, "debian-sections")
@@ -100,7 +102,8 @@ def main():
     label2id = config["label2id"]
 
     rows = read_jsonl(os.path.join(args.examples, "descriptions.jsonl"))
-    gold = {r["id"]: r["label"] for r in read_jsonl(os.path.join(args.examples, "descriptions.labels.jsonl"))}
+    labels_path = os.path.join(args.examples, "descriptions.labels.jsonl")
+    gold = {r["id"]: r["label"] for r in read_jsonl(labels_path)}
     pred, emb = run(model, encode(model_dir, [r["text"] for r in rows]))
     y = [label2id[gold[r["id"]]] for r in rows]
     correct = sum(p == t for p, t in zip(pred, y))

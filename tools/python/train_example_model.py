@@ -243,7 +243,7 @@ def write_samples(test, out_dir, n_jsonl, n_csv, seed):
             w.writerow([r["id"], r["text"]])
 
 
-def model_card(config, sizes, table, args, seconds, n_params, file_bytes):
+def model_card(config, sizes, table, args, seconds, cpu_seconds, n_params, file_bytes):
     labels = list(config["id2label"].values())
     lines = [
         "# debian-sections: a tiny BERT that files Debian packages into archive sections",
@@ -258,8 +258,9 @@ def model_card(config, sizes, table, args, seconds, n_params, file_bytes):
         "Debian 12 (bookworm) `main`: `Translation-en` (descriptions) joined with the amd64 `Packages`",
         "index (sections) on package name and description md5, from `/var/lib/apt/lists`. Identical",
         "descriptions are kept once; the split is by source package (no source package on both sides),",
-        f"at most {args.per_class} training records per section. Records: {sizes['train']} train,",
-        f"{sizes['val']} validation (epoch selection), {sizes['test']} test.",
+        f"at most {args.per_class} training records per section. Records: {sizes['train']} train, "
+        f"{sizes['val']} validation",
+        f"(epoch selection), {sizes['test']} test.",
         "",
         f"Labels ({len(labels)}): " + ", ".join(f"`{x}`" for x in labels) + ".",
         "",
@@ -284,10 +285,12 @@ def model_card(config, sizes, table, args, seconds, n_params, file_bytes):
         "## Training",
         f"AdamW (lr {args.lr}, weight decay 0.01, linear warm-up and decay), batch {args.batch_size},",
         f"{args.epochs} epochs (the best on validation kept), dropout {args.dropout}, seed {args.seed},",
-        "class-weighted (1/sqrt(frequency)) cross-entropy on the `[CLS]` pooler head plus, with weight "
-        f"{args.mean_loss}, on a linear head over the",
-        "mean-pooled hidden states (not exported; it shapes the sentence embeddings).",
-        f"It took {seconds / 60:.1f} minutes on {args.threads} CPU thread(s) for the whole script.",
+        "class-weighted (1/sqrt(frequency)) cross-entropy on the `[CLS]` pooler head plus, with",
+        f"weight {args.mean_loss}, on a linear head over the mean-pooled hidden states (not exported;",
+        "it shapes the sentence embeddings). The whole script took "
+        f"{seconds / 60:.1f} minutes wall clock, {cpu_seconds / 60:.1f}",
+        f"minutes of CPU time, with {args.threads} torch thread(s) on a 2-core machine shared with",
+        "other jobs.",
         "",
         "Retrain (needs `apt-get update -o Acquire::Languages=en`, node with `tools/node` installed,",
         "and Debian's python3-torch):",
@@ -296,8 +299,11 @@ def model_card(config, sizes, table, args, seconds, n_params, file_bytes):
         "/usr/bin/python3 tools/python/train_example_model.py --out examples",
         "```",
         "",
-        "Check the exported folder with the PyTorch reference: "
-        "`/usr/bin/python3 tools/python/check_example_model.py`.",
+        "Check the exported folder with the PyTorch reference (`--full` rescores the whole test split):",
+        "",
+        "```",
+        "/usr/bin/python3 tools/python/check_example_model.py --full",
+        "```",
         "",
         "## Limits",
         "Sections are fuzzy (a Python library for astronomy may be `python` or `science`; a game's",
@@ -379,9 +385,11 @@ def main():
     n_params = sum(p.numel() for p in model.parameters())
     file_bytes = os.path.getsize(os.path.join(model_dir, "model.safetensors"))
     seconds = time.time() - start
+    cpu_seconds = sum(os.times()[:4])
     with open(os.path.join(model_dir, "README.md"), "w", encoding="utf-8") as f:
-        f.write(model_card(config, sizes, table, args, seconds, n_params, file_bytes))
-    print(f"wrote {model_dir} ({n_params} parameters, {file_bytes} bytes) in {seconds:.0f} s")
+        f.write(model_card(config, sizes, table, args, seconds, cpu_seconds, n_params, file_bytes))
+    print(f"wrote {model_dir} ({n_params} parameters, {file_bytes} bytes) in {seconds:.0f} s "
+          f"({cpu_seconds:.0f} s CPU)")
 
 
 if __name__ == "__main__":

@@ -6,7 +6,8 @@ on a batch that mixes very short and maximum-length (512) sequences, runs the re
 same batch padded with an attention mask, and requires every element of the hidden states,
 embeddings and class probabilities to agree within 1e-4.
 
-  /usr/bin/python3 encoder_parity_test.py --bert-dump build/tests/parity/encoder/bert_dump [--quick]
+  /usr/bin/python3 encoder_parity_test.py --bert-dump build/tests/parity/encoder/bert_dump \
+      [--shapes minilm,base]
 """
 import argparse
 import json
@@ -40,7 +41,6 @@ CASES = [
      [4, 512, 3]),
     ("base-f16-max-normalize", "base", "f16", ["--pooling", "max", "--normalize"], [512, 5]),
 ]
-QUICK = {"minilm-f32-mean-normalize", "minilm-f16-prefix-cls", "minilm-f32-classifier"}
 
 
 def make_batch(lengths, vocab_size, rng):
@@ -130,12 +130,16 @@ def run_case(case, bert_dump, work, rng):
 def main():
     ap = argparse.ArgumentParser()
     ap.add_argument("--bert-dump", required=True, help="path of the built bert_dump executable")
-    ap.add_argument("--quick", action="store_true", help="only the MiniLM-shape cases")
+    ap.add_argument("--shapes", default="minilm,base",
+                    help="comma-separated model shapes to test (minilm, base)")
     ap.add_argument("--keep", help="write checkpoints and outputs here and keep them")
     args = ap.parse_args()
     torch.set_num_threads(2)
     rng = np.random.default_rng(1234)
-    cases = [c for c in CASES if not args.quick or c[0] in QUICK]
+    shapes = args.shapes.split(",")
+    cases = [c for c in CASES if c[1] in shapes]
+    if not cases:
+        ap.error(f"no cases for shapes {shapes}")
     with tempfile.TemporaryDirectory(prefix="salvo_parity_") as tmp:
         work = args.keep or tmp
         os.makedirs(work, exist_ok=True)
