@@ -53,7 +53,9 @@ class BadRowsTest(CliTestCase):
             f.write(json.dumps({"id": 1, "text": "supercalifragilistic " * 20000}) + "\n")
         out = self.path("out.jsonl")
         run_salvo("embed", "--model", EXAMPLE_MODEL, "--input", inp, "--output", out)
-        self.assertEqual(len(read_jsonl(out)[0]["embedding"]), json.load(open(f"{EXAMPLE_MODEL}/config.json"))["hidden_size"])
+        with open(f"{EXAMPLE_MODEL}/config.json") as f:
+            hidden = json.load(f)["hidden_size"]
+        self.assertEqual(len(read_jsonl(out)[0]["embedding"]), hidden)
 
 
 class FatalErrorsTest(CliTestCase):
@@ -100,9 +102,11 @@ class FatalErrorsTest(CliTestCase):
 
         shutil.rmtree(model)
         shutil.copytree(EXAMPLE_MODEL, model)
-        config = json.load(open(os.path.join(model, "config.json")))
+        with open(os.path.join(model, "config.json")) as f:
+            config = json.load(f)
         config["model_type"] = "gpt2"
-        json.dump(config, open(os.path.join(model, "config.json"), "w"))
+        with open(os.path.join(model, "config.json"), "w") as f:
+            json.dump(config, f)
         self.assert_fails(4, "gpt2", "embed", "--model", model, "--input", self.inp, "--output", self.path("out.jsonl"))
 
         self.assert_fails(4, "no classification head", "classify", "--model", make_random_model(self.path("emb")),
