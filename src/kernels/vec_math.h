@@ -59,8 +59,6 @@ inline float erf_approx(float x) {
 }
 
 // tanh(x) = 1 - 2 / (e^{2x} + 1); absolute error below 1e-6.
-inline float tanh_approx(float x) {
-  return 1.0f - 2.0f / (exp_approx(2.0f * x) + 1.0f);
-}
+inline float tanh_approx(float x) { return 1.0f - 2.0f / (exp_approx(2.0f * x) + 1.0f); }
 
 }  // namespace salvo

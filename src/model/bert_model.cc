@@ -33,9 +33,8 @@ Pooling read_pooling_config(const fs::path& path) {
   auto flag = [&](const char* key) {
     return json.contains(key) && json[key].is_boolean() && json[key].get<bool>();
   };
-  for (const char* unsupported :
-       {"pooling_mode_mean_sqrt_len_tokens", "pooling_mode_weightedmean_tokens",
-        "pooling_mode_lasttoken"}) {
+  for (const char* unsupported : {"pooling_mode_mean_sqrt_len_tokens",
+                                  "pooling_mode_weightedmean_tokens", "pooling_mode_lasttoken"}) {
     if (flag(unsupported)) {
       throw Error(ErrorCode::kModel,
                   path.string() + ": " + unsupported + " is not supported (cls, mean or max)");
@@ -93,8 +92,8 @@ std::unique_ptr<BertModel> BertModel::load(const fs::path& dir, const BertModelO
     model->normalize_ = false;
     for (const auto& m : modules) {
       if (!m.is_object() || !m.contains("type") || !m["type"].is_string()) {
-        throw Error(ErrorCode::kModel, modules_path.string() + ": module " + m.dump() +
-                                           " has no string 'type'");
+        throw Error(ErrorCode::kModel,
+                    modules_path.string() + ": module " + m.dump() + " has no string 'type'");
       }
       const std::string type = m["type"].get<std::string>();
       const std::string sub =
@@ -132,8 +131,8 @@ std::unique_ptr<BertModel> BertModel::load(const fs::path& dir, const BertModelO
   auto resolve = [&](const std::string& name) {
     if (weights.contains(name)) return name;
     if (weights.contains("bert." + name)) return "bert." + name;
-    throw Error(ErrorCode::kModel,
-                weights_path.string() + ": tensor '" + name + "' (or 'bert." + name + "') is missing");
+    throw Error(ErrorCode::kModel, weights_path.string() + ": tensor '" + name + "' (or 'bert." +
+                                       name + "') is missing");
   };
   auto get = [&](const std::string& name, std::vector<int64_t> shape) {
     return weights.to_float(resolve(name), shape);
@@ -193,8 +192,8 @@ std::unique_ptr<BertModel> BertModel::load(const fs::path& dir, const BertModelO
         model->labels_.push_back("LABEL_" + std::to_string(i));
       }
     } else if (static_cast<int64_t>(c.id2label.size()) != num_labels) {
-      throw Error(ErrorCode::kModel, (transformer_dir / "config.json").string() + ": id2label has " +
-                                         std::to_string(c.id2label.size()) +
+      throw Error(ErrorCode::kModel, (transformer_dir / "config.json").string() +
+                                         ": id2label has " + std::to_string(c.id2label.size()) +
                                          " labels but classifier.weight has " +
                                          std::to_string(num_labels) + " rows");
     } else {

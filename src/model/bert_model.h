@@ -42,9 +42,11 @@ struct BertModelOptions {
 // A loaded BERT encoder with optional sequence-classification head.
 class BertModel {
  public:
-  // Loads config.json + model.safetensors (+ sentence-transformers modules.json, 1_Pooling/config.json,
-  // 2_Normalize) from a Hugging Face folder. Weight names with or without the "bert." prefix; classifier head
-  // ("classifier.weight/bias" + pooler) when present. Throws salvo::Error(kModel) with file and reason.
+  // Loads config.json + model.safetensors (+ sentence-transformers modules.json,
+  // 1_Pooling/config.json, 2_Normalize) from a Hugging Face folder. Weight names with or without
+  // the "bert." prefix; classifier head
+  // ("classifier.weight/bias" + pooler) when present. Throws salvo::Error(kModel) with file and
+  // reason.
   static std::unique_ptr<BertModel> load(const std::filesystem::path& dir,
                                          const BertModelOptions& options = {});
   ~BertModel();
@@ -86,7 +88,7 @@ class BertModel {
   std::vector<float> word_embeddings_, position_embeddings_, type_embeddings_;
   std::vector<float> embedding_norm_weight_, embedding_norm_bias_;
   std::vector<Layer> layers_;
-  std::optional<PackedLinear> pooler_;      // loaded only with a classifier
+  std::optional<PackedLinear> pooler_;  // loaded only with a classifier
   std::optional<PackedLinear> classifier_;
   std::vector<std::string> labels_;
   Pooling pooling_ = Pooling::kMean;

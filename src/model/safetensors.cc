@@ -169,7 +169,8 @@ SafetensorsFile::SafetensorsFile(const std::filesystem::path& path) : path_(path
       // Element count with overflow checks, since a corrupt shape could wrap around.
       uint64_t numel = 1;
       for (const auto& d : entry["shape"]) {
-        if (!d.is_number_unsigned()) fail(tname + ": shape " + d.dump() + " is not a list of sizes");
+        if (!d.is_number_unsigned())
+          fail(tname + ": shape " + d.dump() + " is not a list of sizes");
         const uint64_t v = d.get<uint64_t>();
         if (v > static_cast<uint64_t>(std::numeric_limits<int64_t>::max()) ||
             (v != 0 && numel > std::numeric_limits<uint64_t>::max() / v)) {
@@ -178,7 +179,8 @@ SafetensorsFile::SafetensorsFile(const std::filesystem::path& path) : path_(path
         numel *= v;
         t.shape.push_back(static_cast<int64_t>(v));
       }
-      const auto& offsets = entry.contains("data_offsets") ? entry["data_offsets"] : nlohmann::json();
+      const auto& offsets =
+          entry.contains("data_offsets") ? entry["data_offsets"] : nlohmann::json();
       if (!offsets.is_array() || offsets.size() != 2 || !offsets[0].is_number_unsigned() ||
           !offsets[1].is_number_unsigned()) {
         fail(tname + ": 'data_offsets' must be two non-negative integers");
@@ -282,10 +284,9 @@ std::vector<float> SafetensorsFile::to_float(const std::string& name) const {
       }
       break;
     default:
-      throw Error(ErrorCode::kModel,
-                  path_.string() + ": tensor '" + name + "' has dtype " +
-                      safetensors_dtype_name(t.dtype) +
-                      "; weights must be stored as F32, F16 or BF16");
+      throw Error(ErrorCode::kModel, path_.string() + ": tensor '" + name + "' has dtype " +
+                                         safetensors_dtype_name(t.dtype) +
+                                         "; weights must be stored as F32, F16 or BF16");
   }
   return out;
 }

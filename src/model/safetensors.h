@@ -13,8 +13,21 @@ namespace salvo {
 
 // Element types the format defines. Weights can be read from kF32, kF16 and kBF16 only.
 enum class SafetensorsDtype {
-  kF64, kF32, kF16, kBF16, kF8E4M3, kF8E5M2,
-  kI64, kI32, kI16, kI8, kU64, kU32, kU16, kU8, kBool,
+  kF64,
+  kF32,
+  kF16,
+  kBF16,
+  kF8E4M3,
+  kF8E5M2,
+  kI64,
+  kI32,
+  kI16,
+  kI8,
+  kU64,
+  kU32,
+  kU16,
+  kU8,
+  kBool,
 };
 
 // The dtype's name as written in headers ("F32", "BF16", ...).

@@ -89,11 +89,12 @@ int run(int argc, char** argv) {
     t0 = std::chrono::steady_clock::now();
     for (int i = 0; i < bench; ++i) model->hidden_states(batch, hidden.data());
     const double s = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
-    std::printf("load %.2f s; %zu rows, %zu tokens, %d threads, gemm %s: %.1f ms/batch, "
-                "%.0f tokens/s\n",
-                load_s, batch.rows(), batch.tokens(), omp_get_max_threads(),
-                salvo::gemm_backend_name(options.gemm), 1e3 * s / bench,
-                static_cast<double>(batch.tokens()) * bench / s);
+    std::printf(
+        "load %.2f s; %zu rows, %zu tokens, %d threads, gemm %s: %.1f ms/batch, "
+        "%.0f tokens/s\n",
+        load_s, batch.rows(), batch.tokens(), omp_get_max_threads(),
+        salvo::gemm_backend_name(options.gemm), 1e3 * s / bench,
+        static_cast<double>(batch.tokens()) * bench / s);
     return 0;
   }
 

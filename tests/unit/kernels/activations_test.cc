@@ -70,10 +70,12 @@ TEST(ActivationsTest, ReluAndTanh) {
   std::vector<float> x = inputs(37, 2.0f);
   std::vector<float> y = x;
   relu(y.data(), 37);
-  expect_close(y, x, [](double v) { return v > 0 ? v : 0.0; }, 0.0);
+  expect_close(
+      y, x, [](double v) { return v > 0 ? v : 0.0; }, 0.0);
   y = x;
   tanh_inplace(y.data(), 37);
-  expect_close(y, x, [](double v) { return std::tanh(v); }, 1e-6);
+  expect_close(
+      y, x, [](double v) { return std::tanh(v); }, 1e-6);
 }
 
 TEST(ActivationsTest, ApplyActivationCoversEveryChunk) {
@@ -88,7 +90,8 @@ TEST(ActivationsTest, ApplyActivationCoversEveryChunk) {
   expect_close(y, x, gelu_tanh_ref, 2e-6);
   y = x;
   apply_activation(Activation::kRelu, y.data(), static_cast<int64_t>(n));
-  expect_close(y, x, [](double v) { return v > 0 ? v : 0.0; }, 0.0);
+  expect_close(
+      y, x, [](double v) { return v > 0 ? v : 0.0; }, 0.0);
 }
 
 }  // namespace

@@ -71,11 +71,16 @@ Weights tiny_weights(uint32_t seed, int64_t num_labels) {
 }
 
 nlohmann::json tiny_config(const std::string& act = "gelu") {
-  return {{"model_type", "bert"},     {"vocab_size", kVocab},
-          {"hidden_size", kHidden},   {"num_hidden_layers", kLayers},
-          {"num_attention_heads", kHeads}, {"intermediate_size", kInter},
-          {"hidden_act", act},        {"layer_norm_eps", 1e-12},
-          {"max_position_embeddings", kMaxPos}, {"type_vocab_size", 2}};
+  return {{"model_type", "bert"},
+          {"vocab_size", kVocab},
+          {"hidden_size", kHidden},
+          {"num_hidden_layers", kLayers},
+          {"num_attention_heads", kHeads},
+          {"intermediate_size", kInter},
+          {"hidden_act", act},
+          {"layer_norm_eps", 1e-12},
+          {"max_position_embeddings", kMaxPos},
+          {"type_vocab_size", 2}};
 }
 
 // Writes config.json and model.safetensors; names get "bert." unless they are the classifier's
@@ -85,8 +90,7 @@ void write_checkpoint(const std::filesystem::path& dir, Weights& w, const nlohma
                       bool prefix, bool bf16 = false) {
   std::map<std::string, testing::RawTensor> tensors;
   for (auto& [name, t] : w) {
-    const std::string stored =
-        prefix && name.rfind("classifier.", 0) != 0 ? "bert." + name : name;
+    const std::string stored = prefix && name.rfind("classifier.", 0) != 0 ? "bert." + name : name;
     if (bf16) {
       std::string bytes;
       for (float& v : t.values) {
@@ -203,8 +207,8 @@ Sequences mixed_sequences() {
   std::mt19937 rng(5);
   std::uniform_int_distribution<int32_t> id(0, kVocab - 1);
   Sequences s;
-  for (int32_t len : {int32_t{1}, int32_t{3}, int32_t{kMaxPos}, int32_t{7}, int32_t{2},
-                      int32_t{kMaxPos - 1}}) {
+  for (int32_t len :
+       {int32_t{1}, int32_t{3}, int32_t{kMaxPos}, int32_t{7}, int32_t{2}, int32_t{kMaxPos - 1}}) {
     std::vector<int32_t> ids(len), types(len);
     for (int32_t t = 0; t < len; ++t) {
       ids[t] = id(rng);
@@ -300,12 +304,18 @@ TEST(BertModelTest, EmbedWithEachPooling) {
       Weights w = tiny_weights(4, 0);
       write_checkpoint(dir.path(), w, tiny_config(), false);
       nlohmann::json modules = nlohmann::json::array();
-      modules.push_back({{"idx", 0}, {"name", "0"}, {"path", ""},
+      modules.push_back({{"idx", 0},
+                         {"name", "0"},
+                         {"path", ""},
                          {"type", "sentence_transformers.models.Transformer"}});
-      modules.push_back({{"idx", 1}, {"name", "1"}, {"path", "1_Pooling"},
+      modules.push_back({{"idx", 1},
+                         {"name", "1"},
+                         {"path", "1_Pooling"},
                          {"type", "sentence_transformers.models.Pooling"}});
       if (normalize) {
-        modules.push_back({{"idx", 2}, {"name", "2"}, {"path", "2_Normalize"},
+        modules.push_back({{"idx", 2},
+                           {"name", "2"},
+                           {"path", "2_Normalize"},
                            {"type", "sentence_transformers.models.Normalize"}});
       }
       write_text(dir.path() / "modules.json", modules.dump());
@@ -397,7 +407,8 @@ TEST(BertModelTest, ClassifierLabelsDefaultAndMismatch) {
   nlohmann::json config = tiny_config();
   config["id2label"] = {{"0", "a"}, {"1", "b"}, {"2", "c"}};
   write_text(dir.path() / "config.json", config.dump());
-  EXPECT_THAT(load_error(dir.path()), HasSubstr("id2label has 3 labels but classifier.weight has 2"));
+  EXPECT_THAT(load_error(dir.path()),
+              HasSubstr("id2label has 3 labels but classifier.weight has 2"));
 }
 
 TEST(BertModelTest, ClassifyWithoutHeadThrows) {

@@ -135,9 +135,8 @@ TEST(SafetensorsTest, RefusesBadJson) {
 
 TEST(SafetensorsTest, RefusesOverlappingTensors) {
   TempDir dir;
-  const std::string header =
-      R"({"a":{"dtype":"F32","shape":[2],"data_offsets":[0,8]},)"
-      R"("b":{"dtype":"F32","shape":[2],"data_offsets":[4,12]}})";
+  const std::string header = R"({"a":{"dtype":"F32","shape":[2],"data_offsets":[0,8]},)"
+                             R"("b":{"dtype":"F32","shape":[2],"data_offsets":[4,12]}})";
   EXPECT_THAT(open_error(dir, raw_file(header, std::string(12, '\0'))),
               AllOf(HasSubstr("'a'"), HasSubstr("'b'"), HasSubstr("overlap")));
 }
@@ -145,31 +144,30 @@ TEST(SafetensorsTest, RefusesOverlappingTensors) {
 TEST(SafetensorsTest, RefusesBadOffsetsAndSizes) {
   TempDir dir;
   const std::string data(16, '\0');
-  EXPECT_THAT(open_error(dir, raw_file(header_with(
-                                           R"({"dtype":"F32","shape":[2],"data_offsets":[8,4]})"),
-                                       data)),
-              HasSubstr("end before they begin"));
-  EXPECT_THAT(open_error(dir, raw_file(header_with(
-                                           R"({"dtype":"F32","shape":[2],"data_offsets":[8,24]})"),
-                                       data)),
-              HasSubstr("past the end of the data section"));
-  EXPECT_THAT(open_error(dir, raw_file(header_with(
-                                           R"({"dtype":"F32","shape":[3],"data_offsets":[0,8]})"),
-                                       data)),
-              AllOf(HasSubstr("tensor 'w'"), HasSubstr("[3] x F32 needs 12 bytes"),
-                    HasSubstr("span 8")));
-  EXPECT_THAT(open_error(dir, raw_file(header_with(
-                                           R"({"dtype":"F16","shape":[2],"data_offsets":[0,8]})"),
-                                       data)),
-              HasSubstr("F16 needs 4 bytes"));
-  EXPECT_THAT(open_error(dir, raw_file(header_with(
-                                           R"({"dtype":"Q4","shape":[2],"data_offsets":[0,8]})"),
-                                       data)),
-              HasSubstr("unknown dtype 'Q4'"));
-  EXPECT_THAT(open_error(dir, raw_file(header_with(
-                                           R"({"dtype":"F32","shape":[-2],"data_offsets":[0,8]})"),
-                                       data)),
-              HasSubstr("not a list of sizes"));
+  EXPECT_THAT(
+      open_error(
+          dir, raw_file(header_with(R"({"dtype":"F32","shape":[2],"data_offsets":[8,4]})"), data)),
+      HasSubstr("end before they begin"));
+  EXPECT_THAT(
+      open_error(
+          dir, raw_file(header_with(R"({"dtype":"F32","shape":[2],"data_offsets":[8,24]})"), data)),
+      HasSubstr("past the end of the data section"));
+  EXPECT_THAT(
+      open_error(
+          dir, raw_file(header_with(R"({"dtype":"F32","shape":[3],"data_offsets":[0,8]})"), data)),
+      AllOf(HasSubstr("tensor 'w'"), HasSubstr("[3] x F32 needs 12 bytes"), HasSubstr("span 8")));
+  EXPECT_THAT(
+      open_error(
+          dir, raw_file(header_with(R"({"dtype":"F16","shape":[2],"data_offsets":[0,8]})"), data)),
+      HasSubstr("F16 needs 4 bytes"));
+  EXPECT_THAT(
+      open_error(dir,
+                 raw_file(header_with(R"({"dtype":"Q4","shape":[2],"data_offsets":[0,8]})"), data)),
+      HasSubstr("unknown dtype 'Q4'"));
+  EXPECT_THAT(
+      open_error(
+          dir, raw_file(header_with(R"({"dtype":"F32","shape":[-2],"data_offsets":[0,8]})"), data)),
+      HasSubstr("not a list of sizes"));
   EXPECT_THAT(open_error(dir, raw_file(header_with(R"({"dtype":"F32","shape":[2]})"), data)),
               HasSubstr("data_offsets"));
   EXPECT_THAT(

@@ -63,7 +63,8 @@ inline void write_text(const std::filesystem::path& path, const std::string& tex
 class TempDir {
  public:
   TempDir() {
-    std::string tmpl = (std::filesystem::temp_directory_path() / "salvo_model_test_XXXXXX").string();
+    std::string tmpl =
+        (std::filesystem::temp_directory_path() / "salvo_model_test_XXXXXX").string();
     path_ = mkdtemp(tmpl.data());
   }
   ~TempDir() { std::filesystem::remove_all(path_); }
