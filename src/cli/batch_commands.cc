@@ -139,13 +139,22 @@ CLI::App* add_batch_command(CLI::App& app, Task task, const std::string& descrip
   flags->job.threads = 0;  // all cores unless --threads says otherwise
   cmd->add_option("--model", flags->model, "Hugging Face model folder (config.json, model.safetensors, tokenizer.json)")
       ->required();
-  cmd->add_option("--input", flags->input, "Input file: .jsonl (one JSON object per line) or .csv (with a header row)")
+  cmd->add_option("--input", flags->input,
+                  "Input: .jsonl (one JSON object per line), .csv (with a header row), .parquet (a file, a folder of "
+                  "part files or a glob) or .tfrecord (tf.train.Example records; .gz / .zz compressed)")
       ->required();
-  cmd->add_option("--output", flags->output, "Output file: .jsonl, .csv or .npy, one row per input row, in order")
+  cmd->add_option("--output", flags->output,
+                  "Output: .jsonl, .csv, .npy, .parquet (a path ending in / is a folder of part files) or .tfrecord; "
+                  "one row per input row, in order")
       ->required();
   cmd->add_option("--text-field", flags->job.fields.text, "Field or column holding the text")->capture_default_str();
   cmd->add_option("--id-field", flags->job.fields.id, "Field or column copied to the output as \"id\" when present")
       ->capture_default_str();
+  cmd->add_option("--keep-columns", flags->job.fields.passthrough,
+                  "Input fields or columns copied to each output row unchanged (comma-separated)")
+      ->delimiter(',');
+  cmd->add_option("--compression", flags->job.compression,
+                  "Output codec: Parquet none|snappy|gzip|zstd (default snappy); TFRecord none|gzip|zlib");
   cmd->add_option("--max-length", flags->max_length,
                   "Truncate to this many tokens, special tokens included (default: tokenizer.json's truncation, "
                   "else the model's max_position_embeddings)");

@@ -2,6 +2,7 @@
 #pragma once
 
 #include <cstdint>
+#include <optional>
 #include <string>
 #include <vector>
 
@@ -9,13 +10,41 @@
 
 namespace salvo {
 
-// One record exactly as the source framed it (a JSONL line, a CSV record), not yet parsed.
-// Parsing happens on worker threads, so a malformed record costs the reader nothing.
+// The type of a column carried from input to output (the id and passthrough columns).
+enum class ValueType {
+  kDynamic,  // JSON values of any type (JSONL input): the writer decides per value or infers
+  kString,
+  kBinary,
+  kBool,
+  kInt32,
+  kInt64,
+  kFloat,
+  kDouble,
+};
+
+// A column carried from input to output: its name in the output and its type.
+struct ColumnSpec {
+  std::string name;
+  ValueType type = ValueType::kDynamic;
+};
+
+// The columns a job carries from input to output besides its results.
+struct CarriedColumns {
+  std::optional<ColumnSpec> id;      // written as "id"; absent when the input has no id column
+  std::vector<ColumnSpec> passthrough;  // written under their own names, in this order
+};
+
+// One record as the source framed it, not yet parsed. Parsing happens on worker threads, so a
+// malformed record costs the reader nothing. Text formats (JSONL, CSV) leave the record's bytes
+// to parse; columnar and binary formats (Parquet, TFRecord) decode fields as they read, put the
+// text in `bytes` and fill `id` and `passthrough` themselves.
 struct RawRecord {
   uint64_t index = 0;  // 0-based position among the input's records; output order follows it
-  uint64_t line = 0;   // 1-based line where the record starts, for error messages
+  uint64_t line = 0;   // 1-based line (text formats) or record number, for error messages
   std::string bytes;
-  std::string error;  // set by the source when it could not even frame the record (e.g. oversize)
+  std::string error;  // set by the source when it could not frame or decode the record
+  nlohmann::json id;  // decoded id (columnar sources)
+  std::vector<nlohmann::json> passthrough;  // decoded passthrough values (columnar sources)
 };
 
 // A parsed input row: the text to run and the id to carry to the output, or why it is bad.
@@ -23,6 +52,7 @@ struct InputRow {
   uint64_t index = 0;
   uint64_t line = 0;
   nlohmann::json id;  // null when the input has no id field
+  std::vector<nlohmann::json> passthrough;  // FieldNames::passthrough values, null when absent
   std::string text;
   std::string error;  // non-empty: the row is reported with this reason and not computed
 };
@@ -32,6 +62,7 @@ struct OutputRow {
   uint64_t index = 0;
   uint64_t line = 0;
   nlohmann::json id;
+  std::vector<nlohmann::json> passthrough;  // copied from the input row, in FieldNames order
   std::string error;             // non-empty: an error row
   std::vector<float> values;     // embedding, or class probabilities in label order
   std::vector<int32_t> ids;      // tokenize: input ids

@@ -7,6 +7,8 @@
 
 #include "core/error.h"
 #include "io/output_file.h"
+#include "io/parquet/parquet_sink.h"
+#include "io/tfrecord/tfrecord_sink.h"
 
 namespace salvo {
 namespace {
@@ -59,6 +61,12 @@ class JsonlSink : public RowSink {
     if (!row.id.is_null()) {
       line_.append("\"id\":");
       line_.append(row.id.dump(-1, ' ', false, nlohmann::json::error_handler_t::replace));
+      line_.push_back(',');
+    }
+    for (size_t i = 0; i < row.passthrough.size() && i < schema_.carried.passthrough.size(); ++i) {
+      append_json_string(&line_, schema_.carried.passthrough[i].name);
+      line_.push_back(':');
+      line_.append(row.passthrough[i].dump(-1, ' ', false, nlohmann::json::error_handler_t::replace));
       line_.push_back(',');
     }
     if (!row.error.empty()) {
@@ -142,23 +150,29 @@ void append_csv_field(std::string* out, std::string_view value) {
 class CsvSink : public RowSink {
  public:
   CsvSink(const std::filesystem::path& path, OutputSchema schema) : file_(path), schema_(std::move(schema)) {
+    std::string header = "id,";
+    for (const auto& column : schema_.carried.passthrough) {
+      append_csv_field(&header, column.name);
+      header.push_back(',');
+    }
     switch (schema_.task) {
-      case Task::kEmbed: file_.write("id,embedding,error\n"); break;
-      case Task::kTokenize: file_.write("id,input_ids,token_type_ids,error\n"); break;
+      case Task::kEmbed: header += "embedding,error\n"; break;
+      case Task::kTokenize: header += "input_ids,token_type_ids,error\n"; break;
       case Task::kClassify:
-        file_.write(schema_.top_k || schema_.all_scores ? "id,label,score,scores,error\n" : "id,label,score,error\n");
+        header += schema_.top_k || schema_.all_scores ? "label,score,scores,error\n" : "label,score,error\n";
         break;
     }
+    file_.write(header);
   }
 
   void write(const OutputRow& row) override {
     line_.clear();
-    if (row.id.is_string()) {
-      append_csv_field(&line_, row.id.get_ref<const std::string&>());
-    } else if (!row.id.is_null()) {
-      append_csv_field(&line_, row.id.dump(-1, ' ', false, nlohmann::json::error_handler_t::replace));
-    }
+    append_value(row.id);
     line_.push_back(',');
+    for (size_t i = 0; i < schema_.carried.passthrough.size(); ++i) {
+      if (i < row.passthrough.size()) append_value(row.passthrough[i]);
+      line_.push_back(',');
+    }
     cell_.clear();
     const bool ok = row.error.empty();
     switch (schema_.task) {
@@ -202,6 +216,15 @@ class CsvSink : public RowSink {
   void finish() override { file_.finish(); }
 
  private:
+  // A string as itself, any other JSON value as its JSON text, null as an empty cell.
+  void append_value(const nlohmann::json& value) {
+    if (value.is_string()) {
+      append_csv_field(&line_, value.get_ref<const std::string&>());
+    } else if (!value.is_null()) {
+      append_csv_field(&line_, value.dump(-1, ' ', false, nlohmann::json::error_handler_t::replace));
+    }
+  }
+
   OutputFile file_;
   OutputSchema schema_;
   std::string line_;
@@ -262,13 +285,19 @@ class NpySink : public RowSink {
 }  // namespace
 
 std::unique_ptr<RowSink> open_row_sink(const std::filesystem::path& path, const OutputSchema& schema) {
-  std::string ext = path.extension().string();
-  std::transform(ext.begin(), ext.end(), ext.begin(), [](unsigned char c) { return std::tolower(c); });
+  auto lower = [](std::string s) {
+    std::transform(s.begin(), s.end(), s.begin(), [](unsigned char c) { return std::tolower(c); });
+    return s;
+  };
+  std::string ext = lower(path.extension().string());
+  if (ext == ".gz" || ext == ".zz") ext = lower(path.stem().extension().string());
+  if (ext == ".tfrecord" || ext == ".tfrecords") return open_tfrecord_sink(path, schema);
+  if (ext == ".parquet" || path.string().ends_with('/')) return open_parquet_sink(path, schema);
   if (ext == ".jsonl" || ext == ".ndjson" || ext == ".json") return std::make_unique<JsonlSink>(path, schema);
   if (ext == ".csv") return std::make_unique<CsvSink>(path, schema);
   if (ext == ".npy") return std::make_unique<NpySink>(path, schema);
   throw Error(ErrorCode::kInvalidArgument, "cannot write " + path.string() + ": unknown output format \"" + ext +
-                                               "\" (expected .jsonl, .csv or .npy)");
+                                               "\" (expected .jsonl, .csv, .npy, .parquet or .tfrecord)");
 }
 
 }  // namespace salvo

@@ -24,6 +24,10 @@ struct OutputSchema {
   size_t top_k = 0;                 // classify: also write the k best labels with their scores
   bool all_scores = false;          // classify: also write every label's score
   size_t dims = 0;                  // embed: vector width; classify: number of labels (for .npy)
+  CarriedColumns carried;           // the id and passthrough columns, as the source reports them
+  std::string compression;          // Parquet / TFRecord codec; empty: the format's default
+  size_t row_group_bytes = 128u << 20;  // Parquet: target size of a row group
+  size_t part_file_bytes = 1u << 30;    // Parquet output folder: target size of a part file
 };
 
 // Writes rows in the order given. The file appears under its final name only after finish():
@@ -36,7 +40,8 @@ class RowSink {
   virtual void finish() = 0;
 };
 
-// Opens a sink for `path` by its extension (.jsonl, .csv, .npy). Throws salvo::Error
+// Opens a sink for `path` by its extension: .jsonl, .csv, .npy, .parquet (a file; a path ending in
+// "/" is a folder of part files), .tfrecord / .tfrecords. Throws salvo::Error
 // (kInvalidArgument for an unknown extension or a task the format cannot hold, kIo otherwise).
 std::unique_ptr<RowSink> open_row_sink(const std::filesystem::path& path, const OutputSchema& schema);
 

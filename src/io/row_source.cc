@@ -5,7 +5,9 @@
 
 #include "core/error.h"
 #include "core/utf8.h"
+#include "io/parquet/parquet_source.h"
 #include "io/record_reader.h"
+#include "io/tfrecord/tfrecord_source.h"
 
 namespace salvo {
 namespace {
@@ -19,26 +21,53 @@ std::string invalid_utf8_reason(const char* what, size_t offset) {
   return std::string(what) + " is not valid UTF-8 (byte " + std::to_string(offset) + ")";
 }
 
-// JSON Lines: one JSON object per line, text and id taken from named fields.
-class JsonlSource : public RowSource {
+// What every file source shares: records framed by a RecordReader, numbered from 0.
+class FramedSource : public RowSource {
  public:
-  JsonlSource(const std::filesystem::path& path, FieldNames fields, const SourceLimits& limits)
-      : reader_(path, RecordReader::Framing::kLines, limits.max_record_bytes), fields_(std::move(fields)) {}
-
   bool read(size_t max_records, std::vector<RawRecord>* out) override {
     for (size_t i = 0; i < max_records; ++i) {
       RawRecord record;
       if (!reader_.next(&record)) return false;
+      record.index -= header_records_;
       out->push_back(std::move(record));
     }
     return true;
   }
 
-  void parse(const RawRecord& record, InputRow* row) const override {
+  uint64_t bytes_read() const override { return reader_.bytes_read(); }
+  std::optional<uint64_t> total_bytes() const override { return reader_.total_bytes(); }
+
+ protected:
+  FramedSource(const std::filesystem::path& path, RecordReader::Framing framing, const SourceLimits& limits)
+      : reader_(path, framing, limits.max_record_bytes) {}
+
+  // Copies a record's position (and framing error) into its row; false when the row is already bad.
+  static bool begin_row(const RawRecord& record, InputRow* row) {
     row->index = record.index;
     row->line = record.line;
     row->error = record.error;
-    if (!row->error.empty()) return;
+    return row->error.empty();
+  }
+
+  RecordReader reader_;
+  uint64_t header_records_ = 0;  // records before the data (a CSV header), not numbered as rows
+};
+
+// JSON Lines: one JSON object per line, text and id taken from named fields.
+class JsonlSource : public FramedSource {
+ public:
+  JsonlSource(const std::filesystem::path& path, FieldNames fields, const SourceLimits& limits)
+      : FramedSource(path, RecordReader::Framing::kLines, limits), fields_(std::move(fields)) {}
+
+  // JSON values keep their own types; whether a line has an id is only known line by line.
+  CarriedColumns carried_columns() const override {
+    CarriedColumns columns{ColumnSpec{"id", ValueType::kDynamic}, {}};
+    for (const auto& name : fields_.passthrough) columns.passthrough.push_back({name, ValueType::kDynamic});
+    return columns;
+  }
+
+  void parse(const RawRecord& record, InputRow* row) const override {
+    if (!begin_row(record, row)) return;
     size_t bad = 0;
     if (!is_valid_utf8(record.bytes, &bad)) {
       row->error = invalid_utf8_reason("line", bad);
@@ -61,6 +90,10 @@ class JsonlSource : public RowSource {
       return;
     }
     if (auto id = doc.find(fields_.id); id != doc.end()) row->id = std::move(*id);
+    row->passthrough.resize(fields_.passthrough.size());
+    for (size_t i = 0; i < fields_.passthrough.size(); ++i) {
+      if (auto value = doc.find(fields_.passthrough[i]); value != doc.end()) row->passthrough[i] = std::move(*value);
+    }
     auto text = doc.find(fields_.text);
     if (text == doc.end()) {
       row->error = "missing text field \"" + fields_.text + "\"";
@@ -71,11 +104,8 @@ class JsonlSource : public RowSource {
     }
   }
 
-  uint64_t bytes_read() const override { return reader_.bytes_read(); }
-  std::optional<uint64_t> total_bytes() const override { return reader_.total_bytes(); }
 
  private:
-  RecordReader reader_;
   FieldNames fields_;
 };
 
@@ -123,10 +153,10 @@ bool split_csv(const std::string& record, std::vector<std::string>* fields, std:
 }
 
 // CSV with a header row naming the columns.
-class CsvSource : public RowSource {
+class CsvSource : public FramedSource {
  public:
   CsvSource(const std::filesystem::path& path, const FieldNames& fields, const SourceLimits& limits)
-      : reader_(path, RecordReader::Framing::kCsvRecords, limits.max_record_bytes) {
+      : FramedSource(path, RecordReader::Framing::kCsvRecords, limits) {
     RawRecord header;
     if (!reader_.next(&header)) throw Error(ErrorCode::kIo, path.string() + ": empty CSV file (no header row)");
     std::vector<std::string> names;
@@ -135,32 +165,30 @@ class CsvSource : public RowSource {
       throw Error(ErrorCode::kIo, path.string() + ": bad CSV header: " + (error.empty() ? header.error : error));
     }
     columns_ = names.size();
-    for (size_t c = 0; c < names.size(); ++c) {
-      if (names[c] == fields.text) text_column_ = c;
-      if (names[c] == fields.id) id_column_ = c;
+    auto column = [&](const std::string& name) {
+      auto it = std::find(names.begin(), names.end(), name);
+      return it == names.end() ? kNone : static_cast<size_t>(it - names.begin());
+    };
+    auto require = [&](const std::string& name) {
+      const size_t c = column(name);
+      if (c == kNone) {
+        throw Error(ErrorCode::kInvalidArgument,
+                    path.string() + ": no column named \"" + name + "\" in the CSV header");
+      }
+      return c;
+    };
+    text_column_ = require(fields.text);
+    id_column_ = column(fields.id);
+    for (const auto& name : fields.passthrough) {
+      passthrough_columns_.push_back(require(name));
+      carried_.passthrough.push_back({name, ValueType::kString});
     }
-    if (text_column_ == kNone) {
-      throw Error(ErrorCode::kInvalidArgument,
-                  path.string() + ": no column named \"" + fields.text + "\" in the CSV header");
-    }
+    if (id_column_ != kNone) carried_.id = ColumnSpec{"id", ValueType::kString};
     header_records_ = 1;
   }
 
-  bool read(size_t max_records, std::vector<RawRecord>* out) override {
-    for (size_t i = 0; i < max_records; ++i) {
-      RawRecord record;
-      if (!reader_.next(&record)) return false;
-      record.index -= header_records_;
-      out->push_back(std::move(record));
-    }
-    return true;
-  }
-
   void parse(const RawRecord& record, InputRow* row) const override {
-    row->index = record.index;
-    row->line = record.line;
-    row->error = record.error;
-    if (!row->error.empty()) return;
+    if (!begin_row(record, row)) return;
     std::vector<std::string> values;
     std::string error;
     if (!split_csv(record.bytes, &values, &error)) {
@@ -173,6 +201,10 @@ class CsvSource : public RowSource {
       if (values.size() <= text_column_) return;
     }
     if (id_column_ != kNone && id_column_ < values.size()) row->id = values[id_column_];
+    row->passthrough.resize(passthrough_columns_.size());
+    for (size_t i = 0; i < passthrough_columns_.size(); ++i) {
+      if (passthrough_columns_[i] < values.size()) row->passthrough[i] = values[passthrough_columns_[i]];
+    }
     if (!row->error.empty()) return;
     size_t bad = 0;
     if (!is_valid_utf8(values[text_column_], &bad)) {
@@ -182,29 +214,34 @@ class CsvSource : public RowSource {
     row->text = std::move(values[text_column_]);
   }
 
-  uint64_t bytes_read() const override { return reader_.bytes_read(); }
-  std::optional<uint64_t> total_bytes() const override { return reader_.total_bytes(); }
+  CarriedColumns carried_columns() const override { return carried_; }
 
  private:
   static constexpr size_t kNone = static_cast<size_t>(-1);
-  RecordReader reader_;
+  CarriedColumns carried_;
+  std::vector<size_t> passthrough_columns_;
   size_t columns_ = 0;
   size_t text_column_ = kNone;
   size_t id_column_ = kNone;
-  uint64_t header_records_ = 0;
 };
 
 }  // namespace
 
 std::unique_ptr<RowSource> open_row_source(const std::filesystem::path& path, const FieldNames& fields,
                                            const SourceLimits& limits) {
-  const std::string ext = lower(path.extension().string());
+  const std::string name = path.string();
+  std::string ext = lower(path.extension().string());
+  if (ext == ".gz" || ext == ".zz") ext = lower(path.stem().extension().string());
+  if (ext == ".tfrecord" || ext == ".tfrecords") return open_tfrecord_source(path, fields, limits);
+  if (ext == ".parquet" || name.find_first_of("*?[") != std::string::npos || std::filesystem::is_directory(path)) {
+    return open_parquet_source(name, fields, limits);
+  }
   if (ext == ".jsonl" || ext == ".ndjson" || ext == ".json") {
     return std::make_unique<JsonlSource>(path, fields, limits);
   }
   if (ext == ".csv") return std::make_unique<CsvSource>(path, fields, limits);
   throw Error(ErrorCode::kInvalidArgument, "cannot read " + path.string() + ": unknown input format \"" + ext +
-                                               "\" (expected .jsonl or .csv)");
+                                               "\" (expected .jsonl, .csv, .parquet or .tfrecord)");
 }
 
 }  // namespace salvo

@@ -12,10 +12,11 @@
 
 namespace salvo {
 
-// Which fields of a record hold the text and the id.
+// Which fields of a record hold the text and the id, and which are copied to the output.
 struct FieldNames {
   std::string text = "text";
   std::string id = "id";
+  std::vector<std::string> passthrough;
 };
 
 // Reads records from one input. read() is called from one thread; parse() from many at once.
@@ -30,6 +31,9 @@ class RowSource {
   // Turns a framed record into a row; a record it cannot parse gets `error` set, never a throw.
   virtual void parse(const RawRecord& record, InputRow* row) const = 0;
 
+  // The id and passthrough columns, with their types as far as the format knows them.
+  virtual CarriedColumns carried_columns() const = 0;
+
   // Bytes consumed so far and the input's total size when known, for progress and ETA.
   virtual uint64_t bytes_read() const = 0;
   virtual std::optional<uint64_t> total_bytes() const = 0;
@@ -40,7 +44,8 @@ struct SourceLimits {
   size_t max_record_bytes = 16u << 20;  // a longer record becomes an error row, not a huge buffer
 };
 
-// Opens `path` by its extension (.jsonl / .ndjson / .json lines, .csv). Throws salvo::Error
+// Opens `path` by its extension: .jsonl / .ndjson / .json (JSON lines), .csv, .parquet (also a
+// folder of part files or a glob), .tfrecord / .tfrecords (optionally .gz / .zz). Throws salvo::Error
 // (kInvalidArgument for an unknown extension, kIo for an unreadable file or a bad CSV header).
 std::unique_ptr<RowSource> open_row_source(const std::filesystem::path& path, const FieldNames& fields,
                                            const SourceLimits& limits = {});

@@ -44,9 +44,8 @@ class BertModel {
  public:
   // Loads config.json + model.safetensors (+ sentence-transformers modules.json,
   // 1_Pooling/config.json, 2_Normalize) from a Hugging Face folder. Weight names with or without
-  // the "bert." prefix; classifier head
-  // ("classifier.weight/bias" + pooler) when present. Throws salvo::Error(kModel) with file and
-  // reason.
+  // the "bert." prefix; classifier head ("classifier.weight/bias" + pooler) when present. Throws
+  // salvo::Error(kModel) with file and reason.
   static std::unique_ptr<BertModel> load(const std::filesystem::path& dir,
                                          const BertModelOptions& options = {});
   ~BertModel();

@@ -73,6 +73,8 @@ class JobRunner {
     schema.task = options_.task;
     schema.top_k = options_.top_k;
     schema.all_scores = options_.all_scores;
+    schema.carried = source_->carried_columns();
+    schema.compression = options_.compression;
     if (model_) {
       schema.labels = model_->labels();
       schema.dims = options_.task == Task::kClassify ? model_->labels().size() : model_->config().hidden_size;
@@ -145,6 +147,7 @@ class JobRunner {
         p.out.index = row.index;
         p.out.line = row.line;
         p.out.id = std::move(row.id);
+        p.out.passthrough = std::move(row.passthrough);
         p.out.error = std::move(row.error);
         if (p.out.error.empty()) tokenizer_.encode(row.text, &p.encoding);
       }

@@ -25,6 +25,7 @@ struct JobOptions {
   int threads = 1;       // compute threads (OpenMP); tokenizer threads are derived from it
   size_t top_k = 0;      // classify: write the k best labels
   bool all_scores = false;
+  std::string compression;  // output codec for formats that have one (Parquet, TFRecord)
   bool progress = false;  // draw a progress line on stderr
 };
 

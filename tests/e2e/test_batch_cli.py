@@ -105,6 +105,26 @@ class BatchCliTest(CliTestCase):
             self.assertTrue(0 < float(r["score"]) <= 1)
             self.assertEqual(r["error"], "")
 
+    def test_keep_columns_are_copied_with_their_values(self):
+        inp = write_jsonl(self.path("in.jsonl"), [
+            {"id": 1, "text": "chess engine", "lang": "en", "meta": {"n": 2}},
+            {"id": 2, "text": "font family", "lang": None},
+            {"id": 3, "body": "no text"},
+        ])
+        out = self.path("out.jsonl")
+        run_salvo("classify", "--model", EXAMPLE_MODEL, "--input", inp, "--output", out, "--keep-columns", "lang,meta")
+        rows = read_jsonl(out)
+        self.assertEqual([(r["id"], r["lang"], r["meta"]) for r in rows],
+                         [(1, "en", {"n": 2}), (2, None, None), (3, None, None)])
+        self.assertIn("label", rows[0])
+        self.assertIn("error", rows[2])
+        csv_out = self.path("out.csv")
+        run_salvo("embed", "--model", EXAMPLE_MODEL, "--input", inp, "--output", csv_out, "--keep-columns", "lang")
+        with open(csv_out, newline="", encoding="utf-8") as f:
+            rows = list(csv.DictReader(f))
+        self.assertEqual(list(rows[0].keys()), ["id", "lang", "embedding", "error"])
+        self.assertEqual([r["lang"] for r in rows], ["en", "", ""])
+
     def test_tokenize_truncates_with_special_tokens(self):
         inp = write_jsonl(self.path("in.jsonl"), [{"id": 1, "text": "word " * 300}, {"id": 2, "text": ""}])
         rows = self.tokenize(EXAMPLE_MODEL, inp, "--max-length", "16")

@@ -1,0 +1,16 @@
+// Parquet output: results and carried columns, readable by Spark, pyarrow and DuckDB.
+#pragma once
+
+#include <filesystem>
+#include <memory>
+
+#include "io/row_sink.h"
+
+namespace salvo {
+
+// Opens a Parquet sink. A path ending in ".parquet" is one file; a path ending in "/" is a folder
+// that receives part files (part-00000.parquet, ...) of about schema.part_file_bytes each. Every
+// file is written under a temporary name and renamed when complete.
+std::unique_ptr<RowSink> open_parquet_sink(const std::filesystem::path& path, const OutputSchema& schema);
+
+}  // namespace salvo

@@ -1,0 +1,12 @@
+// PLACEHOLDER until the format lands; replaced by its implementation.
+#include "io/tfrecord/tfrecord_source.h"
+
+#include "core/error.h"
+
+namespace salvo {
+
+std::unique_ptr<RowSource> open_tfrecord_source(const std::filesystem::path& path, const FieldNames&, const SourceLimits&) {
+  throw Error(ErrorCode::kInvalidArgument, std::string(path) + ": this format is not implemented yet");
+}
+
+}  // namespace salvo
