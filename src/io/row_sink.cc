@@ -6,6 +6,7 @@
 #include <numeric>
 
 #include "core/error.h"
+#include "io/json_rows.h"
 #include "io/output_file.h"
 #include "io/parquet/parquet_sink.h"
 #include "io/tfrecord/tfrecord_sink.h"
@@ -13,123 +14,22 @@
 namespace salvo {
 namespace {
 
-void append_float(std::string* out, float v) {
-  if (!std::isfinite(v)) {
-    out->append("null");  // JSON has no NaN or infinity
-    return;
-  }
-  char buf[32];
-  auto [end, ec] = std::to_chars(buf, buf + sizeof(buf), v);
-  out->append(buf, end);
-}
-
-template <typename T>
-void append_array(std::string* out, const std::vector<T>& values) {
-  out->push_back('[');
-  for (size_t i = 0; i < values.size(); ++i) {
-    if (i) out->push_back(',');
-    if constexpr (std::is_same_v<T, float>) {
-      append_float(out, values[i]);
-    } else {
-      char buf[16];
-      auto [end, ec] = std::to_chars(buf, buf + sizeof(buf), values[i]);
-      out->append(buf, end);
-    }
-  }
-  out->push_back(']');
-}
-
-void append_json_string(std::string* out, const std::string& s) {
-  out->append(nlohmann::json(s).dump(-1, ' ', false, nlohmann::json::error_handler_t::replace));
-}
-
-// Label indices by descending probability (ties keep label order).
-std::vector<size_t> ranked(const std::vector<float>& probs) {
-  std::vector<size_t> order(probs.size());
-  std::iota(order.begin(), order.end(), 0);
-  std::stable_sort(order.begin(), order.end(), [&](size_t a, size_t b) { return probs[a] > probs[b]; });
-  return order;
-}
-
 class JsonlSink : public RowSink {
  public:
-  JsonlSink(const std::filesystem::path& path, OutputSchema schema) : file_(path), schema_(std::move(schema)) {}
+  JsonlSink(const std::filesystem::path& path, OutputSchema schema) : file_(path), formatter_(std::move(schema)) {}
 
   void write(const OutputRow& row) override {
     line_.clear();
-    line_.push_back('{');
-    if (!row.id.is_null()) {
-      line_.append("\"id\":");
-      line_.append(row.id.dump(-1, ' ', false, nlohmann::json::error_handler_t::replace));
-      line_.push_back(',');
-    }
-    for (size_t i = 0; i < row.passthrough.size() && i < schema_.carried.passthrough.size(); ++i) {
-      append_json_string(&line_, schema_.carried.passthrough[i].name);
-      line_.push_back(':');
-      line_.append(row.passthrough[i].dump(-1, ' ', false, nlohmann::json::error_handler_t::replace));
-      line_.push_back(',');
-    }
-    if (!row.error.empty()) {
-      line_.append("\"line\":");
-      line_.append(std::to_string(row.line));
-      line_.append(",\"error\":");
-      append_json_string(&line_, row.error);
-    } else {
-      switch (schema_.task) {
-        case Task::kEmbed:
-          line_.append("\"embedding\":");
-          append_array(&line_, row.values);
-          break;
-        case Task::kTokenize:
-          line_.append("\"input_ids\":");
-          append_array(&line_, row.ids);
-          line_.append(",\"token_type_ids\":");
-          append_array(&line_, row.type_ids);
-          break;
-        case Task::kClassify:
-          append_classification(row.values);
-          break;
-      }
-    }
-    line_.append("}\n");
+    formatter_.append(row, &line_);
+    line_.push_back('\n');
     file_.write(line_);
   }
 
   void finish() override { file_.finish(); }
 
  private:
-  void append_classification(const std::vector<float>& probs) {
-    const auto order = ranked(probs);
-    line_.append("\"label\":");
-    append_json_string(&line_, schema_.labels[order[0]]);
-    line_.append(",\"score\":");
-    append_float(&line_, probs[order[0]]);
-    if (schema_.top_k > 0) {
-      line_.append(",\"top_k\":[");
-      for (size_t i = 0; i < std::min(schema_.top_k, order.size()); ++i) {
-        if (i) line_.push_back(',');
-        line_.append("{\"label\":");
-        append_json_string(&line_, schema_.labels[order[i]]);
-        line_.append(",\"score\":");
-        append_float(&line_, probs[order[i]]);
-        line_.push_back('}');
-      }
-      line_.push_back(']');
-    }
-    if (schema_.all_scores) {
-      line_.append(",\"scores\":{");
-      for (size_t i = 0; i < probs.size(); ++i) {
-        if (i) line_.push_back(',');
-        append_json_string(&line_, schema_.labels[i]);
-        line_.push_back(':');
-        append_float(&line_, probs[i]);
-      }
-      line_.push_back('}');
-    }
-  }
-
   OutputFile file_;
-  OutputSchema schema_;
+  JsonRowFormatter formatter_;
   std::string line_;
 };
 
@@ -177,23 +77,23 @@ class CsvSink : public RowSink {
     const bool ok = row.error.empty();
     switch (schema_.task) {
       case Task::kEmbed:
-        if (ok) append_array(&cell_, row.values);
+        if (ok) append_json_array(&cell_, row.values);
         append_csv_field(&line_, cell_);
         break;
       case Task::kTokenize:
-        if (ok) append_array(&cell_, row.ids);
+        if (ok) append_json_array(&cell_, row.ids);
         append_csv_field(&line_, cell_);
         line_.push_back(',');
         cell_.clear();
-        if (ok) append_array(&cell_, row.type_ids);
+        if (ok) append_json_array(&cell_, row.type_ids);
         append_csv_field(&line_, cell_);
         break;
       case Task::kClassify: {
         if (ok) {
-          const auto order = ranked(row.values);
+          const auto order = labels_by_score(row.values);
           append_csv_field(&line_, schema_.labels[order[0]]);
           line_.push_back(',');
-          append_float(&line_, row.values[order[0]]);
+          append_json_float(&line_, row.values[order[0]]);
           if (schema_.top_k || schema_.all_scores) {
             nlohmann::json scores = nlohmann::json::object();
             const size_t n = schema_.all_scores ? order.size() : std::min(schema_.top_k, order.size());

@@ -5,6 +5,7 @@
 
 #include "core/error.h"
 #include "core/utf8.h"
+#include "io/json_rows.h"
 #include "io/parquet/parquet_source.h"
 #include "io/record_reader.h"
 #include "io/tfrecord/tfrecord_source.h"
@@ -67,41 +68,7 @@ class JsonlSource : public FramedSource {
   }
 
   void parse(const RawRecord& record, InputRow* row) const override {
-    if (!begin_row(record, row)) return;
-    size_t bad = 0;
-    if (!is_valid_utf8(record.bytes, &bad)) {
-      row->error = invalid_utf8_reason("line", bad);
-      return;
-    }
-    nlohmann::json doc;
-    try {
-      doc = nlohmann::json::parse(record.bytes);
-    } catch (const nlohmann::json::parse_error& e) {
-      // Drop nlohmann's "[json.exception.parse_error.101] " prefix: users need the position and reason.
-      std::string what = e.what();
-      if (auto end = what.find("] "); what.rfind("[json.exception", 0) == 0 && end != std::string::npos) {
-        what.erase(0, end + 2);
-      }
-      row->error = "invalid JSON: " + what;
-      return;
-    }
-    if (!doc.is_object()) {
-      row->error = std::string("line is a JSON ") + doc.type_name() + ", not an object";
-      return;
-    }
-    if (auto id = doc.find(fields_.id); id != doc.end()) row->id = std::move(*id);
-    row->passthrough.resize(fields_.passthrough.size());
-    for (size_t i = 0; i < fields_.passthrough.size(); ++i) {
-      if (auto value = doc.find(fields_.passthrough[i]); value != doc.end()) row->passthrough[i] = std::move(*value);
-    }
-    auto text = doc.find(fields_.text);
-    if (text == doc.end()) {
-      row->error = "missing text field \"" + fields_.text + "\"";
-    } else if (!text->is_string()) {
-      row->error = "text field \"" + fields_.text + "\" is a " + text->type_name() + ", not a string";
-    } else {
-      row->text = text->get<std::string>();
-    }
+    if (begin_row(record, row)) parse_json_row(record.bytes, fields_, "line", row);
   }
 
 
