@@ -8,9 +8,12 @@ cd "$(dirname "$0")/.."
 
 what=${1:-build}
 packages=(g++ cmake ninja-build pkg-config libdnnl-dev libopenblas-dev libutf8proc-dev nlohmann-json3-dev
-          libcli11-dev libgtest-dev libgmock-dev libbenchmark-dev)
+          libcli11-dev libgtest-dev libgmock-dev libbenchmark-dev libsnappy-dev libzstd-dev liblz4-dev zlib1g-dev
+          libprotobuf-dev protobuf-compiler librdkafka-dev)
 if [[ $what == test ]]; then
-  packages+=(python3 python3-torch python3-numpy nodejs npm)
+  # PyTorch is the numerical reference; protobuf for Python decodes TFRecords independently; clang builds the
+  # libFuzzer targets; kcat is a real Kafka client for the streaming tests.
+  packages+=(python3 python3-torch python3-numpy python3-protobuf clang-14 libclang-rt-14-dev kcat nodejs npm)
 fi
 
 missing=()
@@ -31,6 +34,6 @@ if ((${#missing[@]})); then
 fi
 
 if [[ $what == test ]]; then
-  # Test-only reference tools (the Hugging Face tokenizers library), pinned by package-lock.json.
+  # Test-only reference tools (Hugging Face tokenizers, DuckDB), pinned by package-lock.json.
   (cd tools/node && npm ci --no-audit --no-fund --loglevel=error >/dev/null)
 fi

@@ -56,10 +56,11 @@ void parse_json_row(std::string_view bytes, const FieldNames& fields, const char
     row->error = std::string(what) + " is a JSON " + doc.type_name() + ", not an object";
     return;
   }
-  if (auto id = doc.find(fields.id); id != doc.end()) row->id = std::move(*id);
+  if (auto id = doc.find(fields.id); id != doc.end()) row->id = *id;
+  // Copied, not moved: a passthrough field may also be the text or the id field.
   row->passthrough.resize(fields.passthrough.size());
   for (size_t i = 0; i < fields.passthrough.size(); ++i) {
-    if (auto value = doc.find(fields.passthrough[i]); value != doc.end()) row->passthrough[i] = std::move(*value);
+    if (auto value = doc.find(fields.passthrough[i]); value != doc.end()) row->passthrough[i] = *value;
   }
   auto text = doc.find(fields.text);
   if (text == doc.end()) {

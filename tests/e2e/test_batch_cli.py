@@ -124,6 +124,11 @@ class BatchCliTest(CliTestCase):
             rows = list(csv.DictReader(f))
         self.assertEqual(list(rows[0].keys()), ["id", "lang", "embedding", "error"])
         self.assertEqual([r["lang"] for r in rows], ["en", "", ""])
+        # The text field itself may be kept too.
+        run_salvo("tokenize", "--model", EXAMPLE_MODEL, "--input", inp, "--output", out, "--keep-columns", "text")
+        rows = read_jsonl(out)
+        self.assertEqual([r.get("text") for r in rows], ["chess engine", "font family", None])
+        self.assertEqual(["input_ids" in r for r in rows], [True, True, False])
 
     def test_tokenize_truncates_with_special_tokens(self):
         inp = write_jsonl(self.path("in.jsonl"), [{"id": 1, "text": "word " * 300}, {"id": 2, "text": ""}])

@@ -5,7 +5,8 @@
 namespace salvo {
 namespace {
 
-// Appends up to 8 values (fewer are zero-padded) as one bit-packed group of `bit_width` bytes.
+// Appends up to 8 values (fewer are zero-padded) as one bit-packed group of
+// `bit_width` bytes.
 void append_packed_group(std::span<const uint32_t> group, int bit_width, std::string* out) {
   uint64_t acc = 0;
   int bits = 0;
@@ -26,13 +27,15 @@ void append_bit_packed_run(std::span<const uint32_t> values, int bit_width, std:
   const size_t groups = (values.size() + 7) / 8;
   append_uleb128((groups << 1) | 1, out);
   for (size_t g = 0; g < groups; ++g) {
-    append_packed_group(values.subspan(g * 8, std::min<size_t>(8, values.size() - g * 8)), bit_width, out);
+    append_packed_group(values.subspan(g * 8, std::min<size_t>(8, values.size() - g * 8)),
+                        bit_width, out);
   }
 }
 
 void append_rle_run(uint32_t value, size_t count, int bit_width, std::string* out) {
   append_uleb128(static_cast<uint64_t>(count) << 1, out);
-  for (int byte = 0; byte < (bit_width + 7) / 8; ++byte) out->push_back(static_cast<char>((value >> (8 * byte)) & 0xFF));
+  for (int byte = 0; byte < (bit_width + 7) / 8; ++byte)
+    out->push_back(static_cast<char>((value >> (8 * byte)) & 0xFF));
 }
 
 }  // namespace
@@ -64,8 +67,9 @@ void append_rle_hybrid(std::span<const uint32_t> values, int bit_width, std::str
       i += run;
       continue;
     }
-    // A bit-packed run holds a multiple of 8 values unless it is the last, so the run lends the
-    // pending literals the values that complete their last group.
+    // A bit-packed run holds a multiple of 8 values unless it is the last, so
+    // the run lends the pending literals the values that complete their last
+    // group.
     const size_t pending = i - literal_start;
     const size_t fill = pending % 8 ? 8 - pending % 8 : 0;
     if (run - fill < 8) {
@@ -85,7 +89,8 @@ void append_levels_v1(std::span<const uint32_t> levels, uint32_t max_level, std:
   out->append(4, '\0');
   append_rle_hybrid(levels, bit_width_for(max_level), out);
   const uint32_t length = static_cast<uint32_t>(out->size() - at - 4);
-  for (int byte = 0; byte < 4; ++byte) (*out)[at + byte] = static_cast<char>((length >> (8 * byte)) & 0xFF);
+  for (int byte = 0; byte < 4; ++byte)
+    (*out)[at + byte] = static_cast<char>((length >> (8 * byte)) & 0xFF);
 }
 
 void append_plain_bytes(std::string_view value, std::string* out) {

@@ -1,37 +1,43 @@
-// Parquet value and level encodings used by the writer: PLAIN and the RLE/bit-packed hybrid.
+// Parquet value and level encodings used by the writer: PLAIN and the
+// RLE/bit-packed hybrid.
 #pragma once
 
 #include <cstdint>
-#include <type_traits>
 #include <span>
 #include <string>
 #include <string_view>
+#include <type_traits>
 
 namespace salvo {
 
 // Number of bits needed to store values up to `max_value` (0 for 0).
 int bit_width_for(uint32_t max_value);
 
-// Appends `values` in the RLE/bit-packed hybrid encoding with `bit_width` bits per value, without
-// a length prefix: runs of 8 or more equal values become RLE runs, the rest bit-packed groups of 8
-// (the last group zero-padded; readers know the value count from the page header).
+// Appends `values` in the RLE/bit-packed hybrid encoding with `bit_width` bits
+// per value, without a length prefix: runs of 8 or more equal values become RLE
+// runs, the rest bit-packed groups of 8 (the last group zero-padded; readers
+// know the value count from the page header).
 void append_rle_hybrid(std::span<const uint32_t> values, int bit_width, std::string* out);
 
-// Appends definition or repetition levels as a data page v1 stores them: a 4-byte little-endian
-// length, then the hybrid encoding with the bit width of `max_level`.
+// Appends definition or repetition levels as a data page v1 stores them: a
+// 4-byte little-endian length, then the hybrid encoding with the bit width of
+// `max_level`.
 void append_levels_v1(std::span<const uint32_t> levels, uint32_t max_level, std::string* out);
 
 // Appends an unsigned LEB128 varint.
 void append_uleb128(uint64_t value, std::string* out);
 
-// Appends a little-endian fixed-width value (PLAIN for INT32, INT64, FLOAT, DOUBLE).
+// Appends a little-endian fixed-width value (PLAIN for INT32, INT64, FLOAT,
+// DOUBLE).
 template <typename T>
 void append_plain(T value, std::string* out) {
   static_assert(std::is_arithmetic_v<T>);
-  out->append(reinterpret_cast<const char*>(&value), sizeof(T));  // x86-64 and ARM64 are little-endian
+  out->append(reinterpret_cast<const char*>(&value),
+              sizeof(T));  // x86-64 and ARM64 are little-endian
 }
 
-// Appends a BYTE_ARRAY value in PLAIN: a 4-byte little-endian length, then the bytes.
+// Appends a BYTE_ARRAY value in PLAIN: a 4-byte little-endian length, then the
+// bytes.
 void append_plain_bytes(std::string_view value, std::string* out);
 
 // Appends BOOLEAN values in PLAIN: one bit each, least significant bit first.

@@ -22,7 +22,8 @@ constexpr std::array<std::array<uint32_t, 256>, 8> make_tables() {
     tables[0][b] = crc;
   }
   for (uint32_t b = 0; b < 256; ++b) {
-    for (int k = 1; k < 8; ++k) tables[k][b] = (tables[k - 1][b] >> 8) ^ tables[0][tables[k - 1][b] & 0xff];
+    for (int k = 1; k < 8; ++k)
+      tables[k][b] = (tables[k - 1][b] >> 8) ^ tables[0][tables[k - 1][b] & 0xff];
   }
   return tables;
 }
@@ -31,7 +32,8 @@ constexpr auto kTables = make_tables();
 static_assert(std::endian::native == std::endian::little, "slicing-by-8 reads words little-endian");
 
 #if defined(__x86_64__)
-__attribute__((target("sse4.2"))) uint32_t crc32c_sse42(uint32_t crc, const unsigned char* p, size_t n) {
+__attribute__((target("sse4.2"))) uint32_t crc32c_sse42(uint32_t crc, const unsigned char* p,
+                                                        size_t n) {
   uint64_t c = crc;
   while (n >= 8) {
     uint64_t word;

@@ -26,8 +26,8 @@ uint64_t load_le64(const unsigned char* p) {
 }
 
 uint32_t load_le32(const unsigned char* p) {
-  return static_cast<uint32_t>(p[0]) | static_cast<uint32_t>(p[1]) << 8 | static_cast<uint32_t>(p[2]) << 16 |
-         static_cast<uint32_t>(p[3]) << 24;
+  return static_cast<uint32_t>(p[0]) | static_cast<uint32_t>(p[1]) << 8 |
+         static_cast<uint32_t>(p[2]) << 16 | static_cast<uint32_t>(p[3]) << 24;
 }
 
 void store_le(uint64_t v, int bytes, char* out) {
@@ -48,7 +48,8 @@ TfRecordCompression tfrecord_compression_for(const std::filesystem::path& path) 
   return TfRecordCompression::kNone;
 }
 
-TfRecordCompression parse_tfrecord_compression(const std::string& name, const std::filesystem::path& path) {
+TfRecordCompression parse_tfrecord_compression(const std::string& name,
+                                               const std::filesystem::path& path) {
   const std::string n = lower(name);
   if (n.empty() || n == "none" || n == "uncompressed") return TfRecordCompression::kNone;
   if (n == "gzip") return TfRecordCompression::kGzip;
@@ -59,12 +60,17 @@ TfRecordCompression parse_tfrecord_compression(const std::string& name, const st
 
 TfRecordReader::TfRecordReader(const std::filesystem::path& path, TfRecordCompression compression,
                                size_t max_record_bytes)
-    : path_(path), compression_(compression), max_record_bytes_(max_record_bytes), input_(kInputBufferBytes) {
+    : path_(path), compression_(compression), max_record_bytes_(max_record_bytes) {
   file_ = std::fopen(path.c_str(), "rb");
-  if (!file_) throw Error(ErrorCode::kIo, "cannot open " + path.string() + ": " + std::strerror(errno));
+  if (!file_)
+    throw Error(ErrorCode::kIo, "cannot open " + path.string() + ": " + std::strerror(errno));
   std::error_code ec;
   const auto size = std::filesystem::file_size(path, ec);
   total_ = ec ? 0 : size;
+  // A small file needs no megabyte of buffer (and the fuzzer opens many small files).
+  input_.resize(total_ > 0
+                    ? static_cast<size_t>(std::clamp<uint64_t>(total_ + 1, 4096, kInputBufferBytes))
+                    : kInputBufferBytes);
   if (compression_ != TfRecordCompression::kNone) {
     if (inflateInit2(&zs_, window_bits(compression_)) != Z_OK) {
       std::fclose(file_);
@@ -89,7 +95,8 @@ bool TfRecordReader::fill_input() {
   if (input_eof_) return false;
   const size_t n = std::fread(input_.data(), 1, input_.size(), file_);
   if (n < input_.size()) {
-    if (std::ferror(file_)) throw Error(ErrorCode::kIo, "cannot read " + path_.string() + ": " + std::strerror(errno));
+    if (std::ferror(file_))
+      throw Error(ErrorCode::kIo, "cannot read " + path_.string() + ": " + std::strerror(errno));
     input_eof_ = true;
   }
   file_bytes_read_ += n;
@@ -133,7 +140,8 @@ size_t TfRecordReader::read_stream(char* out, size_t size) {
       stream_ended_ = true;
       in_member_ = false;
     } else if (ret != Z_OK && ret != Z_BUF_ERROR) {
-      corrupt(offset_ + got, std::string("corrupt compressed stream (") + (zs_.msg ? zs_.msg : "zlib error") + ")");
+      corrupt(offset_ + got, std::string("corrupt compressed stream (") +
+                                 (zs_.msg ? zs_.msg : "zlib error") + ")");
     }
   }
   offset_ += got;
@@ -148,13 +156,16 @@ bool TfRecordReader::next(std::string* data, uint64_t* offset, uint64_t* too_lon
   const size_t got = read_stream(reinterpret_cast<char*>(header), kHeaderBytes);
   if (got == 0) return false;
   if (got < kHeaderBytes) {
-    corrupt(*offset, "truncated header (" + std::to_string(got) + " of " + std::to_string(kHeaderBytes) + " bytes)");
+    corrupt(*offset, "truncated header (" + std::to_string(got) + " of " +
+                         std::to_string(kHeaderBytes) + " bytes)");
   }
-  if (mask_crc32c(crc32c(header, 8)) != load_le32(header + 8)) corrupt(*offset, "length CRC mismatch");
+  if (mask_crc32c(crc32c(header, 8)) != load_le32(header + 8))
+    corrupt(*offset, "length CRC mismatch");
   const uint64_t length = load_le64(header);
   if (compression_ == TfRecordCompression::kNone && total_ > 0 &&
       length > total_ - std::min<uint64_t>(total_, offset_)) {
-    corrupt(*offset, "truncated: the record claims " + std::to_string(length) + " bytes, the file has " +
+    corrupt(*offset, "truncated: the record claims " + std::to_string(length) +
+                         " bytes, the file has " +
                          std::to_string(total_ - std::min<uint64_t>(total_, offset_)) + " left");
   }
   uint32_t crc = 0;
@@ -166,8 +177,9 @@ bool TfRecordReader::next(std::string* data, uint64_t* offset, uint64_t* too_lon
       const size_t want = static_cast<size_t>(std::min<uint64_t>(left, skip_.size()));
       const size_t n = read_stream(skip_.data(), want);
       crc = crc32c_extend(crc, skip_.data(), n);
-      if (n < want) corrupt(*offset, "truncated data (" + std::to_string(length - left + n) + " of " +
-                                         std::to_string(length) + " bytes)");
+      if (n < want)
+        corrupt(*offset, "truncated data (" + std::to_string(length - left + n) + " of " +
+                             std::to_string(length) + " bytes)");
       left -= n;
     }
     *too_long = length;
@@ -175,7 +187,8 @@ bool TfRecordReader::next(std::string* data, uint64_t* offset, uint64_t* too_lon
     data->resize(static_cast<size_t>(length));
     const size_t n = read_stream(data->data(), data->size());
     if (n < data->size()) {
-      corrupt(*offset, "truncated data (" + std::to_string(n) + " of " + std::to_string(length) + " bytes)");
+      corrupt(*offset,
+              "truncated data (" + std::to_string(n) + " of " + std::to_string(length) + " bytes)");
     }
     crc = crc32c(data->data(), data->size());
   }
@@ -190,8 +203,8 @@ bool TfRecordReader::next(std::string* data, uint64_t* offset, uint64_t* too_lon
 TfRecordWriter::TfRecordWriter(const std::filesystem::path& path, TfRecordCompression compression)
     : file_(path), compression_(compression) {
   if (compression_ != TfRecordCompression::kNone) {
-    if (deflateInit2(&zs_, Z_DEFAULT_COMPRESSION, Z_DEFLATED, window_bits(compression_), 8, Z_DEFAULT_STRATEGY) !=
-        Z_OK) {
+    if (deflateInit2(&zs_, Z_DEFAULT_COMPRESSION, Z_DEFLATED, window_bits(compression_), 8,
+                     Z_DEFAULT_STRATEGY) != Z_OK) {
       throw Error(ErrorCode::kIo, path.string() + ": cannot start zlib");
     }
     deflating_ = true;
@@ -208,7 +221,8 @@ void TfRecordWriter::deflate_pending(int flush) {
     zs_.next_out = reinterpret_cast<Bytef*>(output_.data());
     zs_.avail_out = static_cast<uInt>(output_.size());
     const int ret = deflate(&zs_, flush);
-    if (ret == Z_STREAM_ERROR) throw Error(ErrorCode::kIo, file_.path().string() + ": zlib compression failed");
+    if (ret == Z_STREAM_ERROR)
+      throw Error(ErrorCode::kIo, file_.path().string() + ": zlib compression failed");
     const size_t produced = output_.size() - zs_.avail_out;
     if (produced) file_.write({output_.data(), produced});
     if (flush == Z_FINISH ? ret == Z_STREAM_END : (zs_.avail_in == 0 && zs_.avail_out != 0)) return;

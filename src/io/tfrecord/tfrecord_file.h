@@ -3,6 +3,8 @@
 // stream over all of it, as TensorFlow's TFRecordOptions write it.
 #pragma once
 
+#include <zlib.h>
+
 #include <cstdint>
 #include <cstdio>
 #include <filesystem>
@@ -10,8 +12,6 @@
 #include <string>
 #include <string_view>
 #include <vector>
-
-#include <zlib.h>
 
 #include "io/output_file.h"
 
@@ -27,14 +27,17 @@ enum class TfRecordCompression {
 // The compression that a file name implies: .gz is GZIP, .zz is ZLIB, anything else none.
 TfRecordCompression tfrecord_compression_for(const std::filesystem::path& path);
 
-// Parses "" / "none" / "gzip" / "zlib" (a sink's --compression). Throws salvo::Error(kInvalidArgument).
-TfRecordCompression parse_tfrecord_compression(const std::string& name, const std::filesystem::path& path);
+// Parses "" / "none" / "gzip" / "zlib" (a sink's --compression). Throws
+// salvo::Error(kInvalidArgument).
+TfRecordCompression parse_tfrecord_compression(const std::string& name,
+                                               const std::filesystem::path& path);
 
 // Reads framed records one at a time, verifying both CRCs of each.
 class TfRecordReader {
  public:
   // Throws salvo::Error(kIo) when the file cannot be opened.
-  TfRecordReader(const std::filesystem::path& path, TfRecordCompression compression, size_t max_record_bytes);
+  TfRecordReader(const std::filesystem::path& path, TfRecordCompression compression,
+                 size_t max_record_bytes);
   ~TfRecordReader();
   TfRecordReader(const TfRecordReader&) = delete;
   TfRecordReader& operator=(const TfRecordReader&) = delete;

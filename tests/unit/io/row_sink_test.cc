@@ -106,7 +106,7 @@ TEST(NpySinkTest, WritesFloatMatrixWithNanErrorRows) {
 
 TEST(RowSinkTest, RefusesUnknownFormatsAndRaggedNpy) {
   ScratchDir dir;
-  EXPECT_THROW(open_row_sink(dir / "out.parquet", {Task::kEmbed}), Error);
+  EXPECT_THROW(open_row_sink(dir / "out.xlsx", {Task::kEmbed}), Error);
   EXPECT_THROW(open_row_sink(dir / "out.npy", {Task::kTokenize}), Error);
   EXPECT_THROW(open_row_sink(dir / "no-such-dir" / "out.jsonl", {Task::kEmbed}), Error);
 }

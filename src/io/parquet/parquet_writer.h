@@ -1,0 +1,129 @@
+// Writes Parquet files column by column: buffered row groups, dictionary or
+// PLAIN pages (data page v1), RLE/bit-packed levels, a codec per file, and the
+// Thrift footer.
+#pragma once
+
+#include <cstdint>
+#include <filesystem>
+#include <memory>
+#include <span>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include "io/output_file.h"
+#include "io/parquet/parquet_metadata.h"
+
+namespace salvo {
+
+// The value type of a written column; kString is a UTF-8 annotated BYTE_ARRAY.
+enum class ParquetValueKind { kBoolean, kInt32, kInt64, kFloat, kDouble, kString, kBinary };
+
+// One top-level output column: a nullable value, or a nullable three-level LIST
+// of nullable values (`optional group <name> (LIST) { repeated group list {
+// optional <type> element; } }`).
+struct ParquetColumnSpec {
+  std::string name;
+  ParquetValueKind kind = ParquetValueKind::kString;
+  bool list = false;
+};
+
+// Buffers one column's levels and values for the row group being built.
+class ParquetColumnBuffer {
+ public:
+  explicit ParquetColumnBuffer(ParquetColumnSpec spec);
+
+  // One row: a null value, or a null list for a list column.
+  void add_null();
+  // One row holding one value (scalar columns).
+  void add_bool(bool value);
+  void add_int32(int32_t value);
+  void add_int64(int64_t value);
+  void add_float(float value);
+  void add_double(double value);
+  void add_bytes(std::string_view value);
+  // One row holding a list (list columns); an empty span is an empty list, not
+  // a null.
+  void add_list(std::span<const float> values);
+  void add_list(std::span<const int32_t> values);
+  void add_list(std::span<const std::string> values);
+
+  const ParquetColumnSpec& spec() const { return spec_; }
+  uint32_t max_definition_level() const { return spec_.list ? 3 : 1; }
+  uint32_t max_repetition_level() const { return spec_.list ? 1 : 0; }
+  size_t rows() const { return rows_; }
+  // Approximate bytes the buffered values take once encoded, before
+  // compression.
+  size_t buffered_bytes() const;
+  // Empties the buffer, keeping its capacity.
+  void clear();
+
+ private:
+  friend class ParquetFileWriter;
+
+  void begin_list(size_t size);
+
+  ParquetColumnSpec spec_;
+  size_t rows_ = 0;
+  std::vector<uint8_t> def_levels_;
+  std::vector<uint8_t> rep_levels_;  // list columns only
+  std::string fixed_;                // PLAIN bytes of INT32, INT64, FLOAT, DOUBLE values
+  std::vector<uint8_t> bools_;
+  std::string bytes_;         // BYTE_ARRAY values, concatenated
+  std::vector<size_t> ends_;  // end of each BYTE_ARRAY value in bytes_
+};
+
+// Tuning of a written file.
+struct ParquetWriteOptions {
+  parquet::CompressionCodec codec = parquet::CompressionCodec::kSnappy;
+  size_t page_bytes = 1u << 20;            // target size of a data page before compression
+  size_t dictionary_max_bytes = 1u << 20;  // a larger dictionary falls back to PLAIN
+  std::vector<parquet::KeyValue> key_value_metadata;
+};
+
+// Parses a codec name: none/uncompressed, snappy, gzip, zstd, lz4_raw (lz4
+// means LZ4_RAW). Throws salvo::Error(kInvalidArgument) for any other name.
+// Empty selects snappy.
+parquet::CompressionCodec parse_parquet_codec(const std::string& name);
+
+// One Parquet file being written under "<path>.partial" and renamed by
+// finish().
+class ParquetFileWriter {
+ public:
+  // Creates the file and writes the leading magic. Throws salvo::Error(kIo).
+  ParquetFileWriter(const std::filesystem::path& path, ParquetWriteOptions options);
+
+  // Encodes the buffers (one per column, in column order, all with the same row
+  // count) as one row group, writes it and clears the buffers. Every row group
+  // must have the same columns.
+  void write_row_group(std::span<ParquetColumnBuffer> buffers);
+  // Writes the footer with the schema of `columns` (those of the row groups),
+  // closes and renames the file.
+  void finish(const std::vector<ParquetColumnSpec>& columns);
+
+  // Bytes written so far.
+  uint64_t bytes_written() const { return offset_; }
+  uint64_t rows_written() const { return static_cast<uint64_t>(metadata_.num_rows); }
+
+ private:
+  parquet::ColumnChunk write_column(ParquetColumnBuffer& buffer);
+  void write_page(const parquet::PageHeader& header_template, std::string_view body,
+                  parquet::ColumnMetaData* meta);
+  void write(std::string_view bytes);
+
+  std::vector<ParquetColumnSpec> columns_;  // those of the first row group
+  ParquetWriteOptions options_;
+  OutputFile file_;
+  uint64_t offset_ = 0;
+  parquet::FileMetaData metadata_;
+  std::string page_;        // scratch: one page body before compression
+  std::string compressed_;  // scratch: the compressed page
+  std::vector<uint32_t> scratch_;
+};
+
+// The schema elements for `columns` under a root named "schema" (exposed for
+// tests).
+std::vector<parquet::SchemaElement> parquet_schema_for(
+    const std::vector<ParquetColumnSpec>& columns);
+
+}  // namespace salvo

@@ -1,0 +1,218 @@
+#include "io/parquet/parquet_source.h"
+
+#include <gtest/gtest.h>
+
+#include "core/error.h"
+#include "io/compression.h"
+#include "io/parquet/parquet_file_reader.h"
+#include "io/parquet/parquet_metadata.h"
+#include "io/test_files.h"
+
+namespace salvo {
+namespace {
+
+using namespace salvo::parquet;
+
+void append_u32(std::string* s, uint32_t v) { s->append(reinterpret_cast<const char*>(&v), 4); }
+
+// Builds a small file by hand from the spec: "text" (optional UTF8, snappy, a dictionary-less v1
+// page with definition levels) and "n" (required INT64, uncompressed v2 page), 4 rows:
+// "a", null, "\xff" (bad UTF-8), "dé".
+std::string make_file(int64_t text_page_size_delta = 0) {
+  std::string file = "PAR1";
+  FileMetaData meta;
+  meta.num_rows = 4;
+  SchemaElement root;
+  root.name = "schema";
+  root.num_children = 2;
+  SchemaElement text;
+  text.name = "text";
+  text.type = Type::kByteArray;
+  text.repetition_type = FieldRepetitionType::kOptional;
+  text.converted_type = ConvertedType::kUtf8;
+  SchemaElement n;
+  n.name = "n";
+  n.type = Type::kInt64;
+  n.repetition_type = FieldRepetitionType::kRequired;
+  meta.schema = {root, text, n};
+  RowGroup group;
+  group.num_rows = 4;
+
+  // text: levels 1,0,1,1 as one bit-packed group, then three PLAIN values.
+  std::string body;
+  append_u32(&body, 2);
+  body += "\x03\x0d";
+  for (std::string v : {std::string("a"), std::string("\xff"), std::string("d\xc3\xa9")}) {
+    append_u32(&body, static_cast<uint32_t>(v.size()));
+    body += v;
+  }
+  const std::string packed = compress(Compression::kSnappy, body);
+  PageHeader page;
+  page.type = PageType::kDataPage;
+  page.uncompressed_page_size = static_cast<int32_t>(body.size());
+  page.compressed_page_size = static_cast<int32_t>(packed.size() + text_page_size_delta);
+  page.data_page_header = DataPageHeader{4, Encoding::kPlain, Encoding::kRle, Encoding::kRle, std::nullopt};
+  ThriftCompactWriter header;
+  encode(header, page);
+  ColumnMetaData text_meta;
+  text_meta.type = Type::kByteArray;
+  text_meta.encodings = {Encoding::kPlain, Encoding::kRle};
+  text_meta.path_in_schema = {"text"};
+  text_meta.codec = CompressionCodec::kSnappy;
+  text_meta.num_values = 4;
+  text_meta.data_page_offset = static_cast<int64_t>(file.size());
+  text_meta.total_compressed_size = static_cast<int64_t>(header.data().size() + packed.size());
+  text_meta.total_uncompressed_size = static_cast<int64_t>(header.data().size() + body.size());
+  file += header.data() + packed;
+
+  std::string values;
+  for (int64_t v : {int64_t{10}, int64_t{-20}, int64_t{30}, int64_t{1} << 40}) values.append(reinterpret_cast<const char*>(&v), 8);
+  PageHeader page2;
+  page2.type = PageType::kDataPageV2;
+  page2.uncompressed_page_size = static_cast<int32_t>(values.size());
+  page2.compressed_page_size = static_cast<int32_t>(values.size());
+  DataPageHeaderV2 v2;
+  v2.num_values = 4;
+  v2.num_rows = 4;
+  v2.is_compressed = false;
+  page2.data_page_header_v2 = v2;
+  ThriftCompactWriter header2;
+  encode(header2, page2);
+  ColumnMetaData n_meta;
+  n_meta.type = Type::kInt64;
+  n_meta.encodings = {Encoding::kPlain};
+  n_meta.path_in_schema = {"n"};
+  n_meta.codec = CompressionCodec::kUncompressed;
+  n_meta.num_values = 4;
+  n_meta.data_page_offset = static_cast<int64_t>(file.size());
+  n_meta.total_compressed_size = static_cast<int64_t>(header2.data().size() + values.size());
+  n_meta.total_uncompressed_size = n_meta.total_compressed_size;
+  file += header2.data() + values;
+
+  group.columns = {ColumnChunk{std::nullopt, text_meta.data_page_offset, text_meta},
+                   ColumnChunk{std::nullopt, n_meta.data_page_offset, n_meta}};
+  meta.row_groups = {group};
+  ThriftCompactWriter footer;
+  encode(footer, meta);
+  file += footer.data();
+  append_u32(&file, static_cast<uint32_t>(footer.data().size()));
+  return file + "PAR1";
+}
+
+std::vector<InputRow> read_all(const std::string& path, const FieldNames& fields) {
+  auto source = open_parquet_source(path, fields, {});
+  std::vector<RawRecord> records;
+  while (source->read(3, &records)) {
+  }
+  std::vector<InputRow> rows(records.size());
+  for (size_t i = 0; i < records.size(); ++i) source->parse(records[i], &rows[i]);
+  EXPECT_EQ(source->bytes_read(), source->total_bytes());
+  return rows;
+}
+
+TEST(ParquetSourceTest, ReadsTextIdAndErrorRows) {
+  testing::ScratchDir dir;
+  const auto path = dir.write("t.parquet", make_file());
+  FieldNames fields;
+  fields.id = "n";
+  auto source = open_parquet_source(path, fields, {});
+  ASSERT_TRUE(source->carried_columns().id);
+  EXPECT_EQ(source->carried_columns().id->type, ValueType::kInt64);
+  const auto rows = read_all(path, fields);
+  ASSERT_EQ(rows.size(), 4u);
+  EXPECT_EQ(rows[0].text, "a");
+  EXPECT_EQ(rows[0].id, 10);
+  EXPECT_EQ(rows[0].line, 1u);
+  EXPECT_EQ(rows[1].error, "text is null");
+  EXPECT_EQ(rows[1].id, -20);
+  EXPECT_NE(rows[2].error.find("not valid UTF-8"), std::string::npos);
+  EXPECT_EQ(rows[3].text, "d\xc3\xa9");
+  EXPECT_EQ(rows[3].id, int64_t{1} << 40);
+  EXPECT_EQ(rows[3].index, 3u);
+}
+
+TEST(ParquetSourceTest, FoldersPartitionsAndMissingColumns) {
+  testing::ScratchDir dir;
+  std::filesystem::create_directories(dir / "out" / "lang=en");
+  std::filesystem::create_directories(dir / "out" / "lang=de%2Fat");
+  dir.write("out/lang=en/part-0.parquet", make_file());
+  dir.write("out/lang=de%2Fat/part-1.parquet", make_file());
+  dir.write("out/_SUCCESS", "");
+  dir.write("out/.part-0.parquet.crc", "junk");
+  FieldNames fields;
+  fields.id = "none";
+  fields.passthrough = {"lang", "n"};
+  const auto rows = read_all((dir / "out").string(), fields);
+  ASSERT_EQ(rows.size(), 8u);
+  EXPECT_EQ(rows[0].passthrough[0], "de/at");  // sorted paths: "lang=de%2Fat" < "lang=en"
+  EXPECT_EQ(rows[4].passthrough[0], "en");
+  EXPECT_EQ(rows[5].passthrough[1], -20);
+  EXPECT_EQ(rows[7].line, 8u);
+  EXPECT_EQ(read_all((dir / "out" / "*" / "*.parquet").string(), fields).size(), 8u);
+
+  fields.passthrough = {"missing"};
+  EXPECT_THROW(open_parquet_source((dir / "out").string(), fields, {}), Error);
+  FieldNames wrong_text;
+  wrong_text.text = "n";
+  EXPECT_THROW(open_parquet_source((dir / "out").string(), wrong_text, {}), Error);
+}
+
+// Reads every column of every row group; hostile files must end in salvo::Error, nothing else.
+void read_everything(const std::filesystem::path& path) {
+  ParquetFileReader reader(path, ReaderOptions{1 << 20});
+  for (size_t g = 0; g < reader.num_row_groups(); ++g) {
+    std::vector<size_t> leaves;
+    for (size_t c = 0; c < reader.columns().size(); ++c) leaves.push_back(c);
+    reader.read_row_group(g, leaves);
+  }
+}
+
+TEST(ParquetFileReaderTest, HostileFilesGiveErrorsNamingFileAndOffset) {
+  testing::ScratchDir dir;
+  const std::string good = make_file();
+  read_everything(dir.write("good.parquet", good));
+
+  auto expect_error = [&](const std::string& content, const std::string& needle) {
+    const auto path = dir.write("bad.parquet", content);
+    try {
+      read_everything(path);
+      ADD_FAILURE() << "no error for " << needle;
+    } catch (const Error& e) {
+      EXPECT_EQ(e.code(), ErrorCode::kIo);
+      EXPECT_NE(std::string(e.what()).find("bad.parquet"), std::string::npos) << e.what();
+      EXPECT_NE(std::string(e.what()).find(needle), std::string::npos) << e.what();
+    }
+  };
+  expect_error("PAR", "too short");
+  expect_error("XXXX" + good.substr(4), "no PAR1 magic at the start");
+  expect_error(good.substr(0, good.size() - 1), "no PAR1 magic at the end");
+  std::string huge_footer = good;
+  huge_footer[huge_footer.size() - 5] = 0x7f;
+  expect_error(huge_footer, "footer length");
+  expect_error(make_file(1000), "runs past the column chunk");
+  std::string bad_thrift = good;
+  const uint32_t footer_length = *reinterpret_cast<const uint32_t*>(good.data() + good.size() - 8);
+  bad_thrift[good.size() - 8 - footer_length] = 0x0d;  // type code 13 does not exist
+  expect_error(bad_thrift, "bad Thrift metadata at byte");
+
+  // Every truncation and every single-byte corruption either reads or throws salvo::Error.
+  for (size_t cut = 0; cut < good.size(); ++cut) {
+    EXPECT_THROW(read_everything(dir.write("cut.parquet", good.substr(0, cut))), Error);
+  }
+  size_t errors = 0;
+  for (size_t i = 0; i < good.size(); ++i) {
+    for (uint8_t flip : {0x01, 0x80, 0xff}) {
+      std::string bad = good;
+      bad[i] = static_cast<char>(bad[i] ^ flip);
+      try {
+        read_everything(dir.write("flip.parquet", bad));
+      } catch (const Error&) {
+        ++errors;
+      }
+    }
+  }
+  EXPECT_GT(errors, good.size());
+}
+
+}  // namespace
+}  // namespace salvo

@@ -1,0 +1,381 @@
+#include "io/parquet/parquet_writer.h"
+
+#include <gtest/gtest.h>
+
+#include <random>
+
+#include "core/error.h"
+#include "io/parquet/parquet_encoder.h"
+#include "io/parquet/parquet_sink.h"
+#include "io/test_files.h"
+
+namespace salvo {
+namespace {
+
+std::string bytes(std::initializer_list<int> values) {
+  std::string s;
+  for (int v : values) s.push_back(static_cast<char>(v));
+  return s;
+}
+
+// A plain reading of the RLE/bit-packed hybrid, straight from the format
+// description.
+std::vector<uint32_t> decode_hybrid(std::string_view in, int bit_width, size_t count) {
+  std::vector<uint32_t> out;
+  size_t pos = 0;
+  auto varint = [&] {
+    uint64_t v = 0;
+    for (int shift = 0;; shift += 7) {
+      const uint8_t b = static_cast<uint8_t>(in.at(pos++));
+      v |= static_cast<uint64_t>(b & 0x7F) << shift;
+      if (!(b & 0x80)) return v;
+    }
+  };
+  while (out.size() < count) {
+    const uint64_t header = varint();
+    if (header & 1) {
+      const size_t values = (header >> 1) * 8;
+      for (size_t i = 0; i < values; ++i) {
+        uint32_t v = 0;
+        for (int bit = 0; bit < bit_width; ++bit) {
+          const size_t at = i * bit_width + bit;
+          v |= ((static_cast<uint8_t>(in.at(pos + at / 8)) >> (at % 8)) & 1u) << bit;
+        }
+        if (out.size() < count) out.push_back(v);
+      }
+      pos += (header >> 1) * bit_width;
+    } else {
+      uint32_t v = 0;
+      for (int byte = 0; byte < (bit_width + 7) / 8; ++byte)
+        v |= static_cast<uint32_t>(static_cast<uint8_t>(in.at(pos++))) << (8 * byte);
+      out.insert(out.end(), header >> 1, v);
+    }
+  }
+  EXPECT_EQ(pos, in.size()) << "trailing bytes after the hybrid data";
+  return out;
+}
+
+std::string hybrid(std::vector<uint32_t> values, int bit_width) {
+  std::string out;
+  append_rle_hybrid(values, bit_width, &out);
+  return out;
+}
+
+TEST(ParquetEncoderTest, BitWidth) {
+  EXPECT_EQ(bit_width_for(0), 0);
+  EXPECT_EQ(bit_width_for(1), 1);
+  EXPECT_EQ(bit_width_for(3), 2);
+  EXPECT_EQ(bit_width_for(4), 3);
+  EXPECT_EQ(bit_width_for(255), 8);
+  EXPECT_EQ(bit_width_for(256), 9);
+}
+
+TEST(ParquetEncoderTest, HybridByHand) {
+  // Ten ones: one RLE run, header 10 << 1, then the value in one byte.
+  EXPECT_EQ(hybrid(std::vector<uint32_t>(10, 1), 1), bytes({0x14, 0x01}));
+  // Alternating bits: one bit-packed group, header (1 << 1) | 1, LSB first.
+  EXPECT_EQ(hybrid({0, 1, 0, 1, 0, 1, 0, 1}, 1), bytes({0x03, 0xAA}));
+  // Three 2-bit values, zero-padded to a group of 8 (2 bytes).
+  EXPECT_EQ(hybrid({1, 2, 3}, 2), bytes({0x03, 0x39, 0x00}));
+  // Three literals then twenty zeros: the run lends five values to complete the
+  // literals' group, and the fifteen left form an RLE run.
+  std::vector<uint32_t> mixed = {1, 0, 1};
+  mixed.insert(mixed.end(), 20, 0);
+  EXPECT_EQ(hybrid(mixed, 1), bytes({0x03, 0x05, 0x1E, 0x00}));
+  // Three literals then twelve zeros: too few left for a run, so all fifteen
+  // are bit-packed.
+  mixed.resize(15);
+  EXPECT_EQ(hybrid(mixed, 1), bytes({0x05, 0x05, 0x00}));
+  // A 9-bit RLE value takes two bytes.
+  EXPECT_EQ(hybrid(std::vector<uint32_t>(8, 300), 9), bytes({0x10, 0x2C, 0x01}));
+  EXPECT_EQ(hybrid({}, 3), "");
+}
+
+TEST(ParquetEncoderTest, HybridMatchesPlainDecoderOnRandomRuns) {
+  std::mt19937 rng(7);
+  for (int width : {1, 2, 3, 5, 8, 11, 17}) {
+    for (int trial = 0; trial < 50; ++trial) {
+      std::vector<uint32_t> values;
+      const uint32_t max = width == 32 ? ~0u : (1u << width) - 1;
+      while (values.size() < 500) {
+        const uint32_t v = rng() & max;
+        const size_t run = rng() % 3 == 0 ? 1 + rng() % 40 : 1;
+        values.insert(values.end(), run, v);
+      }
+      const std::string encoded = hybrid(values, width);
+      EXPECT_EQ(decode_hybrid(encoded, width, values.size()), values)
+          << "width " << width << " trial " << trial;
+    }
+  }
+}
+
+TEST(ParquetEncoderTest, LevelsCarryLengthPrefix) {
+  std::string out;
+  append_levels_v1(std::vector<uint32_t>{3, 3, 0, 1, 3}, 3, &out);
+  ASSERT_GE(out.size(), 4u);
+  const uint32_t length = static_cast<uint8_t>(out[0]) | static_cast<uint8_t>(out[1]) << 8;
+  EXPECT_EQ(length, out.size() - 4);
+  EXPECT_EQ(decode_hybrid(std::string_view(out).substr(4), 2, 5),
+            (std::vector<uint32_t>{3, 3, 0, 1, 3}));
+}
+
+TEST(ParquetEncoderTest, Plain) {
+  std::string out;
+  append_plain_bools(std::vector<uint8_t>{1, 0, 1, 1, 0, 0, 0, 0, 1}, &out);
+  EXPECT_EQ(out, bytes({0x0D, 0x01}));
+  out.clear();
+  append_plain_bytes("ab", &out);
+  append_plain(int32_t{-2}, &out);
+  append_plain(1.5f, &out);
+  EXPECT_EQ(out, bytes({2, 0, 0, 0, 'a', 'b', 0xFE, 0xFF, 0xFF, 0xFF, 0x00, 0x00, 0xC0, 0x3F}));
+}
+
+// A Parquet file taken apart with the metadata decoders: its footer and each
+// column's pages.
+struct Page {
+  parquet::PageHeader header;
+  std::string body;
+};
+
+struct ParsedFile {
+  parquet::FileMetaData metadata;
+  std::vector<std::vector<Page>> pages;  // per column chunk, in file order
+};
+
+ParsedFile parse(const std::filesystem::path& path) {
+  const std::string file = testing::read_file(path);
+  EXPECT_EQ(file.substr(0, 4), "PAR1");
+  EXPECT_EQ(file.substr(file.size() - 4), "PAR1");
+  uint32_t footer_length = 0;
+  std::memcpy(&footer_length, file.data() + file.size() - 8, 4);
+  const auto* data = reinterpret_cast<const uint8_t*>(file.data());
+  ParsedFile parsed;
+  ThriftCompactReader footer(data + file.size() - 8 - footer_length, footer_length, path.string());
+  parsed.metadata = parquet::decode_file_metadata(footer);
+  for (const auto& group : parsed.metadata.row_groups) {
+    for (const auto& chunk : group.columns) {
+      const auto& meta = *chunk.meta_data;
+      size_t pos = meta.dictionary_page_offset.value_or(meta.data_page_offset);
+      const size_t end = pos + meta.total_compressed_size;
+      std::vector<Page> pages;
+      while (pos < end) {
+        ThriftCompactReader in(data + pos, end - pos, path.string(), pos);
+        Page page;
+        page.header = parquet::decode_page_header(in);
+        pos += in.position();
+        page.body = file.substr(pos, page.header.compressed_page_size);
+        pos += page.header.compressed_page_size;
+        pages.push_back(std::move(page));
+      }
+      EXPECT_EQ(pos, end);
+      parsed.pages.push_back(std::move(pages));
+    }
+  }
+  return parsed;
+}
+
+ParquetWriteOptions uncompressed() {
+  ParquetWriteOptions options;
+  options.codec = parquet::CompressionCodec::kUncompressed;
+  return options;
+}
+
+TEST(ParquetWriterTest, ListLevelsAndSchema) {
+  testing::ScratchDir dir;
+  const std::vector<ParquetColumnSpec> columns = {{"embedding", ParquetValueKind::kFloat, true},
+                                                  {"label", ParquetValueKind::kString, false}};
+  std::vector<ParquetColumnBuffer> buffers;
+  for (const auto& c : columns) buffers.emplace_back(c);
+  const std::vector<float> two = {1.0f, 2.0f}, none = {}, one = {3.0f};
+  buffers[0].add_list(two);
+  buffers[0].add_null();
+  buffers[0].add_list(none);
+  buffers[0].add_list(one);
+  buffers[1].add_bytes("x");
+  buffers[1].add_null();
+  buffers[1].add_bytes("y");
+  buffers[1].add_bytes("x");
+  ParquetFileWriter writer(dir / "f.parquet", uncompressed());
+  writer.write_row_group(buffers);
+  EXPECT_EQ(buffers[0].rows(), 0u) << "buffers are cleared";
+  writer.finish(columns);
+  EXPECT_FALSE(std::filesystem::exists(dir / "f.parquet.partial"));
+
+  const ParsedFile f = parse(dir / "f.parquet");
+  ASSERT_EQ(f.metadata.num_rows, 4);
+  const auto& schema = f.metadata.schema;
+  ASSERT_EQ(schema.size(), 5u);
+  EXPECT_EQ(schema[0].num_children, 2);
+  EXPECT_EQ(schema[1].name, "embedding");
+  EXPECT_EQ(schema[1].converted_type, parquet::ConvertedType::kList);
+  EXPECT_EQ(schema[1].repetition_type, parquet::FieldRepetitionType::kOptional);
+  EXPECT_EQ(schema[2].name, "list");
+  EXPECT_EQ(schema[2].repetition_type, parquet::FieldRepetitionType::kRepeated);
+  EXPECT_EQ(schema[3].name, "element");
+  EXPECT_EQ(schema[3].type, parquet::Type::kFloat);
+  EXPECT_EQ(schema[3].repetition_type, parquet::FieldRepetitionType::kOptional);
+  EXPECT_EQ(schema[4].converted_type, parquet::ConvertedType::kUtf8);
+
+  // embedding: one data page with repetition levels, definition levels, then 3
+  // floats.
+  ASSERT_EQ(f.pages[0].size(), 1u);
+  const Page& list = f.pages[0][0];
+  EXPECT_EQ(list.header.data_page_header->num_values, 5);
+  std::string_view body = list.body;
+  uint32_t length = 0;
+  std::memcpy(&length, body.data(), 4);
+  EXPECT_EQ(decode_hybrid(body.substr(4, length), 1, 5), (std::vector<uint32_t>{0, 1, 0, 0, 0}));
+  body.remove_prefix(4 + length);
+  std::memcpy(&length, body.data(), 4);
+  EXPECT_EQ(decode_hybrid(body.substr(4, length), 2, 5), (std::vector<uint32_t>{3, 3, 0, 1, 3}));
+  body.remove_prefix(4 + length);
+  std::string floats;
+  for (float v : {1.0f, 2.0f, 3.0f}) append_plain(v, &floats);
+  EXPECT_EQ(body, floats);
+
+  // label: a PLAIN dictionary page ("x", "y"), then indices 0, 1, 0 after the
+  // levels.
+  ASSERT_EQ(f.pages[1].size(), 2u);
+  EXPECT_EQ(f.pages[1][0].header.type, parquet::PageType::kDictionaryPage);
+  EXPECT_EQ(f.pages[1][0].body, bytes({1, 0, 0, 0, 'x', 1, 0, 0, 0, 'y'}));
+  const Page& labels = f.pages[1][1];
+  EXPECT_EQ(labels.header.data_page_header->encoding, parquet::Encoding::kRleDictionary);
+  body = labels.body;
+  std::memcpy(&length, body.data(), 4);
+  EXPECT_EQ(decode_hybrid(body.substr(4, length), 1, 4), (std::vector<uint32_t>{1, 0, 1, 1}));
+  body.remove_prefix(4 + length);
+  ASSERT_EQ(body[0], 1) << "index bit width";
+  EXPECT_EQ(decode_hybrid(body.substr(1), 1, 3), (std::vector<uint32_t>{0, 1, 0}));
+  const auto& meta = *f.metadata.row_groups[0].columns[1].meta_data;
+  EXPECT_EQ(meta.statistics->null_count, 1);
+  EXPECT_EQ(meta.dictionary_page_offset, f.metadata.row_groups[0].columns[1].file_offset);
+}
+
+TEST(ParquetWriterTest, PagesEndAtRowBoundariesAndDictionaryFallsBack) {
+  testing::ScratchDir dir;
+  const std::vector<ParquetColumnSpec> columns = {{"ids", ParquetValueKind::kInt32, true},
+                                                  {"text", ParquetValueKind::kString, false}};
+  std::vector<ParquetColumnBuffer> buffers;
+  for (const auto& c : columns) buffers.emplace_back(c);
+  size_t levels = 0;
+  for (int r = 0; r < 1000; ++r) {
+    std::vector<int32_t> ids(r % 37, r);
+    buffers[0].add_list(ids);
+    levels += std::max<size_t>(1, ids.size());
+    buffers[1].add_bytes("unique text " + std::to_string(r));
+  }
+  ParquetWriteOptions options = uncompressed();
+  options.page_bytes = 2000;
+  options.dictionary_max_bytes = 500;
+  ParquetFileWriter writer(dir / "f.parquet", options);
+  writer.write_row_group(buffers);
+  writer.finish(columns);
+
+  const ParsedFile f = parse(dir / "f.parquet");
+  ASSERT_GT(f.pages[0].size(), 3u);
+  size_t seen = 0;
+  for (const Page& page : f.pages[0]) {
+    const int32_t n = page.header.data_page_header->num_values;
+    uint32_t length = 0;
+    std::memcpy(&length, page.body.data(), 4);
+    const auto rep = decode_hybrid(std::string_view(page.body).substr(4, length), 1, n);
+    EXPECT_EQ(rep[0], 0u) << "a page starts a row";
+    seen += n;
+  }
+  EXPECT_EQ(seen, levels);
+  EXPECT_EQ(f.metadata.row_groups[0].columns[0].meta_data->num_values,
+            static_cast<int64_t>(levels));
+  for (const Page& page : f.pages[1]) {
+    EXPECT_EQ(page.header.type, parquet::PageType::kDataPage)
+        << "no dictionary page past the limit";
+    EXPECT_EQ(page.header.data_page_header->encoding, parquet::Encoding::kPlain);
+  }
+}
+
+TEST(ParquetWriterTest, CodecNames) {
+  EXPECT_EQ(parse_parquet_codec(""), parquet::CompressionCodec::kSnappy);
+  EXPECT_EQ(parse_parquet_codec("ZSTD"), parquet::CompressionCodec::kZstd);
+  EXPECT_EQ(parse_parquet_codec("none"), parquet::CompressionCodec::kUncompressed);
+  EXPECT_EQ(parse_parquet_codec("uncompressed"), parquet::CompressionCodec::kUncompressed);
+  try {
+    parse_parquet_codec("brotli");
+    FAIL() << "brotli accepted";
+  } catch (const Error& e) {
+    EXPECT_EQ(e.code(), ErrorCode::kInvalidArgument);
+    EXPECT_NE(std::string(e.what()).find("brotli"), std::string::npos);
+  }
+}
+
+OutputSchema dynamic_schema() {
+  OutputSchema schema;
+  schema.task = Task::kEmbed;
+  schema.dims = 2;
+  schema.carried.passthrough = {{"n", ValueType::kDynamic}};
+  schema.row_group_bytes = 1;  // a row group per row
+  return schema;
+}
+
+TEST(ParquetSinkTest, InferredTypeIsKeptAndAMisfitIsAnError) {
+  testing::ScratchDir dir;
+  auto sink = open_parquet_sink(dir / "out.parquet", dynamic_schema());
+  OutputRow row;
+  row.values = {1.0f, 2.0f};
+  row.line = 1;
+  row.passthrough = {nlohmann::json(5)};
+  sink->write(row);  // the first row group makes "n" INT64
+  row.line = 2;
+  row.passthrough = {nlohmann::json(2.5)};
+  try {
+    sink->write(row);
+    FAIL() << "2.5 written to an INT64 column";
+  } catch (const Error& e) {
+    EXPECT_EQ(e.code(), ErrorCode::kInvalidArgument);
+    EXPECT_NE(std::string(e.what()).find("line 2"), std::string::npos) << e.what();
+    EXPECT_NE(std::string(e.what()).find("\"n\""), std::string::npos) << e.what();
+  }
+  sink.reset();
+  EXPECT_FALSE(std::filesystem::exists(dir / "out.parquet"));
+  EXPECT_FALSE(std::filesystem::exists(dir / "out.parquet.partial"))
+      << "an abandoned file is removed";
+}
+
+TEST(ParquetSinkTest, RejectsClashingNamesAndUnknownCodec) {
+  testing::ScratchDir dir;
+  OutputSchema schema = dynamic_schema();
+  schema.carried.passthrough = {{"embedding", ValueType::kString}};
+  EXPECT_THROW(open_parquet_sink(dir / "a.parquet", schema), Error);
+  schema = dynamic_schema();
+  schema.compression = "lzo";
+  EXPECT_THROW(open_parquet_sink(dir / "b.parquet", schema), Error);
+}
+
+TEST(ParquetSinkTest, WritesOneRowGroupPerTargetAndSchemaFromInference) {
+  testing::ScratchDir dir;
+  OutputSchema schema = dynamic_schema();
+  schema.row_group_bytes = 100;
+  auto sink = open_parquet_sink(dir / "out.parquet", schema);
+  for (int i = 0; i < 40; ++i) {
+    OutputRow row;
+    row.line = i + 1;
+    row.values = {1.0f * i, 2.0f};
+    row.passthrough = {i % 2 ? nlohmann::json(i) : nlohmann::json(i + 0.5)};
+    if (i == 3) row.error = "bad";
+    sink->write(row);
+  }
+  EXPECT_FALSE(std::filesystem::exists(dir / "out.parquet"));
+  sink->finish();
+  const ParsedFile f = parse(dir / "out.parquet");
+  EXPECT_EQ(f.metadata.num_rows, 40);
+  EXPECT_GT(f.metadata.row_groups.size(), 2u);
+  ASSERT_EQ(f.metadata.schema.size(),
+            6u);  // root, n, embedding (3 nodes), error
+  EXPECT_EQ(f.metadata.schema[1].type, parquet::Type::kDouble);
+  EXPECT_EQ(f.metadata.schema[5].name, "error");
+  int64_t error_nulls = 0;
+  for (const auto& group : f.metadata.row_groups)
+    error_nulls += *group.columns.back().meta_data->statistics->null_count;
+  EXPECT_EQ(error_nulls, 39);
+}
+
+}  // namespace
+}  // namespace salvo
