@@ -34,6 +34,8 @@ if ((${#missing[@]})); then
 fi
 
 if [[ $what == test ]]; then
-  # Test-only reference tools (Hugging Face tokenizers, DuckDB), pinned by package-lock.json.
-  (cd tools/node && npm ci --no-audit --no-fund --loglevel=error >/dev/null)
+  # Test-only reference tools (Hugging Face tokenizers, DuckDB), pinned by package.json and its lock
+  # file. `npm install`, not `npm ci`: npm 11 rejects its own lock file for packages with per-platform
+  # optional dependencies (DuckDB's bindings), reporting the other platforms' packages as missing.
+  (cd tools/node && npm install --no-audit --no-fund --loglevel=error >/dev/null)
 fi
