@@ -5,6 +5,7 @@
 #include <string>
 
 #include "cli/commands.h"
+#include "cli/model_setup.h"
 #include "core/cpu.h"
 #include "core/error.h"
 #include "core/progress.h"
@@ -46,34 +47,8 @@ const char* pooling_name(Pooling pooling) {
   return "?";
 }
 
-// Sequence length limit: --max-length, else the tokenizer's truncation, else the model's positions.
-size_t resolve_max_length(const BatchFlags& flags, const WordPieceTokenizer& tokenizer, const BertModel* model,
-                          const fs::path& model_dir) {
-  size_t positions = 0;
-  if (model) {
-    positions = model->config().max_position_embeddings;
-  } else if (fs::exists(model_dir / "config.json")) {
-    positions = BertConfig::from_json_file(model_dir / "config.json").max_position_embeddings;
-  }
-  if (flags.max_length > 0) {
-    if (flags.max_length < 2) throw Error(ErrorCode::kInvalidArgument, "--max-length must be at least 2");
-    if (positions && flags.max_length > positions) {
-      throw Error(ErrorCode::kInvalidArgument, "--max-length " + std::to_string(flags.max_length) +
-                                                   " is over the model's max_position_embeddings (" +
-                                                   std::to_string(positions) + ")");
-    }
-    return flags.max_length;
-  }
-  size_t limit = tokenizer.max_length();
-  if (limit == 0 || (positions && limit > positions)) limit = positions ? positions : 512;
-  return limit;
-}
-
 void run_batch(Task task, BatchFlags& flags) {
   const fs::path model_dir = flags.model;
-  if (!fs::is_directory(model_dir)) {
-    throw Error(ErrorCode::kModel, "model folder " + model_dir.string() + " does not exist");
-  }
   JobOptions& job = flags.job;
   job.task = task;
   job.input = flags.input;
@@ -81,24 +56,9 @@ void run_batch(Task task, BatchFlags& flags) {
   job.progress = !flags.quiet && stderr_is_terminal();
   if (job.threads <= 0) job.threads = available_cores();
 
-  WordPieceTokenizer tokenizer = WordPieceTokenizer::from_model_dir(model_dir);
-  std::unique_ptr<BertModel> model;
-  if (task != Task::kTokenize) {
-    BertModelOptions model_options;
-    if (!flags.gemm.empty()) model_options.gemm = parse_gemm_backend(flags.gemm);
-    model = BertModel::load(model_dir, model_options);
-    if (task == Task::kClassify && !model->has_classifier()) {
-      throw Error(ErrorCode::kModel, model_dir.string() +
-                                         " has no classification head (no classifier.weight in model.safetensors); "
-                                         "use embed");
-    }
-    if (tokenizer.vocab_size() > model->config().vocab_size) {
-      throw Error(ErrorCode::kModel, "the tokenizer has " + std::to_string(tokenizer.vocab_size()) +
-                                         " tokens but the model's vocab_size is " +
-                                         std::to_string(model->config().vocab_size));
-    }
-  }
-  tokenizer.set_max_length(resolve_max_length(flags, tokenizer, model.get(), model_dir));
+  LoadedModel loaded = load_model(model_dir, task, flags.gemm, flags.max_length);
+  const WordPieceTokenizer& tokenizer = loaded.tokenizer;
+  std::unique_ptr<BertModel>& model = loaded.model;
 
   if (!flags.quiet) {
     std::string what = std::string("salvo ") + task_name(task) + ": " + model_dir.string();

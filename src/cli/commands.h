@@ -13,4 +13,7 @@ using Runner = std::function<void()>;
 // embed, classify and tokenize: files in, one output row per input row.
 void add_batch_commands(CLI::App& app, Runner* selected);
 
+// stream: the Kafka consumer-group inference service.
+void add_stream_command(CLI::App& app, Runner* selected);
+
 }  // namespace salvo::cli

@@ -27,6 +27,7 @@ int main(int argc, char** argv) {
   app.set_version_flag("--version", "salvo 0.1.0");
   salvo::cli::Runner runner;
   salvo::cli::add_batch_commands(app, &runner);
+  salvo::cli::add_stream_command(app, &runner);
   try {
     app.parse(argc, argv);
   } catch (const CLI::ParseError& e) {

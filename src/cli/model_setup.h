@@ -1,0 +1,33 @@
+// Loading a model folder for a subcommand: tokenizer, encoder, the checks between them and the
+// sequence length limit. Shared by the batch subcommands and stream.
+#pragma once
+
+#include <cstddef>
+#include <filesystem>
+#include <memory>
+#include <string>
+
+#include "io/row_sink.h"
+#include "model/bert_model.h"
+#include "text/wordpiece_tokenizer.h"
+
+namespace salvo::cli {
+
+// A model folder, ready to run.
+struct LoadedModel {
+  WordPieceTokenizer tokenizer;
+  std::unique_ptr<BertModel> model;  // null for Task::kTokenize
+};
+
+// Sequence length limit: `requested` (--max-length) when non-zero, else the tokenizer's
+// truncation, else the model's positions. Throws kInvalidArgument for a bad --max-length.
+size_t resolve_max_length(size_t requested, const WordPieceTokenizer& tokenizer, const BertModel* model,
+                          const std::filesystem::path& model_dir);
+
+// Loads the tokenizer and, unless `task` is kTokenize, the model (with the --gemm backend when
+// `gemm` is not empty); checks that classify has a head and that the vocabularies agree; sets the
+// tokenizer's max length. Throws salvo::Error(kModel) naming the folder and the problem.
+LoadedModel load_model(const std::filesystem::path& model_dir, Task task, const std::string& gemm,
+                       size_t max_length);
+
+}  // namespace salvo::cli

@@ -1,0 +1,131 @@
+// stream: the Kafka consumer-group inference service.
+#include <csignal>
+#include <cstdio>
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "cli/commands.h"
+#include "cli/model_setup.h"
+#include "core/cpu.h"
+#include "core/error.h"
+#include "stream/stream_service.h"
+
+namespace salvo::cli {
+namespace {
+
+std::atomic<bool> g_stop{false};
+
+extern "C" void request_stop(int) { g_stop.store(true); }
+
+// SIGTERM / SIGINT start a clean shutdown; a second one ends the process at once (SA_RESETHAND).
+void install_signal_handlers() {
+  struct sigaction action {};
+  action.sa_handler = request_stop;
+  sigemptyset(&action.sa_mask);
+  action.sa_flags = SA_RESETHAND;
+  sigaction(SIGTERM, &action, nullptr);
+  sigaction(SIGINT, &action, nullptr);
+}
+
+struct StreamFlags {
+  std::string model;
+  std::string task = "embed";
+  std::string gemm;
+  size_t max_length = 0;
+  std::vector<std::string> kafka_config;
+  bool quiet = false;
+  StreamOptions options;
+};
+
+void run_stream_command(StreamFlags& flags) {
+  StreamOptions& options = flags.options;
+  options.task = flags.task == "classify" ? Task::kClassify : Task::kEmbed;
+  if (options.threads <= 0) options.threads = available_cores();
+  for (const auto& setting : flags.kafka_config) {
+    const auto eq = setting.find('=');
+    if (eq == std::string::npos || eq == 0) {
+      throw Error(ErrorCode::kInvalidArgument, "-X " + setting + ": expected key=value");
+    }
+    options.kafka_config.emplace_back(setting.substr(0, eq), setting.substr(eq + 1));
+  }
+  install_signal_handlers();  // a signal during the model load still ends in a clean, empty run
+  LoadedModel loaded = load_model(flags.model, options.task, flags.gemm, flags.max_length);
+  if (!flags.quiet) {
+    std::fprintf(stderr, "salvo stream: %s %s -> %s, group %s, %s, %s, %d threads\n", flags.task.c_str(),
+                 options.input_topic.c_str(), options.output_topic.c_str(), options.group.c_str(),
+                 options.exactly_once ? "exactly-once (transactions)" : "at-least-once",
+                 options.dead_letter_topic.empty() ? "bad messages answered with an error"
+                                                   : ("dead letters to " + options.dead_letter_topic).c_str(),
+                 options.threads);
+  }
+  run_stream(options, loaded.tokenizer, *loaded.model, g_stop);
+}
+
+}  // namespace
+
+void add_stream_command(CLI::App& app, Runner* selected) {
+  auto flags = std::make_shared<StreamFlags>();
+  StreamOptions& o = flags->options;
+  o.threads = 0;
+  CLI::App* cmd = app.add_subcommand(
+      "stream",
+      "Serve requests from a Kafka topic as a consumer-group member: one response per request on the output "
+      "topic, offsets committed only after the response is acknowledged (or in one transaction with it).");
+  cmd->add_option("--model", flags->model, "Hugging Face model folder")->required();
+  cmd->add_option("--brokers", o.brokers, "Bootstrap brokers, HOST:PORT[,...]")->required();
+  cmd->add_option("--input-topic", o.input_topic, "Topic of the requests")->required();
+  cmd->add_option("--output-topic", o.output_topic, "Topic of the responses")->required();
+  cmd->add_option("--group", o.group, "Consumer group; processes with the same group share the partitions")
+      ->required();
+  cmd->add_option("--task", flags->task, "embed or classify")
+      ->capture_default_str()
+      ->check(CLI::IsMember({"embed", "classify"}));
+  cmd->add_option("--dead-letter-topic", o.dead_letter_topic,
+                  "Topic for bad messages (original value, reason in the salvo.error header); without it they "
+                  "get an error response");
+  cmd->add_flag("--exactly-once", o.exactly_once,
+                "Kafka transactions: responses and consumed offsets commit together (readers use "
+                "isolation.level=read_committed)");
+  cmd->add_option("-X", flags->kafka_config, "librdkafka setting key=value for both clients (repeatable)")
+      ->allow_extra_args(false);
+  cmd->add_flag("--raw-text", o.raw_text, "The message value is the text itself, not JSON");
+  cmd->add_option("--text-field", o.fields.text, "JSON field holding the text")->capture_default_str();
+  cmd->add_option("--id-field", o.fields.id, "JSON field copied to the response as \"id\"")->capture_default_str();
+  cmd->add_option("--max-length", flags->max_length,
+                  "Truncate to this many tokens, special tokens included (default: tokenizer.json's truncation, "
+                  "else the model's max_position_embeddings)");
+  cmd->add_option("--threads", o.threads, "Compute threads (default: all cores)");
+  cmd->add_option("--batch-tokens", o.batching.max_batch_tokens, "Token budget of one micro-batch")
+      ->capture_default_str()
+      ->check(CLI::PositiveNumber);
+  cmd->add_option("--batch-rows", o.batching.max_batch_rows, "Most requests in one micro-batch")
+      ->capture_default_str()
+      ->check(CLI::PositiveNumber);
+  cmd->add_option("--max-wait-ms", o.max_wait_ms, "Longest a request waits for its micro-batch to fill")
+      ->capture_default_str()
+      ->check(CLI::NonNegativeNumber);
+  cmd->add_option("--max-in-flight", o.max_in_flight,
+                  "Requests consumed but not yet answered before consumption pauses (bounds memory)")
+      ->capture_default_str()
+      ->check(CLI::PositiveNumber);
+  cmd->add_option("--max-record-bytes", o.max_request_bytes, "A longer message is a bad message")
+      ->capture_default_str()
+      ->check(CLI::PositiveNumber);
+  cmd->add_option("--top-k", o.top_k, "classify: also write the K most likely labels with scores");
+  cmd->add_flag("--all-scores", o.all_scores, "classify: also write every label's score");
+  cmd->add_option("--gemm", flags->gemm, "Matrix-product library: onednn or openblas (default: the fastest here)");
+  cmd->add_option("--stats-interval-ms", o.stats_interval_ms, "Statistics line every this often (0: only at exit)")
+      ->capture_default_str()
+      ->check(CLI::NonNegativeNumber);
+  cmd->add_flag("--stats-json", o.stats_json, "Statistics as JSON lines");
+  cmd->add_option("--drain-timeout-ms", o.drain_timeout_ms, "On shutdown, time to deliver what is in flight")
+      ->capture_default_str();
+  cmd->add_option("--rebalance-timeout-ms", o.rebalance_timeout_ms,
+                  "On revocation, time to deliver the revoked partitions' work before abandoning it")
+      ->capture_default_str();
+  cmd->add_flag("--quiet,-q", flags->quiet, "No start line");
+  cmd->callback([flags, selected] { *selected = [flags] { run_stream_command(*flags); }; });
+}
+
+}  // namespace salvo::cli

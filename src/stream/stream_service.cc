@@ -1,0 +1,703 @@
+#include "stream/stream_service.h"
+
+#include <omp.h>
+#include <unistd.h>
+
+#include <librdkafka/rdkafka.h>
+
+#include <chrono>
+#include <cstdio>
+#include <exception>
+#include <map>
+#include <memory>
+#include <mutex>
+#include <random>
+#include <thread>
+
+#include "core/error.h"
+#include "core/utf8.h"
+#include "io/json_rows.h"
+#include "model/bert_model.h"
+#include "stream/micro_batcher.h"
+#include "stream/offset_tracker.h"
+#include "stream/stream_metrics.h"
+#include "text/wordpiece_tokenizer.h"
+
+namespace salvo {
+namespace {
+
+using Clock = std::chrono::steady_clock;
+using std::chrono::milliseconds;
+
+// Dead letters keep at most this much of the original value, so that they fit the producer's
+// default message.max.bytes (1 MB) whatever the request's size.
+constexpr size_t kMaxDeadLetterBytes = 900000;
+
+// What a produced message answers; the producer hands it back in the delivery report.
+struct Delivery {
+  int32_t partition = 0;
+  int64_t offset = 0;
+  uint64_t generation = 0;
+  Clock::time_point consumed;
+  bool bad = false;  // a dead letter or error response
+};
+
+// A response whose delivery failed after librdkafka's own retries, to be produced again.
+struct Redelivery {
+  std::string topic;
+  std::string key;
+  bool has_key = false;
+  std::string value;
+  rd_kafka_headers_t* headers = nullptr;
+  Delivery* delivery = nullptr;
+};
+
+// Owns a librdkafka object and frees it with its destroy function.
+template <typename T, void (*Destroy)(T*)>
+struct Owned {
+  void operator()(T* p) const {
+    if (p) Destroy(p);
+  }
+};
+using PartitionList = std::unique_ptr<rd_kafka_topic_partition_list_t,
+                                      Owned<rd_kafka_topic_partition_list_t, rd_kafka_topic_partition_list_destroy>>;
+using KafkaError = std::unique_ptr<rd_kafka_error_t, Owned<rd_kafka_error_t, rd_kafka_error_destroy>>;
+
+std::string unique_instance_id() {
+  char host[256] = {0};
+  gethostname(host, sizeof(host) - 1);
+  std::random_device rd;
+  char suffix[32];
+  std::snprintf(suffix, sizeof(suffix), "%d-%08x", static_cast<int>(getpid()), rd());
+  return std::string(host) + "-" + suffix;
+}
+
+class StreamService {
+ public:
+  StreamService(const StreamOptions& options, const WordPieceTokenizer& tokenizer, BertModel& model,
+                const std::atomic<bool>& stop)
+      : options_(options),
+        tokenizer_(tokenizer),
+        model_(model),
+        stop_(stop),
+        formatter_(make_schema(options, model)),
+        batcher_(options.batching.max_batch_rows, options.batching.max_batch_tokens, milliseconds(options.max_wait_ms)),
+        width_(options.task == Task::kClassify ? model.labels().size() : model.config().hidden_size) {}
+
+  ~StreamService() {
+    if (consumer_) rd_kafka_destroy(consumer_);
+    if (producer_) rd_kafka_destroy(producer_);
+    for (auto& r : redeliveries_) {
+      if (r.headers) rd_kafka_headers_destroy(r.headers);
+      delete r.delivery;
+    }
+  }
+
+  void run() {
+    create_clients();
+    {
+      PartitionList topics(rd_kafka_topic_partition_list_new(1));
+      rd_kafka_topic_partition_list_add(topics.get(), options_.input_topic.c_str(), RD_KAFKA_PARTITION_UA);
+      if (auto err = rd_kafka_subscribe(consumer_, topics.get())) {
+        throw Error(ErrorCode::kIo, "cannot subscribe to " + options_.input_topic + ": " + rd_kafka_err2str(err));
+      }
+    }
+    std::thread delivery_thread(&StreamService::delivery_loop, this);
+    std::thread inference_thread(&StreamService::guarded_inference_loop, this);
+
+    auto last_commit = Clock::now();
+    auto last_report = Clock::now();
+    while (!stop_.load() && !failed()) {
+      if (rd_kafka_message_t* m = rd_kafka_consumer_poll(consumer_, 50)) {
+        handle_message(m);
+        rd_kafka_message_destroy(m);
+      }
+      apply_backpressure();
+      if (options_.exactly_once) {
+        if (rewind_requested_.load()) rewind();
+      } else if (Clock::now() - last_commit >= milliseconds(100)) {
+        commit(tracker_.take_commits(), true);
+        last_commit = Clock::now();
+      }
+      if (options_.stats_interval_ms > 0 && Clock::now() - last_report >= milliseconds(options_.stats_interval_ms)) {
+        std::fprintf(stderr, "%s\n", metrics_.report(lag(), false, options_.stats_json).c_str());
+        last_report = Clock::now();
+      }
+    }
+
+    // Shutdown: no new requests; answer what is queued, wait for its deliveries, commit, leave.
+    const auto deadline = Clock::now() + milliseconds(options_.drain_timeout_ms);
+    closing_ = true;
+    batcher_.close();
+    rewind_done_.notify_all();
+    inference_thread.join();
+    while (!failed() && tracker_.in_flight() > 0 && Clock::now() < deadline) {
+      std::this_thread::sleep_for(milliseconds(10));
+    }
+    rd_kafka_flush(producer_, 1000);
+    if (!options_.exactly_once) commit(tracker_.take_commits(), false);
+    rd_kafka_consumer_close(consumer_);  // revokes: what is still in flight is counted abandoned
+    delivery_stop_ = true;
+    delivery_thread.join();
+    std::fprintf(stderr, "%s\n", metrics_.report(lag(), true, options_.stats_json).c_str());
+    std::lock_guard lock(error_mutex_);
+    if (error_) std::rethrow_exception(error_);
+  }
+
+ private:
+  static OutputSchema make_schema(const StreamOptions& options, const BertModel& model) {
+    OutputSchema schema;
+    schema.task = options.task;
+    schema.labels = model.labels();
+    schema.top_k = options.top_k;
+    schema.all_scores = options.all_scores;
+    schema.dims = options.task == Task::kClassify ? model.labels().size() : model.config().hidden_size;
+    schema.carried.id = ColumnSpec{"id", ValueType::kDynamic};
+    return schema;
+  }
+
+  // --- setup ---
+
+  void set(rd_kafka_conf_t* conf, const std::string& key, const std::string& value) {
+    char errstr[512];
+    if (rd_kafka_conf_set(conf, key.c_str(), value.c_str(), errstr, sizeof(errstr)) != RD_KAFKA_CONF_OK) {
+      rd_kafka_conf_destroy(conf);
+      throw Error(ErrorCode::kInvalidArgument, "Kafka setting " + key + "=" + value + ": " + errstr);
+    }
+  }
+
+  rd_kafka_conf_t* base_conf() {
+    rd_kafka_conf_t* conf = rd_kafka_conf_new();
+    set(conf, "bootstrap.servers", options_.brokers);
+    set(conf, "client.id", "salvo-stream");
+    rd_kafka_conf_set_opaque(conf, this);
+    rd_kafka_conf_set_error_cb(conf, &StreamService::on_error);
+    return conf;
+  }
+
+  void apply_user_config(rd_kafka_conf_t* conf) {
+    for (const auto& [key, value] : options_.kafka_config) set(conf, key, value);
+  }
+
+  void create_clients() {
+    char errstr[512];
+    rd_kafka_conf_t* conf = base_conf();
+    set(conf, "group.id", options_.group);
+    set(conf, "enable.auto.commit", "false");
+    set(conf, "enable.auto.offset.store", "false");
+    set(conf, "auto.offset.reset", "earliest");
+    set(conf, "isolation.level", "read_committed");
+    apply_user_config(conf);
+    rd_kafka_conf_set_rebalance_cb(conf, &StreamService::on_rebalance);
+    rd_kafka_conf_set_offset_commit_cb(conf, &StreamService::on_commit);
+    consumer_ = rd_kafka_new(RD_KAFKA_CONSUMER, conf, errstr, sizeof(errstr));
+    if (!consumer_) {
+      rd_kafka_conf_destroy(conf);
+      throw Error(ErrorCode::kInvalidArgument, std::string("cannot create the Kafka consumer: ") + errstr);
+    }
+    rd_kafka_poll_set_consumer(consumer_);
+
+    conf = base_conf();
+    set(conf, "linger.ms", "2");
+    if (options_.exactly_once) {
+      set(conf, "transactional.id", options_.group + "-" + unique_instance_id());
+    }
+    apply_user_config(conf);
+    rd_kafka_conf_set_dr_msg_cb(conf, &StreamService::on_delivery);
+    producer_ = rd_kafka_new(RD_KAFKA_PRODUCER, conf, errstr, sizeof(errstr));
+    if (!producer_) {
+      rd_kafka_conf_destroy(conf);
+      throw Error(ErrorCode::kInvalidArgument, std::string("cannot create the Kafka producer: ") + errstr);
+    }
+    if (options_.exactly_once) {
+      // Retriable failures (coordinator not yet available) are retried until the drain timeout.
+      const auto deadline = Clock::now() + milliseconds(options_.drain_timeout_ms);
+      for (;;) {
+        KafkaError e(rd_kafka_init_transactions(producer_, 10000));
+        if (!e) break;
+        if (!rd_kafka_error_is_retriable(e.get()) || Clock::now() > deadline || stop_.load()) {
+          throw Error(ErrorCode::kIo, std::string("cannot start Kafka transactions: ") + rd_kafka_error_string(e.get()));
+        }
+      }
+    }
+  }
+
+  // --- callbacks (librdkafka calls them from the thread that polls) ---
+
+  static void on_error(rd_kafka_t* rk, int err, const char* reason, void* opaque) {
+    auto* self = static_cast<StreamService*>(opaque);
+    if (err == RD_KAFKA_RESP_ERR__FATAL) {
+      char fatal[512];
+      rd_kafka_fatal_error(rk, fatal, sizeof(fatal));
+      self->fail(std::make_exception_ptr(Error(ErrorCode::kIo, std::string("fatal Kafka error: ") + fatal)));
+      return;
+    }
+    // Everything else (brokers down, timeouts) is transient: librdkafka retries and so do we.
+    std::fprintf(stderr, "salvo stream: kafka: %s\n", reason);
+  }
+
+  static void on_delivery(rd_kafka_t* rk, const rd_kafka_message_t* m, void* opaque) {
+    static_cast<StreamService*>(opaque)->delivered(m);
+  }
+
+  void delivered(const rd_kafka_message_t* m) {
+    auto* d = static_cast<Delivery*>(m->_private);
+    if (!d) return;
+    if (options_.exactly_once) {
+      // The transaction's commit reports a failed delivery and the batch is redone.
+      delete d;
+      return;
+    }
+    if (m->err == RD_KAFKA_RESP_ERR_NO_ERROR) {
+      if (tracker_.live(d->partition, d->generation)) {
+        (d->bad ? metrics_.errors : metrics_.responses)++;
+        metrics_.record_latency(std::chrono::duration<double>(Clock::now() - d->consumed).count());
+      }
+      tracker_.done(d->partition, d->generation, d->offset);
+      delete d;
+      return;
+    }
+    if (!tracker_.live(d->partition, d->generation)) {
+      delete d;  // revoked meanwhile: the partition's new owner answers it
+      return;
+    }
+    // librdkafka gave up (message.timeout.ms, e.g. a long outage): produce it again.
+    Redelivery r;
+    r.topic = rd_kafka_topic_name(m->rkt);
+    if (m->key) {
+      r.has_key = true;
+      r.key.assign(static_cast<const char*>(m->key), m->key_len);
+    }
+    if (m->payload) r.value.assign(static_cast<const char*>(m->payload), m->len);
+    rd_kafka_headers_t* headers = nullptr;
+    if (rd_kafka_message_headers(m, &headers) == RD_KAFKA_RESP_ERR_NO_ERROR) {
+      r.headers = rd_kafka_headers_copy(headers);
+    }
+    r.delivery = d;
+    ++metrics_.retries;
+    std::fprintf(stderr, "salvo stream: delivery to %s failed (%s); producing it again\n", r.topic.c_str(),
+                 rd_kafka_err2str(m->err));
+    std::lock_guard lock(redelivery_mutex_);
+    redeliveries_.push_back(std::move(r));
+  }
+
+  static void on_commit(rd_kafka_t* rk, rd_kafka_resp_err_t err, rd_kafka_topic_partition_list_t* offsets,
+                        void* opaque) {
+    if (err == RD_KAFKA_RESP_ERR_NO_ERROR || err == RD_KAFKA_RESP_ERR__NO_OFFSET || !offsets) return;
+    auto* self = static_cast<StreamService*>(opaque);
+    std::vector<PartitionCommit> failed;
+    for (int i = 0; i < offsets->cnt; ++i) failed.push_back({offsets->elems[i].partition, offsets->elems[i].offset});
+    self->tracker_.commit_failed(failed);
+    std::fprintf(stderr, "salvo stream: offset commit failed (%s); will commit again\n", rd_kafka_err2str(err));
+  }
+
+  static void on_rebalance(rd_kafka_t* rk, rd_kafka_resp_err_t err, rd_kafka_topic_partition_list_t* partitions,
+                           void* opaque) {
+    auto* self = static_cast<StreamService*>(opaque);
+    try {
+      self->rebalance(err, partitions);
+    } catch (...) {
+      self->fail(std::current_exception());
+    }
+  }
+
+  void rebalance(rd_kafka_resp_err_t err, rd_kafka_topic_partition_list_t* partitions) {
+    const bool cooperative = std::string(rd_kafka_rebalance_protocol(consumer_)) == "COOPERATIVE";
+    if (err == RD_KAFKA_RESP_ERR__ASSIGN_PARTITIONS) {
+      for (int i = 0; i < partitions->cnt; ++i) {
+        const int32_t p = partitions->elems[i].partition;
+        generations_[p] = tracker_.assign(p);
+      }
+      if (cooperative) {
+        KafkaError e(rd_kafka_incremental_assign(consumer_, partitions));
+      } else {
+        rd_kafka_assign(consumer_, partitions);
+      }
+      if (paused_) rd_kafka_pause_partitions(consumer_, partitions);
+      return;
+    }
+    // Revocation (or loss): finish and commit the partitions' work within the timeout, or abandon
+    // it uncommitted; either way nothing of theirs is committed after this returns.
+    std::vector<int32_t> ids;
+    for (int i = 0; i < partitions->cnt; ++i) ids.push_back(partitions->elems[i].partition);
+    const bool lost = err != RD_KAFKA_RESP_ERR__REVOKE_PARTITIONS || rd_kafka_assignment_lost(consumer_);
+    if (options_.exactly_once) {
+      std::lock_guard lock(transaction_mutex_);  // the running transaction ends first
+      metrics_.abandoned += tracker_.in_flight(ids);
+      for (int32_t p : ids) tracker_.revoke(p);
+    } else {
+      if (!lost) tracker_.wait_drained(ids, milliseconds(options_.rebalance_timeout_ms));
+      if (!lost) commit(tracker_.take_commits(ids), false);
+      metrics_.abandoned += tracker_.in_flight(ids);
+      for (int32_t p : ids) tracker_.revoke(p);
+    }
+    batcher_.discard_if([&](const StreamRequest& r) { return !tracker_.live(r.partition, r.generation); });
+    for (int32_t p : ids) generations_.erase(p);
+    if (cooperative) {
+      KafkaError e(rd_kafka_incremental_unassign(consumer_, partitions));
+    } else {
+      rd_kafka_assign(consumer_, nullptr);
+    }
+  }
+
+  void fail(std::exception_ptr error) {
+    std::lock_guard lock(error_mutex_);
+    if (!error_) error_ = error;
+    failed_ = true;
+  }
+  bool failed() const { return failed_.load(); }
+
+  // --- consumer thread ---
+
+  void handle_message(rd_kafka_message_t* m) {
+    if (m->err) {
+      if (m->err == RD_KAFKA_RESP_ERR__PARTITION_EOF) return;
+      std::fprintf(stderr, "salvo stream: kafka: %s\n", rd_kafka_message_errstr(m));
+      return;
+    }
+    auto gen = generations_.find(m->partition);
+    if (gen == generations_.end()) return;
+    StreamRequest r;
+    r.partition = m->partition;
+    r.offset = m->offset;
+    r.generation = gen->second;
+    r.consumed = Clock::now();
+    if (m->key) {
+      r.has_key = true;
+      r.key.assign(static_cast<const char*>(m->key), m->key_len);
+    }
+    const std::string_view value(static_cast<const char*>(m->payload), m->payload ? m->len : 0);
+    std::string text;
+    if (!m->payload) {
+      r.error = "message has no value";
+    } else if (value.size() > options_.max_request_bytes) {
+      r.error = "message is " + std::to_string(value.size()) + " bytes, over the limit of " +
+                std::to_string(options_.max_request_bytes) + " (--max-record-bytes)";
+    } else if (options_.raw_text) {
+      size_t bad = 0;
+      if (!is_valid_utf8(value, &bad)) {
+        r.error = "message is not valid UTF-8 (byte " + std::to_string(bad) + ")";
+      } else {
+        text.assign(value);
+      }
+    } else {
+      InputRow row;
+      parse_json_row(value, options_.fields, "message", &row);
+      r.id = std::move(row.id);
+      r.error = std::move(row.error);
+      text = std::move(row.text);
+    }
+    if (r.error.empty()) {
+      tokenizer_.encode(text, &r.encoding);
+    } else {
+      r.value.assign(value.substr(0, kMaxDeadLetterBytes));
+    }
+    if (!tracker_.add(r.partition, r.generation, r.offset)) return;
+    ++metrics_.requests;
+    batcher_.push(std::move(r));
+  }
+
+  // Pauses the assigned partitions while too many requests are in flight; resumes at half.
+  void apply_backpressure() {
+    const size_t in_flight = tracker_.in_flight();
+    const bool pause = !paused_ && in_flight >= options_.max_in_flight;
+    const bool resume = paused_ && in_flight <= options_.max_in_flight / 2;
+    if (!pause && !resume) return;
+    rd_kafka_topic_partition_list_t* assignment = nullptr;
+    if (rd_kafka_assignment(consumer_, &assignment) != RD_KAFKA_RESP_ERR_NO_ERROR) return;
+    PartitionList owned(assignment);
+    if (pause) {
+      rd_kafka_pause_partitions(consumer_, assignment);
+    } else {
+      rd_kafka_resume_partitions(consumer_, assignment);
+    }
+    paused_ = pause;
+  }
+
+  void commit(const std::vector<PartitionCommit>& commits, bool async) {
+    if (commits.empty()) return;
+    PartitionList list(rd_kafka_topic_partition_list_new(static_cast<int>(commits.size())));
+    for (const auto& c : commits) {
+      rd_kafka_topic_partition_list_add(list.get(), options_.input_topic.c_str(), c.partition)->offset = c.offset;
+    }
+    const rd_kafka_resp_err_t err = rd_kafka_commit(consumer_, list.get(), async ? 1 : 0);
+    if (!async && err != RD_KAFKA_RESP_ERR_NO_ERROR && err != RD_KAFKA_RESP_ERR__NO_OFFSET) {
+      tracker_.commit_failed(commits);
+      std::fprintf(stderr, "salvo stream: offset commit failed: %s\n", rd_kafka_err2str(err));
+    }
+  }
+
+  // Exactly-once after an aborted transaction: go back to the committed offsets and redo.
+  void rewind() {
+    rd_kafka_topic_partition_list_t* assignment = nullptr;
+    if (rd_kafka_assignment(consumer_, &assignment) == RD_KAFKA_RESP_ERR_NO_ERROR) {
+      PartitionList owned(assignment);
+      rd_kafka_resp_err_t err = rd_kafka_committed(consumer_, assignment, 10000);
+      if (err) std::fprintf(stderr, "salvo stream: reading committed offsets: %s\n", rd_kafka_err2str(err));
+      for (int i = 0; i < assignment->cnt; ++i) {
+        auto& e = assignment->elems[i];
+        if (e.offset < 0) e.offset = RD_KAFKA_OFFSET_BEGINNING;
+        generations_[e.partition] = tracker_.assign(e.partition);
+      }
+      batcher_.discard_if([&](const StreamRequest& r) { return !tracker_.live(r.partition, r.generation); });
+      KafkaError e(rd_kafka_seek_partitions(consumer_, assignment, 10000));
+      if (e) std::fprintf(stderr, "salvo stream: rewinding: %s\n", rd_kafka_error_string(e.get()));
+    }
+    std::lock_guard lock(rewind_mutex_);
+    rewind_requested_ = false;
+    rewind_done_.notify_all();
+  }
+
+  int64_t lag() {
+    int64_t total = 0;
+    for (const auto& [p, generation] : generations_) {
+      int64_t low = -1, high = -1;
+      if (rd_kafka_get_watermark_offsets(consumer_, options_.input_topic.c_str(), p, &low, &high) ||
+          high < 0) {
+        continue;
+      }
+      int64_t base = tracker_.committable(p);
+      if (base < 0) {
+        PartitionList list(rd_kafka_topic_partition_list_new(1));
+        rd_kafka_topic_partition_list_add(list.get(), options_.input_topic.c_str(), p);
+        rd_kafka_position(consumer_, list.get());
+        base = list->elems[0].offset >= 0 ? list->elems[0].offset : high;
+      }
+      total += std::max<int64_t>(0, high - base);
+    }
+    return total;
+  }
+
+  // --- delivery thread: serves delivery reports and produces failed deliveries again ---
+
+  void delivery_loop() {
+    while (!delivery_stop_.load()) {
+      rd_kafka_poll(producer_, 50);
+      std::vector<Redelivery> batch;
+      {
+        std::lock_guard lock(redelivery_mutex_);
+        batch.swap(redeliveries_);
+      }
+      for (auto& r : batch) {
+        const rd_kafka_resp_err_t err = rd_kafka_producev(
+            producer_, RD_KAFKA_V_TOPIC(r.topic.c_str()), RD_KAFKA_V_MSGFLAGS(RD_KAFKA_MSG_F_COPY),
+            RD_KAFKA_V_KEY(r.has_key ? r.key.data() : nullptr, r.has_key ? r.key.size() : 0),
+            RD_KAFKA_V_VALUE(r.value.data(), r.value.size()), RD_KAFKA_V_HEADERS(r.headers),
+            RD_KAFKA_V_OPAQUE(r.delivery), RD_KAFKA_V_END);
+        if (err == RD_KAFKA_RESP_ERR_NO_ERROR) continue;  // the headers belong to librdkafka now
+        if (err != RD_KAFKA_RESP_ERR__QUEUE_FULL) {
+          std::fprintf(stderr, "salvo stream: producing again to %s failed: %s\n", r.topic.c_str(),
+                       rd_kafka_err2str(err));
+        }
+        std::lock_guard lock(redelivery_mutex_);
+        redeliveries_.push_back(std::move(r));
+      }
+    }
+    rd_kafka_poll(producer_, 0);
+  }
+
+  // --- inference thread ---
+
+  void guarded_inference_loop() {
+    try {
+      inference_loop();
+    } catch (...) {
+      fail(std::current_exception());
+    }
+  }
+
+  void inference_loop() {
+    omp_set_num_threads(std::max(1, options_.threads));
+    std::vector<StreamRequest> batch;
+    while (batcher_.next(&batch)) {
+      if (failed()) return;
+      std::unique_lock<std::mutex> transaction;
+      if (options_.exactly_once) transaction = std::unique_lock(transaction_mutex_);
+      std::erase_if(batch, [&](const StreamRequest& r) { return !tracker_.live(r.partition, r.generation); });
+      if (batch.empty()) continue;
+      const std::vector<std::string> values = compute(batch);
+      if (!options_.exactly_once) {
+        for (size_t i = 0; i < batch.size(); ++i) produce(batch[i], values[i]);
+        continue;
+      }
+      if (!run_transaction(batch, values)) {
+        transaction.unlock();
+        wait_for_rewind();
+        // Shutting down before the rewind: what is queued lies past the aborted offsets, so
+        // committing it would skip them; leave it all for the next owner.
+        if (closing_.load()) return;
+      }
+    }
+  }
+
+  // The response value of each request: the formatted result, or the error row of a bad one.
+  std::vector<std::string> compute(const std::vector<StreamRequest>& batch) {
+    PackedBatch packed;
+    packed.offsets.push_back(0);
+    for (const auto& r : batch) {
+      if (!r.error.empty()) continue;
+      packed.ids.insert(packed.ids.end(), r.encoding.ids.begin(), r.encoding.ids.end());
+      packed.type_ids.insert(packed.type_ids.end(), r.encoding.type_ids.begin(), r.encoding.type_ids.end());
+      packed.offsets.push_back(static_cast<int32_t>(packed.ids.size()));
+    }
+    if (packed.rows() > 0) {
+      output_.resize(packed.rows() * width_);
+      if (options_.task == Task::kClassify) {
+        model_.classify(packed, output_.data());
+      } else {
+        model_.embed(packed, output_.data());
+      }
+      ++metrics_.batches;
+    }
+    std::vector<std::string> values(batch.size());
+    OutputRow row;
+    size_t computed = 0;
+    for (size_t i = 0; i < batch.size(); ++i) {
+      const StreamRequest& r = batch[i];
+      row.id = r.id;
+      row.line = static_cast<uint64_t>(r.offset);
+      row.error = r.error;
+      if (r.error.empty()) {
+        row.values.assign(output_.begin() + computed * width_, output_.begin() + (computed + 1) * width_);
+        ++computed;
+      } else if (!options_.dead_letter_topic.empty()) {
+        continue;  // a dead letter carries the original value, not a response
+      }
+      formatter_.append(row, &values[i]);
+    }
+    return values;
+  }
+
+  // Produces the response (or dead letter) of one request; waits while the producer's queue is full.
+  void produce(const StreamRequest& r, const std::string& response) {
+    const bool dead_letter = !r.error.empty() && !options_.dead_letter_topic.empty();
+    const std::string& topic = dead_letter ? options_.dead_letter_topic : options_.output_topic;
+    const std::string& value = dead_letter ? r.value : response;
+    rd_kafka_headers_t* headers = rd_kafka_headers_new(4);
+    const std::string partition = std::to_string(r.partition);
+    const std::string offset = std::to_string(r.offset);
+    rd_kafka_header_add(headers, "salvo.topic", -1, options_.input_topic.data(), options_.input_topic.size());
+    rd_kafka_header_add(headers, "salvo.partition", -1, partition.data(), partition.size());
+    rd_kafka_header_add(headers, "salvo.offset", -1, offset.data(), offset.size());
+    if (!r.error.empty()) rd_kafka_header_add(headers, "salvo.error", -1, r.error.data(), r.error.size());
+    auto* d = new Delivery{r.partition, r.offset, r.generation, r.consumed, !r.error.empty()};
+    for (;;) {
+      const rd_kafka_resp_err_t err = rd_kafka_producev(
+          producer_, RD_KAFKA_V_TOPIC(topic.c_str()), RD_KAFKA_V_MSGFLAGS(RD_KAFKA_MSG_F_COPY),
+          RD_KAFKA_V_KEY(r.has_key ? r.key.data() : nullptr, r.has_key ? r.key.size() : 0),
+          RD_KAFKA_V_VALUE(const_cast<char*>(value.data()), value.size()), RD_KAFKA_V_HEADERS(headers),
+          RD_KAFKA_V_OPAQUE(d), RD_KAFKA_V_END);
+      if (err == RD_KAFKA_RESP_ERR_NO_ERROR) return;
+      if (err == RD_KAFKA_RESP_ERR__QUEUE_FULL && !failed()) {
+        std::this_thread::sleep_for(milliseconds(5));  // the delivery thread polls and frees space
+        continue;
+      }
+      rd_kafka_headers_destroy(headers);
+      delete d;
+      throw Error(ErrorCode::kIo, "cannot produce to " + topic + ": " + rd_kafka_err2str(err));
+    }
+  }
+
+  // One micro-batch as one transaction: its responses and its offsets. False when aborted.
+  bool run_transaction(const std::vector<StreamRequest>& batch, const std::vector<std::string>& values) {
+    check_transaction(KafkaError(rd_kafka_begin_transaction(producer_)).get(), "begin");
+    for (size_t i = 0; i < batch.size(); ++i) produce(batch[i], values[i]);
+    std::map<int32_t, int64_t> next;
+    for (const auto& r : batch) next[r.partition] = std::max(next[r.partition], r.offset + 1);
+    PartitionList offsets(rd_kafka_topic_partition_list_new(static_cast<int>(next.size())));
+    for (const auto& [p, o] : next) {
+      rd_kafka_topic_partition_list_add(offsets.get(), options_.input_topic.c_str(), p)->offset = o;
+    }
+    rd_kafka_consumer_group_metadata_t* group = rd_kafka_consumer_group_metadata(consumer_);
+    KafkaError e(rd_kafka_send_offsets_to_transaction(producer_, offsets.get(), group, 30000));
+    rd_kafka_consumer_group_metadata_destroy(group);
+    for (int attempt = 0; !e; ++attempt) {
+      e.reset(rd_kafka_commit_transaction(producer_, 60000));
+      if (!e) break;
+      if (!rd_kafka_error_is_retriable(e.get()) || attempt >= 10) break;
+      e.reset();
+    }
+    if (e) {
+      if (!rd_kafka_error_txn_requires_abort(e.get())) check_transaction(e.get(), "commit");
+      std::fprintf(stderr, "salvo stream: transaction aborted (%s); redoing from the committed offsets\n",
+                   rd_kafka_error_string(e.get()));
+      check_transaction(KafkaError(rd_kafka_abort_transaction(producer_, 30000)).get(), "abort");
+      ++metrics_.aborted;
+      return false;
+    }
+    const auto now = Clock::now();
+    for (const auto& r : batch) {
+      if (!tracker_.live(r.partition, r.generation)) continue;
+      (r.error.empty() ? metrics_.responses : metrics_.errors)++;
+      metrics_.record_latency(std::chrono::duration<double>(now - r.consumed).count());
+      tracker_.done(r.partition, r.generation, r.offset);
+    }
+    return true;
+  }
+
+  // Fencing and other fatal transaction errors end the service.
+  void check_transaction(rd_kafka_error_t* e, const char* step) {
+    if (!e) return;
+    throw Error(ErrorCode::kIo, std::string("Kafka transaction ") + step + " failed" +
+                                    (rd_kafka_error_is_fatal(e) ? " (fatal; fenced by a newer instance?)" : "") +
+                                    ": " + rd_kafka_error_string(e));
+  }
+
+  void wait_for_rewind() {
+    std::unique_lock lock(rewind_mutex_);
+    rewind_requested_ = true;
+    rewind_done_.wait(lock, [&] { return !rewind_requested_.load() || closing_.load(); });
+  }
+
+  const StreamOptions& options_;
+  const WordPieceTokenizer& tokenizer_;
+  BertModel& model_;
+  const std::atomic<bool>& stop_;
+  JsonRowFormatter formatter_;
+  MicroBatcher batcher_;
+  OffsetTracker tracker_;
+  StreamMetrics metrics_;
+  const size_t width_;
+  std::vector<float> output_;
+  rd_kafka_t* consumer_ = nullptr;
+  rd_kafka_t* producer_ = nullptr;
+
+  std::map<int32_t, uint64_t> generations_;  // consumer thread only: assigned partitions
+  bool paused_ = false;                       // consumer thread only
+
+  std::mutex transaction_mutex_;  // held by a running transaction; a revocation waits for it
+  std::mutex rewind_mutex_;
+  std::condition_variable rewind_done_;
+  std::atomic<bool> rewind_requested_{false};
+  std::atomic<bool> closing_{false};
+
+  std::mutex redelivery_mutex_;
+  std::vector<Redelivery> redeliveries_;
+  std::atomic<bool> delivery_stop_{false};
+
+  std::mutex error_mutex_;
+  std::exception_ptr error_;
+  std::atomic<bool> failed_{false};
+};
+
+}  // namespace
+
+void run_stream(const StreamOptions& options, const WordPieceTokenizer& tokenizer, BertModel& model,
+                const std::atomic<bool>& stop) {
+  if (options.task != Task::kEmbed && options.task != Task::kClassify) {
+    throw Error(ErrorCode::kInvalidArgument, "stream runs embed or classify");
+  }
+  if (options.task == Task::kClassify && !model.has_classifier()) {
+    throw Error(ErrorCode::kModel, "the model has no classification head; use --task embed");
+  }
+  for (const auto* name : {&options.input_topic, &options.output_topic}) {
+    if (name->empty()) throw Error(ErrorCode::kInvalidArgument, "topic names must not be empty");
+  }
+  if (options.input_topic == options.output_topic || options.input_topic == options.dead_letter_topic) {
+    throw Error(ErrorCode::kInvalidArgument, "--input-topic must differ from the output and dead-letter topics");
+  }
+  StreamService service(options, tokenizer, model, stop);
+  service.run();
+}
+
+}  // namespace salvo
