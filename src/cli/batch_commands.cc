@@ -115,16 +115,8 @@ CLI::App* add_batch_command(CLI::App& app, Task task, const std::string& descrip
       ->delimiter(',');
   cmd->add_option("--compression", flags->job.compression,
                   "Output codec: Parquet none|snappy|gzip|zstd (default snappy); TFRecord none|gzip|zlib");
-  cmd->add_option("--max-length", flags->max_length,
-                  "Truncate to this many tokens, special tokens included (default: tokenizer.json's truncation, "
-                  "else the model's max_position_embeddings)");
-  cmd->add_option("--threads", flags->job.threads, "Compute threads (default: all cores)");
-  cmd->add_option("--batch-tokens", flags->job.batching.max_batch_tokens, "Token budget of one batch")
-      ->capture_default_str()
-      ->check(CLI::PositiveNumber);
-  cmd->add_option("--batch-rows", flags->job.batching.max_batch_rows, "Most rows in one batch")
-      ->capture_default_str()
-      ->check(CLI::PositiveNumber);
+  add_compute_flags(cmd, "batch", "rows", &flags->max_length, &flags->job.threads, &flags->job.batching,
+                    task == Task::kTokenize ? nullptr : &flags->gemm);
   cmd->add_option("--sort-window", flags->job.batching.window_rows,
                   "Rows sorted by length together before batching (bounds memory and latency)")
       ->capture_default_str()
@@ -133,9 +125,6 @@ CLI::App* add_batch_command(CLI::App& app, Task task, const std::string& descrip
                   "A longer input record becomes an error row")
       ->capture_default_str()
       ->check(CLI::PositiveNumber);
-  if (task != Task::kTokenize) {
-    cmd->add_option("--gemm", flags->gemm, "Matrix-product library: onednn or openblas (default: the fastest here)");
-  }
   cmd->add_flag("--quiet,-q", flags->quiet, "No start line, progress or summary on stderr");
   cmd->callback([task, flags, selected] { *selected = [task, flags] { run_batch(task, *flags); }; });
   return cmd;

@@ -52,4 +52,21 @@ LoadedModel load_model(const fs::path& model_dir, Task task, const std::string& 
   return loaded;
 }
 
+void add_compute_flags(CLI::App* cmd, const std::string& batch, const std::string& rows, size_t* max_length,
+                       int* threads, BatchingOptions* batching, std::string* gemm) {
+  cmd->add_option("--max-length", *max_length,
+                  "Truncate to this many tokens, special tokens included (default: tokenizer.json's truncation, "
+                  "else the model's max_position_embeddings)");
+  cmd->add_option("--threads", *threads, "Compute threads (default: all cores)");
+  cmd->add_option("--batch-tokens", batching->max_batch_tokens, "Token budget of one " + batch)
+      ->capture_default_str()
+      ->check(CLI::PositiveNumber);
+  cmd->add_option("--batch-rows", batching->max_batch_rows, "Most " + rows + " in one " + batch)
+      ->capture_default_str()
+      ->check(CLI::PositiveNumber);
+  if (gemm) {
+    cmd->add_option("--gemm", *gemm, "Matrix-product library: onednn or openblas (default: the fastest here)");
+  }
+}
+
 }  // namespace salvo::cli

@@ -7,8 +7,11 @@
 #include <memory>
 #include <string>
 
+#include <CLI/CLI.hpp>
+
 #include "io/row_sink.h"
 #include "model/bert_model.h"
+#include "pipeline/token_budget_batcher.h"
 #include "text/wordpiece_tokenizer.h"
 
 namespace salvo::cli {
@@ -29,5 +32,11 @@ size_t resolve_max_length(size_t requested, const WordPieceTokenizer& tokenizer,
 // tokenizer's max length. Throws salvo::Error(kModel) naming the folder and the problem.
 LoadedModel load_model(const std::filesystem::path& model_dir, Task task, const std::string& gemm,
                        size_t max_length);
+
+// Adds the flags every model-running subcommand shares: --max-length, --threads, --batch-tokens,
+// --batch-rows and (when `gemm` is not null) --gemm. `batch` names a batch in the help ("batch",
+// "micro-batch"), `rows` what it holds ("rows", "requests").
+void add_compute_flags(CLI::App* cmd, const std::string& batch, const std::string& rows, size_t* max_length,
+                       int* threads, BatchingOptions* batching, std::string* gemm);
 
 }  // namespace salvo::cli

@@ -1,4 +1,5 @@
 // stream: the Kafka consumer-group inference service.
+#include <atomic>
 #include <csignal>
 #include <cstdio>
 #include <memory>
@@ -92,16 +93,7 @@ void add_stream_command(CLI::App& app, Runner* selected) {
   cmd->add_flag("--raw-text", o.raw_text, "The message value is the text itself, not JSON");
   cmd->add_option("--text-field", o.fields.text, "JSON field holding the text")->capture_default_str();
   cmd->add_option("--id-field", o.fields.id, "JSON field copied to the response as \"id\"")->capture_default_str();
-  cmd->add_option("--max-length", flags->max_length,
-                  "Truncate to this many tokens, special tokens included (default: tokenizer.json's truncation, "
-                  "else the model's max_position_embeddings)");
-  cmd->add_option("--threads", o.threads, "Compute threads (default: all cores)");
-  cmd->add_option("--batch-tokens", o.batching.max_batch_tokens, "Token budget of one micro-batch")
-      ->capture_default_str()
-      ->check(CLI::PositiveNumber);
-  cmd->add_option("--batch-rows", o.batching.max_batch_rows, "Most requests in one micro-batch")
-      ->capture_default_str()
-      ->check(CLI::PositiveNumber);
+  add_compute_flags(cmd, "micro-batch", "requests", &flags->max_length, &o.threads, &o.batching, &flags->gemm);
   cmd->add_option("--max-wait-ms", o.max_wait_ms, "Longest a request waits for its micro-batch to fill")
       ->capture_default_str()
       ->check(CLI::NonNegativeNumber);
@@ -114,7 +106,6 @@ void add_stream_command(CLI::App& app, Runner* selected) {
       ->check(CLI::PositiveNumber);
   cmd->add_option("--top-k", o.top_k, "classify: also write the K most likely labels with scores");
   cmd->add_flag("--all-scores", o.all_scores, "classify: also write every label's score");
-  cmd->add_option("--gemm", flags->gemm, "Matrix-product library: onednn or openblas (default: the fastest here)");
   cmd->add_option("--stats-interval-ms", o.stats_interval_ms, "Statistics line every this often (0: only at exit)")
       ->capture_default_str()
       ->check(CLI::NonNegativeNumber);
