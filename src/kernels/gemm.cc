@@ -5,6 +5,7 @@
 
 #include <algorithm>
 #include <cstdlib>
+#include <exception>
 #include <dnnl.hpp>
 #include <map>
 #include <memory>
@@ -14,6 +15,7 @@
 #include <vector>
 
 #include "core/error.h"
+#include "kernels/quantize.h"
 
 namespace salvo {
 namespace {
@@ -30,7 +32,14 @@ void pin_openblas_to_one_thread() {
   std::call_once(once, [] { openblas_set_num_threads(1); });
 }
 
+// What a thread_scratchpad holds; each slot is a separate buffer.
+enum class Scratch {
+  kOneDnn,       // oneDNN's scratchpad for one primitive execution
+  kActivations,  // x converted to bf16, or quantised to u8 with its row scales and zero points
+};
+
 // A per-thread, 64-byte aligned buffer of at least `bytes` bytes, kept for the next call.
+template <Scratch slot>
 void* thread_scratchpad(size_t bytes) {
   struct Free {
     void operator()(void* p) const { std::free(p); }
@@ -51,6 +60,124 @@ void* thread_scratchpad(size_t bytes) {
 dnnl::engine& cpu_engine() {
   static dnnl::engine engine(dnnl::engine::kind::cpu, 0);
   return engine;
+}
+
+size_t round_up_64(size_t bytes) { return (bytes + 63) / 64 * 64; }
+
+DataType source_type(Precision precision) {
+  switch (precision) {
+    case Precision::kBF16:
+      return DataType::bf16;
+    case Precision::kInt8:
+      return DataType::u8;
+    case Precision::kF32:
+      break;
+  }
+  return DataType::f32;
+}
+
+DataType weight_type(Precision precision) {
+  switch (precision) {
+    case Precision::kBF16:
+      return DataType::bf16;
+    case Precision::kInt8:
+      return DataType::s8;
+    case Precision::kF32:
+      break;
+  }
+  return DataType::f32;
+}
+
+// int8 products come out as raw int32 sums; salvo's own epilogue scales them (see forward).
+DataType destination_type(Precision precision) {
+  return precision == Precision::kInt8 ? DataType::s32 : DataType::f32;
+}
+
+// The x86 features that matter to the precisions, as this CPU reports them.
+std::string cpu_feature_list() {
+  __builtin_cpu_init();
+  std::string list;
+  auto add = [&list](bool present, const char* name) {
+    if (!present) return;
+    if (!list.empty()) list += ' ';
+    list += name;
+  };
+  add(__builtin_cpu_supports("avx2"), "avx2");
+  add(__builtin_cpu_supports("fma"), "fma");
+  add(__builtin_cpu_supports("avx512f"), "avx512f");
+  add(__builtin_cpu_supports("avx512bw"), "avx512bw");
+  add(__builtin_cpu_supports("avx512vnni"), "avx512_vnni");
+  add(__builtin_cpu_supports("avx512bf16"), "avx512_bf16");
+  add(__builtin_cpu_supports("avxvnni"), "avx_vnni");
+  add(__builtin_cpu_supports("amx-int8"), "amx_int8");
+  add(__builtin_cpu_supports("amx-bf16"), "amx_bf16");
+  return list.empty() ? "none of avx2, avx512" : list;
+}
+
+const char* cpu_isa_name(dnnl::cpu_isa isa) {
+  switch (isa) {
+    case dnnl::cpu_isa::sse41:
+      return "sse41";
+    case dnnl::cpu_isa::avx:
+      return "avx";
+    case dnnl::cpu_isa::avx2:
+      return "avx2";
+    case dnnl::cpu_isa::avx2_vnni:
+      return "avx2_vnni";
+    case dnnl::cpu_isa::avx512_mic:
+    case dnnl::cpu_isa::avx512_mic_4ops:
+      return "avx512_mic";
+    case dnnl::cpu_isa::avx512_core:
+      return "avx512_core";
+    case dnnl::cpu_isa::avx512_core_vnni:
+      return "avx512_core_vnni";
+    case dnnl::cpu_isa::avx512_core_bf16:
+      return "avx512_core_bf16";
+    case dnnl::cpu_isa::avx512_core_amx:
+      return "avx512_core_amx";
+    default:
+      return "baseline";
+  }
+}
+
+// Why `precision` would not run natively here, or "" when it would.
+std::string find_unavailable_reason(Precision precision) {
+  if (precision == Precision::kF32) return "";
+  // oneDNN's ISA values are bit sets: an ISA includes another when it has all its bits.
+  const auto isa = static_cast<unsigned>(dnnl::get_effective_cpu_isa());
+  auto includes = [isa](dnnl::cpu_isa other) {
+    const auto bits = static_cast<unsigned>(other);
+    return (isa & bits) == bits;
+  };
+  // The int8 path's quantisation kernels are AVX-512; AVX-VNNI-only CPUs (Alder Lake) would
+  // run it correctly but with slow scalar quantisation, so they are not offered int8.
+  const bool native = precision == Precision::kBF16
+                          ? includes(dnnl::cpu_isa::avx512_core_bf16)
+                          : includes(dnnl::cpu_isa::avx512_core_vnni);
+  if (!native) {
+    return std::string(precision_name(precision)) + " needs " +
+           (precision == Precision::kBF16 ? "AVX512_BF16" : "AVX512_VNNI") +
+           " (this CPU has: " + cpu_feature_list() + "; oneDNN runs at ISA " +
+           cpu_isa_name(dnnl::get_effective_cpu_isa()) + ", which ONEDNN_MAX_CPU_ISA can lower)";
+  }
+  // The ISA is there; check that this oneDNN build has a fast kernel for it and not only its
+  // reference loops.
+  try {
+    const int64_t size = 64;
+    memory::desc src({size, size}, source_type(precision), Tag::ab);
+    memory::desc weights({size, size}, weight_type(precision), Tag::any);
+    memory::desc dst({size, size}, destination_type(precision), Tag::ab);
+    dnnl::matmul::primitive_desc pd(dnnl::matmul::desc(src, weights, dst), cpu_engine());
+    const std::string impl = pd.impl_info_str();
+    if (impl.rfind("ref", 0) == 0) {
+      return std::string(precision_name(precision)) +
+             ": this oneDNN build has only its reference matmul (" + impl + ")";
+    }
+  } catch (const dnnl::error& e) {
+    return std::string(precision_name(precision)) + ": this oneDNN build has no matmul for it (" +
+           e.what() + ")";
+  }
+  return "";
 }
 
 // Adds bias[j] to every row of y[m, n].
@@ -81,6 +208,34 @@ GemmBackend parse_gemm_backend(const std::string& name) {
               "unknown GEMM backend '" + name + "' (expected 'onednn' or 'openblas')");
 }
 
+Precision parse_precision(const std::string& name) {
+  if (name == "f32" || name == "fp32") return Precision::kF32;
+  if (name == "bf16") return Precision::kBF16;
+  if (name == "int8") return Precision::kInt8;
+  throw Error(ErrorCode::kInvalidArgument,
+              "unknown precision '" + name + "' (expected 'f32', 'bf16' or 'int8')");
+}
+
+const char* precision_name(Precision precision) {
+  switch (precision) {
+    case Precision::kF32:
+      return "f32";
+    case Precision::kBF16:
+      return "bf16";
+    case Precision::kInt8:
+      return "int8";
+  }
+  return "unknown";
+}
+
+std::string precision_unavailable_reason(Precision precision) {
+  // The answer cannot change while the process runs; the oneDNN probe is paid once.
+  static const std::string reasons[] = {find_unavailable_reason(Precision::kF32),
+                                        find_unavailable_reason(Precision::kBF16),
+                                        find_unavailable_reason(Precision::kInt8)};
+  return reasons[static_cast<int>(precision)];
+}
+
 const char* gemm_backend_name(GemmBackend backend) {
   switch (backend) {
     case GemmBackend::kOneDnn:
@@ -95,7 +250,12 @@ struct PackedLinear::Impl {
   int64_t n = 0;
   int64_t k = 0;
   GemmBackend backend = GemmBackend::kOneDnn;
+  Precision precision = Precision::kF32;
   std::vector<float> bias;  // empty when the layer has none
+
+  // int8: sw[j], the scale of output channel j's int8 weights, and colsum[j] = sum_p qW[j, p].
+  std::vector<float> weight_scales;
+  std::vector<int32_t> weight_sums;
 
   // OpenBLAS: the weight as given, [n, k] row-major.
   std::vector<float> weight;
@@ -114,17 +274,21 @@ struct PackedLinear::Impl {
   mutable std::map<int64_t, Primitive> primitives;
 
   memory::desc weight_desc(bool any_layout) const {
-    return any_layout ? memory::desc({k, n}, DataType::f32, Tag::any) : packed_weight_desc;
+    return any_layout ? memory::desc({k, n}, weight_type(precision), Tag::any)
+                      : packed_weight_desc;
   }
 
+  // The int8 epilogue adds the bias itself, after scaling.
+  bool bias_in_primitive() const { return !bias.empty() && precision != Precision::kInt8; }
+
   dnnl::matmul::primitive_desc make_primitive_desc(int64_t m, bool any_layout) const {
-    memory::desc src({m, k}, DataType::f32, Tag::ab);
-    memory::desc dst({m, n}, DataType::f32, Tag::ab);
+    memory::desc src({m, k}, source_type(precision), Tag::ab);
+    memory::desc dst({m, n}, destination_type(precision), Tag::ab);
     // A primitive run inside a parallel region executes on one thread as thread 0; with the
     // library's shared scratchpad two such runs would overwrite each other's buffers.
     dnnl::primitive_attr attr;
     attr.set_scratchpad_mode(dnnl::scratchpad_mode::user);
-    if (bias.empty()) {
+    if (!bias_in_primitive()) {
       return dnnl::matmul::primitive_desc(dnnl::matmul::desc(src, weight_desc(any_layout), dst),
                                           attr, cpu_engine());
     }
@@ -138,12 +302,25 @@ struct PackedLinear::Impl {
     // primitives built for the same layout so the weights are stored once.
     packed_weight_desc = make_primitive_desc(4096, true).weights_desc();
     dnnl::stream stream(cpu_engine());
+    // int8 weights are quantised here, per output channel; f32 -> bf16 is left to the reorder,
+    // which rounds to nearest even.
+    std::vector<int8_t> quantised;
+    const void* user_data = w;
+    DataType user_type = DataType::f32;
+    if (precision == Precision::kInt8) {
+      quantised.resize(n * k);
+      weight_scales.resize(n);
+      weight_sums.resize(n);
+      quantize_weights_s8(w, n, k, quantised.data(), weight_scales.data(), weight_sums.data());
+      user_data = quantised.data();
+      user_type = DataType::s8;
+    }
     // The PyTorch [n, k] row-major weight is the matmul's [k, n] weight in column-major ("ba").
-    memory::desc user_desc({k, n}, DataType::f32, Tag::ba);
-    dnnl::memory user(user_desc, cpu_engine(), const_cast<float*>(w));
+    memory::desc user_desc({k, n}, user_type, Tag::ba);
+    dnnl::memory user(user_desc, cpu_engine(), const_cast<void*>(user_data));
     packed_weight = dnnl::memory(packed_weight_desc, cpu_engine());
     dnnl::reorder(user, packed_weight).execute(stream, user, packed_weight);
-    if (!bias.empty()) {
+    if (bias_in_primitive()) {
       bias_memory =
           dnnl::memory(memory::desc({1, n}, DataType::f32, Tag::ab), cpu_engine(), bias.data());
     }
@@ -167,17 +344,70 @@ struct PackedLinear::Impl {
     const Primitive primitive = primitive_for(m);
     const dnnl::matmul& matmul = primitive.matmul;
     const memory::desc& scratchpad_desc = primitive.scratchpad_desc;
-    dnnl::memory src(memory::desc({m, k}, DataType::f32, Tag::ab), cpu_engine(),
-                     const_cast<float*>(x));
-    dnnl::memory dst(memory::desc({m, n}, DataType::f32, Tag::ab), cpu_engine(), y);
+    // The matmul's input: x itself, or x converted into this thread's activation buffer.
+    void* source = const_cast<float*>(x);
+    float* row_scales = nullptr;
+    int32_t* row_zero_points = nullptr;
+    if (precision == Precision::kBF16) {
+      auto* converted = static_cast<uint16_t*>(
+          thread_scratchpad<Scratch::kActivations>(m * k * sizeof(uint16_t)));
+      convert_to_bf16(x, m * k, converted);
+      source = converted;
+    } else if (precision == Precision::kInt8) {
+      const size_t values_bytes = round_up_64(m * k);
+      auto* buffer = static_cast<char*>(thread_scratchpad<Scratch::kActivations>(
+          values_bytes + m * (sizeof(float) + sizeof(int32_t))));
+      auto* quantised = reinterpret_cast<uint8_t*>(buffer);
+      row_scales = reinterpret_cast<float*>(buffer + values_bytes);
+      row_zero_points = reinterpret_cast<int32_t*>(row_scales + m);
+      quantize_rows_u8(x, m, k, quantised, row_scales, row_zero_points);
+      source = quantised;
+    }
+    dnnl::memory src(memory::desc({m, k}, source_type(precision), Tag::ab), cpu_engine(), source);
+    // int8: the int32 sums land in y itself and the epilogue turns them into floats in place.
+    dnnl::memory dst(memory::desc({m, n}, destination_type(precision), Tag::ab), cpu_engine(), y);
     dnnl::stream stream(cpu_engine());
     std::unordered_map<int, dnnl::memory> args = {
         {DNNL_ARG_SRC, src}, {DNNL_ARG_WEIGHTS, packed_weight}, {DNNL_ARG_DST, dst}};
-    if (!bias.empty()) args.emplace(DNNL_ARG_BIAS, bias_memory);
-    args.emplace(DNNL_ARG_SCRATCHPAD, dnnl::memory(scratchpad_desc, cpu_engine(),
-                                                   thread_scratchpad(scratchpad_desc.get_size())));
+    if (bias_in_primitive()) args.emplace(DNNL_ARG_BIAS, bias_memory);
+    args.emplace(DNNL_ARG_SCRATCHPAD,
+                 dnnl::memory(scratchpad_desc, cpu_engine(),
+                              thread_scratchpad<Scratch::kOneDnn>(scratchpad_desc.get_size())));
     matmul.execute(stream, args);
     stream.wait();
+    if (precision == Precision::kInt8) {
+      dequantize_int8_product(m, n, row_scales, row_zero_points, weight_scales.data(),
+                              weight_sums.data(), bias.empty() ? nullptr : bias.data(), y);
+    }
+  }
+
+  // bf16 / int8 on many rows: each OpenMP thread takes blocks of rows and converts, multiplies
+  // (oneDNN runs single-threaded inside a parallel region) and scales them itself. A forward()
+  // is then one parallel region instead of three (convert, matmul, epilogue), which matters on
+  // a loaded machine where each region start waits for a descheduled thread, and each block's
+  // activations and outputs are still in cache when the next pass reads them.
+  static constexpr int64_t kRowBlock = 256;
+
+  bool use_row_blocks(int64_t m) const {
+    return precision != Precision::kF32 && m >= 2 * kRowBlock && !omp_in_parallel() &&
+           omp_get_max_threads() > 1;
+  }
+
+  void forward_row_blocks(const float* x, int64_t m, float* y) const {
+    const int64_t blocks = (m + kRowBlock - 1) / kRowBlock;
+    std::exception_ptr error;
+    // Dynamic, so a thread the OS preempts leaves its remaining blocks to the others.
+#pragma omp parallel for schedule(dynamic, 1)
+    for (int64_t block = 0; block < blocks; ++block) {
+      const int64_t begin = block * kRowBlock;
+      try {
+        forward_onednn(x + begin * k, std::min(kRowBlock, m - begin), y + begin * n);
+      } catch (...) {
+#pragma omp critical(salvo_packed_linear_error)
+        if (!error) error = std::current_exception();
+      }
+    }
+    if (error) std::rethrow_exception(error);
   }
 
   void forward_openblas(const float* x, int64_t m, float* y) const {
@@ -198,15 +428,25 @@ struct PackedLinear::Impl {
 };
 
 PackedLinear::PackedLinear(const float* weight, const float* bias, int64_t n, int64_t k,
-                           GemmBackend backend)
+                           GemmBackend backend, Precision precision)
     : impl_(std::make_unique<Impl>()) {
   if (n <= 0 || k <= 0) {
     throw Error(ErrorCode::kInvalidArgument,
                 "PackedLinear: bad shape [" + std::to_string(n) + ", " + std::to_string(k) + "]");
   }
+  if (precision != Precision::kF32) {
+    if (backend != GemmBackend::kOneDnn) {
+      throw Error(ErrorCode::kInvalidArgument,
+                  std::string("PackedLinear: precision ") + precision_name(precision) +
+                      " needs the onednn GEMM backend (got " + gemm_backend_name(backend) + ")");
+    }
+    const std::string reason = precision_unavailable_reason(precision);
+    if (!reason.empty()) throw Error(ErrorCode::kBackend, "PackedLinear: " + reason);
+  }
   impl_->n = n;
   impl_->k = k;
   impl_->backend = backend;
+  impl_->precision = precision;
   if (bias != nullptr) impl_->bias.assign(bias, bias + n);
   try {
     if (backend == GemmBackend::kOneDnn) {
@@ -216,7 +456,8 @@ PackedLinear::PackedLinear(const float* weight, const float* bias, int64_t n, in
       impl_->weight.assign(weight, weight + n * k);
     }
   } catch (const dnnl::error& e) {
-    throw Error(ErrorCode::kBackend, std::string("oneDNN could not prepare a linear layer [") +
+    throw Error(ErrorCode::kBackend, std::string("oneDNN could not prepare a ") +
+                                         precision_name(precision) + " linear layer [" +
                                          std::to_string(n) + ", " + std::to_string(k) +
                                          "]: " + e.what());
   }
@@ -234,7 +475,11 @@ void PackedLinear::forward(const float* x, int64_t m, float* y) const {
     return;
   }
   try {
-    impl_->forward_onednn(x, m, y);
+    if (impl_->use_row_blocks(m)) {
+      impl_->forward_row_blocks(x, m, y);
+    } else {
+      impl_->forward_onednn(x, m, y);
+    }
   } catch (const dnnl::error& e) {
     throw Error(ErrorCode::kBackend,
                 std::string("oneDNN matmul failed for m=") + std::to_string(m) + ": " + e.what());
@@ -243,6 +488,7 @@ void PackedLinear::forward(const float* x, int64_t m, float* y) const {
 
 int64_t PackedLinear::out_features() const { return impl_->n; }
 int64_t PackedLinear::in_features() const { return impl_->k; }
+Precision PackedLinear::precision() const { return impl_->precision; }
 
 void gemm(bool transpose_b, int64_t m, int64_t n, int64_t k, float alpha, const float* a,
           int64_t lda, const float* b, int64_t ldb, float beta, float* c, int64_t ldc) {

@@ -24,21 +24,44 @@ GemmBackend default_gemm_backend();
 GemmBackend parse_gemm_backend(const std::string& name);
 const char* gemm_backend_name(GemmBackend backend);
 
+// Number format of a linear layer's weights and of its activations inside the matrix product.
+// Inputs and outputs of forward() stay float32 in every mode.
+enum class Precision {
+  kF32,   // float32 throughout: the reference the parity tests hold against PyTorch
+  kBF16,  // bfloat16 weights and activations (rounded to nearest even), float32 accumulation
+  kInt8,  // int8 weights (symmetric, per output channel) and uint8 activations (asymmetric, per
+          // row, quantised at every call), int32 accumulation, float32 output
+};
+
+// Parses "f32" / "fp32", "bf16", "int8"; throws salvo::Error(kInvalidArgument) otherwise.
+Precision parse_precision(const std::string& name);
+const char* precision_name(Precision precision);
+// Empty when this CPU and the oneDNN build run `precision` with native instructions (decided at
+// run time from oneDNN's effective ISA, which ONEDNN_MAX_CPU_ISA can lower, and from the
+// implementation oneDNN picks); otherwise why not, e.g. "bf16 needs AVX512_BF16 ...".
+std::string precision_unavailable_reason(Precision precision);
+
 // A linear layer y = x * W^T + b with W in PyTorch's [out_features, in_features] layout,
 // prepared once and then applied to activations of any row count. Uses all OpenMP threads.
 class PackedLinear {
  public:
-  // `weight` is [n, k] row-major, `bias` has n entries or is null. Both are copied.
-  PackedLinear(const float* weight, const float* bias, int64_t n, int64_t k, GemmBackend backend);
+  // `weight` is [n, k] row-major, `bias` has n entries or is null. Both are copied (and for
+  // bf16 / int8 converted once). Precisions other than kF32 need the oneDNN backend
+  // (Error kInvalidArgument otherwise) and a CPU that runs them natively (Error kBackend with
+  // precision_unavailable_reason() otherwise, so callers can fall back).
+  PackedLinear(const float* weight, const float* bias, int64_t n, int64_t k, GemmBackend backend,
+               Precision precision = Precision::kF32);
   ~PackedLinear();
   PackedLinear(PackedLinear&&) noexcept;
   PackedLinear& operator=(PackedLinear&&) noexcept;
 
-  // y[m, n] = x[m, k] * W^T + b. x and y are dense row-major; m may be any value >= 0.
+  // y[m, n] = x[m, k] * W^T + b. x and y are dense row-major; m may be any value >= 0. In bf16
+  // and int8 modes x is converted / quantised into a per-thread buffer first.
   void forward(const float* x, int64_t m, float* y) const;
 
   int64_t out_features() const;
   int64_t in_features() const;
+  Precision precision() const;
 
  private:
   struct Impl;

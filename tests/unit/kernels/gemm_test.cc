@@ -147,6 +147,244 @@ INSTANTIATE_TEST_SUITE_P(Backends, PackedLinearTest,
                            return std::string(gemm_backend_name(info.param));
                          });
 
+std::vector<float> gaussian_values(size_t count, uint32_t seed, float stddev) {
+  std::mt19937 rng(seed);
+  std::normal_distribution<float> dist(0.0f, stddev);
+  std::vector<float> values(count);
+  for (float& v : values) v = dist(rng);
+  return values;
+}
+
+// Cosine similarity of row i of y and of the reference.
+double row_cosine(const std::vector<float>& y, const std::vector<double>& expected, int64_t i,
+                  int64_t n) {
+  double dot = 0.0, yy = 0.0, ee = 0.0;
+  for (int64_t j = 0; j < n; ++j) {
+    dot += y[i * n + j] * expected[i * n + j];
+    yy += static_cast<double>(y[i * n + j]) * y[i * n + j];
+    ee += expected[i * n + j] * expected[i * n + j];
+  }
+  return dot / std::sqrt(yy * ee);
+}
+
+// Fails unless y is as close to the exact y = x W^T + b as `precision` allows. The bounds are
+// worst cases derived from the formats, not fitted to what the kernels happen to do:
+//  - bf16 rounds x and W to 8 significant bits (relative error <= u = 2^-9 each), so every
+//    product x_p * w_p is off by at most (2u + u^2) |x_p w_p| and the sum by 2^-8 * sum |x_p w_p|
+//    (plus float32 accumulation, covered by 1e-5 of the same sum).
+//  - int8 quantises x_p with an error <= sx (one step; half a step except where clamping at the
+//    range's ends costs a full one) and w_jp with <= sw_j / 2, so with dx, dw those errors
+//    |sum x w - sum x^ w^| <= sum (|x_p| sw_j / 2 + |w_jp| sx + sx sw_j / 2). Gaussian data
+//    cancels most of that, so each row's cosine must also be >= 0.999.
+void expect_within_precision(Precision precision, const std::vector<float>& x,
+                             const std::vector<float>& w, const std::vector<float>& y,
+                             const std::vector<double>& expected,
+                             const std::vector<double>& magnitude, int64_t m, int64_t n,
+                             int64_t k) {
+  int reported = 0;
+  std::vector<double> w_abs_sum(n, 0.0), w_scale(n, 0.0);
+  for (int64_t j = 0; j < n; ++j) {
+    for (int64_t p = 0; p < k; ++p) {
+      w_abs_sum[j] += std::fabs(w[j * k + p]);
+      w_scale[j] = std::max<double>(w_scale[j], std::fabs(w[j * k + p]) / 127.0);
+    }
+  }
+  for (int64_t i = 0; i < m; ++i) {
+    double lo = 0.0, hi = 0.0, x_abs_sum = 0.0;
+    for (int64_t p = 0; p < k; ++p) {
+      lo = std::min<double>(lo, x[i * k + p]);
+      hi = std::max<double>(hi, x[i * k + p]);
+      x_abs_sum += std::fabs(x[i * k + p]);
+    }
+    const double x_scale = (hi - lo) / 255.0;
+    for (int64_t j = 0; j < n; ++j) {
+      const size_t idx = i * n + j;
+      double tolerance = 1e-5 * magnitude[idx] + 1e-6;
+      if (precision == Precision::kBF16) tolerance += 0x1p-8 * magnitude[idx];
+      if (precision == Precision::kInt8) {
+        tolerance += x_abs_sum * w_scale[j] / 2 + w_abs_sum[j] * x_scale +
+                     k * x_scale * w_scale[j] / 2;
+      }
+      const double diff = std::fabs(y[idx] - expected[idx]);
+      if (!(diff <= tolerance) && reported++ < 5) {
+        ADD_FAILURE() << "row " << i << " col " << j << ": got " << y[idx] << ", expected "
+                      << expected[idx] << " (tolerance " << tolerance << ")";
+      }
+    }
+    const double cosine = row_cosine(y, expected, i, n);
+    const double min_cosine = precision == Precision::kInt8 ? 0.999 : 0.9999;
+    if (!(cosine >= min_cosine) && reported++ < 5) {
+      ADD_FAILURE() << "row " << i << ": cosine " << cosine << " < " << min_cosine;
+    }
+  }
+}
+
+class LowPrecisionLinearTest : public ::testing::TestWithParam<Precision> {
+ protected:
+  void SetUp() override {
+    const std::string reason = precision_unavailable_reason(GetParam());
+    if (!reason.empty()) GTEST_SKIP() << reason;
+  }
+};
+
+TEST_P(LowPrecisionLinearTest, MatchesReferenceWithinFormatBounds) {
+  struct Shape {
+    int64_t m, n, k;
+  };
+  // Odd and tiny shapes, then the BERT ones (MiniLM 384 / 1536, base 768 / 3072) with a few rows.
+  const Shape shapes[] = {{1, 1, 1},       {7, 37, 19},     {1, 1152, 384},   {33, 129, 385},
+                          {300, 96, 64},   {5, 5, 1},       {61, 1536, 384},  {13, 384, 1536},
+                          {40, 2304, 768}, {9, 768, 3072}};
+  for (const Shape& shape : shapes) {
+    const auto [m, n, k] = shape;
+    // Weights like a trained layer's (std 1 / sqrt(k)); LayerNorm-like activations with a shift
+    // so the u8 zero point is not simply in the middle.
+    const std::vector<float> w = gaussian_values(n * k, 1 + n, 1.0f / std::sqrt(float(k)));
+    const std::vector<float> bias = gaussian_values(n, 2, 0.1f);
+    std::vector<float> x = gaussian_values(m * k, 3 + m + k, 1.0f);
+    for (int64_t p = 0; p < m * k; p += 3) x[p] += 0.7f;
+    for (bool with_bias : {true, false}) {
+      SCOPED_TRACE(testing::Message()
+                   << "m=" << m << " n=" << n << " k=" << k << " bias=" << with_bias);
+      PackedLinear layer(w.data(), with_bias ? bias.data() : nullptr, n, k, GemmBackend::kOneDnn,
+                         GetParam());
+      EXPECT_EQ(layer.precision(), GetParam());
+      std::vector<float> y(m * n, std::numeric_limits<float>::quiet_NaN());
+      layer.forward(x.data(), m, y.data());
+      std::vector<double> magnitude;
+      const std::vector<double> expected =
+          reference_linear(x, w, with_bias ? bias.data() : nullptr, m, n, k, magnitude);
+      expect_within_precision(GetParam(), x, w, y, expected, magnitude, m, n, k);
+    }
+  }
+}
+
+TEST_P(LowPrecisionLinearTest, RepeatedRowCountsAndZeroRows) {
+  const int64_t n = 70, k = 45;
+  const std::vector<float> w = gaussian_values(n * k, 5, 0.15f);
+  const std::vector<float> bias = gaussian_values(n, 6, 0.1f);
+  PackedLinear layer(w.data(), bias.data(), n, k, GemmBackend::kOneDnn, GetParam());
+  float sentinel = 42.0f;
+  layer.forward(nullptr, 0, &sentinel);
+  EXPECT_EQ(sentinel, 42.0f);
+  // Growing and shrinking row counts reuse the per-thread buffers and cached primitives;
+  // 1100 rows take the row-block path (blocks of 256 rows and a remainder on each thread).
+  for (int64_t m : {1, 500, 3, 1100, 500, 1}) {
+    SCOPED_TRACE(testing::Message() << "m=" << m);
+    const std::vector<float> x = gaussian_values(m * k, 7 + m, 1.0f);
+    std::vector<float> y(m * n);
+    layer.forward(x.data(), m, y.data());
+    std::vector<double> magnitude;
+    const std::vector<double> expected = reference_linear(x, w, bias.data(), m, n, k, magnitude);
+    expect_within_precision(GetParam(), x, w, y, expected, magnitude, m, n, k);
+  }
+}
+
+TEST_P(LowPrecisionLinearTest, ForwardInsideParallelRegionAndAfterMove) {
+  const int64_t n = 96, k = 64, m = 17;
+  const std::vector<float> w = gaussian_values(n * k, 7, 0.125f);
+  const std::vector<float> bias = gaussian_values(n, 8, 0.1f);
+  PackedLinear original(w.data(), bias.data(), n, k, GemmBackend::kOneDnn, GetParam());
+  PackedLinear layer(std::move(original));
+  EXPECT_EQ(layer.precision(), GetParam());
+  const int tasks = 8;
+  std::vector<std::vector<float>> xs(tasks), ys(tasks, std::vector<float>(m * n));
+  for (int t = 0; t < tasks; ++t) xs[t] = gaussian_values(m * k, 100 + t, 1.0f);
+#pragma omp parallel for num_threads(2)
+  for (int t = 0; t < tasks; ++t) layer.forward(xs[t].data(), m, ys[t].data());
+  for (int t = 0; t < tasks; ++t) {
+    std::vector<double> magnitude;
+    const std::vector<double> expected = reference_linear(xs[t], w, bias.data(), m, n, k, magnitude);
+    expect_within_precision(GetParam(), xs[t], w, ys[t], expected, magnitude, m, n, k);
+  }
+}
+
+TEST_P(LowPrecisionLinearTest, NanInARowStaysInThatRow) {
+  const int64_t n = 24, k = 40, m = 3;
+  const std::vector<float> w = gaussian_values(n * k, 9, 0.15f);
+  PackedLinear layer(w.data(), nullptr, n, k, GemmBackend::kOneDnn, GetParam());
+  std::vector<float> x = gaussian_values(m * k, 10, 1.0f);
+  x[1 * k + 5] = std::numeric_limits<float>::quiet_NaN();
+  std::vector<float> y(m * n);
+  layer.forward(x.data(), m, y.data());
+  for (int64_t j = 0; j < n; ++j) {
+    EXPECT_TRUE(std::isfinite(y[0 * n + j])) << j;
+    EXPECT_TRUE(std::isnan(y[1 * n + j])) << j;
+    EXPECT_TRUE(std::isfinite(y[2 * n + j])) << j;
+  }
+}
+
+INSTANTIATE_TEST_SUITE_P(Precisions, LowPrecisionLinearTest,
+                         ::testing::Values(Precision::kBF16, Precision::kInt8),
+                         [](const auto& info) { return std::string(precision_name(info.param)); });
+
+TEST(PrecisionTest, ParsesNamesAndRejectsOthers) {
+  EXPECT_EQ(parse_precision("f32"), Precision::kF32);
+  EXPECT_EQ(parse_precision("fp32"), Precision::kF32);
+  EXPECT_EQ(parse_precision("bf16"), Precision::kBF16);
+  EXPECT_EQ(parse_precision("int8"), Precision::kInt8);
+  EXPECT_STREQ(precision_name(Precision::kF32), "f32");
+  EXPECT_STREQ(precision_name(Precision::kBF16), "bf16");
+  EXPECT_STREQ(precision_name(Precision::kInt8), "int8");
+  for (const char* bad : {"fp16", "BF16", "", "int4"}) {
+    try {
+      parse_precision(bad);
+      ADD_FAILURE() << "expected an error for '" << bad << "'";
+    } catch (const Error& e) {
+      EXPECT_EQ(e.code(), ErrorCode::kInvalidArgument);
+      EXPECT_NE(std::string(e.what()).find(std::string("'") + bad + "'"), std::string::npos)
+          << e.what();
+      EXPECT_NE(std::string(e.what()).find("bf16"), std::string::npos) << e.what();
+    }
+  }
+  EXPECT_EQ(precision_unavailable_reason(Precision::kF32), "");
+}
+
+TEST(PrecisionTest, F32IsTheDefault) {
+  const std::vector<float> w = random_values(8 * 4, 1);
+  PackedLinear layer(w.data(), nullptr, 8, 4, GemmBackend::kOneDnn);
+  EXPECT_EQ(layer.precision(), Precision::kF32);
+  PackedLinear blas(w.data(), nullptr, 8, 4, GemmBackend::kOpenBlas, Precision::kF32);
+  EXPECT_EQ(blas.precision(), Precision::kF32);
+}
+
+TEST(PrecisionTest, OpenBlasRejectsLowPrecision) {
+  const std::vector<float> w = random_values(8 * 4, 1);
+  for (Precision precision : {Precision::kBF16, Precision::kInt8}) {
+    try {
+      PackedLinear layer(w.data(), nullptr, 8, 4, GemmBackend::kOpenBlas, precision);
+      ADD_FAILURE() << "expected an error for " << precision_name(precision);
+    } catch (const Error& e) {
+      EXPECT_EQ(e.code(), ErrorCode::kInvalidArgument);
+      const std::string message = e.what();
+      EXPECT_NE(message.find(precision_name(precision)), std::string::npos) << message;
+      EXPECT_NE(message.find("onednn"), std::string::npos) << message;
+      EXPECT_NE(message.find("openblas"), std::string::npos) << message;
+    }
+  }
+}
+
+TEST(PrecisionTest, UnavailablePrecisionIsABackendErrorWithTheReason) {
+  const std::vector<float> w = random_values(8 * 4, 1);
+  for (Precision precision : {Precision::kBF16, Precision::kInt8}) {
+    const std::string reason = precision_unavailable_reason(precision);
+    if (reason.empty()) {
+      // Available here: the layer builds. (The message itself is checked on CPUs without it,
+      // or by running this test under ONEDNN_MAX_CPU_ISA=AVX512_CORE.)
+      EXPECT_NO_THROW(PackedLinear(w.data(), nullptr, 8, 4, GemmBackend::kOneDnn, precision));
+      continue;
+    }
+    EXPECT_NE(reason.find(precision_name(precision)), std::string::npos) << reason;
+    try {
+      PackedLinear layer(w.data(), nullptr, 8, 4, GemmBackend::kOneDnn, precision);
+      ADD_FAILURE() << "expected an error for " << precision_name(precision);
+    } catch (const Error& e) {
+      EXPECT_EQ(e.code(), ErrorCode::kBackend);
+      EXPECT_NE(std::string(e.what()).find(reason), std::string::npos) << e.what();
+    }
+  }
+}
+
 // transpose_b, m, n, k, extra leading-dimension padding, alpha, beta.
 using GemmCase = std::tuple<bool, int64_t, int64_t, int64_t, int64_t, float, float>;
 
