@@ -23,8 +23,7 @@ struct BatchFlags {
   std::string model;
   std::string input;
   std::string output;
-  std::string gemm;
-  size_t max_length = 0;
+  ModelFlags model_flags;
   bool quiet = false;
   JobOptions job;
 };
@@ -56,7 +55,7 @@ void run_batch(Task task, BatchFlags& flags) {
   job.progress = !flags.quiet && stderr_is_terminal();
   if (job.threads <= 0) job.threads = available_cores();
 
-  LoadedModel loaded = load_model(model_dir, task, flags.gemm, flags.max_length);
+  LoadedModel loaded = load_model(model_dir, task, flags.model_flags);
   const WordPieceTokenizer& tokenizer = loaded.tokenizer;
   std::unique_ptr<BertModel>& model = loaded.model;
 
@@ -64,7 +63,8 @@ void run_batch(Task task, BatchFlags& flags) {
     std::string what = std::string("salvo ") + task_name(task) + ": " + model_dir.string();
     if (model) {
       const auto& c = model->config();
-      what += " (" + std::to_string(c.num_hidden_layers) + " layers, hidden " + std::to_string(c.hidden_size) + ")";
+      what += " (" + std::to_string(c.num_hidden_layers) + " layers, hidden " + std::to_string(c.hidden_size) +
+              ", " + loaded.compute + ")";
       if (task == Task::kEmbed) {
         what += std::string(", ") + pooling_name(model->pooling()) + " pooling" +
                 (model->normalize() ? " + L2 normalisation" : "") +
@@ -115,8 +115,8 @@ CLI::App* add_batch_command(CLI::App& app, Task task, const std::string& descrip
       ->delimiter(',');
   cmd->add_option("--compression", flags->job.compression,
                   "Output codec: Parquet none|snappy|gzip|zstd (default snappy); TFRecord none|gzip|zlib");
-  add_compute_flags(cmd, "batch", "rows", &flags->max_length, &flags->job.threads, &flags->job.batching,
-                    task == Task::kTokenize ? nullptr : &flags->gemm);
+  add_compute_flags(cmd, "batch", "rows", task != Task::kTokenize, &flags->model_flags, &flags->job.threads,
+                    &flags->job.batching);
   cmd->add_option("--sort-window", flags->job.batching.window_rows,
                   "Rows sorted by length together before batching (bounds memory and latency)")
       ->capture_default_str()

@@ -1,6 +1,10 @@
 #include "cli/model_setup.h"
 
+#include <algorithm>
+#include <cstdio>
+
 #include "core/error.h"
+#include "model/precision_choice.h"
 
 namespace salvo::cli {
 
@@ -28,15 +32,52 @@ size_t resolve_max_length(size_t requested, const WordPieceTokenizer& tokenizer,
   return limit;
 }
 
-LoadedModel load_model(const fs::path& model_dir, Task task, const std::string& gemm, size_t max_length) {
+namespace {
+
+// The probe batch --dtype auto compares number formats on, tokenized as the job's rows will be.
+PackedBatch probe_batch(const WordPieceTokenizer& tokenizer) {
+  PackedBatch batch;
+  batch.offsets.push_back(0);
+  Encoding encoding;
+  for (const std::string& text : precision_probe_texts()) {
+    tokenizer.encode(text, &encoding);
+    batch.ids.insert(batch.ids.end(), encoding.ids.begin(), encoding.ids.end());
+    batch.type_ids.insert(batch.type_ids.end(), encoding.type_ids.begin(), encoding.type_ids.end());
+    batch.offsets.push_back(static_cast<int32_t>(batch.ids.size()));
+  }
+  return batch;
+}
+
+}  // namespace
+
+LoadedModel load_model(const fs::path& model_dir, Task task, const ModelFlags& flags) {
   if (!fs::is_directory(model_dir)) {
     throw Error(ErrorCode::kModel, "model folder " + model_dir.string() + " does not exist");
   }
-  LoadedModel loaded{WordPieceTokenizer::from_model_dir(model_dir), nullptr};
+  LoadedModel loaded{WordPieceTokenizer::from_model_dir(model_dir), nullptr, ""};
   if (task != Task::kTokenize) {
     BertModelOptions model_options;
-    if (!gemm.empty()) model_options.gemm = parse_gemm_backend(gemm);
-    loaded.model = BertModel::load(model_dir, model_options);
+    if (!flags.gemm.empty()) model_options.gemm = parse_gemm_backend(flags.gemm);
+    Precision precision = Precision::kF32;
+    const bool automatic = !parse_dtype(flags.dtype, &precision);
+    if (precision != Precision::kF32 && model_options.gemm != GemmBackend::kOneDnn) {
+      throw Error(ErrorCode::kInvalidArgument,
+                  "--dtype " + flags.dtype + " needs --gemm onednn (OpenBLAS runs f32 only)");
+    }
+    PackedBatch probe;
+    if (automatic) {
+      // The probe is tokenized with the job's length limit, so it never exceeds the model's positions.
+      WordPieceTokenizer probe_tokenizer = loaded.tokenizer;
+      const BertConfig config = BertConfig::from_json_file(model_dir / "config.json");
+      probe_tokenizer.set_max_length(
+          std::min<size_t>(resolve_max_length(flags.max_length, loaded.tokenizer, nullptr, model_dir),
+                           static_cast<size_t>(config.max_position_embeddings)));
+      probe = probe_batch(probe_tokenizer);
+    }
+    ChosenModel chosen = load_with_dtype(model_dir, model_options, flags.dtype, probe);
+    if (!chosen.fallback_warning.empty()) std::fprintf(stderr, "salvo: warning: %s\n", chosen.fallback_warning.c_str());
+    loaded.model = std::move(chosen.model);
+    loaded.compute = chosen.description + ", " + gemm_backend_name(model_options.gemm);
     if (task == Task::kClassify && !loaded.model->has_classifier()) {
       throw Error(ErrorCode::kModel, model_dir.string() +
                                          " has no classification head (no classifier.weight in model.safetensors); "
@@ -48,13 +89,14 @@ LoadedModel load_model(const fs::path& model_dir, Task task, const std::string& 
                                          std::to_string(loaded.model->config().vocab_size));
     }
   }
-  loaded.tokenizer.set_max_length(resolve_max_length(max_length, loaded.tokenizer, loaded.model.get(), model_dir));
+  loaded.tokenizer.set_max_length(
+      resolve_max_length(flags.max_length, loaded.tokenizer, loaded.model.get(), model_dir));
   return loaded;
 }
 
-void add_compute_flags(CLI::App* cmd, const std::string& batch, const std::string& rows, size_t* max_length,
-                       int* threads, BatchingOptions* batching, std::string* gemm) {
-  cmd->add_option("--max-length", *max_length,
+void add_compute_flags(CLI::App* cmd, const std::string& batch, const std::string& rows, bool runs_model,
+                       ModelFlags* model, int* threads, BatchingOptions* batching) {
+  cmd->add_option("--max-length", model->max_length,
                   "Truncate to this many tokens, special tokens included (default: tokenizer.json's truncation, "
                   "else the model's max_position_embeddings)");
   cmd->add_option("--threads", *threads, "Compute threads (default: all cores)");
@@ -64,8 +106,15 @@ void add_compute_flags(CLI::App* cmd, const std::string& batch, const std::strin
   cmd->add_option("--batch-rows", batching->max_batch_rows, "Most " + rows + " in one " + batch)
       ->capture_default_str()
       ->check(CLI::PositiveNumber);
-  if (gemm) {
-    cmd->add_option("--gemm", *gemm, "Matrix-product library: onednn or openblas (default: the fastest here)");
+  if (runs_model) {
+    cmd->add_option("--gemm", model->gemm, "Matrix-product library: onednn or openblas (default: the fastest here)");
+    cmd->add_option("--dtype", model->dtype,
+                    "Number format of the encoder's matrix products: f32 (exact), bf16 (AVX512_BF16), int8 "
+                    "(AVX512_VNNI; dynamic per-row activations, per-channel weights) or auto (the fastest that "
+                    "keeps every embedding of a probe batch within cosine 0.99 (int8) or 0.999 (bf16) of f32). "
+                    "A format this CPU lacks runs as f32 with a warning")
+        ->capture_default_str()
+        ->check(CLI::IsMember({"f32", "fp32", "bf16", "int8", "auto"}));
   }
 }
 

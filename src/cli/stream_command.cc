@@ -32,8 +32,7 @@ void install_signal_handlers() {
 struct StreamFlags {
   std::string model;
   std::string task = "embed";
-  std::string gemm;
-  size_t max_length = 0;
+  ModelFlags model_flags;
   std::vector<std::string> kafka_config;
   bool quiet = false;
   StreamOptions options;
@@ -51,14 +50,14 @@ void run_stream_command(StreamFlags& flags) {
     options.kafka_config.emplace_back(setting.substr(0, eq), setting.substr(eq + 1));
   }
   install_signal_handlers();  // a signal during the model load still ends in a clean, empty run
-  LoadedModel loaded = load_model(flags.model, options.task, flags.gemm, flags.max_length);
+  LoadedModel loaded = load_model(flags.model, options.task, flags.model_flags);
   if (!flags.quiet) {
-    std::fprintf(stderr, "salvo stream: %s %s -> %s, group %s, %s, %s, %d threads\n", flags.task.c_str(),
+    std::fprintf(stderr, "salvo stream: %s %s -> %s, group %s, %s, %s, %s, %d threads\n", flags.task.c_str(),
                  options.input_topic.c_str(), options.output_topic.c_str(), options.group.c_str(),
                  options.exactly_once ? "exactly-once (transactions)" : "at-least-once",
                  options.dead_letter_topic.empty() ? "bad messages answered with an error"
                                                    : ("dead letters to " + options.dead_letter_topic).c_str(),
-                 options.threads);
+                 loaded.compute.c_str(), options.threads);
   }
   run_stream(options, loaded.tokenizer, *loaded.model, g_stop);
 }
@@ -93,7 +92,7 @@ void add_stream_command(CLI::App& app, Runner* selected) {
   cmd->add_flag("--raw-text", o.raw_text, "The message value is the text itself, not JSON");
   cmd->add_option("--text-field", o.fields.text, "JSON field holding the text")->capture_default_str();
   cmd->add_option("--id-field", o.fields.id, "JSON field copied to the response as \"id\"")->capture_default_str();
-  add_compute_flags(cmd, "micro-batch", "requests", &flags->max_length, &o.threads, &o.batching, &flags->gemm);
+  add_compute_flags(cmd, "micro-batch", "requests", true, &flags->model_flags, &o.threads, &o.batching);
   cmd->add_option("--max-wait-ms", o.max_wait_ms, "Longest a request waits for its micro-batch to fill")
       ->capture_default_str()
       ->check(CLI::NonNegativeNumber);

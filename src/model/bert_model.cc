@@ -113,6 +113,7 @@ std::unique_ptr<BertModel> BertModel::load(const fs::path& dir, const BertModelO
   }
 
   model->config_ = BertConfig::from_json_file(transformer_dir / "config.json");
+  model->precision_ = options.precision;
   const BertConfig& c = model->config_;
 
   const fs::path weights_path = transformer_dir / "model.safetensors";
@@ -139,11 +140,12 @@ std::unique_ptr<BertModel> BertModel::load(const fs::path& dir, const BertModelO
   };
   const int64_t h = c.hidden_size;
   const int64_t inter = c.intermediate_size;
-  auto linear = [&](const std::string& prefix, int64_t n, int64_t k) {
+  auto linear = [&](const std::string& prefix, int64_t n, int64_t k, Precision precision) {
     const std::vector<float> w = get(prefix + ".weight", {n, k});
     const std::vector<float> b = get(prefix + ".bias", {n});
-    return PackedLinear(w.data(), b.data(), n, k, options.gemm);
+    return PackedLinear(w.data(), b.data(), n, k, options.gemm, precision);
   };
+  const Precision encoder = options.precision;
 
   model->word_embeddings_ = get("embeddings.word_embeddings.weight", {c.vocab_size, h});
   model->position_embeddings_ =
@@ -166,12 +168,12 @@ std::unique_ptr<BertModel> BertModel::load(const fs::path& dir, const BertModelO
       qkv_b.insert(qkv_b.end(), b.begin(), b.end());
     }
     model->layers_.push_back(Layer{
-        PackedLinear(qkv_w.data(), qkv_b.data(), 3 * h, h, options.gemm),
-        linear(p + "attention.output.dense", h, h),
+        PackedLinear(qkv_w.data(), qkv_b.data(), 3 * h, h, options.gemm, encoder),
+        linear(p + "attention.output.dense", h, h, encoder),
         get(p + "attention.output.LayerNorm.weight", {h}),
         get(p + "attention.output.LayerNorm.bias", {h}),
-        linear(p + "intermediate.dense", inter, h),
-        linear(p + "output.dense", h, inter),
+        linear(p + "intermediate.dense", inter, h, encoder),
+        linear(p + "output.dense", h, inter, encoder),
         get(p + "output.LayerNorm.weight", {h}),
         get(p + "output.LayerNorm.bias", {h}),
     });
@@ -185,8 +187,9 @@ std::unique_ptr<BertModel> BertModel::load(const fs::path& dir, const BertModelO
                                          std::to_string(h) + "]");
     }
     const int64_t num_labels = t.shape[0];
-    model->pooler_.emplace(linear("pooler.dense", h, h));
-    model->classifier_.emplace(linear("classifier", num_labels, h));
+    // A handful of rows per batch: float32 costs nothing here and keeps the scores exact.
+    model->pooler_.emplace(linear("pooler.dense", h, h, Precision::kF32));
+    model->classifier_.emplace(linear("classifier", num_labels, h, Precision::kF32));
     if (c.id2label.empty()) {
       for (int64_t i = 0; i < num_labels; ++i) {
         model->labels_.push_back("LABEL_" + std::to_string(i));

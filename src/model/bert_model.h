@@ -37,6 +37,8 @@ Pooling parse_pooling(const std::string& name);
 // Load-time choices.
 struct BertModelOptions {
   GemmBackend gemm = default_gemm_backend();
+  // Number format of the encoder's linear layers (the pooler and classifier head stay float32).
+  Precision precision = Precision::kF32;
 };
 
 // A loaded BERT encoder with optional sequence-classification head.
@@ -51,6 +53,8 @@ class BertModel {
   ~BertModel();
 
   const BertConfig& config() const { return config_; }
+  // The number format the encoder's linear layers run in.
+  Precision precision() const { return precision_; }
   bool has_classifier() const { return classifier_.has_value(); }
   // id2label in id order (LABEL_i when absent).
   const std::vector<std::string>& labels() const { return labels_; }
@@ -84,6 +88,7 @@ class BertModel {
   void check_batch(const PackedBatch& batch) const;
 
   BertConfig config_;
+  Precision precision_ = Precision::kF32;
   std::vector<float> word_embeddings_, position_embeddings_, type_embeddings_;
   std::vector<float> embedding_norm_weight_, embedding_norm_bias_;
   std::vector<Layer> layers_;
