@@ -34,8 +34,10 @@ if ((${#missing[@]})); then
 fi
 
 if [[ $what == test ]]; then
-  # Test-only reference tools (Hugging Face tokenizers, DuckDB), pinned by package.json and its lock
-  # file. `npm install`, not `npm ci`: npm 11 rejects its own lock file for packages with per-platform
-  # optional dependencies (DuckDB's bindings), reporting the other platforms' packages as missing.
-  (cd tools/node && npm install --no-audit --no-fund --loglevel=error >/dev/null)
+  # Test and benchmark reference tools (Hugging Face tokenizers, DuckDB, ONNX Runtime), pinned by
+  # package.json and its lock file. `npm install`, not `npm ci`: npm 11 rejects its own lock file for
+  # packages with per-platform optional dependencies (DuckDB's bindings), reporting the other platforms'
+  # packages as missing. ONNXRUNTIME_NODE_INSTALL=skip (also in tools/node/.npmrc): onnxruntime-node's
+  # install script would download GPU libraries; its CPU library ships inside the package.
+  (cd tools/node && ONNXRUNTIME_NODE_INSTALL=skip npm install --no-audit --no-fund --loglevel=error >/dev/null)
 fi

@@ -1,23 +1,43 @@
 #!/usr/bin/env python3
-"""salvo embed next to PyTorch, same machine, same run, same threads: rows/s, tokens/s and ratios.
+"""salvo next to PyTorch and ONNX Runtime: same machine, same run, same inputs, same thread count.
 
-Workloads, for the MiniLM-L6-H384 and BERT-base shapes (random weights, fp32):
-  fixed  every row exactly --fixed-length tokens, batches of 32 rows (the classic 32 x 128 benchmark)
-  text   real English Debian package descriptions, text in, L2-normalised mean-pooled embeddings out
+One command prints, per model shape and workload, rows/s and tokens/s of every system, salvo's ratio
+to each peer, and salvo's achieved GFLOP/s against the machine's ceilings measured in the same run
+(an FMA loop for the fp32 instruction peak, the GEMM library at its best shape for the matmul ceiling).
 
-salvo runs end to end through its CLI (read JSONL, tokenize, batch, infer, write .npy); its time is the
-job time it reports (model loading excluded). PyTorch (Debian's python3-torch, salvo_ref.torch_bert)
-runs the loop a Spark predict_batch_udf user writes: pre-tokenised ids (tokenisation not timed, which
-favours PyTorch), batches of 64 in input order padded to the longest row, torch.inference_mode(),
-mean pooling and normalisation. Each measurement is repeated and the median reported.
+Systems
+  salvo        build/salvo embed, end to end (read JSONL, tokenize, batch, infer, write .npy), once per
+               --dtypes entry; its time is the job time it reports (model loading excluded)
+  pytorch      Debian's python3-torch running tools/python/salvo_ref/torch_bert.py (BERT in PyTorch with
+               Hugging Face names) the way a Spark predict_batch_udf user does: batches in input order (32
+               rows for the fixed shape, 64 for text), padded to the longest row, torch.inference_mode(),
+               masked mean pooling, L2 normalisation. "model" times pre-tokenised ids. "e2e" adds the time the
+               Hugging Face tokenizers library (Rust) took on the same texts with the same threads
+               (measured inside the ONNX Runtime runner), since Debian packages no Python binding of it
+  onnxruntime  onnxruntime-node (npm) on the same weights exported to ONNX by tools/python/export_onnx.py,
+               graph optimisation "all", same batching as PyTorch; end to end with tokenisation by the
+               Hugging Face tokenizers library through @anush008/tokenizers (tools/bench/ort_embed.js).
+               "model" is its time minus its tokenisation time
+  tokenize     salvo tokenize --threads 1 against the Hugging Face tokenizers library on one thread
+               (tools/bench/hf_tokenize.js), ids checked identical
 
-Usage: tools/bench/bench_embed.py [--salvo build/salvo] [--threads N] [--shapes minilm,base] [--repeats 3]
+Workloads, for the MiniLM-L6-H384 and BERT-base shapes (random weights, tokenizer of the bundled example):
+  fixed  every row exactly 128 tokens, batches of 32 rows (the classic 32 x 128 benchmark)
+  text   real English Debian package descriptions (tests/data/texts), text in, normalised embeddings out
+
+Every measurement is repeated --repeats times (interleaved across systems) and the median reported.
+Per-row cosine of each --dtypes output against salvo's f32 output is reported as its minimum.
+
+Usage: tools/bench/bench_embed.py [--shapes minilm,base] [--workloads fixed,text,tokenize]
+                                  [--dtypes f32,bf16,int8] [--repeats 3] [--text-rows 5000] [--threads N]
+Run it with /usr/bin/python3 (Debian's torch); tools/node must be installed (scripts/install-deps.sh test).
 """
 import argparse
 import gzip
 import json
 import os
 import re
+import shutil
 import statistics
 import subprocess
 import sys
@@ -34,8 +54,12 @@ from salvo_ref import torch_bert  # noqa: E402
 
 TOKENIZER = os.path.join(REPO, "examples", "debian-sections", "tokenizer.json")
 CORPUS = os.path.join(REPO, "tests", "data", "texts", "debian_descriptions.jsonl.gz")
-# Rows per workload and shape: enough for a stable rate, small enough for a 2-core machine.
-ROWS = {("minilm", "fixed"): 1024, ("minilm", "text"): 2000, ("base", "fixed"): 256, ("base", "text"): 400}
+FIXED_TEXT = "the quick brown fox jumps over the lazy dog " * 40
+FIXED_ROWS = {"minilm": 512, "base": 128}
+
+
+def log(msg):
+    print(msg, file=sys.stderr, flush=True)
 
 
 def english_texts(n):
@@ -46,7 +70,9 @@ def english_texts(n):
             if row["lang"] == "en":
                 out.append(row["text"])
                 if len(out) == n:
-                    return out
+                    break
+    if len(out) < n:
+        raise SystemExit(f"{CORPUS} has only {len(out)} English rows, {n} asked for")
     return out
 
 
@@ -56,18 +82,39 @@ def write_jsonl(path, texts):
             f.write(json.dumps({"id": i, "text": t}, ensure_ascii=False) + "\n")
 
 
-def salvo_run(salvo, args, threads):
-    proc = subprocess.run([salvo, *args, "--threads", str(threads)], capture_output=True, text=True, check=True)
+def run(cmd, env=None):
+    proc = subprocess.run(cmd, capture_output=True, text=True, env=env)
+    if proc.returncode != 0:
+        raise RuntimeError(f"{' '.join(cmd)} failed ({proc.returncode}):\n{proc.stderr[-3000:]}")
+    return proc
+
+
+def machine_peaks(build, threads):
+    exe = os.path.join(build, "tools", "bench", "machine_peaks")
+    proc = run([exe], env=dict(os.environ, OMP_NUM_THREADS=str(threads)))
+    return json.loads(proc.stdout)
+
+
+def model_flops(config, lengths):
+    """Useful FLOPs of the encoder on sequences of these lengths: the dense layers per token and the
+    two attention products per sequence (no padding, no pooling, no layer norms)."""
+    h, inter, layers = config["hidden_size"], config["intermediate_size"], config["num_hidden_layers"]
+    tokens = sum(lengths)
+    dense = 2 * tokens * (4 * h * h + 2 * h * inter)
+    attention = sum(4 * n * n * h for n in lengths)
+    return layers * (dense + attention)
+
+
+def salvo_embed(salvo, model, inp, out, max_len, threads, dtype, extra):
+    proc = run([salvo, "embed", "--model", model, "--input", inp, "--output", out, "--max-length", str(max_len),
+                "--threads", str(threads), "--dtype", dtype, *extra])
     m = re.search(r"salvo \w+: (\d+) rows, (\d+) errors, ([\d.]+) s", proc.stderr)
     if not m:
         raise RuntimeError(f"no summary line in salvo's stderr:\n{proc.stderr}")
-    return float(m.group(3)), proc.stderr
-
-
-def torch_embed(module, batches):
-    with torch.inference_mode():
-        for ids, mask in batches:
-            torch_bert.pool(module(ids, mask), mask, "mean", True)
+    if int(m.group(2)) != 0:
+        raise RuntimeError(f"salvo reported {m.group(2)} error rows:\n{proc.stderr}")
+    compute = re.search(r"hidden \d+, ([^)]*\)?[^)]*)\)", proc.stderr)
+    return float(m.group(3)), compute.group(1) if compute else dtype
 
 
 def padded_batches(token_rows, batch_rows):
@@ -84,68 +131,241 @@ def padded_batches(token_rows, batch_rows):
     return batches
 
 
+def torch_embed(module, batches):
+    start = time.perf_counter()
+    with torch.inference_mode():
+        for ids, mask in batches:
+            torch_bert.pool(module(ids, mask), mask, "mean", True)
+    return time.perf_counter() - start
+
+
+def ort_embed(onnx, inp, max_len, threads, batch_rows, repeats):
+    proc = run(["node", os.path.join(REPO, "tools", "bench", "ort_embed.js"), "--model", onnx, "--threads",
+                str(threads), "--repeats", str(repeats), "--batch", str(batch_rows), "--texts", inp, "--tokenizer",
+                TOKENIZER, "--max-length", str(max_len)])
+    return json.loads(proc.stdout.strip().splitlines()[-1])
+
+
+def min_cosine(a, b):
+    a = a / np.maximum(np.linalg.norm(a, axis=1, keepdims=True), 1e-12)
+    b = b / np.maximum(np.linalg.norm(b, axis=1, keepdims=True), 1e-12)
+    return float(np.min(np.sum(a * b, axis=1)))
+
+
+def bench_embedding(args, tmp, shape, workload, peaks, results):
+    model = os.path.join(tmp, shape)
+    if not os.path.isdir(model):
+        run([sys.executable, os.path.join(REPO, "tools", "python", "make_random_bert.py"), "--shape", shape,
+             "--tokenizer", TOKENIZER, "--out", model, "--seed", "1"])
+        run([sys.executable, os.path.join(REPO, "tools", "python", "export_onnx.py"), "--model", model, "--out",
+             os.path.join(model, "model.onnx")])
+    config = json.load(open(os.path.join(model, "config.json")))
+    if workload == "fixed":
+        n = int(FIXED_ROWS[shape] * args.scale)
+        texts, max_len, batch_rows = [FIXED_TEXT] * n, 128, 32
+        salvo_extra = ["--batch-rows", "32", "--batch-tokens", str(32 * 128)]
+    else:
+        n = int(args.text_rows * args.scale)
+        texts, max_len, batch_rows, salvo_extra = english_texts(n), args.text_max_length, 64, []
+    inp = os.path.join(tmp, f"{shape}-{workload}.jsonl")
+    write_jsonl(inp, texts)
+    tok = os.path.join(tmp, "tokens.jsonl")
+    run([args.salvo, "tokenize", "--model", model, "--input", inp, "--output", tok, "--max-length", str(max_len),
+         "--quiet"])
+    token_rows = [json.loads(line)["input_ids"] for line in open(tok)]
+    lengths = [len(r) for r in token_rows]
+    tokens = sum(lengths)
+    flops = model_flops(config, lengths)
+    batches = padded_batches(token_rows, batch_rows)
+    padded = sum(b[0].numel() for b in batches)
+    _, module = torch_bert.load(model)
+    torch_embed(module, batches[:1])  # warm-up
+
+    times = {f"salvo {d}": [] for d in args.dtypes}
+    compute = {}
+    times.update({"pytorch model": [], "ort e2e": [], "ort model": [], "hf tokenize": []})
+    outputs = {}
+    for rep in range(args.repeats):
+        for dtype in args.dtypes:
+            out = os.path.join(tmp, f"out-{dtype}.npy")
+            seconds, compute[dtype] = salvo_embed(args.salvo, model, inp, out, max_len, args.threads, dtype,
+                                                  salvo_extra)
+            times[f"salvo {dtype}"].append(seconds)
+            outputs[dtype] = np.load(out)
+        if "pytorch" in args.peers and (rep < args.peer_repeats):
+            times["pytorch model"].append(torch_embed(module, batches))
+        if "onnxruntime" in args.peers and (rep < args.peer_repeats):
+            ort = ort_embed(os.path.join(model, "model.onnx"), inp, max_len, args.threads, batch_rows, 1)
+            times["ort e2e"].append(ort["seconds"][0])
+            times["hf tokenize"].append(ort["tokenize_seconds"][0])
+            times["ort model"].append(ort["seconds"][0] - ort["tokenize_seconds"][0])
+        log(f"  {shape} {workload} repeat {rep + 1}: " +
+            ", ".join(f"{k} {v[-1]:.2f} s" for k, v in times.items() if len(v) > rep))
+
+    med = {k: statistics.median(v) for k, v in times.items() if v}
+    if "pytorch model" in med and "hf tokenize" in med:
+        med["pytorch e2e"] = med["pytorch model"] + med["hf tokenize"]
+    cosines = {d: min_cosine(outputs[d], outputs["f32"]) for d in args.dtypes if d != "f32" and "f32" in outputs}
+    results.append(dict(shape=shape, workload=workload, rows=n, tokens=tokens, padded_tokens=padded, flops=flops,
+                        seconds=med, compute=compute, min_cosine=cosines, repeats=args.repeats))
+    print_embedding_result(results[-1], peaks, sys.stderr)
+
+
+def dtype_peak(peaks, name):
+    """The instruction peak of the number format salvo ran in, for "salvo bf16" etc."""
+    dtype = name.split()[1]
+    if dtype == "bf16":
+        return peaks["bf16_dot_gflops"], "bf16 dot peak"
+    if dtype == "int8":
+        return peaks["int8_dot_gops"], "int8 dot peak"
+    return peaks["fp32_fma_gflops"], "FMA peak"
+
+
+def print_embedding_result(r, peaks, f):
+    s = r["seconds"]
+    ceiling = peaks["matmul_f32_gflops"]
+    print(f"\n{r['shape']} / {r['workload']}: {r['rows']} rows, {r['tokens']} tokens "
+          f"(peers pad to {r['padded_tokens']}: {1 - r['tokens'] / r['padded_tokens']:.0%} padding)", file=f)
+    for name, seconds in s.items():
+        line = f"  {name:15} {r['rows'] / seconds:9.1f} rows/s {r['tokens'] / seconds:10.0f} tokens/s"
+        if name.startswith("salvo"):
+            gflops = r["flops"] / seconds / 1e9
+            peak, peak_name = dtype_peak(peaks, name)
+            line += f"  {gflops:6.1f} GFLOP/s = {gflops / peak:.0%} of {peak_name}"
+            if name == "salvo f32":
+                line += f", {gflops / ceiling:.0%} of the f32 matmul ceiling"
+        print(line, file=f)
+    if "salvo f32" in s:
+        for peer in ("pytorch model", "pytorch e2e", "ort model", "ort e2e"):
+            if peer in s:
+                print(f"  salvo f32 / {peer}: {s[peer] / s['salvo f32']:.2f}x", file=f)
+        for name in s:
+            if name.startswith("salvo ") and name != "salvo f32":
+                dtype = name.split()[1]
+                print(f"  salvo {dtype} / salvo f32: {s['salvo f32'] / s[name]:.2f}x, min per-row cosine "
+                      f"{r['min_cosine'].get(dtype, float('nan')):.5f}", file=f)
+
+
+def bench_tokenize(args, tmp, results):
+    n = args.tokenize_rows
+    inp = os.path.join(tmp, "tokenize.jsonl")
+    write_jsonl(inp, english_texts(n))
+    out = os.path.join(tmp, "salvo-ids.jsonl")
+    hf_ids = os.path.join(tmp, "hf-ids.jsonl")
+    # A folder with only the tokenizer: no model positions to cap the length at the example's 128.
+    tok_dir = os.path.join(tmp, "tokenizer-only")
+    os.makedirs(tok_dir, exist_ok=True)
+    shutil.copy(TOKENIZER, tok_dir)
+    salvo_times, hf_times = [], []
+    for _ in range(args.repeats):
+        proc = run([args.salvo, "tokenize", "--model", tok_dir, "--input", inp, "--output", out,
+                    "--threads", "1", "--max-length", "512"])
+        salvo_times.append(float(re.search(r"errors, ([\d.]+) s", proc.stderr).group(1)))
+        proc = run(["node", os.path.join(REPO, "tools", "bench", "hf_tokenize.js"), "--tokenizer", TOKENIZER,
+                    "--texts", inp, "--repeats", "1", "--max-length", "512", "--ids-out", hf_ids])
+        hf = json.loads(proc.stdout.strip().splitlines()[-1])
+        hf_times.append(hf["seconds"][0])
+    ours = [json.loads(line)["input_ids"] for line in open(out)]
+    theirs = [json.loads(line)["input_ids"] for line in open(hf_ids)]
+    identical = ours == theirs
+    tokens = sum(len(r) for r in ours)
+    r = dict(workload="tokenize", rows=n, tokens=tokens, seconds={"salvo": statistics.median(salvo_times),
+                                                                  "hf tokenizers": statistics.median(hf_times)},
+             identical_ids=identical)
+    results.append(r)
+    s = r["seconds"]
+    print(f"\ntokenize (one thread): {n} rows, {tokens} tokens, ids identical: {identical}", file=sys.stderr)
+    for name, seconds in s.items():
+        print(f"  {name:15} {n / seconds:9.1f} rows/s {tokens / seconds:10.0f} tokens/s", file=sys.stderr)
+    print(f"  salvo / hf tokenizers: {s['hf tokenizers'] / s['salvo']:.2f}x", file=sys.stderr)
+    if not identical:
+        raise SystemExit("token ids differ between salvo and the Hugging Face tokenizers library")
+
+
+def markdown(results, peaks, args):
+    fma, ceiling = peaks["fp32_fma_gflops"], peaks["matmul_f32_gflops"]
+    lines = [f"Ceilings, measured in this run on {peaks['threads']} threads: fp32 FMA loop {fma:.0f} GFLOP/s, "
+             f"oneDNN f32 matmul at its best shape ({peaks['matmul_f32_shape']}) {ceiling:.0f} GFLOP/s, "
+             f"bf16 dot-product loop {peaks['bf16_dot_gflops']:.0f} GFLOP/s, int8 dot-product loop "
+             f"{peaks['int8_dot_gops']:.0f} GOP/s.", "",
+             "| shape | workload | rows | tokens | system | rows/s | tokens/s | ratio | salvo GFLOP/s (% of peak) |",
+             "| --- | --- | --- | --- | --- | --- | --- | --- | --- |"]
+    for r in results:
+        if r["workload"] == "tokenize":
+            continue
+        s = r["seconds"]
+        for name, seconds in s.items():
+            ratio, gf = "", ""
+            if name.startswith("salvo"):
+                g = r["flops"] / seconds / 1e9
+                peak, peak_name = dtype_peak(peaks, name)
+                gf = f"{g:.0f} ({g / peak:.0%} of {peak_name})"
+                if name != "salvo f32" and "salvo f32" in s:
+                    dtype = name.split()[1]
+                    ratio = (f"{s['salvo f32'] / seconds:.2f}x salvo f32 (min cosine "
+                             f"{r['min_cosine'].get(dtype, float('nan')):.5f})")
+            elif "salvo f32" in s:
+                ratio = f"salvo f32 is {seconds / s['salvo f32']:.2f}x faster"
+            lines.append(f"| {r['shape']} | {r['workload']} | {r['rows']} | {r['tokens']} | {name} | "
+                         f"{r['rows'] / seconds:.1f} | {r['tokens'] / seconds:.0f} | {ratio} | {gf} |")
+    for r in results:
+        if r["workload"] == "tokenize":
+            s = r["seconds"]
+            lines += ["", f"Tokenisation alone, one thread, {r['rows']} rows, {r['tokens']} tokens, ids identical: "
+                      f"{r['identical_ids']}: salvo {r['tokens'] / s['salvo']:.0f} tokens/s, Hugging Face tokenizers "
+                      f"{r['tokens'] / s['hf tokenizers']:.0f} tokens/s, ratio {s['hf tokenizers'] / s['salvo']:.2f}x."]
+    lines += ["", f"threads={args.threads} repeats={args.repeats} (peers {args.peer_repeats}) torch={torch.__version__} "
+              f"date={time.strftime('%Y-%m-%d')} cpu={cpu_name()}"]
+    return "\n".join(lines)
+
+
+def cpu_name():
+    try:
+        for line in open("/proc/cpuinfo"):
+            if line.startswith("model name"):
+                return line.split(":", 1)[1].strip()
+    except OSError:
+        pass
+    return "unknown"
+
+
 def main():
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--salvo", default=os.path.join(REPO, "build", "salvo"))
     ap.add_argument("--threads", type=int, default=os.cpu_count())
     ap.add_argument("--shapes", default="minilm,base")
-    ap.add_argument("--workloads", default="fixed,text")
+    ap.add_argument("--workloads", default="fixed,text,tokenize")
+    ap.add_argument("--dtypes", default="f32,bf16,int8", help="salvo --dtype values to run (f32 first)")
+    ap.add_argument("--peers", default="pytorch,onnxruntime")
     ap.add_argument("--repeats", type=int, default=3)
-    ap.add_argument("--fixed-length", type=int, default=128)
+    ap.add_argument("--peer-repeats", type=int, default=None,
+                    help="repeats of the (slow) peers; default --repeats")
+    ap.add_argument("--text-rows", type=int, default=5000)
     ap.add_argument("--text-max-length", type=int, default=256)
-    ap.add_argument("--scale", type=float, default=1.0, help="multiply the row counts")
+    ap.add_argument("--tokenize-rows", type=int, default=10000)
+    ap.add_argument("--scale", type=float, default=1.0, help="multiply the row counts (fixed and text)")
+    ap.add_argument("--json", help="also write the raw results here")
     args = ap.parse_args()
+    args.dtypes = args.dtypes.split(",")
+    args.peers = args.peers.split(",")
+    args.peer_repeats = args.repeats if args.peer_repeats is None else args.peer_repeats
     torch.set_num_threads(args.threads)
+    build = os.path.dirname(os.path.abspath(args.salvo))
 
+    peaks = machine_peaks(build, args.threads)
+    log(f"ceilings: {json.dumps(peaks)}")
     results = []
     with tempfile.TemporaryDirectory(prefix="salvo-bench-") as tmp:
-        for shape in args.shapes.split(","):
-            model = os.path.join(tmp, shape)
-            subprocess.run([sys.executable, os.path.join(REPO, "tools", "python", "make_random_bert.py"), "--shape",
-                            shape, "--tokenizer", TOKENIZER, "--out", model, "--seed", "1"], check=True,
-                           capture_output=True)
-            _, module = torch_bert.load(model)
-            for workload in args.workloads.split(","):
-                n = int(ROWS[(shape, workload)] * args.scale)
-                inp = os.path.join(tmp, f"{shape}-{workload}.jsonl")
-                if workload == "fixed":
-                    write_jsonl(inp, ["the quick brown fox jumps over the lazy dog " * 40] * n)
-                    max_len, batch = args.fixed_length, ["--batch-rows", "32",
-                                                         "--batch-tokens", str(32 * args.fixed_length)]
-                    torch_batch_rows = 32
-                else:
-                    write_jsonl(inp, english_texts(n))
-                    max_len, batch, torch_batch_rows = args.text_max_length, [], 64
-                tok = os.path.join(tmp, "tokens.jsonl")
-                subprocess.run([args.salvo, "tokenize", "--model", model, "--input", inp, "--output", tok,
-                                "--max-length", str(max_len), "--quiet"], check=True)
-                token_rows = [json.loads(line)["input_ids"] for line in open(tok)]
-                tokens = sum(len(r) for r in token_rows)
-                batches = padded_batches(token_rows, torch_batch_rows)
-                padded = sum(b[0].numel() for b in batches)
-                salvo_times, torch_times = [], []
-                for _ in range(args.repeats):
-                    seconds, _ = salvo_run(args.salvo, ["embed", "--model", model, "--input", inp, "--output",
-                                                        os.path.join(tmp, "out.npy"), "--max-length", str(max_len),
-                                                        *batch], args.threads)
-                    salvo_times.append(seconds)
-                    start = time.perf_counter()
-                    torch_embed(module, batches)
-                    torch_times.append(time.perf_counter() - start)
-                s, t = statistics.median(salvo_times), statistics.median(torch_times)
-                results.append((shape, workload, n, tokens, padded, s, t))
-                print(f"{shape:6} {workload:5} rows={n:5} tokens={tokens:7} | salvo {n / s:8.1f} rows/s "
-                      f"{tokens / s:9.0f} tok/s | pytorch {n / t:8.1f} rows/s {tokens / t:9.0f} tok/s "
-                      f"(padding {1 - tokens / padded:.0%}) | salvo/pytorch {t / s:5.2f}x", flush=True)
-
-    print(f"\n| shape | workload | rows | tokens | salvo rows/s | salvo tokens/s | PyTorch rows/s | "
-          f"PyTorch tokens/s | salvo / PyTorch |")
-    print("| --- | --- | --- | --- | --- | --- | --- | --- | --- |")
-    for shape, workload, n, tokens, padded, s, t in results:
-        print(f"| {shape} | {workload} | {n} | {tokens} | {n / s:.1f} | {tokens / s:.0f} | {n / t:.1f} | "
-              f"{tokens / t:.0f} | {t / s:.2f}x |")
-    print(f"\nthreads={args.threads} repeats={args.repeats} torch={torch.__version__} "
-          f"date={time.strftime('%Y-%m-%d')}")
+        for workload in args.workloads.split(","):
+            if workload == "tokenize":
+                bench_tokenize(args, tmp, results)
+                continue
+            for shape in args.shapes.split(","):
+                bench_embedding(args, tmp, shape, workload, peaks, results)
+    print(markdown(results, peaks, args))
+    if args.json:
+        with open(args.json, "w") as f:
+            json.dump(dict(peaks=peaks, results=results), f, indent=1)
 
 
 if __name__ == "__main__":

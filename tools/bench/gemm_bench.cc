@@ -1,7 +1,10 @@
 // Compares the GEMM libraries salvo can use on the shapes BERT inference runs, as GFLOP/s and as
 // a share of the machine's fp32 peak (measured here with an FMA loop).
 //
-// Linear layers: y[4096, n] = x[4096, k] * W^T + b on all OpenMP threads. Attention products:
+// Linear layers: y[4096, n] = x[4096, k] * W^T + b on all OpenMP threads, in float32 and in
+// PackedLinear's bf16 and int8 modes (2 m n k FLOPs counted for every format, forward() timed end
+// to end, so the conversion of x and the int8 epilogue are included; their cost alone is timed
+// by the linear/*_passes rows). Attention products:
 // each thread runs its own single-threaded L x L x d and L x d x L products, as the encoder's
 // per-head loop does (salvo::gemm against OpenBLAS and BLIS pinned to one thread).
 // BLIS is opened with dlopen so its BLAS symbols cannot clash with OpenBLAS's.
@@ -22,6 +25,8 @@
 #include <vector>
 
 #include "kernels/gemm.h"
+#include "kernels/quantize.h"
+#include "peak_loops.h"
 
 // BLIS's own header gives the types (trans_t, rntm_t) and inline rntm setters; its functions are
 // looked up with dlsym, never linked.
@@ -53,69 +58,9 @@ std::vector<float> random_values(size_t count, uint32_t seed) {
   return values;
 }
 
-// 24 independent accumulators cover the FMA latency times the number of FMA pipes on current
-// cores; the loop body has no loads, so it runs at the FMA units' throughput.
-__attribute__((target("avx512f"))) float fma_loop_avx512(int64_t iterations) {
-  __m512 acc[24];
-  for (int i = 0; i < 24; ++i) acc[i] = _mm512_set1_ps(0.001f * i);
-  const __m512 mul = _mm512_set1_ps(0.999999f);
-  const __m512 add = _mm512_set1_ps(1e-7f);
-  // Fully unrolled, so the accumulators live in registers. Without -ffast-math the compiler
-  // cannot merge the dependent FMAs of successive iterations.
-  for (int64_t it = 0; it < iterations; ++it) {
-#pragma GCC unroll 24
-    for (int i = 0; i < 24; ++i) acc[i] = _mm512_fmadd_ps(acc[i], mul, add);
-  }
-  __m512 sum = acc[0];
-  for (int i = 1; i < 24; ++i) sum = _mm512_add_ps(sum, acc[i]);
-  float lanes[16];
-  _mm512_storeu_ps(lanes, sum);
-  return lanes[0] + lanes[15];
-}
-
-__attribute__((target("avx2,fma"))) float fma_loop_avx2(int64_t iterations) {
-  __m256 acc[12];
-  for (int i = 0; i < 12; ++i) acc[i] = _mm256_set1_ps(0.001f * i);
-  const __m256 mul = _mm256_set1_ps(0.999999f);
-  const __m256 add = _mm256_set1_ps(1e-7f);
-  for (int64_t it = 0; it < iterations; ++it) {
-#pragma GCC unroll 12
-    for (int i = 0; i < 12; ++i) acc[i] = _mm256_fmadd_ps(acc[i], mul, add);
-  }
-  __m256 sum = acc[0];
-  for (int i = 1; i < 12; ++i) sum = _mm256_add_ps(sum, acc[i]);
-  float lanes[8];
-  _mm256_storeu_ps(lanes, sum);
-  return lanes[0] + lanes[7];
-}
-
-// FLOPs per iteration of the FMA loop that fits this CPU.
-double fma_loop_flops() { return __builtin_cpu_supports("avx512f") ? 24.0 * 16 * 2 : 12.0 * 8 * 2; }
-
-// Runs the FMA loop on every OpenMP thread at once and returns the FLOPs done.
-double run_fma_loop(int64_t iterations) {
-  const bool avx512 = __builtin_cpu_supports("avx512f");
-  float sink = 0.0f;
-#pragma omp parallel reduction(+ : sink)
-  sink += avx512 ? fma_loop_avx512(iterations) : fma_loop_avx2(iterations);
-  benchmark::DoNotOptimize(sink);
-  return fma_loop_flops() * static_cast<double>(iterations) * omp_get_max_threads();
-}
-
 // The machine's fp32 peak in FLOP/s on all OpenMP threads, measured once (best of five).
 double peak_flops() {
-  static const double peak = [] {
-    run_fma_loop(20'000'000);  // lets the clock ramp up
-    double best = 0.0;
-    for (int trial = 0; trial < 5; ++trial) {
-      const auto start = std::chrono::steady_clock::now();
-      const double flops = run_fma_loop(20'000'000);
-      const double seconds =
-          std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
-      best = std::max(best, flops / seconds);
-    }
-    return best;
-  }();
+  static const double peak = bench::measure_peak(bench::PeakKind::kFp32Fma);
   return peak;
 }
 
@@ -134,7 +79,8 @@ void measure(benchmark::State& state, double flops_per_run, const std::function<
 }
 
 void bm_peak(benchmark::State& state) {
-  measure(state, fma_loop_flops() * 1e6 * omp_get_max_threads(), [] { run_fma_loop(1'000'000); });
+  measure(state, bench::peak_ops_per_iteration(bench::PeakKind::kFp32Fma) * 1e6 * omp_get_max_threads(),
+          [] { bench::run_peak_loop(bench::PeakKind::kFp32Fma, 1'000'000); });
   state.counters["threads"] = omp_get_max_threads();
 }
 
@@ -188,11 +134,40 @@ void run_linear(benchmark::State& state, const LinearShape& shape,
   measure(state, 2.0 * kTokens * shape.n * shape.k, [&] { run(x.data(), y.data()); });
 }
 
-void bm_packed_linear(benchmark::State& state, LinearShape shape, GemmBackend backend) {
+void bm_packed_linear(benchmark::State& state, LinearShape shape, GemmBackend backend,
+                      Precision precision) {
+  const std::string reason = precision_unavailable_reason(precision);
+  if (!reason.empty()) {
+    state.SkipWithError(reason.c_str());
+    return;
+  }
   const std::vector<float> w = random_values(shape.n * shape.k, 2);
   const std::vector<float> bias = random_values(shape.n, 3);
-  PackedLinear layer(w.data(), bias.data(), shape.n, shape.k, backend);
+  PackedLinear layer(w.data(), bias.data(), shape.n, shape.k, backend, precision);
   run_linear(state, shape, [&](const float* x, float* y) { layer.forward(x, kTokens, y); });
+}
+
+// The passes around the low-precision matmuls alone, with the FLOP count of the whole layer so
+// that the GFLOP/s of this row over that of the matching onednn_packed_* row is the share of
+// forward() they take: int8 quantises x and dequantises y, bf16 converts x.
+void bm_precision_passes(benchmark::State& state, LinearShape shape, Precision precision) {
+  const std::vector<float> x = random_values(kTokens * shape.k, 1);
+  std::vector<float> y(kTokens * shape.n, 0.0f);
+  std::vector<uint8_t> quantised(kTokens * shape.k);
+  std::vector<uint16_t> converted(kTokens * shape.k);
+  std::vector<float> row_scales(kTokens), col_scales(shape.n, 1e-3f);
+  std::vector<int32_t> row_zero_points(kTokens), col_sums(shape.n, 5);
+  const std::vector<float> bias = random_values(shape.n, 3);
+  measure(state, 2.0 * kTokens * shape.n * shape.k, [&] {
+    if (precision == Precision::kBF16) {
+      convert_to_bf16(x.data(), kTokens * shape.k, converted.data());
+      return;
+    }
+    quantize_rows_u8(x.data(), kTokens, shape.k, quantised.data(), row_scales.data(),
+                     row_zero_points.data());
+    dequantize_int8_product(kTokens, shape.n, row_scales.data(), row_zero_points.data(),
+                            col_scales.data(), col_sums.data(), bias.data(), y.data());
+  });
 }
 
 // OpenBLAS with its own pthread pool and the bias added after, as a plain caller would use it.
@@ -349,15 +324,26 @@ void register_benchmarks() {
   for (const LinearShape& shape : kLinearShapes) {
     const std::string name = shape.name;
     benchmark::RegisterBenchmark(("linear/onednn_packed/" + name).c_str(), bm_packed_linear, shape,
-                                 GemmBackend::kOneDnn)
+                                 GemmBackend::kOneDnn, Precision::kF32)
         ->UseRealTime()
         ->ComputeStatistics("max", max_of);
+    for (Precision precision : {Precision::kBF16, Precision::kInt8}) {
+      const std::string format = precision_name(precision);
+      benchmark::RegisterBenchmark(("linear/onednn_packed_" + format + "/" + name).c_str(),
+                                   bm_packed_linear, shape, GemmBackend::kOneDnn, precision)
+          ->UseRealTime()
+          ->ComputeStatistics("max", max_of);
+      benchmark::RegisterBenchmark(("linear/" + format + "_passes/" + name).c_str(),
+                                   bm_precision_passes, shape, precision)
+          ->UseRealTime()
+          ->ComputeStatistics("max", max_of);
+    }
     benchmark::RegisterBenchmark(("linear/onednn_runtime_m/" + name).c_str(), bm_onednn_runtime_m,
                                  shape)
         ->UseRealTime()
         ->ComputeStatistics("max", max_of);
     benchmark::RegisterBenchmark(("linear/openblas_rows_omp/" + name).c_str(), bm_packed_linear,
-                                 shape, GemmBackend::kOpenBlas)
+                                 shape, GemmBackend::kOpenBlas, Precision::kF32)
         ->UseRealTime()
         ->ComputeStatistics("max", max_of);
     benchmark::RegisterBenchmark(("linear/openblas_pthreads/" + name).c_str(), bm_openblas_threaded,
