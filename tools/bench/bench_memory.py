@@ -69,7 +69,7 @@ def main():
         weights_mib = os.path.getsize(os.path.join(model, "model.safetensors")) / 2**20
         print(f"model: {args.shape}, model.safetensors {weights_mib:.1f} MiB (float32), dtype {args.dtype}",
               flush=True)
-        print("| input | rows | tokens | wall s | peak RSS MiB |")
+        print("| input | rows | speed | wall s | peak RSS MiB |")
         print("| --- | --- | --- | --- | --- |")
         for size_mb in (float(s) for s in args.sizes_mb.split(",")):
             inp = os.path.join(tmp, "in.jsonl")
