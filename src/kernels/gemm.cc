@@ -36,6 +36,7 @@ void pin_openblas_to_one_thread() {
 enum class Scratch {
   kOneDnn,       // oneDNN's scratchpad for one primitive execution
   kActivations,  // x converted to bf16, or quantised to u8 with its row scales and zero points
+  kAccumulators,  // int8 products' int32 sums when y holds a residual and cannot take them
 };
 
 // A per-thread, 64-byte aligned buffer of at least `bytes` bytes, kept for the next call.
@@ -188,6 +189,33 @@ void add_bias(const float* bias, int64_t m, int64_t n, float* y) {
   }
 }
 
+// Single-threaded, for a row slice a thread has just computed.
+void activate(Activation activation, float* y, int64_t count) {
+  switch (activation) {
+    case Activation::kGeluErf:
+      gelu_erf(y, count);
+      break;
+    case Activation::kGeluTanh:
+      gelu_tanh(y, count);
+      break;
+    case Activation::kRelu:
+      relu(y, count);
+      break;
+  }
+}
+
+dnnl::algorithm eltwise_algorithm(Activation activation) {
+  switch (activation) {
+    case Activation::kGeluErf:
+      return dnnl::algorithm::eltwise_gelu_erf;
+    case Activation::kGeluTanh:
+      return dnnl::algorithm::eltwise_gelu_tanh;
+    case Activation::kRelu:
+      break;
+  }
+  return dnnl::algorithm::eltwise_relu;
+}
+
 }  // namespace
 
 GemmBackend default_gemm_backend() {
@@ -251,6 +279,7 @@ struct PackedLinear::Impl {
   int64_t k = 0;
   GemmBackend backend = GemmBackend::kOneDnn;
   Precision precision = Precision::kF32;
+  LinearEpilogue epilogue;
   std::vector<float> bias;  // empty when the layer has none
 
   // int8: sw[j], the scale of output channel j's int8 weights, and colsum[j] = sum_p qW[j, p].
@@ -278,8 +307,10 @@ struct PackedLinear::Impl {
                       : packed_weight_desc;
   }
 
-  // The int8 epilogue adds the bias itself, after scaling.
+  // The int8 epilogue adds the bias, residual and activation itself, after scaling; the f32 and
+  // bf16 primitives run them as oneDNN post-ops (sum, then eltwise) on their float32 output.
   bool bias_in_primitive() const { return !bias.empty() && precision != Precision::kInt8; }
+  bool epilogue_in_primitive() const { return precision != Precision::kInt8; }
 
   dnnl::matmul::primitive_desc make_primitive_desc(int64_t m, bool any_layout) const {
     memory::desc src({m, k}, source_type(precision), Tag::ab);
@@ -288,6 +319,14 @@ struct PackedLinear::Impl {
     // library's shared scratchpad two such runs would overwrite each other's buffers.
     dnnl::primitive_attr attr;
     attr.set_scratchpad_mode(dnnl::scratchpad_mode::user);
+    if (epilogue_in_primitive() && (epilogue.accumulate || epilogue.activation)) {
+      dnnl::post_ops ops;
+      if (epilogue.accumulate) ops.append_sum(1.0f);
+      if (epilogue.activation) {
+        ops.append_eltwise(1.0f, eltwise_algorithm(*epilogue.activation), 0.0f, 0.0f);
+      }
+      attr.set_post_ops(ops);
+    }
     if (!bias_in_primitive()) {
       return dnnl::matmul::primitive_desc(dnnl::matmul::desc(src, weight_desc(any_layout), dst),
                                           attr, cpu_engine());
@@ -364,8 +403,14 @@ struct PackedLinear::Impl {
       source = quantised;
     }
     dnnl::memory src(memory::desc({m, k}, source_type(precision), Tag::ab), cpu_engine(), source);
-    // int8: the int32 sums land in y itself and the epilogue turns them into floats in place.
-    dnnl::memory dst(memory::desc({m, n}, destination_type(precision), Tag::ab), cpu_engine(), y);
+    // int8: the int32 sums land in y itself and the epilogue turns them into floats in place,
+    // unless y holds a residual to add: then they go to a per-thread buffer.
+    void* destination = y;
+    if (precision == Precision::kInt8 && epilogue.accumulate) {
+      destination = thread_scratchpad<Scratch::kAccumulators>(m * n * sizeof(int32_t));
+    }
+    dnnl::memory dst(memory::desc({m, n}, destination_type(precision), Tag::ab), cpu_engine(),
+                     destination);
     dnnl::stream stream(cpu_engine());
     std::unordered_map<int, dnnl::memory> args = {
         {DNNL_ARG_SRC, src}, {DNNL_ARG_WEIGHTS, packed_weight}, {DNNL_ARG_DST, dst}};
@@ -376,8 +421,10 @@ struct PackedLinear::Impl {
     matmul.execute(stream, args);
     stream.wait();
     if (precision == Precision::kInt8) {
-      dequantize_int8_product(m, n, row_scales, row_zero_points, weight_scales.data(),
-                              weight_sums.data(), bias.empty() ? nullptr : bias.data(), y);
+      dequantize_int8_product(m, n, static_cast<const int32_t*>(destination), row_scales,
+                              row_zero_points, weight_scales.data(), weight_sums.data(),
+                              bias.empty() ? nullptr : bias.data(), epilogue.accumulate,
+                              epilogue.activation, y);
     }
   }
 
@@ -418,17 +465,19 @@ struct PackedLinear::Impl {
     for (int64_t begin = 0; begin < m; begin += chunk) {
       const int64_t rows = std::min(chunk, m - begin);
       float* y_rows = y + begin * n;
+      // beta = 1 adds the residual y holds; the activation runs while the slice is in cache.
       cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, static_cast<int>(rows),
                   static_cast<int>(n), static_cast<int>(k), 1.0f, x + begin * k,
-                  static_cast<int>(k), weight.data(), static_cast<int>(k), 0.0f, y_rows,
-                  static_cast<int>(n));
+                  static_cast<int>(k), weight.data(), static_cast<int>(k),
+                  epilogue.accumulate ? 1.0f : 0.0f, y_rows, static_cast<int>(n));
       if (!bias.empty()) add_bias(bias.data(), rows, n, y_rows);
+      if (epilogue.activation) activate(*epilogue.activation, y_rows, rows * n);
     }
   }
 };
 
 PackedLinear::PackedLinear(const float* weight, const float* bias, int64_t n, int64_t k,
-                           GemmBackend backend, Precision precision)
+                           GemmBackend backend, Precision precision, LinearEpilogue epilogue)
     : impl_(std::make_unique<Impl>()) {
   if (n <= 0 || k <= 0) {
     throw Error(ErrorCode::kInvalidArgument,
@@ -447,6 +496,7 @@ PackedLinear::PackedLinear(const float* weight, const float* bias, int64_t n, in
   impl_->k = k;
   impl_->backend = backend;
   impl_->precision = precision;
+  impl_->epilogue = epilogue;
   if (bias != nullptr) impl_->bias.assign(bias, bias + n);
   try {
     if (backend == GemmBackend::kOneDnn) {
@@ -489,6 +539,7 @@ void PackedLinear::forward(const float* x, int64_t m, float* y) const {
 int64_t PackedLinear::out_features() const { return impl_->n; }
 int64_t PackedLinear::in_features() const { return impl_->k; }
 Precision PackedLinear::precision() const { return impl_->precision; }
+const LinearEpilogue& PackedLinear::epilogue() const { return impl_->epilogue; }
 
 void gemm(bool transpose_b, int64_t m, int64_t n, int64_t k, float alpha, const float* a,
           int64_t lda, const float* b, int64_t ldb, float beta, float* c, int64_t ldc) {

@@ -7,7 +7,10 @@
 
 #include <cstdint>
 #include <memory>
+#include <optional>
 #include <string>
+
+#include "kernels/activations.h"
 
 namespace salvo {
 
@@ -41,6 +44,17 @@ const char* precision_name(Precision precision);
 // implementation oneDNN picks); otherwise why not, e.g. "bf16 needs AVX512_BF16 ...".
 std::string precision_unavailable_reason(Precision precision);
 
+// Work PackedLinear::forward folds into the matrix product's output stage, so that it costs no
+// separate pass over y: y = activation(x W^T + b [+ y as found on entry]).
+struct LinearEpilogue {
+  // Applied last, element-wise. f32 / bf16 on oneDNN run oneDNN's own GELU (a different erf /
+  // tanh approximation from apply_activation's, equally within ~1e-6); OpenBLAS and int8 run
+  // salvo's (kernels/activations.h) on each row while it is in cache.
+  std::optional<Activation> activation;
+  // When true, forward() adds what y holds on entry (a residual) instead of overwriting it.
+  bool accumulate = false;
+};
+
 // A linear layer y = x * W^T + b with W in PyTorch's [out_features, in_features] layout,
 // prepared once and then applied to activations of any row count. Uses all OpenMP threads.
 class PackedLinear {
@@ -48,20 +62,24 @@ class PackedLinear {
   // `weight` is [n, k] row-major, `bias` has n entries or is null. Both are copied (and for
   // bf16 / int8 converted once). Precisions other than kF32 need the oneDNN backend
   // (Error kInvalidArgument otherwise) and a CPU that runs them natively (Error kBackend with
-  // precision_unavailable_reason() otherwise, so callers can fall back).
+  // precision_unavailable_reason() otherwise, so callers can fall back). `epilogue` is fixed for
+  // the layer's lifetime.
   PackedLinear(const float* weight, const float* bias, int64_t n, int64_t k, GemmBackend backend,
-               Precision precision = Precision::kF32);
+               Precision precision = Precision::kF32, LinearEpilogue epilogue = {});
   ~PackedLinear();
   PackedLinear(PackedLinear&&) noexcept;
   PackedLinear& operator=(PackedLinear&&) noexcept;
 
-  // y[m, n] = x[m, k] * W^T + b. x and y are dense row-major; m may be any value >= 0. In bf16
-  // and int8 modes x is converted / quantised into a per-thread buffer first.
+  // y[m, n] = x[m, k] * W^T + b, then the epilogue: with accumulate, y must hold the residual
+  // on entry; with an activation it is applied last. x and y are dense row-major and must not
+  // overlap; m may be any value >= 0. In bf16 and int8 modes x is converted / quantised into a
+  // per-thread buffer first.
   void forward(const float* x, int64_t m, float* y) const;
 
   int64_t out_features() const;
   int64_t in_features() const;
   Precision precision() const;
+  const LinearEpilogue& epilogue() const;
 
  private:
   struct Impl;

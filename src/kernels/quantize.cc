@@ -166,21 +166,55 @@ __attribute__((target("avx512f,avx512bw,avx512vl,avx512dq"))) void quantize_row_
 }
 #pragma GCC diagnostic pop
 
+// One output row of the int8 epilogue; `acc` holds the int32 accumulators' bit patterns and may
+// be y itself (it is read as float so that the compiler knows the two can alias). Inlined into
+// dequantize_row's clones, so each instantiation is compiled for the clone's instruction set.
+template <bool kBias, bool kAccumulate>
+__attribute__((always_inline)) inline void dequantize_row_body(
+    int64_t n, const float* acc, float row_scale, int32_t row_zero_point, const float* col_scales,
+    const int32_t* col_sums, const float* bias, float* y) {
+#pragma omp simd
+  for (int64_t j = 0; j < n; ++j) {
+    const int32_t sum = std::bit_cast<int32_t>(acc[j]) - row_zero_point * col_sums[j];
+    float v = static_cast<float>(sum) * (row_scale * col_scales[j]);
+    if constexpr (kBias) v += bias[j];
+    if constexpr (kAccumulate) v += y[j];
+    y[j] = v;
+  }
+}
+
 SALVO_TARGET_CLONES
-void dequantize_row(int64_t n, float row_scale, int32_t row_zero_point, const float* col_scales,
-                    const int32_t* col_sums, const float* bias, float* y) {
+void dequantize_row(int64_t n, const float* acc, float row_scale, int32_t row_zero_point,
+                    const float* col_scales, const int32_t* col_sums, const float* bias,
+                    bool accumulate, float* y) {
   if (bias != nullptr) {
-#pragma omp simd
-    for (int64_t j = 0; j < n; ++j) {
-      const int32_t acc = std::bit_cast<int32_t>(y[j]) - row_zero_point * col_sums[j];
-      y[j] = static_cast<float>(acc) * (row_scale * col_scales[j]) + bias[j];
+    if (accumulate) {
+      dequantize_row_body<true, true>(n, acc, row_scale, row_zero_point, col_scales, col_sums,
+                                      bias, y);
+    } else {
+      dequantize_row_body<true, false>(n, acc, row_scale, row_zero_point, col_scales, col_sums,
+                                       bias, y);
     }
+  } else if (accumulate) {
+    dequantize_row_body<false, true>(n, acc, row_scale, row_zero_point, col_scales, col_sums,
+                                     bias, y);
   } else {
-#pragma omp simd
-    for (int64_t j = 0; j < n; ++j) {
-      const int32_t acc = std::bit_cast<int32_t>(y[j]) - row_zero_point * col_sums[j];
-      y[j] = static_cast<float>(acc) * (row_scale * col_scales[j]);
-    }
+    dequantize_row_body<false, false>(n, acc, row_scale, row_zero_point, col_scales, col_sums,
+                                      bias, y);
+  }
+}
+
+void activate_row(Activation activation, float* y, int64_t n) {
+  switch (activation) {
+    case Activation::kGeluErf:
+      gelu_erf(y, n);
+      break;
+    case Activation::kGeluTanh:
+      gelu_tanh(y, n);
+      break;
+    case Activation::kRelu:
+      relu(y, n);
+      break;
   }
 }
 
@@ -219,9 +253,21 @@ void quantize_rows_u8(const float* x, int64_t m, int64_t k, uint8_t* q, float* s
 void dequantize_int8_product(int64_t m, int64_t n, const float* row_scales,
                              const int32_t* row_zero_points, const float* col_scales,
                              const int32_t* col_sums, const float* bias, float* y) {
+  dequantize_int8_product(m, n, reinterpret_cast<const int32_t*>(y), row_scales, row_zero_points,
+                          col_scales, col_sums, bias, false, std::nullopt, y);
+}
+
+void dequantize_int8_product(int64_t m, int64_t n, const int32_t* acc, const float* row_scales,
+                             const int32_t* row_zero_points, const float* col_scales,
+                             const int32_t* col_sums, const float* bias, bool accumulate,
+                             std::optional<Activation> activation, float* y) {
+  const auto* acc_bits = reinterpret_cast<const float*>(acc);
 #pragma omp parallel for schedule(static) if (run_parallel(m * n))
   for (int64_t i = 0; i < m; ++i) {
-    dequantize_row(n, row_scales[i], row_zero_points[i], col_scales, col_sums, bias, y + i * n);
+    float* row = y + i * n;
+    dequantize_row(n, acc_bits + i * n, row_scales[i], row_zero_points[i], col_scales, col_sums,
+                   bias, accumulate, row);
+    if (activation) activate_row(*activation, row, n);
   }
 }
 

@@ -7,6 +7,9 @@
 
 #include <bit>
 #include <cstdint>
+#include <optional>
+
+#include "kernels/activations.h"
 
 namespace salvo {
 
@@ -42,5 +45,14 @@ void quantize_rows_u8(const float* x, int64_t m, int64_t k, uint8_t* q, float* s
 void dequantize_int8_product(int64_t m, int64_t n, const float* row_scales,
                              const int32_t* row_zero_points, const float* col_scales,
                              const int32_t* col_sums, const float* bias, float* y);
+
+// The same epilogue with PackedLinear's fusions, still one pass over y: the int32 accumulators
+// are read from `acc` (which may be y itself, as above, unless `accumulate`), and
+// y[i, j] = activation(scaled product + bias[j] + (accumulate ? y[i, j] on entry : 0)), the
+// activation computed as apply_activation does while the row is in cache. `bias` may be null.
+void dequantize_int8_product(int64_t m, int64_t n, const int32_t* acc, const float* row_scales,
+                             const int32_t* row_zero_points, const float* col_scales,
+                             const int32_t* col_sums, const float* bias, bool accumulate,
+                             std::optional<Activation> activation, float* y);
 
 }  // namespace salvo

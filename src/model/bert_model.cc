@@ -140,11 +140,16 @@ std::unique_ptr<BertModel> BertModel::load(const fs::path& dir, const BertModelO
   };
   const int64_t h = c.hidden_size;
   const int64_t inter = c.intermediate_size;
-  auto linear = [&](const std::string& prefix, int64_t n, int64_t k, Precision precision) {
+  auto linear = [&](const std::string& prefix, int64_t n, int64_t k, Precision precision,
+                    LinearEpilogue epilogue = {}) {
     const std::vector<float> w = get(prefix + ".weight", {n, k});
     const std::vector<float> b = get(prefix + ".bias", {n});
-    return PackedLinear(w.data(), b.data(), n, k, options.gemm, precision);
+    return PackedLinear(w.data(), b.data(), n, k, options.gemm, precision, epilogue);
   };
+  // The feed-forward activation and both residual adds run inside the linear layers' output
+  // stage (see hidden_states), saving a pass over memory each.
+  const LinearEpilogue activated{.activation = c.hidden_act};
+  const LinearEpilogue residual{.activation = std::nullopt, .accumulate = true};
   const Precision encoder = options.precision;
 
   model->word_embeddings_ = get("embeddings.word_embeddings.weight", {c.vocab_size, h});
@@ -169,11 +174,11 @@ std::unique_ptr<BertModel> BertModel::load(const fs::path& dir, const BertModelO
     }
     model->layers_.push_back(Layer{
         PackedLinear(qkv_w.data(), qkv_b.data(), 3 * h, h, options.gemm, encoder),
-        linear(p + "attention.output.dense", h, h, encoder),
+        linear(p + "attention.output.dense", h, h, encoder, residual),
         get(p + "attention.output.LayerNorm.weight", {h}),
         get(p + "attention.output.LayerNorm.bias", {h}),
-        linear(p + "intermediate.dense", inter, h, encoder),
-        linear(p + "output.dense", h, inter, encoder),
+        linear(p + "intermediate.dense", inter, h, encoder, activated),
+        linear(p + "output.dense", h, inter, encoder, residual),
         get(p + "output.LayerNorm.weight", {h}),
         get(p + "output.LayerNorm.bias", {h}),
     });
@@ -271,20 +276,21 @@ void BertModel::hidden_states(const PackedBatch& batch, float* out) {
 
   float* qkv = grow(qkv_, tokens * 3 * h);
   float* context = grow(context_, tokens * h);
-  float* projected = grow(projected_, tokens * h);
   float* intermediate = grow(intermediate_, tokens * inter);
+  // `out` holds the residual stream: the attention-output and output linears add their product
+  // to it (LinearEpilogue::accumulate) and it is normalised in place; the intermediate linear
+  // applies the activation itself.
   for (const Layer& layer : layers_) {
     layer.qkv.forward(out, tokens, qkv);
     packed_attention(qkv, batch.offsets.data(), rows, config_.num_attention_heads,
                      config_.head_dim(), context);
-    layer.attention_output.forward(context, tokens, projected);
-    add_layer_norm(projected, out, layer.attention_norm_weight.data(),
-                   layer.attention_norm_bias.data(), tokens, h, eps, out);
+    layer.attention_output.forward(context, tokens, out);
+    layer_norm(out, layer.attention_norm_weight.data(), layer.attention_norm_bias.data(), tokens,
+               h, eps, out);
     layer.intermediate.forward(out, tokens, intermediate);
-    apply_activation(config_.hidden_act, intermediate, tokens * inter);
-    layer.output.forward(intermediate, tokens, projected);
-    add_layer_norm(projected, out, layer.output_norm_weight.data(), layer.output_norm_bias.data(),
-                   tokens, h, eps, out);
+    layer.output.forward(intermediate, tokens, out);
+    layer_norm(out, layer.output_norm_weight.data(), layer.output_norm_bias.data(), tokens, h, eps,
+               out);
   }
 }
 

@@ -100,7 +100,7 @@ class BertModel {
   bool from_sentence_transformers_ = false;
 
   // Scratch reused across calls; grown to the largest batch seen.
-  std::vector<float> qkv_, context_, projected_, intermediate_, hidden_;
+  std::vector<float> qkv_, context_, intermediate_, hidden_;
 };
 
 }  // namespace salvo

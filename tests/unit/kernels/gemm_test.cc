@@ -3,6 +3,7 @@
 #include <gtest/gtest.h>
 #include <omp.h>
 
+#include <algorithm>
 #include <cmath>
 #include <cstdint>
 #include <limits>
@@ -317,6 +318,183 @@ TEST_P(LowPrecisionLinearTest, NanInARowStaysInThatRow) {
 INSTANTIATE_TEST_SUITE_P(Precisions, LowPrecisionLinearTest,
                          ::testing::Values(Precision::kBF16, Precision::kInt8),
                          [](const auto& info) { return std::string(precision_name(info.param)); });
+
+// The activation in double, as the model defines it (not salvo's approximations).
+double reference_activation(Activation activation, double v) {
+  switch (activation) {
+    case Activation::kGeluErf:
+      return 0.5 * v * (1.0 + std::erf(v / std::sqrt(2.0)));
+    case Activation::kGeluTanh:
+      return 0.5 * v * (1.0 + std::tanh(std::sqrt(2.0 / M_PI) * (v + 0.044715 * v * v * v)));
+    case Activation::kRelu:
+      break;
+  }
+  return v > 0.0 ? v : 0.0;
+}
+
+const char* activation_name(Activation activation) {
+  switch (activation) {
+    case Activation::kGeluErf:
+      return "gelu_erf";
+    case Activation::kGeluTanh:
+      return "gelu_tanh";
+    case Activation::kRelu:
+      break;
+  }
+  return "relu";
+}
+
+using EpilogueParam = std::tuple<GemmBackend, Precision>;
+
+class LinearEpilogueTest : public ::testing::TestWithParam<EpilogueParam> {
+ protected:
+  void SetUp() override {
+    const std::string reason = precision_unavailable_reason(std::get<1>(GetParam()));
+    if (!reason.empty()) GTEST_SKIP() << reason;
+  }
+};
+
+// y = act(x W^T + b + y_old) against the double reference. The bound is the plain product's
+// (as in expect_within_precision, with |y_old| in the magnitude) times the activation's largest
+// slope (GELU's is 1.13, ReLU's 1), plus the activation approximations' own error (salvo's and
+// oneDNN's erf / tanh are within ~1e-6 absolute, so GELU within 1e-6 (1 + |v|)).
+TEST_P(LinearEpilogueTest, MatchesReferenceForEveryFusion) {
+  const auto [backend, precision] = GetParam();
+  struct Shape {
+    int64_t m, n, k;
+  };
+  // 600 rows take the low-precision row-block path; the last two are BERT's FFN shapes.
+  const Shape shapes[] = {{1, 1, 1},     {7, 37, 19},     {33, 129, 385},
+                          {600, 70, 45}, {61, 1536, 384}, {13, 384, 1536}};
+  std::vector<LinearEpilogue> epilogues;
+  for (Activation a : {Activation::kGeluErf, Activation::kGeluTanh, Activation::kRelu}) {
+    epilogues.push_back(LinearEpilogue{.activation = a});
+    epilogues.push_back(LinearEpilogue{.activation = a, .accumulate = true});
+  }
+  epilogues.push_back(LinearEpilogue{.activation = std::nullopt, .accumulate = true});
+  for (const Shape& shape : shapes) {
+    const auto [m, n, k] = shape;
+    const std::vector<float> w = gaussian_values(n * k, 1 + n, 1.0f / std::sqrt(float(k)));
+    const std::vector<float> bias = gaussian_values(n, 2, 0.1f);
+    std::vector<float> x = gaussian_values(m * k, 3 + m + k, 1.0f);
+    for (int64_t p = 0; p < m * k; p += 3) x[p] += 0.7f;
+    const std::vector<float> residual = gaussian_values(m * n, 4 + m, 1.0f);
+    // Per-element error bound of the product itself, as expect_within_precision derives it.
+    std::vector<double> w_abs_sum(n, 0.0), w_scale(n, 0.0), x_abs_sum(m, 0.0), x_scale(m, 0.0);
+    for (int64_t j = 0; j < n; ++j) {
+      for (int64_t p = 0; p < k; ++p) {
+        w_abs_sum[j] += std::fabs(w[j * k + p]);
+        w_scale[j] = std::max<double>(w_scale[j], std::fabs(w[j * k + p]) / 127.0);
+      }
+    }
+    for (int64_t i = 0; i < m; ++i) {
+      double lo = 0.0, hi = 0.0;
+      for (int64_t p = 0; p < k; ++p) {
+        lo = std::min<double>(lo, x[i * k + p]);
+        hi = std::max<double>(hi, x[i * k + p]);
+        x_abs_sum[i] += std::fabs(x[i * k + p]);
+      }
+      x_scale[i] = (hi - lo) / 255.0;
+    }
+    for (bool with_bias : {true, false}) {
+      std::vector<double> magnitude;
+      const std::vector<double> product =
+          reference_linear(x, w, with_bias ? bias.data() : nullptr, m, n, k, magnitude);
+      for (const LinearEpilogue& epilogue : epilogues) {
+        SCOPED_TRACE(testing::Message()
+                     << "m=" << m << " n=" << n << " k=" << k << " bias=" << with_bias
+                     << " activation="
+                     << (epilogue.activation ? activation_name(*epilogue.activation) : "none")
+                     << " accumulate=" << epilogue.accumulate);
+        PackedLinear layer(w.data(), with_bias ? bias.data() : nullptr, n, k, backend, precision,
+                           epilogue);
+        EXPECT_EQ(layer.epilogue().accumulate, epilogue.accumulate);
+        std::vector<float> y = residual;
+        if (!epilogue.accumulate) {
+          // Without accumulate y is write-only: NaNs there must not leak into the result.
+          std::fill(y.begin(), y.end(), std::numeric_limits<float>::quiet_NaN());
+        }
+        layer.forward(x.data(), m, y.data());
+        std::vector<double> expected(m * n);
+        int reported = 0;
+        for (int64_t i = 0; i < m; ++i) {
+          for (int64_t j = 0; j < n; ++j) {
+            const size_t idx = i * n + j;
+            const double old = epilogue.accumulate ? residual[idx] : 0.0;
+            const double pre = product[idx] + old;
+            double tolerance = 1e-5 * (magnitude[idx] + std::fabs(old)) + 1e-6;
+            if (precision == Precision::kBF16) tolerance += 0x1p-8 * magnitude[idx];
+            if (precision == Precision::kInt8) {
+              tolerance += x_abs_sum[i] * w_scale[j] / 2 + w_abs_sum[j] * x_scale[i] +
+                           k * x_scale[i] * w_scale[j] / 2;
+            }
+            expected[idx] = pre;
+            if (epilogue.activation) {
+              expected[idx] = reference_activation(*epilogue.activation, pre);
+              tolerance = 1.13 * tolerance + 1e-6 * (1.0 + std::fabs(pre));
+            }
+            const double diff = std::fabs(y[idx] - expected[idx]);
+            if (!(diff <= tolerance) && reported++ < 5) {
+              ADD_FAILURE() << "row " << i << " col " << j << ": got " << y[idx]
+                            << ", expected " << expected[idx] << " (tolerance " << tolerance
+                            << ")";
+            }
+          }
+        }
+        if (precision != Precision::kF32 && n > 1) {
+          const double min_cosine = precision == Precision::kInt8 ? 0.999 : 0.9999;
+          for (int64_t i = 0; i < m && reported < 5; ++i) {
+            const double cosine = row_cosine(y, expected, i, n);
+            if (!(cosine >= min_cosine)) {
+              ADD_FAILURE() << "row " << i << ": cosine " << cosine << " < " << min_cosine;
+              ++reported;
+            }
+          }
+        }
+      }
+    }
+  }
+}
+
+TEST_P(LinearEpilogueTest, AccumulateInsideParallelRegion) {
+  // Each thread's int8 accumulators go to its own buffer, not into the residual.
+  const auto [backend, precision] = GetParam();
+  const int64_t n = 96, k = 64, m = 17;
+  const std::vector<float> w = gaussian_values(n * k, 7, 0.125f);
+  const std::vector<float> bias = gaussian_values(n, 8, 0.1f);
+  const LinearEpilogue epilogue{.activation = Activation::kRelu, .accumulate = true};
+  PackedLinear fused(w.data(), bias.data(), n, k, backend, precision, epilogue);
+  PackedLinear plain(w.data(), bias.data(), n, k, backend, precision);
+  const int tasks = 8;
+  std::vector<std::vector<float>> xs(tasks), ys(tasks), residuals(tasks);
+  for (int t = 0; t < tasks; ++t) {
+    xs[t] = gaussian_values(m * k, 100 + t, 1.0f);
+    residuals[t] = gaussian_values(m * n, 200 + t, 1.0f);
+    ys[t] = residuals[t];
+  }
+#pragma omp parallel for num_threads(2)
+  for (int t = 0; t < tasks; ++t) fused.forward(xs[t].data(), m, ys[t].data());
+  for (int t = 0; t < tasks; ++t) {
+    // The unfused layer followed by the add and ReLU, in float: the same roundings but one.
+    std::vector<float> expected(m * n);
+    plain.forward(xs[t].data(), m, expected.data());
+    for (int64_t idx = 0; idx < m * n; ++idx) {
+      const float v = expected[idx] + residuals[t][idx];
+      EXPECT_NEAR(ys[t][idx], v > 0.0f ? v : 0.0f, 1e-5f * (1.0f + std::fabs(v))) << t << " " << idx;
+    }
+  }
+}
+
+INSTANTIATE_TEST_SUITE_P(
+    Fusions, LinearEpilogueTest,
+    ::testing::Values(EpilogueParam{GemmBackend::kOneDnn, Precision::kF32},
+                      EpilogueParam{GemmBackend::kOpenBlas, Precision::kF32},
+                      EpilogueParam{GemmBackend::kOneDnn, Precision::kBF16},
+                      EpilogueParam{GemmBackend::kOneDnn, Precision::kInt8}),
+    [](const auto& info) {
+      return std::string(gemm_backend_name(std::get<0>(info.param))) + "_" +
+             precision_name(std::get<1>(info.param));
+    });
 
 TEST(PrecisionTest, ParsesNamesAndRejectsOthers) {
   EXPECT_EQ(parse_precision("f32"), Precision::kF32);

@@ -8,6 +8,7 @@
 #include <cmath>
 #include <cstdint>
 #include <limits>
+#include <optional>
 #include <random>
 #include <vector>
 
@@ -298,6 +299,67 @@ TEST(DequantizeInt8ProductTest, MatchesScalarReference) {
         // Three float roundings (int -> float, the scale product, the fused multiply-add).
         const double tolerance = 4 * FLT_EPSILON * (std::fabs(product) + std::fabs(expected));
         ASSERT_NEAR(got, expected, tolerance) << "i=" << i << " j=" << j;
+      }
+    }
+  }
+}
+
+TEST(DequantizeInt8ProductTest, FusedResidualAndActivationMatchScalarReference) {
+  const int64_t m = 67, n = 531;  // the threaded path
+  std::mt19937 rng(5);
+  std::uniform_int_distribution<int32_t> acc_dist(-5'000'000, 5'000'000);
+  std::uniform_int_distribution<int32_t> zp_dist(0, 255);
+  std::uniform_int_distribution<int32_t> sum_dist(-20'000, 20'000);
+  std::uniform_real_distribution<float> scale_dist(1e-4f, 1e-3f);
+  std::vector<int32_t> acc(m * n), row_zero_points(m), col_sums(n);
+  std::vector<float> row_scales(m), col_scales(n), bias = gaussian_values(n, 4);
+  const std::vector<float> residual = gaussian_values(m * n, 6);
+  for (int32_t& v : acc) v = acc_dist(rng);
+  for (int32_t& v : row_zero_points) v = zp_dist(rng);
+  for (int32_t& v : col_sums) v = sum_dist(rng);
+  for (float& v : row_scales) v = scale_dist(rng);
+  for (float& v : col_scales) v = scale_dist(rng);
+  struct Case {
+    bool accumulate;
+    std::optional<Activation> activation;
+  };
+  for (const Case& c : {Case{true, std::nullopt}, Case{true, Activation::kGeluErf},
+                        Case{false, Activation::kGeluTanh}, Case{true, Activation::kRelu}}) {
+    SCOPED_TRACE(testing::Message() << "accumulate=" << c.accumulate
+                                    << " activation=" << (c.activation ? int(*c.activation) : -1));
+    // With accumulate y holds the residual and the sums come from their own buffer; without,
+    // they are read from y in place as the unfused epilogue does.
+    std::vector<float> y(m * n);
+    if (c.accumulate) {
+      y = residual;
+    } else {
+      for (size_t i = 0; i < y.size(); ++i) y[i] = std::bit_cast<float>(acc[i]);
+    }
+    const int32_t* sums = c.accumulate ? acc.data() : reinterpret_cast<const int32_t*>(y.data());
+    dequantize_int8_product(m, n, sums, row_scales.data(), row_zero_points.data(),
+                            col_scales.data(), col_sums.data(), bias.data(), c.accumulate,
+                            c.activation, y.data());
+    for (int64_t i = 0; i < m; ++i) {
+      for (int64_t j = 0; j < n; ++j) {
+        const double integer = static_cast<double>(acc[i * n + j]) -
+                               static_cast<double>(row_zero_points[i]) * col_sums[j];
+        const double product = static_cast<double>(row_scales[i]) * col_scales[j] * integer;
+        const double old = c.accumulate ? residual[i * n + j] : 0.0;
+        double v = product + bias[j] + old;
+        // Four float roundings on the sum's terms; the activation is 1.13-Lipschitz at most and
+        // salvo's erf / tanh approximations are within 1e-6.
+        double tolerance =
+            5 * FLT_EPSILON * (std::fabs(product) + std::fabs(bias[j]) + std::fabs(old));
+        if (c.activation == Activation::kGeluErf) {
+          v = 0.5 * v * (1.0 + std::erf(v / std::sqrt(2.0)));
+          tolerance = 1.13 * tolerance + 1e-6 * (1.0 + std::fabs(v));
+        } else if (c.activation == Activation::kGeluTanh) {
+          v = 0.5 * v * (1.0 + std::tanh(std::sqrt(2.0 / M_PI) * (v + 0.044715 * v * v * v)));
+          tolerance = 1.13 * tolerance + 1e-6 * (1.0 + std::fabs(v));
+        } else if (c.activation == Activation::kRelu) {
+          v = std::max(v, 0.0);
+        }
+        ASSERT_NEAR(y[i * n + j], v, tolerance) << "i=" << i << " j=" << j;
       }
     }
   }
