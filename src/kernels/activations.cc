@@ -37,25 +37,27 @@ void tanh_inplace(float* x, int64_t n) {
   for (int64_t i = 0; i < n; ++i) x[i] = tanh_approx(x[i]);
 }
 
+void apply_activation_serial(Activation act, float* x, int64_t n) {
+  switch (act) {
+    case Activation::kGeluErf:
+      gelu_erf(x, n);
+      break;
+    case Activation::kGeluTanh:
+      gelu_tanh(x, n);
+      break;
+    case Activation::kRelu:
+      relu(x, n);
+      break;
+  }
+}
+
 void apply_activation(Activation act, float* x, int64_t n) {
   // Chunks of 4096 floats (16 KiB) keep each thread's slice in L1 and balance the work.
   constexpr int64_t kChunk = 4096;
   const int64_t chunks = (n + kChunk - 1) / kChunk;
 #pragma omp parallel for schedule(static) if (chunks > 1)
   for (int64_t c = 0; c < chunks; ++c) {
-    float* p = x + c * kChunk;
-    const int64_t len = std::min(kChunk, n - c * kChunk);
-    switch (act) {
-      case Activation::kGeluErf:
-        gelu_erf(p, len);
-        break;
-      case Activation::kGeluTanh:
-        gelu_tanh(p, len);
-        break;
-      case Activation::kRelu:
-        relu(p, len);
-        break;
-    }
+    apply_activation_serial(act, x + c * kChunk, std::min(kChunk, n - c * kChunk));
   }
 }
 

@@ -16,6 +16,7 @@ enum class Activation {
 void apply_activation(Activation act, float* x, int64_t n);
 
 // Single-threaded versions, callable from inside a parallel region.
+void apply_activation_serial(Activation act, float* x, int64_t n);
 void gelu_erf(float* x, int64_t n);
 void gelu_tanh(float* x, int64_t n);
 void relu(float* x, int64_t n);

@@ -189,20 +189,6 @@ void add_bias(const float* bias, int64_t m, int64_t n, float* y) {
   }
 }
 
-// Single-threaded, for a row slice a thread has just computed.
-void activate(Activation activation, float* y, int64_t count) {
-  switch (activation) {
-    case Activation::kGeluErf:
-      gelu_erf(y, count);
-      break;
-    case Activation::kGeluTanh:
-      gelu_tanh(y, count);
-      break;
-    case Activation::kRelu:
-      relu(y, count);
-      break;
-  }
-}
 
 dnnl::algorithm eltwise_algorithm(Activation activation) {
   switch (activation) {
@@ -471,7 +457,7 @@ struct PackedLinear::Impl {
                   static_cast<int>(k), weight.data(), static_cast<int>(k),
                   epilogue.accumulate ? 1.0f : 0.0f, y_rows, static_cast<int>(n));
       if (!bias.empty()) add_bias(bias.data(), rows, n, y_rows);
-      if (epilogue.activation) activate(*epilogue.activation, y_rows, rows * n);
+      if (epilogue.activation) apply_activation_serial(*epilogue.activation, y_rows, rows * n);
     }
   }
 };

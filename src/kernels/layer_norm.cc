@@ -28,12 +28,6 @@ void normalize_row(float* y, const float* gamma, const float* beta, int64_t n, f
   for (int64_t i = 0; i < n; ++i) y[i] = (y[i] - mean) * rstd * gamma[i] + beta[i];
 }
 
-SALVO_TARGET_CLONES
-void add_rows(const float* x, const float* residual, int64_t n, float* y) {
-#pragma omp simd
-  for (int64_t i = 0; i < n; ++i) y[i] = x[i] + residual[i];
-}
-
 }  // namespace
 
 void layer_norm(const float* x, const float* gamma, const float* beta, int64_t rows, int64_t n,
@@ -45,15 +39,6 @@ void layer_norm(const float* x, const float* gamma, const float* beta, int64_t r
       for (int64_t i = 0; i < n; ++i) yr[i] = x[r * n + i];
     }
     normalize_row(yr, gamma, beta, n, eps);
-  }
-}
-
-void add_layer_norm(const float* x, const float* residual, const float* gamma, const float* beta,
-                    int64_t rows, int64_t n, float eps, float* y) {
-#pragma omp parallel for schedule(static) if (rows * n > 16384)
-  for (int64_t r = 0; r < rows; ++r) {
-    add_rows(x + r * n, residual + r * n, n, y + r * n);
-    normalize_row(y + r * n, gamma, beta, n, eps);
   }
 }
 

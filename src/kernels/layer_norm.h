@@ -1,4 +1,5 @@
-// Layer normalisation over the last dimension, optionally fused with the residual add before it.
+// Layer normalisation over the last dimension. (The residual add before it runs in the linear
+// layer's output stage: LinearEpilogue::accumulate in kernels/gemm.h.)
 #pragma once
 
 #include <cstdint>
@@ -9,10 +10,5 @@ namespace salvo {
 // y may alias x. Uses all OpenMP threads.
 void layer_norm(const float* x, const float* gamma, const float* beta, int64_t rows, int64_t n,
                 float eps, float* y);
-
-// y = layer_norm(x + residual): the residual add and normalisation in one pass over memory.
-// y may alias x or residual. Uses all OpenMP threads.
-void add_layer_norm(const float* x, const float* residual, const float* gamma, const float* beta,
-                    int64_t rows, int64_t n, float eps, float* y);
 
 }  // namespace salvo

@@ -204,19 +204,6 @@ void dequantize_row(int64_t n, const float* acc, float row_scale, int32_t row_ze
   }
 }
 
-void activate_row(Activation activation, float* y, int64_t n) {
-  switch (activation) {
-    case Activation::kGeluErf:
-      gelu_erf(y, n);
-      break;
-    case Activation::kGeluTanh:
-      gelu_tanh(y, n);
-      break;
-    case Activation::kRelu:
-      relu(y, n);
-      break;
-  }
-}
 
 }  // namespace
 
@@ -267,7 +254,7 @@ void dequantize_int8_product(int64_t m, int64_t n, const int32_t* acc, const flo
     float* row = y + i * n;
     dequantize_row(n, acc_bits + i * n, row_scales[i], row_zero_points[i], col_scales, col_sums,
                    bias, accumulate, row);
-    if (activation) activate_row(*activation, row, n);
+    if (activation) apply_activation_serial(*activation, row, n);
   }
 }
 
