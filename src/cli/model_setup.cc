@@ -1,6 +1,5 @@
 #include "cli/model_setup.h"
 
-#include <algorithm>
 #include <cstdio>
 
 #include "core/error.h"
@@ -66,12 +65,9 @@ LoadedModel load_model(const fs::path& model_dir, Task task, const ModelFlags& f
     }
     PackedBatch probe;
     if (automatic) {
-      // The probe is tokenized with the job's length limit, so it never exceeds the model's positions.
+      // The probe is tokenized with the job's length limit, which never exceeds the model's positions.
       WordPieceTokenizer probe_tokenizer = loaded.tokenizer;
-      const BertConfig config = BertConfig::from_json_file(model_dir / "config.json");
-      probe_tokenizer.set_max_length(
-          std::min<size_t>(resolve_max_length(flags.max_length, loaded.tokenizer, nullptr, model_dir),
-                           static_cast<size_t>(config.max_position_embeddings)));
+      probe_tokenizer.set_max_length(resolve_max_length(flags.max_length, loaded.tokenizer, nullptr, model_dir));
       probe = probe_batch(probe_tokenizer);
     }
     ChosenModel chosen = load_with_dtype(model_dir, model_options, flags.dtype, probe);

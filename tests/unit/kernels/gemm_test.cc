@@ -156,6 +156,18 @@ std::vector<float> gaussian_values(size_t count, uint32_t seed, float stddev) {
   return values;
 }
 
+// A linear layer's inputs for a test: weights like a trained layer's (std 1 / sqrt(k)), a bias, and
+// LayerNorm-like activations with a shift so the u8 zero point is not simply in the middle.
+struct LayerData {
+  std::vector<float> w, bias, x;
+};
+LayerData layer_data(int64_t m, int64_t n, int64_t k) {
+  LayerData d{gaussian_values(n * k, 1 + n, 1.0f / std::sqrt(float(k))), gaussian_values(n, 2, 0.1f),
+              gaussian_values(m * k, 3 + m + k, 1.0f)};
+  for (int64_t p = 0; p < m * k; p += 3) d.x[p] += 0.7f;
+  return d;
+}
+
 // Cosine similarity of row i of y and of the reference.
 double row_cosine(const std::vector<float>& y, const std::vector<double>& expected, int64_t i,
                   int64_t n) {
@@ -238,12 +250,7 @@ TEST_P(LowPrecisionLinearTest, MatchesReferenceWithinFormatBounds) {
                           {40, 2304, 768}, {9, 768, 3072}};
   for (const Shape& shape : shapes) {
     const auto [m, n, k] = shape;
-    // Weights like a trained layer's (std 1 / sqrt(k)); LayerNorm-like activations with a shift
-    // so the u8 zero point is not simply in the middle.
-    const std::vector<float> w = gaussian_values(n * k, 1 + n, 1.0f / std::sqrt(float(k)));
-    const std::vector<float> bias = gaussian_values(n, 2, 0.1f);
-    std::vector<float> x = gaussian_values(m * k, 3 + m + k, 1.0f);
-    for (int64_t p = 0; p < m * k; p += 3) x[p] += 0.7f;
+    const auto [w, bias, x] = layer_data(m, n, k);
     for (bool with_bias : {true, false}) {
       SCOPED_TRACE(testing::Message()
                    << "m=" << m << " n=" << n << " k=" << k << " bias=" << with_bias);
@@ -374,10 +381,7 @@ TEST_P(LinearEpilogueTest, MatchesReferenceForEveryFusion) {
   epilogues.push_back(LinearEpilogue{.activation = std::nullopt, .accumulate = true});
   for (const Shape& shape : shapes) {
     const auto [m, n, k] = shape;
-    const std::vector<float> w = gaussian_values(n * k, 1 + n, 1.0f / std::sqrt(float(k)));
-    const std::vector<float> bias = gaussian_values(n, 2, 0.1f);
-    std::vector<float> x = gaussian_values(m * k, 3 + m + k, 1.0f);
-    for (int64_t p = 0; p < m * k; p += 3) x[p] += 0.7f;
+    const auto [w, bias, x] = layer_data(m, n, k);
     const std::vector<float> residual = gaussian_values(m * n, 4 + m, 1.0f);
     // Per-element error bound of the product itself, as expect_within_precision derives it.
     std::vector<double> w_abs_sum(n, 0.0), w_scale(n, 0.0), x_abs_sum(m, 0.0), x_scale(m, 0.0);
