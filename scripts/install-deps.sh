@@ -13,7 +13,7 @@ packages=(g++ cmake ninja-build pkg-config libdnnl-dev libopenblas-dev libutf8pr
 if [[ $what == test ]]; then
   # PyTorch is the numerical reference; protobuf for Python decodes TFRecords independently; clang builds the
   # libFuzzer targets; kcat is a real Kafka client for the streaming tests.
-  packages+=(python3 python3-torch python3-numpy python3-protobuf clang-14 libclang-rt-14-dev kcat nodejs npm)
+  packages+=(libblis-openmp-dev python3 python3-torch python3-numpy python3-protobuf clang-14 libclang-rt-14-dev kcat nodejs npm)
 fi
 
 missing=()

@@ -12,7 +12,7 @@
 #include "kernels/gemm.h"
 #include "model/bert_model.h"
 #include "pipeline/job.h"
-#include "text/wordpiece_tokenizer.h"
+#include "text/tokenizer.h"
 
 namespace salvo::cli {
 namespace {
@@ -56,7 +56,7 @@ void run_batch(Task task, BatchFlags& flags) {
   if (job.threads <= 0) job.threads = available_cores();
 
   LoadedModel loaded = load_model(model_dir, task, flags.model_flags);
-  const WordPieceTokenizer& tokenizer = loaded.tokenizer;
+  const Tokenizer& tokenizer = loaded.tokenizer;
   std::unique_ptr<BertModel>& model = loaded.model;
 
   if (!flags.quiet) {

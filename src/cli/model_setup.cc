@@ -9,7 +9,7 @@ namespace salvo::cli {
 
 namespace fs = std::filesystem;
 
-size_t resolve_max_length(size_t requested, const WordPieceTokenizer& tokenizer, const BertModel* model,
+size_t resolve_max_length(size_t requested, const Tokenizer& tokenizer, const BertModel* model,
                           const fs::path& model_dir) {
   size_t positions = 0;
   if (model) {
@@ -34,7 +34,7 @@ size_t resolve_max_length(size_t requested, const WordPieceTokenizer& tokenizer,
 namespace {
 
 // The probe batch --dtype auto compares number formats on, tokenized as the job's rows will be.
-PackedBatch probe_batch(const WordPieceTokenizer& tokenizer) {
+PackedBatch probe_batch(const Tokenizer& tokenizer) {
   PackedBatch batch;
   batch.offsets.push_back(0);
   Encoding encoding;
@@ -53,7 +53,7 @@ LoadedModel load_model(const fs::path& model_dir, Task task, const ModelFlags& f
   if (!fs::is_directory(model_dir)) {
     throw Error(ErrorCode::kModel, "model folder " + model_dir.string() + " does not exist");
   }
-  LoadedModel loaded{WordPieceTokenizer::from_model_dir(model_dir), nullptr, ""};
+  LoadedModel loaded{Tokenizer::from_model_dir(model_dir), nullptr, ""};
   if (task != Task::kTokenize) {
     BertModelOptions model_options;
     if (!flags.gemm.empty()) model_options.gemm = parse_gemm_backend(flags.gemm);
@@ -66,7 +66,7 @@ LoadedModel load_model(const fs::path& model_dir, Task task, const ModelFlags& f
     PackedBatch probe;
     if (automatic) {
       // The probe is tokenized with the job's length limit, which never exceeds the model's positions.
-      WordPieceTokenizer probe_tokenizer = loaded.tokenizer;
+      Tokenizer probe_tokenizer = loaded.tokenizer;
       probe_tokenizer.set_max_length(resolve_max_length(flags.max_length, loaded.tokenizer, nullptr, model_dir));
       probe = probe_batch(probe_tokenizer);
     }

@@ -12,7 +12,7 @@
 #include "io/row_sink.h"
 #include "model/bert_model.h"
 #include "pipeline/token_budget_batcher.h"
-#include "text/wordpiece_tokenizer.h"
+#include "text/tokenizer.h"
 
 namespace salvo::cli {
 
@@ -25,14 +25,14 @@ struct ModelFlags {
 
 // A model folder, ready to run.
 struct LoadedModel {
-  WordPieceTokenizer tokenizer;
+  Tokenizer tokenizer;
   std::unique_ptr<BertModel> model;  // null for Task::kTokenize
   std::string compute;               // which number format and instructions run, for the start line
 };
 
 // Sequence length limit: `requested` (--max-length) when non-zero, else the tokenizer's
 // truncation, else the model's positions. Throws kInvalidArgument for a bad --max-length.
-size_t resolve_max_length(size_t requested, const WordPieceTokenizer& tokenizer, const BertModel* model,
+size_t resolve_max_length(size_t requested, const Tokenizer& tokenizer, const BertModel* model,
                           const std::filesystem::path& model_dir);
 
 // Loads the tokenizer and, unless `task` is kTokenize, the model with the --gemm library and the

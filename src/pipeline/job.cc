@@ -13,7 +13,7 @@
 #include "core/error.h"
 #include "core/progress.h"
 #include "model/bert_model.h"
-#include "text/wordpiece_tokenizer.h"
+#include "text/tokenizer.h"
 
 namespace salvo {
 namespace {
@@ -49,7 +49,7 @@ struct ResultChunk {
 
 class JobRunner {
  public:
-  JobRunner(const JobOptions& options, const WordPieceTokenizer& tokenizer, BertModel* model)
+  JobRunner(const JobOptions& options, const Tokenizer& tokenizer, BertModel* model)
       : options_(options),
         tokenizer_(tokenizer),
         model_(model),
@@ -273,7 +273,7 @@ class JobRunner {
   }
 
   const JobOptions& options_;
-  const WordPieceTokenizer& tokenizer_;
+  const Tokenizer& tokenizer_;
   BertModel* model_;
   TokenBudgetBatcher batcher_;
   const int prep_threads_;
@@ -295,7 +295,7 @@ class JobRunner {
 
 }  // namespace
 
-JobSummary run_job(const JobOptions& options, const WordPieceTokenizer& tokenizer, BertModel* model) {
+JobSummary run_job(const JobOptions& options, const Tokenizer& tokenizer, BertModel* model) {
   if (!model && options.task != Task::kTokenize) {
     throw Error(ErrorCode::kInternal, "a model is needed for embed and classify");
   }

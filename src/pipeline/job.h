@@ -13,7 +13,7 @@
 namespace salvo {
 
 class BertModel;
-class WordPieceTokenizer;
+class Tokenizer;
 
 struct JobOptions {
   Task task = Task::kEmbed;
@@ -48,6 +48,6 @@ struct JobSummary {
 // Runs a job to the end. `model` may be null only for Task::kTokenize. Bad rows become error rows;
 // anything that stops the job (unreadable input, unwritable output) throws salvo::Error, after
 // every thread has been stopped and joined.
-JobSummary run_job(const JobOptions& options, const WordPieceTokenizer& tokenizer, BertModel* model);
+JobSummary run_job(const JobOptions& options, const Tokenizer& tokenizer, BertModel* model);
 
 }  // namespace salvo

@@ -13,7 +13,7 @@
 
 #include <nlohmann/json.hpp>
 
-#include "text/wordpiece_tokenizer.h"
+#include "text/tokenizer.h"
 
 namespace salvo {
 

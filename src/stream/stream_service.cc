@@ -21,7 +21,7 @@
 #include "stream/micro_batcher.h"
 #include "stream/offset_tracker.h"
 #include "stream/stream_metrics.h"
-#include "text/wordpiece_tokenizer.h"
+#include "text/tokenizer.h"
 
 namespace salvo {
 namespace {
@@ -74,7 +74,7 @@ std::string unique_instance_id() {
 
 class StreamService {
  public:
-  StreamService(const StreamOptions& options, const WordPieceTokenizer& tokenizer, BertModel& model,
+  StreamService(const StreamOptions& options, const Tokenizer& tokenizer, BertModel& model,
                 const std::atomic<bool>& stop)
       : options_(options),
         tokenizer_(tokenizer),
@@ -650,7 +650,7 @@ class StreamService {
   }
 
   const StreamOptions& options_;
-  const WordPieceTokenizer& tokenizer_;
+  const Tokenizer& tokenizer_;
   BertModel& model_;
   const std::atomic<bool>& stop_;
   JsonRowFormatter formatter_;
@@ -682,7 +682,7 @@ class StreamService {
 
 }  // namespace
 
-void run_stream(const StreamOptions& options, const WordPieceTokenizer& tokenizer, BertModel& model,
+void run_stream(const StreamOptions& options, const Tokenizer& tokenizer, BertModel& model,
                 const std::atomic<bool>& stop) {
   if (options.task != Task::kEmbed && options.task != Task::kClassify) {
     throw Error(ErrorCode::kInvalidArgument, "stream runs embed or classify");

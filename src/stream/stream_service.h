@@ -15,7 +15,7 @@
 namespace salvo {
 
 class BertModel;
-class WordPieceTokenizer;
+class Tokenizer;
 
 // What `salvo stream` serves, and its limits.
 struct StreamOptions {
@@ -45,7 +45,7 @@ struct StreamOptions {
 // Runs the service until `stop` becomes true (the CLI sets it on SIGTERM / SIGINT), then drains,
 // commits, leaves the group and returns. Throws salvo::Error for bad settings (kInvalidArgument)
 // and for failures it cannot retry (kIo: fatal client errors, a fenced transactional producer).
-void run_stream(const StreamOptions& options, const WordPieceTokenizer& tokenizer, BertModel& model,
+void run_stream(const StreamOptions& options, const Tokenizer& tokenizer, BertModel& model,
                 const std::atomic<bool>& stop);
 
 }  // namespace salvo

@@ -1,4 +1,4 @@
-#include "text/wordpiece_tokenizer.h"
+#include "text/tokenizer.h"
 
 #include <algorithm>
 #include <fstream>
@@ -30,7 +30,7 @@ struct TemplatePiece {
 
 }  // namespace
 
-struct WordPieceTokenizer::Config {
+struct Tokenizer::Config {
   std::optional<BertNormalizer> normalizer;
   bool bert_pre_tokenizer = true;
   WordPieceModel model;
@@ -244,7 +244,7 @@ std::vector<TemplatePiece> parse_post_processor(const std::filesystem::path& pat
 }
 
 // Builds the two matchers, normalizing the contents of normalized tokens as the library does.
-void build_matchers(WordPieceTokenizer::Config* config) {
+void build_matchers(Tokenizer::Config* config) {
   std::vector<AddedTokenMatcher::Pattern> raw;
   std::vector<AddedTokenMatcher::Pattern> normalized;
   std::u32string text;
@@ -275,7 +275,7 @@ void build_matchers(WordPieceTokenizer::Config* config) {
   config->normalized_matcher = AddedTokenMatcher(std::move(normalized));
 }
 
-void finish(WordPieceTokenizer::Config* config) {
+void finish(Tokenizer::Config* config) {
   build_matchers(config);
   config->num_special = 0;
   for (const TemplatePiece& p : config->single_template) config->num_special += p.ids.size();
@@ -286,7 +286,7 @@ void finish(WordPieceTokenizer::Config* config) {
   config->vocab_size = limit;
 }
 
-int32_t default_pad_id(const WordPieceTokenizer::Config& config) {
+int32_t default_pad_id(const Tokenizer::Config& config) {
   for (const AddedToken& t : config.added_tokens) {
     if (t.content == "[PAD]") return t.id;
   }
@@ -306,10 +306,10 @@ struct EncodeScratch {
 
 }  // namespace
 
-WordPieceTokenizer::WordPieceTokenizer(std::shared_ptr<const Config> config)
+Tokenizer::Tokenizer(std::shared_ptr<const Config> config)
     : config_(std::move(config)), max_length_(config_->initial_max_length) {}
 
-WordPieceTokenizer WordPieceTokenizer::from_tokenizer_json(const std::filesystem::path& path) {
+Tokenizer Tokenizer::from_tokenizer_json(const std::filesystem::path& path) {
   json doc;
   try {
     doc = json::parse(read_file(path));
@@ -363,13 +363,13 @@ WordPieceTokenizer WordPieceTokenizer::from_tokenizer_json(const std::filesystem
       config->pad_id =
           checked_id(path, padding.integer("pad_id", config->pad_id), "padding.pad_id");
     }
-    return WordPieceTokenizer(std::move(config));
+    return Tokenizer(std::move(config));
   } catch (const json::exception& e) {
     fail(path, std::string("unexpected structure: ") + e.what());
   }
 }
 
-WordPieceTokenizer WordPieceTokenizer::from_vocab_txt(const std::filesystem::path& path,
+Tokenizer Tokenizer::from_vocab_txt(const std::filesystem::path& path,
                                                       bool lowercase) {
   std::string content = read_file(path);
   std::vector<std::pair<std::string, int32_t>> vocab;
@@ -414,10 +414,10 @@ WordPieceTokenizer WordPieceTokenizer::from_vocab_txt(const std::filesystem::pat
                              TemplatePiece{false, {sep}, 0}};
   finish(config.get());
   config->pad_id = default_pad_id(*config);
-  return WordPieceTokenizer(std::move(config));
+  return Tokenizer(std::move(config));
 }
 
-WordPieceTokenizer WordPieceTokenizer::from_model_dir(const std::filesystem::path& dir) {
+Tokenizer Tokenizer::from_model_dir(const std::filesystem::path& dir) {
   std::filesystem::path json_path = dir / "tokenizer.json";
   if (std::filesystem::exists(json_path)) return from_tokenizer_json(json_path);
   std::filesystem::path vocab_path = dir / "vocab.txt";
@@ -442,7 +442,7 @@ WordPieceTokenizer WordPieceTokenizer::from_model_dir(const std::filesystem::pat
   return from_vocab_txt(vocab_path, lowercase);
 }
 
-void WordPieceTokenizer::encode(std::string_view text, Encoding* out) const {
+void Tokenizer::encode(std::string_view text, Encoding* out) const {
   thread_local EncodeScratch s;
   const Config& c = *config_;
   s.raw.clear();
@@ -520,17 +520,17 @@ void WordPieceTokenizer::encode(std::string_view text, Encoding* out) const {
   }
 }
 
-size_t WordPieceTokenizer::max_length() const { return max_length_; }
+size_t Tokenizer::max_length() const { return max_length_; }
 
-void WordPieceTokenizer::set_max_length(size_t max_length) { max_length_ = max_length; }
+void Tokenizer::set_max_length(size_t max_length) { max_length_ = max_length; }
 
-int32_t WordPieceTokenizer::pad_id() const { return config_->pad_id; }
+int32_t Tokenizer::pad_id() const { return config_->pad_id; }
 
-size_t WordPieceTokenizer::vocab_size() const { return config_->vocab_size; }
+size_t Tokenizer::vocab_size() const { return config_->vocab_size; }
 
-size_t WordPieceTokenizer::num_special_tokens() const { return config_->num_special; }
+size_t Tokenizer::num_special_tokens() const { return config_->num_special; }
 
-std::string_view WordPieceTokenizer::id_to_token(int32_t id) const {
+std::string_view Tokenizer::id_to_token(int32_t id) const {
   for (const AddedToken& t : config_->added_tokens) {
     if (t.id == id) return t.content;
   }

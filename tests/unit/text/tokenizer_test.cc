@@ -1,4 +1,4 @@
-#include "text/wordpiece_tokenizer.h"
+#include "text/tokenizer.h"
 
 #include <gtest/gtest.h>
 #include <unistd.h>
@@ -91,11 +91,11 @@ json base_json() {
   };
 }
 
-WordPieceTokenizer load(const TempDir& dir, const json& doc) {
-  return WordPieceTokenizer::from_tokenizer_json(dir.write("tokenizer.json", doc.dump(2)));
+Tokenizer load(const TempDir& dir, const json& doc) {
+  return Tokenizer::from_tokenizer_json(dir.write("tokenizer.json", doc.dump(2)));
 }
 
-Tokens tokens_of(const WordPieceTokenizer& t, std::string_view text) {
+Tokens tokens_of(const Tokenizer& t, std::string_view text) {
   Encoding e;
   t.encode(text, &e);
   Tokens out;
@@ -103,9 +103,9 @@ Tokens tokens_of(const WordPieceTokenizer& t, std::string_view text) {
   return out;
 }
 
-TEST(WordPieceTokenizerTest, EncodesWithSpecialTokens) {
+TEST(TokenizerTest, EncodesWithSpecialTokens) {
   TempDir dir;
-  WordPieceTokenizer t = load(dir, base_json());
+  Tokenizer t = load(dir, base_json());
   EXPECT_EQ(tokens_of(t, "UnAffable HELLO, world!"),
             (Tokens{"[CLS]", "un", "##aff", "##able", "hello", "[UNK]", "world", "!", "[SEP]"}));
   EXPECT_EQ(tokens_of(t, "Café 中文"), (Tokens{"[CLS]", "cafe", "中", "文", "[SEP]"}));
@@ -122,26 +122,26 @@ TEST(WordPieceTokenizerTest, EncodesWithSpecialTokens) {
   EXPECT_EQ(t.id_to_token(999), "");
 }
 
-TEST(WordPieceTokenizerTest, SpecialTokensInTheTextAreMatchedBeforeNormalizing) {
+TEST(TokenizerTest, SpecialTokensInTheTextAreMatchedBeforeNormalizing) {
   TempDir dir;
-  WordPieceTokenizer t = load(dir, base_json());
+  Tokenizer t = load(dir, base_json());
   // "[mask]" is not the token: it becomes the words "[", "mask", "]", none in the vocabulary.
   EXPECT_EQ(tokens_of(t, "hello[MASK] [SEP]world [mask] cafe[CLS]"),
             (Tokens{"[CLS]", "hello", "[MASK]", "[SEP]", "world", "[UNK]", "[UNK]", "[UNK]", "cafe",
                     "[CLS]", "[SEP]"}));
 }
 
-TEST(WordPieceTokenizerTest, CasedKeepsAccents) {
+TEST(TokenizerTest, CasedKeepsAccents) {
   TempDir dir;
   json doc = base_json();
   doc["normalizer"]["lowercase"] = false;
-  WordPieceTokenizer t = load(dir, doc);
+  Tokenizer t = load(dir, doc);
   EXPECT_EQ(tokens_of(t, "café Café"), (Tokens{"[CLS]", "café", "[UNK]", "[SEP]"}));
 }
 
-TEST(WordPieceTokenizerTest, TruncatesWordPiecesBeforeAddingSpecialTokens) {
+TEST(TokenizerTest, TruncatesWordPiecesBeforeAddingSpecialTokens) {
   TempDir dir;
-  WordPieceTokenizer t = load(dir, base_json());
+  Tokenizer t = load(dir, base_json());
   t.set_max_length(5);
   EXPECT_EQ(tokens_of(t, "hello world ! hello"), (Tokens{"[CLS]", "hello", "world", "!", "[SEP]"}));
   // Truncation can cut a word between its pieces.
@@ -153,24 +153,24 @@ TEST(WordPieceTokenizerTest, TruncatesWordPiecesBeforeAddingSpecialTokens) {
   EXPECT_EQ(tokens_of(t, "hello world ! hello").size(), 6u);
 }
 
-TEST(WordPieceTokenizerTest, TruncationFromTheFileAndLeftDirection) {
+TEST(TokenizerTest, TruncationFromTheFileAndLeftDirection) {
   TempDir dir;
   json doc = base_json();
   doc["truncation"] = {
       {"direction", "Left"}, {"max_length", 4}, {"strategy", "LongestFirst"}, {"stride", 0}};
-  WordPieceTokenizer t = load(dir, doc);
+  Tokenizer t = load(dir, doc);
   EXPECT_EQ(t.max_length(), 4u);
   EXPECT_EQ(tokens_of(t, "hello world !"), (Tokens{"[CLS]", "world", "!", "[SEP]"}));
 }
 
-TEST(WordPieceTokenizerTest, TemplateTypeIdsAndMultiIdSpecialTokens) {
+TEST(TokenizerTest, TemplateTypeIdsAndMultiIdSpecialTokens) {
   TempDir dir;
   json doc = base_json();
   doc["post_processor"]["single"] = {{{"SpecialToken", {{"id", "[CLS]"}, {"type_id", 0}}}},
                                      {{"Sequence", {{"id", "A"}, {"type_id", 1}}}},
                                      {{"SpecialToken", {{"id", "[SEP]"}, {"type_id", 2}}}}};
   doc["post_processor"]["special_tokens"]["[SEP]"]["ids"] = {3, 4};
-  WordPieceTokenizer t = load(dir, doc);
+  Tokenizer t = load(dir, doc);
   Encoding e;
   t.set_max_length(5);
   t.encode("hello world !", &e);
@@ -179,7 +179,7 @@ TEST(WordPieceTokenizerTest, TemplateTypeIdsAndMultiIdSpecialTokens) {
   EXPECT_EQ(t.num_special_tokens(), 3u);
 }
 
-TEST(WordPieceTokenizerTest, BertProcessingAndNoPostProcessor) {
+TEST(TokenizerTest, BertProcessingAndNoPostProcessor) {
   TempDir dir;
   json doc = base_json();
   doc["post_processor"] = {
@@ -189,7 +189,7 @@ TEST(WordPieceTokenizerTest, BertProcessingAndNoPostProcessor) {
   EXPECT_EQ(tokens_of(load(dir, doc), "hello"), (Tokens{"hello"}));
 }
 
-TEST(WordPieceTokenizerTest, PadIdFromPaddingElsePadToken) {
+TEST(TokenizerTest, PadIdFromPaddingElsePadToken) {
   TempDir dir;
   json doc = base_json();
   doc["padding"] = {{"pad_id", 4}, {"pad_token", "[MASK]"}};
@@ -210,7 +210,7 @@ void expect_model_error(const json& doc, const std::string& needle) {
   }
 }
 
-TEST(WordPieceTokenizerTest, MalformedOrUnsupportedFilesAreModelErrors) {
+TEST(TokenizerTest, MalformedOrUnsupportedFilesAreModelErrors) {
   json doc = base_json();
   doc["model"] = {{"type", "BPE"}, {"vocab", json::object()}, {"merges", json::array()}};
   expect_model_error(doc, "BPE");
@@ -245,19 +245,19 @@ TEST(WordPieceTokenizerTest, MalformedOrUnsupportedFilesAreModelErrors) {
   expect_model_error(doc, "version");
 }
 
-TEST(WordPieceTokenizerTest, UnreadableFilesAreModelErrors) {
+TEST(TokenizerTest, UnreadableFilesAreModelErrors) {
   TempDir dir;
   fs::path bad = dir.write("tokenizer.json", "{\"version\": \"1.0\", \"model\": ");
-  EXPECT_THROW(WordPieceTokenizer::from_tokenizer_json(bad), Error);
-  EXPECT_THROW(WordPieceTokenizer::from_tokenizer_json(dir.path() / "missing.json"), Error);
-  EXPECT_THROW(WordPieceTokenizer::from_model_dir(dir.path() / "nothing_here"), Error);
+  EXPECT_THROW(Tokenizer::from_tokenizer_json(bad), Error);
+  EXPECT_THROW(Tokenizer::from_tokenizer_json(dir.path() / "missing.json"), Error);
+  EXPECT_THROW(Tokenizer::from_model_dir(dir.path() / "nothing_here"), Error);
   dir.write("tokenizer.json", "[1, 2]");
-  EXPECT_THROW(WordPieceTokenizer::from_model_dir(dir.path()), Error);
+  EXPECT_THROW(Tokenizer::from_model_dir(dir.path()), Error);
 }
 
-TEST(WordPieceTokenizerTest, InvalidUtf8NeverCrashes) {
+TEST(TokenizerTest, InvalidUtf8NeverCrashes) {
   TempDir dir;
-  WordPieceTokenizer t = load(dir, base_json());
+  Tokenizer t = load(dir, base_json());
   // Invalid bytes are U+FFFD, which clean_text removes.
   EXPECT_EQ(tokens_of(t, "hel\xFFlo \xC3 world\xE4\xB8"),
             (Tokens{"[CLS]", "hello", "world", "[SEP]"}));
@@ -283,14 +283,14 @@ std::vector<std::string> hard_cases() {
   return texts;
 }
 
-TEST(WordPieceTokenizerTest, VocabTxtFallbackEqualsTokenizerJson) {
+TEST(TokenizerTest, VocabTxtFallbackEqualsTokenizerJson) {
   std::vector<std::string> texts = hard_cases();
   ASSERT_GT(texts.size(), 40u);
   for (const char* variant : {"uncased", "cased"}) {
-    WordPieceTokenizer from_json =
-        WordPieceTokenizer::from_model_dir(kDataDir / (std::string("bert-") + variant));
-    WordPieceTokenizer from_vocab =
-        WordPieceTokenizer::from_model_dir(kDataDir / (std::string("vocab-") + variant));
+    Tokenizer from_json =
+        Tokenizer::from_model_dir(kDataDir / (std::string("bert-") + variant));
+    Tokenizer from_vocab =
+        Tokenizer::from_model_dir(kDataDir / (std::string("vocab-") + variant));
     from_json.set_max_length(512);
     from_vocab.set_max_length(512);
     EXPECT_EQ(from_json.vocab_size(), from_vocab.vocab_size());
@@ -305,23 +305,23 @@ TEST(WordPieceTokenizerTest, VocabTxtFallbackEqualsTokenizerJson) {
   }
 }
 
-TEST(WordPieceTokenizerTest, VocabTxtReadsDoLowerCase) {
+TEST(TokenizerTest, VocabTxtReadsDoLowerCase) {
   TempDir dir;
   std::string vocab;
   for (const std::string& t : kVocab) vocab += t + "\n";
   dir.write("vocab.txt", vocab);
-  EXPECT_EQ(tokens_of(WordPieceTokenizer::from_model_dir(dir.path()), "Café"),
+  EXPECT_EQ(tokens_of(Tokenizer::from_model_dir(dir.path()), "Café"),
             (Tokens{"[CLS]", "cafe", "[SEP]"}));
   dir.write("tokenizer_config.json", R"({"do_lower_case": false})");
-  EXPECT_EQ(tokens_of(WordPieceTokenizer::from_model_dir(dir.path()), "café Café"),
+  EXPECT_EQ(tokens_of(Tokenizer::from_model_dir(dir.path()), "café Café"),
             (Tokens{"[CLS]", "café", "[UNK]", "[SEP]"}));
   EXPECT_EQ(
-      tokens_of(WordPieceTokenizer::from_vocab_txt(dir.path() / "vocab.txt", true), "[MASK]A"),
+      tokens_of(Tokenizer::from_vocab_txt(dir.path() / "vocab.txt", true), "[MASK]A"),
       (Tokens{"[CLS]", "[MASK]", "a", "[SEP]"}));
 }
 
-TEST(WordPieceTokenizerTest, ConcurrentEncodesAgreeWithSequentialOnes) {
-  WordPieceTokenizer t = WordPieceTokenizer::from_model_dir(kDataDir / "bert-uncased");
+TEST(TokenizerTest, ConcurrentEncodesAgreeWithSequentialOnes) {
+  Tokenizer t = Tokenizer::from_model_dir(kDataDir / "bert-uncased");
   std::vector<std::string> texts = hard_cases();
   std::vector<Encoding> expected(texts.size());
   for (size_t i = 0; i < texts.size(); ++i) t.encode(texts[i], &expected[i]);

@@ -21,19 +21,19 @@ struct Encoding {
   std::vector<int32_t> type_ids;
 };
 
-class WordPieceTokenizer {
+class Tokenizer {
  public:
   // Loads a Hugging Face tokenizer.json (BertNormalizer, BertPreTokenizer, WordPiece,
   // TemplateProcessing or BertProcessing post-processor, truncation). Throws salvo::Error(kModel)
   // naming the file and the problem for anything missing, malformed or unsupported (e.g. a BPE
   // model: name the model type).
-  static WordPieceTokenizer from_tokenizer_json(const std::filesystem::path& path);
+  static Tokenizer from_tokenizer_json(const std::filesystem::path& path);
   // Loads a bare vocab.txt with BertTokenizer's defaults (clean text, Chinese chars, strip accents
   // following lowercase, [CLS] X [SEP], [UNK], "##", max 100 chars per word).
-  static WordPieceTokenizer from_vocab_txt(const std::filesystem::path& path, bool lowercase);
+  static Tokenizer from_vocab_txt(const std::filesystem::path& path, bool lowercase);
   // tokenizer.json in `dir` if present; else vocab.txt with do_lower_case from
   // tokenizer_config.json (default true).
-  static WordPieceTokenizer from_model_dir(const std::filesystem::path& dir);
+  static Tokenizer from_model_dir(const std::filesystem::path& dir);
 
   // Encodes one text into `out` (reusing its capacity). Thread-safe (const). `text` is expected to
   // be valid UTF-8 (the pipeline validates first) but invalid bytes must never crash or loop: treat
@@ -53,11 +53,11 @@ class WordPieceTokenizer {
   // The number of special tokens the post-processor adds to a single sequence.
   size_t num_special_tokens() const;
 
-  // The parsed configuration; defined in wordpiece_tokenizer.cc.
+  // The parsed configuration; defined in tokenizer.cc.
   struct Config;
 
  private:
-  explicit WordPieceTokenizer(std::shared_ptr<const Config> config);
+  explicit Tokenizer(std::shared_ptr<const Config> config);
 
   std::shared_ptr<const Config> config_;
   size_t max_length_ = 0;
