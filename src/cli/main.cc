@@ -2,8 +2,8 @@
 // stderr and an exit code.
 #include <cstdio>
 
-#include "cli/commands.h"
-#include "core/error.h"
+#include "commands.h"
+#include "salvo/error.h"
 
 namespace {
 
@@ -30,9 +30,16 @@ int main(int argc, char** argv) {
   salvo::cli::add_stream_command(app, &runner);
   try {
     app.parse(argc, argv);
+  } catch (const CLI::CallForHelp& e) {
+    return app.exit(e);
+  } catch (const CLI::CallForAllHelp& e) {
+    return app.exit(e);
+  } catch (const CLI::CallForVersion& e) {
+    return app.exit(e);
   } catch (const CLI::ParseError& e) {
-    const int rc = app.exit(e);
-    return rc == 0 ? 0 : 2;
+    // One line, like every other failure: what was wrong, and where to look.
+    std::fprintf(stderr, "salvo: usage error: %s (see salvo --help)\n", e.what());
+    return 2;
   }
   try {
     runner();

@@ -6,11 +6,10 @@
 #include <string>
 #include <vector>
 
-#include "cli/commands.h"
-#include "cli/model_setup.h"
-#include "core/cpu.h"
-#include "core/error.h"
-#include "stream/stream_service.h"
+#include "commands.h"
+#include "compute_flags.h"
+#include "salvo/error.h"
+#include "salvo/stream.h"
 
 namespace salvo::cli {
 namespace {
@@ -30,9 +29,8 @@ void install_signal_handlers() {
 }
 
 struct StreamFlags {
-  std::string model;
   std::string task = "embed";
-  ModelFlags model_flags;
+  ComputeFlags compute;
   std::vector<std::string> kafka_config;
   bool quiet = false;
   StreamOptions options;
@@ -41,7 +39,8 @@ struct StreamFlags {
 void run_stream_command(StreamFlags& flags) {
   StreamOptions& options = flags.options;
   options.task = flags.task == "classify" ? Task::kClassify : Task::kEmbed;
-  if (options.threads <= 0) options.threads = available_cores();
+  options.batching = flags.compute.session_options.batching;
+  options.log = stderr_log();
   for (const auto& setting : flags.kafka_config) {
     const auto eq = setting.find('=');
     if (eq == std::string::npos || eq == 0) {
@@ -50,16 +49,17 @@ void run_stream_command(StreamFlags& flags) {
     options.kafka_config.emplace_back(setting.substr(0, eq), setting.substr(eq + 1));
   }
   install_signal_handlers();  // a signal during the model load still ends in a clean, empty run
-  LoadedModel loaded = load_model(flags.model, options.task, flags.model_flags);
+  std::unique_ptr<Session> session = open_session(flags.compute, false);
+  session->output_schema(options.task, options.task_options);  // a task the model lacks fails here, in one line
   if (!flags.quiet) {
-    std::fprintf(stderr, "salvo stream: %s %s -> %s, group %s, %s, %s, %s, %d threads\n", flags.task.c_str(),
+    std::fprintf(stderr, "salvo stream: %s %s -> %s, group %s, %s, %s, %s\n", flags.task.c_str(),
                  options.input_topic.c_str(), options.output_topic.c_str(), options.group.c_str(),
                  options.exactly_once ? "exactly-once (transactions)" : "at-least-once",
                  options.dead_letter_topic.empty() ? "bad messages answered with an error"
                                                    : ("dead letters to " + options.dead_letter_topic).c_str(),
-                 loaded.compute.c_str(), options.threads);
+                 describe_session(*session, options.task).c_str());
   }
-  run_stream(options, loaded.tokenizer, *loaded.model, g_stop);
+  run_stream(*session, options, g_stop);
 }
 
 }  // namespace
@@ -67,12 +67,10 @@ void run_stream_command(StreamFlags& flags) {
 void add_stream_command(CLI::App& app, Runner* selected) {
   auto flags = std::make_shared<StreamFlags>();
   StreamOptions& o = flags->options;
-  o.threads = 0;
   CLI::App* cmd = app.add_subcommand(
       "stream",
       "Serve requests from a Kafka topic as a consumer-group member: one response per request on the output "
       "topic, offsets committed only after the response is acknowledged (or in one transaction with it).");
-  cmd->add_option("--model", flags->model, "Hugging Face model folder")->required();
   cmd->add_option("--brokers", o.brokers, "Bootstrap brokers, HOST:PORT[,...]")->required();
   cmd->add_option("--input-topic", o.input_topic, "Topic of the requests")->required();
   cmd->add_option("--output-topic", o.output_topic, "Topic of the responses")->required();
@@ -90,9 +88,9 @@ void add_stream_command(CLI::App& app, Runner* selected) {
   cmd->add_option("-X", flags->kafka_config, "librdkafka setting key=value for both clients (repeatable)")
       ->allow_extra_args(false);
   cmd->add_flag("--raw-text", o.raw_text, "The message value is the text itself, not JSON");
-  cmd->add_option("--text-field", o.fields.text, "JSON field holding the text")->capture_default_str();
-  cmd->add_option("--id-field", o.fields.id, "JSON field copied to the response as \"id\"")->capture_default_str();
-  add_compute_flags(cmd, "micro-batch", "requests", true, &flags->model_flags, &o.threads, &o.batching);
+  cmd->add_option("--text-field", o.text_field, "JSON field holding the text")->capture_default_str();
+  cmd->add_option("--id-field", o.id_field, "JSON field copied to the response as \"id\"")->capture_default_str();
+  add_compute_flags(cmd, "micro-batch", "requests", true, &flags->compute);
   cmd->add_option("--max-wait-ms", o.max_wait_ms, "Longest a request waits for its micro-batch to fill")
       ->capture_default_str()
       ->check(CLI::NonNegativeNumber);
@@ -103,8 +101,10 @@ void add_stream_command(CLI::App& app, Runner* selected) {
   cmd->add_option("--max-record-bytes", o.max_request_bytes, "A longer message is a bad message")
       ->capture_default_str()
       ->check(CLI::PositiveNumber);
-  cmd->add_option("--top-k", o.top_k, "classify: also write the K most likely labels with scores");
-  cmd->add_flag("--all-scores", o.all_scores, "classify: also write every label's score");
+  cmd->add_option("--top-k", o.task_options.top_k,
+                  "classify: also write the K most likely labels (top_labels) and their scores (top_scores)")
+      ->check(CLI::Range(1, 1 << 20));
+  cmd->add_flag("--all-scores", o.task_options.all_scores, "classify: also write every label's score (scores)");
   cmd->add_option("--stats-interval-ms", o.stats_interval_ms, "Statistics line every this often (0: only at exit)")
       ->capture_default_str()
       ->check(CLI::NonNegativeNumber);

@@ -1,4 +1,4 @@
-// The rows that flow through a job: as read, as parsed, and as computed.
+// The rows that flow through a job: as read and as parsed.
 #pragma once
 
 #include <cstdint>
@@ -54,19 +54,9 @@ struct InputRow {
   nlohmann::json id;  // null when the input has no id field
   std::vector<nlohmann::json> passthrough;  // FieldNames::passthrough values, null when absent
   std::string text;
+  std::string text_pair;  // the second text of a pair, when FieldNames::text_pair is set
   std::string error;  // non-empty: the row is reported with this reason and not computed
 };
 
-// A row's result, as handed to a sink. Which vectors are filled depends on the job's task.
-struct OutputRow {
-  uint64_t index = 0;
-  uint64_t line = 0;
-  nlohmann::json id;
-  std::vector<nlohmann::json> passthrough;  // copied from the input row, in FieldNames order
-  std::string error;             // non-empty: an error row
-  std::vector<float> values;     // embedding, or class probabilities in label order
-  std::vector<int32_t> ids;      // tokenize: input ids
-  std::vector<int32_t> type_ids; // tokenize: token type ids
-};
 
 }  // namespace salvo

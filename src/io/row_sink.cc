@@ -1,35 +1,35 @@
 #include "io/row_sink.h"
 
 #include <algorithm>
-#include <charconv>
 #include <cmath>
-#include <numeric>
+#include <set>
 
-#include "core/error.h"
 #include "io/json_rows.h"
 #include "io/output_file.h"
 #include "io/parquet/parquet_sink.h"
 #include "io/tfrecord/tfrecord_sink.h"
+#include "salvo/error.h"
 
 namespace salvo {
 namespace {
 
 class JsonlSink : public RowSink {
  public:
-  JsonlSink(const std::filesystem::path& path, OutputSchema schema) : file_(path), formatter_(std::move(schema)) {}
+  explicit JsonlSink(const std::filesystem::path& path) : file_(path) {}
 
-  void write(const OutputRow& row) override {
-    line_.clear();
-    formatter_.append(row, &line_);
-    line_.push_back('\n');
-    file_.write(line_);
+  void write(const RecordBatch& batch) override {
+    for (int64_t r = 0; r < batch.num_rows(); ++r) {
+      line_.clear();
+      append_json_row(batch, r, &line_);
+      line_.push_back('\n');
+      file_.write(line_);
+    }
   }
 
   void finish() override { file_.finish(); }
 
  private:
   OutputFile file_;
-  JsonRowFormatter formatter_;
   std::string line_;
 };
 
@@ -46,115 +46,88 @@ void append_csv_field(std::string* out, std::string_view value) {
   out->push_back('"');
 }
 
-// CSV: vectors are written as one JSON array per cell, which pandas and Spark parse with from_json.
+// CSV with a header row: scalars as text, lists and JSON values as their JSON text (which pandas and
+// Spark parse with from_json), nulls as empty cells.
 class CsvSink : public RowSink {
  public:
-  CsvSink(const std::filesystem::path& path, OutputSchema schema) : file_(path), schema_(std::move(schema)) {
-    std::string header = "id,";
-    for (const auto& column : schema_.carried.passthrough) {
-      append_csv_field(&header, column.name);
-      header.push_back(',');
+  CsvSink(const std::filesystem::path& path, const Schema& schema) : file_(path) {
+    std::string header;
+    for (size_t c = 0; c < schema.fields.size(); ++c) {
+      if (c) header.push_back(',');
+      append_csv_field(&header, schema.fields[c].name);
     }
-    switch (schema_.task) {
-      case Task::kEmbed: header += "embedding,error\n"; break;
-      case Task::kTokenize: header += "input_ids,token_type_ids,error\n"; break;
-      case Task::kClassify:
-        header += schema_.top_k || schema_.all_scores ? "label,score,scores,error\n" : "label,score,error\n";
-        break;
-    }
+    header.push_back('\n');
     file_.write(header);
   }
 
-  void write(const OutputRow& row) override {
-    line_.clear();
-    append_value(row.id);
-    line_.push_back(',');
-    for (size_t i = 0; i < schema_.carried.passthrough.size(); ++i) {
-      if (i < row.passthrough.size()) append_value(row.passthrough[i]);
-      line_.push_back(',');
-    }
-    cell_.clear();
-    const bool ok = row.error.empty();
-    switch (schema_.task) {
-      case Task::kEmbed:
-        if (ok) append_json_array(&cell_, row.values);
-        append_csv_field(&line_, cell_);
-        break;
-      case Task::kTokenize:
-        if (ok) append_json_array(&cell_, row.ids);
-        append_csv_field(&line_, cell_);
-        line_.push_back(',');
-        cell_.clear();
-        if (ok) append_json_array(&cell_, row.type_ids);
-        append_csv_field(&line_, cell_);
-        break;
-      case Task::kClassify: {
-        if (ok) {
-          const auto order = labels_by_score(row.values);
-          append_csv_field(&line_, schema_.labels[order[0]]);
-          line_.push_back(',');
-          append_json_float(&line_, row.values[order[0]]);
-          if (schema_.top_k || schema_.all_scores) {
-            nlohmann::json scores = nlohmann::json::object();
-            const size_t n = schema_.all_scores ? order.size() : std::min(schema_.top_k, order.size());
-            for (size_t i = 0; i < n; ++i) scores[schema_.labels[order[i]]] = row.values[order[i]];
-            line_.push_back(',');
-            append_csv_field(&line_, scores.dump());
-          }
+  void write(const RecordBatch& batch) override {
+    for (int64_t r = 0; r < batch.num_rows(); ++r) {
+      line_.clear();
+      for (size_t c = 0; c < batch.num_columns(); ++c) {
+        if (c) line_.push_back(',');
+        const Column& column = batch.column(c);
+        if (column.is_null(r)) continue;
+        const TypeId id = column.type().id();
+        if (id == TypeId::kString || id == TypeId::kBinary) {
+          append_csv_field(&line_, column.string_at(r));
+        } else if (id == TypeId::kJson && column.json_at(r).is_string()) {
+          append_csv_field(&line_, column.json_at(r).get_ref<const std::string&>());
         } else {
-          line_.append(schema_.top_k || schema_.all_scores ? ",," : ",");
+          cell_.clear();
+          append_json_value(column, r, &cell_);
+          append_csv_field(&line_, cell_);
         }
-        break;
       }
+      line_.push_back('\n');
+      file_.write(line_);
     }
-    line_.push_back(',');
-    append_csv_field(&line_, row.error);
-    line_.push_back('\n');
-    file_.write(line_);
   }
 
   void finish() override { file_.finish(); }
 
  private:
-  // A string as itself, any other JSON value as its JSON text, null as an empty cell.
-  void append_value(const nlohmann::json& value) {
-    if (value.is_string()) {
-      append_csv_field(&line_, value.get_ref<const std::string&>());
-    } else if (!value.is_null()) {
-      append_csv_field(&line_, value.dump(-1, ' ', false, nlohmann::json::error_handler_t::replace));
-    }
-  }
-
   OutputFile file_;
-  OutputSchema schema_;
   std::string line_;
   std::string cell_;
 };
 
-// NumPy .npy (format 1.0): a float32 matrix, one row per input row. The header is written with
-// room for any row count and patched in finish(). Error rows are NaN rows.
+// NumPy .npy (format 1.0): the one fixed-width float32 list column (an embedding) as a matrix, one
+// row per input row; every other column is left out. A null row (an error row) is a NaN row. The
+// header is written with room for any row count and patched in finish().
 class NpySink : public RowSink {
  public:
-  NpySink(const std::filesystem::path& path, const OutputSchema& schema) : file_(path), dims_(schema.dims) {
-    if (schema.task == Task::kTokenize) {
+  NpySink(const std::filesystem::path& path, const Schema& schema) : file_(path) {
+    for (size_t c = 0; c < schema.fields.size(); ++c) {
+      const DataType& t = schema.fields[c].type;
+      if (t.is_list() && t.fixed_length() > 0 && t.element().id() == TypeId::kFloat32) {
+        if (column_ >= 0) {
+          throw Error(ErrorCode::kInvalidArgument,
+                      path.string() + ": .npy holds one matrix, and this output has several vector columns");
+        }
+        column_ = static_cast<int>(c);
+        dims_ = static_cast<size_t>(t.fixed_length());
+      }
+    }
+    if (column_ < 0) {
       throw Error(ErrorCode::kInvalidArgument,
-                  path.string() + ": .npy holds a matrix; token ids have varying lengths (use .jsonl or .csv)");
+                  path.string() + ": .npy holds a float matrix, and this output has no fixed-width vector column "
+                                  "(use .jsonl, .csv, .parquet or .tfrecord)");
     }
     file_.write(header(0));
   }
 
-  void write(const OutputRow& row) override {
-    if (row.error.empty() && row.values.size() != dims_) {
-      throw Error(ErrorCode::kInternal, "row of width " + std::to_string(row.values.size()) + " in a .npy of width " +
-                                            std::to_string(dims_));
+  void write(const RecordBatch& batch) override {
+    const Column& column = batch.column(static_cast<size_t>(column_));
+    const std::span<const float> values = column.child().values<float>();
+    for (int64_t r = 0; r < batch.num_rows(); ++r) {
+      if (column.is_null(r)) {
+        nan_row_.assign(dims_, std::nanf(""));
+        file_.write({reinterpret_cast<const char*>(nan_row_.data()), dims_ * sizeof(float)});
+      } else {
+        file_.write({reinterpret_cast<const char*>(values.data() + column.list_begin(r)), dims_ * sizeof(float)});
+      }
+      ++rows_;
     }
-    if (row.error.empty()) {
-      file_.write({reinterpret_cast<const char*>(row.values.data()), row.values.size() * sizeof(float)});
-    } else {
-      nan_row_.assign(dims_, std::nanf(""));
-      file_.write({reinterpret_cast<const char*>(nan_row_.data()), nan_row_.size() * sizeof(float)});
-    }
-    ++rows_;
   }
 
   void finish() override {
@@ -177,23 +150,33 @@ class NpySink : public RowSink {
   }
 
   OutputFile file_;
-  size_t dims_;
+  int column_ = -1;
+  size_t dims_ = 0;
   uint64_t rows_ = 0;
   std::vector<float> nan_row_;
 };
 
+std::string lower(std::string s) {
+  std::transform(s.begin(), s.end(), s.begin(), [](unsigned char c) { return std::tolower(c); });
+  return s;
+}
+
 }  // namespace
 
-std::unique_ptr<RowSink> open_row_sink(const std::filesystem::path& path, const OutputSchema& schema) {
-  auto lower = [](std::string s) {
-    std::transform(s.begin(), s.end(), s.begin(), [](unsigned char c) { return std::tolower(c); });
-    return s;
-  };
+std::unique_ptr<RowSink> open_row_sink(const std::filesystem::path& path, const Schema& schema,
+                                       const SinkOptions& options) {
+  std::set<std::string> names;
+  for (const auto& field : schema.fields) {
+    if (!names.insert(field.name).second) {
+      throw Error(ErrorCode::kInvalidArgument, "two output columns are named \"" + field.name +
+                                                   "\" (a kept column clashes with a result column)");
+    }
+  }
   std::string ext = lower(path.extension().string());
   if (ext == ".gz" || ext == ".zz") ext = lower(path.stem().extension().string());
-  if (ext == ".tfrecord" || ext == ".tfrecords") return open_tfrecord_sink(path, schema);
-  if (ext == ".parquet" || path.string().ends_with('/')) return open_parquet_sink(path, schema);
-  if (ext == ".jsonl" || ext == ".ndjson" || ext == ".json") return std::make_unique<JsonlSink>(path, schema);
+  if (ext == ".tfrecord" || ext == ".tfrecords") return open_tfrecord_sink(path, schema, options);
+  if (ext == ".parquet" || path.string().ends_with('/')) return open_parquet_sink(path, schema, options);
+  if (ext == ".jsonl" || ext == ".ndjson" || ext == ".json") return std::make_unique<JsonlSink>(path);
   if (ext == ".csv") return std::make_unique<CsvSink>(path, schema);
   if (ext == ".npy") return std::make_unique<NpySink>(path, schema);
   throw Error(ErrorCode::kInvalidArgument, "cannot write " + path.string() + ": unknown output format \"" + ext +

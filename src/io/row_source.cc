@@ -68,8 +68,10 @@ class JsonlSource : public FramedSource {
   }
 
   void parse(const RawRecord& record, InputRow* row) const override {
-    if (begin_row(record, row)) parse_json_row(record.bytes, fields_, "line", row);
+    if (begin_row(record, row)) parse_json_row(record.bytes, fields_, row);
   }
+
+  const char* record_name() const override { return "line"; }
 
 
  private:
@@ -145,6 +147,7 @@ class CsvSource : public FramedSource {
       return c;
     };
     text_column_ = require(fields.text);
+    if (!fields.text_pair.empty()) text_pair_column_ = require(fields.text_pair);
     id_column_ = column(fields.id);
     for (const auto& name : fields.passthrough) {
       passthrough_columns_.push_back(require(name));
@@ -165,7 +168,7 @@ class CsvSource : public FramedSource {
     if (values.size() != columns_) {
       row->error = "CSV record has " + std::to_string(values.size()) + " fields, the header has " +
                    std::to_string(columns_);
-      if (values.size() <= text_column_) return;
+      if (values.size() <= std::max(text_column_, text_pair_column_ == kNone ? 0 : text_pair_column_)) return;
     }
     if (id_column_ != kNone && id_column_ < values.size()) row->id = values[id_column_];
     row->passthrough.resize(passthrough_columns_.size());
@@ -178,10 +181,18 @@ class CsvSource : public FramedSource {
       row->error = invalid_utf8_reason("text", bad);
       return;
     }
+    if (text_pair_column_ != kNone) {
+      if (!is_valid_utf8(values[text_pair_column_], &bad)) {
+        row->error = invalid_utf8_reason("text pair", bad);
+        return;
+      }
+      row->text_pair = std::move(values[text_pair_column_]);
+    }
     row->text = std::move(values[text_column_]);
   }
 
   CarriedColumns carried_columns() const override { return carried_; }
+  const char* record_name() const override { return "line"; }
 
  private:
   static constexpr size_t kNone = static_cast<size_t>(-1);
@@ -189,6 +200,7 @@ class CsvSource : public FramedSource {
   std::vector<size_t> passthrough_columns_;
   size_t columns_ = 0;
   size_t text_column_ = kNone;
+  size_t text_pair_column_ = kNone;
   size_t id_column_ = kNone;
 };
 

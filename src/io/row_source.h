@@ -17,6 +17,7 @@ struct FieldNames {
   std::string text = "text";
   std::string id = "id";
   std::vector<std::string> passthrough;
+  std::string text_pair;  // empty: rows have one text
 };
 
 // Reads records from one input. read() is called from one thread; parse() from many at once.
@@ -33,6 +34,9 @@ class RowSource {
 
   // The id and passthrough columns, with their types as far as the format knows them.
   virtual CarriedColumns carried_columns() const = 0;
+
+  // What one record is called in messages ("line 12: ..."): "line", "row" or "record".
+  virtual const char* record_name() const { return "record"; }
 
   // Bytes consumed so far and the input's total size when known, for progress and ETA.
   virtual uint64_t bytes_read() const = 0;

@@ -10,7 +10,7 @@
 #include "kernels/attention.h"
 #include "kernels/layer_norm.h"
 #include "kernels/softmax.h"
-#include "model/safetensors.h"
+#include "model/weight_store.h"
 
 namespace salvo {
 namespace fs = std::filesystem;
@@ -116,23 +116,15 @@ std::unique_ptr<BertModel> BertModel::load(const fs::path& dir, const BertModelO
   model->precision_ = options.precision;
   const BertConfig& c = model->config_;
 
-  const fs::path weights_path = transformer_dir / "model.safetensors";
-  if (!fs::exists(weights_path)) {
-    std::string hint;
-    if (fs::exists(transformer_dir / "model.safetensors.index.json")) {
-      hint = " (sharded checkpoints are not supported)";
-    } else if (fs::exists(transformer_dir / "pytorch_model.bin")) {
-      hint = " (pytorch_model.bin is not supported; convert it to safetensors)";
-    }
-    throw Error(ErrorCode::kModel, weights_path.string() + ": weight file is missing" + hint);
-  }
-  const SafetensorsFile weights(weights_path);
+  const std::unique_ptr<WeightStore> store = open_weight_store(transformer_dir);
+  const WeightStore& weights = *store;
+  const std::string weights_path = weights.describe();
 
   // Base-model checkpoints name tensors "embeddings..."; task checkpoints prefix them "bert.".
   auto resolve = [&](const std::string& name) {
     if (weights.contains(name)) return name;
     if (weights.contains("bert." + name)) return "bert." + name;
-    throw Error(ErrorCode::kModel, weights_path.string() + ": tensor '" + name + "' (or 'bert." +
+    throw Error(ErrorCode::kModel, weights_path + ": tensor '" + name + "' (or 'bert." +
                                        name + "') is missing");
   };
   auto get = [&](const std::string& name, std::vector<int64_t> shape) {
@@ -185,9 +177,9 @@ std::unique_ptr<BertModel> BertModel::load(const fs::path& dir, const BertModelO
   }
 
   if (weights.contains("classifier.weight")) {
-    const SafetensorsTensor& t = weights.tensor("classifier.weight");
+    const WeightInfo t = weights.info("classifier.weight");
     if (t.shape.size() != 2 || t.shape[0] < 1 || t.shape[1] != h) {
-      throw Error(ErrorCode::kModel, weights_path.string() +
+      throw Error(ErrorCode::kModel, weights_path +
                                          ": tensor 'classifier.weight' must be [num_labels, " +
                                          std::to_string(h) + "]");
     }
@@ -252,7 +244,7 @@ void BertModel::check_batch(const PackedBatch& batch) const {
   }
 }
 
-void BertModel::hidden_states(const PackedBatch& batch, float* out) {
+void BertModel::hidden_states(const PackedBatch& batch, BertScratch* scratch, float* out) const {
   check_batch(batch);
   const int64_t tokens = static_cast<int64_t>(batch.tokens());
   const int64_t rows = static_cast<int64_t>(batch.rows());
@@ -274,9 +266,9 @@ void BertModel::hidden_states(const PackedBatch& batch, float* out) {
   }
   layer_norm(out, embedding_norm_weight_.data(), embedding_norm_bias_.data(), tokens, h, eps, out);
 
-  float* qkv = grow(qkv_, tokens * 3 * h);
-  float* context = grow(context_, tokens * h);
-  float* intermediate = grow(intermediate_, tokens * inter);
+  float* qkv = grow(scratch->qkv, tokens * 3 * h);
+  float* context = grow(scratch->context, tokens * h);
+  float* intermediate = grow(scratch->intermediate, tokens * inter);
   // `out` holds the residual stream: the attention-output and output linears add their product
   // to it (LinearEpilogue::accumulate) and it is normalised in place; the intermediate linear
   // applies the activation itself.
@@ -294,10 +286,10 @@ void BertModel::hidden_states(const PackedBatch& batch, float* out) {
   }
 }
 
-void BertModel::embed(const PackedBatch& batch, float* out) {
+void BertModel::embed(const PackedBatch& batch, BertScratch* scratch, float* out) const {
   const int64_t h = config_.hidden_size;
-  float* hidden = grow(hidden_, batch.tokens() * h);
-  hidden_states(batch, hidden);
+  float* hidden = grow(scratch->hidden, batch.tokens() * h);
+  hidden_states(batch, scratch, hidden);
   const int64_t rows = static_cast<int64_t>(batch.rows());
 #pragma omp parallel for schedule(static)
   for (int64_t r = 0; r < rows; ++r) {
@@ -328,24 +320,24 @@ void BertModel::embed(const PackedBatch& batch, float* out) {
   }
 }
 
-void BertModel::classify(const PackedBatch& batch, float* out) {
+void BertModel::classify(const PackedBatch& batch, BertScratch* scratch, float* out) const {
   if (!classifier_) {
     throw Error(ErrorCode::kModel,
                 "this model has no classification head (classifier.weight); use embed instead");
   }
   const int64_t h = config_.hidden_size;
-  float* hidden = grow(hidden_, batch.tokens() * h);
-  hidden_states(batch, hidden);
+  float* hidden = grow(scratch->hidden, batch.tokens() * h);
+  hidden_states(batch, scratch, hidden);
   const int64_t rows = static_cast<int64_t>(batch.rows());
-  std::vector<float> cls(rows * h);
+  float* cls = grow(scratch->cls, rows * h);
   for (int64_t r = 0; r < rows; ++r) {
-    std::copy_n(hidden + int64_t{batch.offsets[r]} * h, h, cls.data() + r * h);
+    std::copy_n(hidden + int64_t{batch.offsets[r]} * h, h, cls + r * h);
   }
-  std::vector<float> pooled(rows * h);
-  pooler_->forward(cls.data(), rows, pooled.data());
-  tanh_inplace(pooled.data(), rows * h);
+  float* pooled = grow(scratch->pooled, rows * h);
+  pooler_->forward(cls, rows, pooled);
+  tanh_inplace(pooled, rows * h);
   const int64_t labels = classifier_->out_features();
-  classifier_->forward(pooled.data(), rows, out);
+  classifier_->forward(pooled, rows, out);
   softmax_rows(out, rows, labels, labels);
 }
 

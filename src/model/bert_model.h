@@ -12,17 +12,10 @@
 
 #include "kernels/gemm.h"
 #include "model/bert_config.h"
+#include "model/packed_batch.h"
 
 namespace salvo {
 
-// A batch of token sequences packed end to end, without padding.
-struct PackedBatch {
-  std::vector<int32_t> ids;       // all tokens, sequence after sequence
-  std::vector<int32_t> type_ids;  // same length as ids
-  std::vector<int32_t> offsets;   // rows()+1 entries; sequence r is [offsets[r], offsets[r+1])
-  size_t rows() const { return offsets.empty() ? 0 : offsets.size() - 1; }
-  size_t tokens() const { return ids.size(); }
-};
 
 // How token states become one sentence embedding.
 enum class Pooling {
@@ -41,7 +34,13 @@ struct BertModelOptions {
   Precision precision = Precision::kF32;
 };
 
-// A loaded BERT encoder with optional sequence-classification head.
+// Working memory of one thread running a BertModel, grown to the largest batch it has seen.
+struct BertScratch {
+  std::vector<float> qkv, context, intermediate, hidden, cls, pooled;
+};
+
+// A loaded BERT encoder with optional sequence-classification head. Immutable once loaded: any
+// number of threads may run it at once, each with its own BertScratch.
 class BertModel {
  public:
   // Loads config.json + model.safetensors (+ sentence-transformers modules.json,
@@ -68,11 +67,11 @@ class BertModel {
   // Last hidden states, tokens() x hidden_size floats, row-major. Throws
   // salvo::Error(kInvalidArgument) for malformed batches, ids outside the vocabulary and
   // sequences longer than max_position_embeddings.
-  void hidden_states(const PackedBatch& batch, float* out);
+  void hidden_states(const PackedBatch& batch, BertScratch* scratch, float* out) const;
   // Pooled (and, if normalize(), L2-normalised) embeddings, rows() x hidden_size.
-  void embed(const PackedBatch& batch, float* out);
+  void embed(const PackedBatch& batch, BertScratch* scratch, float* out) const;
   // Softmax class probabilities, rows() x labels().size(). Throws kModel if !has_classifier().
-  void classify(const PackedBatch& batch, float* out);
+  void classify(const PackedBatch& batch, BertScratch* scratch, float* out) const;
 
  private:
   struct Layer {
@@ -98,9 +97,6 @@ class BertModel {
   Pooling pooling_ = Pooling::kMean;
   bool normalize_ = true;
   bool from_sentence_transformers_ = false;
-
-  // Scratch reused across calls; grown to the largest batch seen.
-  std::vector<float> qkv_, context_, intermediate_, hidden_;
 };
 
 }  // namespace salvo

@@ -1,305 +1,332 @@
-#include "pipeline/job.h"
+// A job's threads:
+//
+//   reader thread: read a window of records -> parse each -> submit the window to the session
+//     ──queue of (rows, future), bounded──> job thread: wait for the window's result, join it to
+//     the carried columns (id, kept columns), write it, report progress.
+//
+// The session sorts, batches and runs each window on its replicas while the reader prepares the
+// next, so the model never waits for input. Windows are written in the order they were read.
+#include "salvo/job.h"
 
-#include <omp.h>
+#include <unistd.h>
 
-#include <atomic>
 #include <chrono>
 #include <exception>
-#include <map>
 #include <mutex>
+#include <nlohmann/json.hpp>
 #include <thread>
 
 #include "core/bounded_queue.h"
-#include "core/error.h"
-#include "core/progress.h"
-#include "model/bert_model.h"
-#include "text/tokenizer.h"
+#include "core/utf8.h"
+#include "io/row_sink.h"
+#include "io/row_source.h"
+#include "salvo/error.h"
 
 namespace salvo {
 namespace {
 
-constexpr size_t kRecordsPerChunk = 256;
+namespace fs = std::filesystem;
+using json = nlohmann::json;
 
-// A row on its way through the job: its output row (id, error) and, when good, its tokens.
-struct PreparedRow {
-  OutputRow out;
-  Encoding encoding;
+constexpr size_t kRecordsPerRead = 256;
+constexpr size_t kWindowsInFlight = 3;  // windows submitted and not yet written
+
+// One window of rows on its way to the output.
+struct Window {
+  std::shared_ptr<std::vector<InputRow>> rows;
+  std::future<Result> result;
 };
 
-struct RawChunk {
-  uint64_t seq = 0;
-  std::vector<RawRecord> records;
-};
+DataType carried_type(ValueType type) {
+  switch (type) {
+    case ValueType::kDynamic: return DataType::json();
+    case ValueType::kString: return DataType::string();
+    case ValueType::kBinary: return DataType::binary();
+    case ValueType::kBool: return DataType::boolean();
+    case ValueType::kInt32: return DataType::int32();
+    case ValueType::kInt64: return DataType::int64();
+    case ValueType::kFloat: return DataType::float32();
+    case ValueType::kDouble: return DataType::float64();
+  }
+  return DataType::json();
+}
 
-struct PreparedChunk {
-  uint64_t seq = 0;
-  std::vector<PreparedRow> rows;
-};
+// Appends a carried value (as the source decoded it) to its column.
+void append_carried(const json& v, Column* column) {
+  if (v.is_null()) {
+    column->append_null();
+    return;
+  }
+  switch (column->type().id()) {
+    case TypeId::kJson: column->append_json(v); return;
+    case TypeId::kString:
+      column->append_string(v.is_string() ? v.get_ref<const std::string&>() : v.dump());
+      return;
+    case TypeId::kBinary:
+      if (v.is_binary()) {
+        const auto& bytes = v.get_binary();
+        column->append_string({reinterpret_cast<const char*>(bytes.data()), bytes.size()});
+      } else {
+        column->append_string(v.is_string() ? v.get_ref<const std::string&>() : v.dump());
+      }
+      return;
+    case TypeId::kBool: column->append_bool(v.get<bool>()); return;
+    case TypeId::kInt32: column->append_int32(v.get<int32_t>()); return;
+    case TypeId::kInt64: column->append_int64(v.get<int64_t>()); return;
+    case TypeId::kFloat32: column->append_float32(v.get<float>()); return;
+    case TypeId::kFloat64: column->append_float64(v.get<double>()); return;
+    default: throw Error(ErrorCode::kInternal, "carried column of " + column->type().to_string());
+  }
+}
 
-// Rows that run through the model together; error rows ride along without being computed.
-struct WorkBatch {
-  std::vector<PreparedRow> compute;
-  std::vector<PreparedRow> errors;
-  PackedBatch packed;
-};
+// The first string inside `v` that is not valid UTF-8 (JSON input is validated whole; CSV,
+// Parquet and TFRecord strings are not), as an error message; empty when all are valid.
+std::string invalid_utf8_in(const json& v, const std::string& name) {
+  size_t bad = 0;
+  if (v.is_string() && !is_valid_utf8(v.get_ref<const std::string&>(), &bad)) {
+    return name + " is not valid UTF-8 (byte " + std::to_string(bad) + ")";
+  }
+  if (v.is_array() || v.is_object()) {
+    for (const auto& item : v) {
+      std::string e = invalid_utf8_in(item, name);
+      if (!e.empty()) return e;
+    }
+  }
+  return "";
+}
 
-struct ResultChunk {
-  std::vector<OutputRow> rows;
-};
+FieldNames field_names(const JobOptions& options) {
+  FieldNames fields;
+  fields.text = options.text_field;
+  fields.text_pair = options.text_pair_field;
+  fields.id = options.id_field;
+  fields.passthrough = options.keep_columns;
+  return fields;
+}
+
+// The output columns that come from the input, in output order: "id" (when the input has one),
+// then the kept columns.
+std::vector<Field> carried_fields(const RowSource& source) {
+  const CarriedColumns carried = source.carried_columns();
+  std::vector<Field> fields;
+  if (carried.id) fields.push_back({"id", carried_type(carried.id->type)});
+  for (const auto& c : carried.passthrough) fields.push_back({c.name, carried_type(c.type)});
+  return fields;
+}
+
+// The names of a task's result columns, known without a model.
+std::vector<std::string> task_column_names(Task task, const TaskOptions& options) {
+  switch (task) {
+    case Task::kEmbed: return {"embedding"};
+    case Task::kClassify: {
+      std::vector<std::string> names = {"label", "score"};
+      if (options.top_k > 0) names.insert(names.end(), {"top_labels", "top_scores"});
+      if (options.all_scores) names.push_back("scores");
+      return names;
+    }
+    case Task::kScore: return {"score"};
+    case Task::kTokenize: return {"input_ids", "token_type_ids"};
+    case Task::kPredict: return {};
+  }
+  return {};
+}
+
+void check_output_place(const fs::path& output) {
+  const bool folder = output.string().ends_with('/');
+  std::error_code ec;
+  if (!folder && fs::is_directory(output, ec)) {
+    throw Error(ErrorCode::kInvalidArgument, "output " + output.string() +
+                                                 " is an existing folder (give a file name, or end the path "
+                                                 "with / for a folder of Parquet part files)");
+  }
+  fs::path parent = folder ? fs::path(output.string()).parent_path().parent_path() : output.parent_path();
+  if (parent.empty()) parent = ".";
+  if (!fs::is_directory(parent, ec)) {
+    throw Error(ErrorCode::kIo, "cannot write " + output.string() + ": folder " + parent.string() +
+                                    " does not exist");
+  }
+  if (access(parent.c_str(), W_OK) != 0) {
+    throw Error(ErrorCode::kIo, "cannot write " + output.string() + ": folder " + parent.string() +
+                                    " is not writable");
+  }
+}
 
 class JobRunner {
  public:
-  JobRunner(const JobOptions& options, const Tokenizer& tokenizer, BertModel* model)
-      : options_(options),
-        tokenizer_(tokenizer),
-        model_(model),
-        batcher_(options.batching),
-        prep_threads_(options.task == Task::kTokenize ? std::max(1, options.threads)
-                                                      : std::max(1, options.threads / 4)),
-        raw_(2 * prep_threads_ + 2),
-        prepared_(2 * prep_threads_ + 2),
-        batches_(4),
-        results_(8),
-        progress_(options.task == Task::kEmbed      ? "embed"
-                  : options.task == Task::kClassify ? "classify"
-                                                    : "tokenize",
-                  options.progress) {}
+  JobRunner(Session& session, const JobOptions& options)
+      : session_(session), options_(options), windows_(kWindowsInFlight) {}
 
   JobSummary run() {
     const auto start = std::chrono::steady_clock::now();
-    source_ = open_row_source(options_.input, options_.fields, options_.limits);
-    counters_.total_bytes = source_->total_bytes();
-    OutputSchema schema;
-    schema.task = options_.task;
-    schema.top_k = options_.top_k;
-    schema.all_scores = options_.all_scores;
-    schema.carried = source_->carried_columns();
-    schema.compression = options_.compression;
-    if (model_) {
-      schema.labels = model_->labels();
-      schema.dims = options_.task == Task::kClassify ? model_->labels().size() : model_->config().hidden_size;
-    }
-    sink_ = open_row_sink(options_.output, schema);
+    source_ = open_row_source(options_.input, field_names(options_), SourceLimits{options_.max_record_bytes});
+    Schema schema;
+    schema.fields = carried_fields(*source_);
+    carried_count_ = schema.fields.size();
+    Schema results = session_.output_schema(options_.task, options_.task_options);
+    schema.fields.insert(schema.fields.end(), results.fields.begin(), results.fields.end());
+    schema.metadata = results.metadata;
+    schema.fields.push_back({"error", DataType::string()});
+    progress_.total_bytes = source_->total_bytes();
+    sink_ = open_row_sink(options_.output, schema, SinkOptions{options_.compression});
+    schema_ = std::move(schema);
 
-    std::vector<std::thread> threads;
-    threads.emplace_back(&JobRunner::guarded, this, &JobRunner::read_stage);
-    for (int i = 0; i < prep_threads_; ++i) threads.emplace_back(&JobRunner::guarded, this, &JobRunner::prepare_stage);
-    if (options_.task != Task::kTokenize) {
-      threads.emplace_back(&JobRunner::guarded, this, &JobRunner::batch_stage);
-      threads.emplace_back(&JobRunner::guarded, this, &JobRunner::infer_stage);
-    }
-    guarded(&JobRunner::write_stage);
-    for (auto& t : threads) t.join();
-    progress_.clear();
+    std::thread reader([this] { guarded([this] { read_loop(); }); });
+    guarded([this, start] { write_loop(start); });
+    windows_.close();
+    reader.join();
     if (error_) std::rethrow_exception(error_);
-
-    summary_.rows = counters_.rows;
-    summary_.errors = counters_.errors;
-    summary_.tokens = tokens_.load();
-    summary_.seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
+    summary_.seconds = seconds_since(start);
     return summary_;
   }
 
  private:
-  // Runs a stage; the first failure anywhere is kept and every queue closed so all stages end.
-  void guarded(void (JobRunner::*stage)()) {
+  static double seconds_since(std::chrono::steady_clock::time_point start) {
+    return std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
+  }
+
+  // Runs a loop; the first failure is kept and the queue closed so that the other loop ends too.
+  void guarded(const std::function<void()>& loop) {
     try {
-      (this->*stage)();
+      loop();
     } catch (...) {
       {
         std::lock_guard lock(error_mutex_);
         if (!error_) error_ = std::current_exception();
       }
-      raw_.close();
-      prepared_.close();
-      batches_.close();
-      results_.close();
+      windows_.close();
     }
   }
 
-  bool failed() {
-    std::lock_guard lock(error_mutex_);
-    return error_ != nullptr;
-  }
-
-  void read_stage() {
-    for (uint64_t seq = 0;; ++seq) {
-      RawChunk chunk{seq, {}};
-      chunk.records.reserve(kRecordsPerChunk);
-      const bool more = source_->read(kRecordsPerChunk, &chunk.records);
-      bytes_read_.store(source_->bytes_read());
-      if (!chunk.records.empty() && !raw_.push(std::move(chunk))) return;
-      if (!more) break;
-    }
-    raw_.close();
-  }
-
-  // Parses and tokenizes chunks; several run at once. The last one to finish closes its output.
-  void prepare_stage() {
-    InputRow row;
-    while (auto chunk = raw_.pop()) {
-      PreparedChunk prepared{chunk->seq, {}};
-      prepared.rows.resize(chunk->records.size());
-      for (size_t i = 0; i < chunk->records.size(); ++i) {
-        PreparedRow& p = prepared.rows[i];
-        row = InputRow{};
-        source_->parse(chunk->records[i], &row);
-        p.out.index = row.index;
-        p.out.line = row.line;
-        p.out.id = std::move(row.id);
-        p.out.passthrough = std::move(row.passthrough);
-        p.out.error = std::move(row.error);
-        if (p.out.error.empty()) tokenizer_.encode(row.text, &p.encoding);
+  void read_loop() {
+    std::vector<RawRecord> records;
+    bool more = true;
+    while (more) {
+      records.clear();
+      while (more && records.size() < options_.window_rows) {
+        more = source_->read(std::min(kRecordsPerRead, options_.window_rows - records.size()), &records);
       }
-      if (options_.task == Task::kTokenize) {
-        ResultChunk result;
-        for (auto& p : prepared.rows) {
-          tokens_ += p.encoding.ids.size();
-          p.out.ids = std::move(p.encoding.ids);
-          p.out.type_ids = std::move(p.encoding.type_ids);
-          result.rows.push_back(std::move(p.out));
-        }
-        if (!results_.push(std::move(result))) return;
-      } else if (!prepared_.push(std::move(prepared))) {
-        return;
-      }
+      bytes_read_ = source_->bytes_read();
+      if (records.empty()) break;
+      if (!windows_.push(submit(records))) return;
     }
-    if (++prep_done_ == prep_threads_) {
-      if (options_.task == Task::kTokenize) {
-        results_.close();
-      } else {
-        prepared_.close();
-      }
-    }
+    windows_.close();
   }
 
-  // Restores chunk order, fills a window, and cuts it into length-sorted batches.
-  void batch_stage() {
-    std::map<uint64_t, PreparedChunk> pending;
-    uint64_t next_seq = 0;
-    std::vector<PreparedRow> window;
-    while (auto chunk = prepared_.pop()) {
-      pending.emplace(chunk->seq, std::move(*chunk));
-      for (auto it = pending.find(next_seq); it != pending.end(); it = pending.find(++next_seq)) {
-        for (auto& row : it->second.rows) window.push_back(std::move(row));
-        pending.erase(it);
-        if (window.size() >= options_.batching.window_rows && !emit_window(&window)) return;
+  Window submit(const std::vector<RawRecord>& records) {
+    auto rows = std::make_shared<std::vector<InputRow>>(records.size());
+    Request request;
+    request.task = options_.task;
+    request.options = options_.task_options;
+    Inputs& in = request.inputs;
+    in.texts.resize(records.size());
+    in.errors.resize(records.size());
+    if (!options_.text_pair_field.empty()) in.text_pairs.resize(records.size());
+    const CarriedColumns carried = source_->carried_columns();
+    for (size_t i = 0; i < records.size(); ++i) {
+      InputRow& row = (*rows)[i];
+      source_->parse(records[i], &row);
+      if (row.error.empty()) row.error = invalid_utf8_in(row.id, "the id");
+      for (size_t p = 0; row.error.empty() && p < row.passthrough.size(); ++p) {
+        row.error = invalid_utf8_in(row.passthrough[p], "column \"" + options_.keep_columns[p] + "\"");
       }
+      in.texts[i] = row.text;
+      if (!in.text_pairs.empty()) in.text_pairs[i] = row.text_pair;
+      in.errors[i] = row.error;
     }
-    if (failed()) return;
-    if (!emit_window(&window)) return;
-    batches_.close();
+    in.keep_alive = rows;
+    return Window{rows, session_.submit(std::move(request))};
   }
 
-  bool emit_window(std::vector<PreparedRow>* window) {
-    std::vector<PreparedRow> good;
-    std::vector<PreparedRow> bad;
-    for (auto& row : *window) (row.out.error.empty() ? good : bad).push_back(std::move(row));
-    window->clear();
-    std::vector<size_t> lengths(good.size());
-    for (size_t i = 0; i < good.size(); ++i) lengths[i] = good[i].encoding.ids.size();
-    auto plan = batcher_.plan(lengths);
-    if (plan.empty() && !bad.empty()) plan.emplace_back();
-    for (size_t b = 0; b < plan.size(); ++b) {
-      WorkBatch batch;
-      batch.packed.offsets.push_back(0);
-      for (size_t pos : plan[b]) {
-        PreparedRow& row = good[pos];
-        batch.packed.ids.insert(batch.packed.ids.end(), row.encoding.ids.begin(), row.encoding.ids.end());
-        batch.packed.type_ids.insert(batch.packed.type_ids.end(), row.encoding.type_ids.begin(),
-                                     row.encoding.type_ids.end());
-        batch.packed.offsets.push_back(static_cast<int32_t>(batch.packed.ids.size()));
-        batch.compute.push_back(std::move(row));
+  void write_loop(std::chrono::steady_clock::time_point start) {
+    while (auto window = windows_.pop()) {
+      Result result = window->result.get();
+      const std::vector<InputRow>& rows = *window->rows;
+      RecordBatch out;
+      for (size_t c = 0; c < carried_count_; ++c) {
+        Column column(schema_.fields[c].type);
+        column.reserve(static_cast<int64_t>(rows.size()));
+        const bool is_id = c == 0 && source_->carried_columns().id.has_value();
+        const size_t p = is_id ? 0 : c - (source_->carried_columns().id ? 1 : 0);
+        for (const InputRow& row : rows) append_carried(is_id ? row.id : row.passthrough[p], &column);
+        out.add_column(schema_.fields[c], std::move(column));
       }
-      if (b == 0) batch.errors = std::move(bad);
-      if (!batches_.push(std::move(batch))) return false;
-    }
-    return true;
-  }
-
-  void infer_stage() {
-    omp_set_num_threads(options_.threads);
-    std::vector<float> out;
-    const size_t width = options_.task == Task::kClassify ? model_->labels().size() : model_->config().hidden_size;
-    while (auto batch = batches_.pop()) {
-      const size_t rows = batch->packed.rows();
-      if (rows > 0) {
-        out.resize(rows * width);
-        if (options_.task == Task::kClassify) {
-          model_->classify(batch->packed, out.data());
+      // Each error names its record: "line 12: invalid JSON: ...".
+      const size_t error_index = result.columns.num_columns() - 1;
+      const Column& errors = result.columns.column(error_index);
+      Column named(DataType::string());
+      for (int64_t r = 0; r < errors.size(); ++r) {
+        if (errors.is_null(r)) {
+          named.append_null();
         } else {
-          model_->embed(batch->packed, out.data());
+          named.append_string(std::string(source_->record_name()) + " " + std::to_string(rows[r].line) + ": " +
+                              std::string(errors.string_at(r)));
         }
-        size_t longest = 0;
-        for (size_t r = 0; r < rows; ++r) {
-          longest = std::max<size_t>(longest, batch->packed.offsets[r + 1] - batch->packed.offsets[r]);
-        }
-        tokens_ += batch->packed.tokens();
-        summary_.padded_tokens += rows * longest;
-        ++summary_.batches;
       }
-      ResultChunk result;
-      for (size_t r = 0; r < rows; ++r) {
-        OutputRow& o = batch->compute[r].out;
-        o.values.assign(out.begin() + r * width, out.begin() + (r + 1) * width);
-        result.rows.push_back(std::move(o));
-      }
-      for (auto& e : batch->errors) result.rows.push_back(std::move(e.out));
-      if (!results_.push(std::move(result))) return;
-    }
-    if (!failed()) results_.close();
-  }
+      result.columns.mutable_column(error_index) = std::move(named);
+      out.append_columns(std::move(result.columns));
+      sink_->write(out);
 
-  // Writes rows in input order; rows that arrive early wait in a buffer bounded by the window.
-  void write_stage() {
-    std::map<uint64_t, OutputRow> pending;
-    uint64_t next = 0;
-    while (auto result = results_.pop()) {
-      for (auto& row : result->rows) pending.emplace(row.index, std::move(row));
-      for (auto it = pending.begin(); it != pending.end() && it->first == next; it = pending.erase(it), ++next) {
-        sink_->write(it->second);
-        ++counters_.rows;
-        if (!it->second.error.empty()) ++counters_.errors;
+      summary_.rows += result.stats.rows;
+      summary_.errors += result.stats.errors;
+      summary_.tokens += result.stats.tokens;
+      summary_.padded_tokens += result.stats.padded_tokens;
+      summary_.batches += result.stats.batches;
+      if (options_.progress) {
+        progress_.rows = summary_.rows;
+        progress_.errors = summary_.errors;
+        progress_.tokens = summary_.tokens;
+        progress_.bytes_read = bytes_read_.load();
+        progress_.seconds = seconds_since(start);
+        options_.progress(progress_);
       }
-      counters_.tokens = tokens_.load();
-      counters_.bytes_read = bytes_read_.load();
-      progress_.update(counters_);
     }
-    if (failed()) return;
-    if (!pending.empty()) {
-      throw Error(ErrorCode::kInternal, "row " + std::to_string(next) + " never reached the writer");
+    {
+      std::lock_guard lock(error_mutex_);
+      if (error_) return;
     }
     sink_->finish();
   }
 
+  Session& session_;
   const JobOptions& options_;
-  const Tokenizer& tokenizer_;
-  BertModel* model_;
-  TokenBudgetBatcher batcher_;
-  const int prep_threads_;
-  BoundedQueue<RawChunk> raw_;
-  BoundedQueue<PreparedChunk> prepared_;
-  BoundedQueue<WorkBatch> batches_;
-  BoundedQueue<ResultChunk> results_;
+  BoundedQueue<Window> windows_;
   std::unique_ptr<RowSource> source_;
   std::unique_ptr<RowSink> sink_;
-  ProgressLine progress_;
-  JobCounters counters_;
+  Schema schema_;
+  size_t carried_count_ = 0;
   JobSummary summary_;
-  std::atomic<uint64_t> tokens_{0};
+  JobProgress progress_;
   std::atomic<uint64_t> bytes_read_{0};
-  std::atomic<int> prep_done_{0};
   std::mutex error_mutex_;
   std::exception_ptr error_;
 };
 
 }  // namespace
 
-JobSummary run_job(const JobOptions& options, const Tokenizer& tokenizer, BertModel* model) {
-  if (!model && options.task != Task::kTokenize) {
-    throw Error(ErrorCode::kInternal, "a model is needed for embed and classify");
+void check_job(const JobOptions& options) {
+  if (options.window_rows == 0) throw Error(ErrorCode::kInvalidArgument, "the sort window must be positive");
+  if (options.task == Task::kScore && options.text_pair_field.empty()) {
+    throw Error(ErrorCode::kInvalidArgument, "score needs the field of the second text (--text-pair-field)");
   }
-  JobRunner runner(options, tokenizer, model);
+  check_output_place(options.output);
+  const auto source = open_row_source(options.input, field_names(options), SourceLimits{options.max_record_bytes});
+  std::vector<std::string> names;
+  for (const auto& f : carried_fields(*source)) names.push_back(f.name);
+  for (const auto& n : task_column_names(options.task, options.task_options)) names.push_back(n);
+  names.push_back("error");
+  for (size_t i = 0; i < names.size(); ++i) {
+    for (size_t j = i + 1; j < names.size(); ++j) {
+      if (names[i] == names[j]) {
+        throw Error(ErrorCode::kInvalidArgument,
+                    "two output columns would be named \"" + names[i] +
+                        "\": a kept column (--keep-columns) clashes with the id or a result column");
+      }
+    }
+  }
+}
+
+JobSummary run_job(Session& session, const JobOptions& options) {
+  JobRunner runner(session, options);
   return runner.run();
 }
 

@@ -8,8 +8,8 @@
 namespace salvo {
 
 TokenBudgetBatcher::TokenBudgetBatcher(const BatchingOptions& options) : options_(options) {
-  if (options_.max_batch_tokens == 0 || options_.max_batch_rows == 0 || options_.window_rows == 0) {
-    throw Error(ErrorCode::kInvalidArgument, "batch token budget, row cap and window must be positive");
+  if (options_.max_batch_tokens == 0 || options_.max_batch_rows == 0) {
+    throw Error(ErrorCode::kInvalidArgument, "the batch token budget and row cap must be positive");
   }
 }
 

@@ -1,6 +1,3 @@
-#include "stream/stream_service.h"
-
-#include <omp.h>
 #include <unistd.h>
 
 #include <librdkafka/rdkafka.h>
@@ -14,10 +11,11 @@
 #include <random>
 #include <thread>
 
-#include "core/error.h"
 #include "core/utf8.h"
 #include "io/json_rows.h"
-#include "model/bert_model.h"
+#include "model/model_impl.h"
+#include "salvo/error.h"
+#include "salvo/stream.h"
 #include "stream/micro_batcher.h"
 #include "stream/offset_tracker.h"
 #include "stream/stream_metrics.h"
@@ -74,15 +72,15 @@ std::string unique_instance_id() {
 
 class StreamService {
  public:
-  StreamService(const StreamOptions& options, const Tokenizer& tokenizer, BertModel& model,
-                const std::atomic<bool>& stop)
+  StreamService(Session& session, const StreamOptions& options, const std::atomic<bool>& stop)
       : options_(options),
-        tokenizer_(tokenizer),
-        model_(model),
+        session_(session),
+        tokenizer_(model_impl(session.model()).tokenizer()),
         stop_(stop),
-        formatter_(make_schema(options, model)),
-        batcher_(options.batching.max_batch_rows, options.batching.max_batch_tokens, milliseconds(options.max_wait_ms)),
-        width_(options.task == Task::kClassify ? model.labels().size() : model.config().hidden_size) {}
+        batcher_(options.batching.max_batch_rows, options.batching.max_batch_tokens, milliseconds(options.max_wait_ms)) {
+    fields_.text = options.text_field;
+    fields_.id = options.id_field;
+  }
 
   ~StreamService() {
     if (consumer_) rd_kafka_destroy(consumer_);
@@ -120,7 +118,7 @@ class StreamService {
         last_commit = Clock::now();
       }
       if (options_.stats_interval_ms > 0 && Clock::now() - last_report >= milliseconds(options_.stats_interval_ms)) {
-        std::fprintf(stderr, "%s\n", metrics_.report(lag(), false, options_.stats_json).c_str());
+        log(metrics_.report(lag(), false, options_.stats_json));
         last_report = Clock::now();
       }
     }
@@ -139,23 +137,12 @@ class StreamService {
     rd_kafka_consumer_close(consumer_);  // revokes: what is still in flight is counted abandoned
     delivery_stop_ = true;
     delivery_thread.join();
-    std::fprintf(stderr, "%s\n", metrics_.report(lag(), true, options_.stats_json).c_str());
+    log(metrics_.report(lag(), true, options_.stats_json));
     std::lock_guard lock(error_mutex_);
     if (error_) std::rethrow_exception(error_);
   }
 
  private:
-  static OutputSchema make_schema(const StreamOptions& options, const BertModel& model) {
-    OutputSchema schema;
-    schema.task = options.task;
-    schema.labels = model.labels();
-    schema.top_k = options.top_k;
-    schema.all_scores = options.all_scores;
-    schema.dims = options.task == Task::kClassify ? model.labels().size() : model.config().hidden_size;
-    schema.carried.id = ColumnSpec{"id", ValueType::kDynamic};
-    return schema;
-  }
-
   // --- setup ---
 
   void set(rd_kafka_conf_t* conf, const std::string& key, const std::string& value) {
@@ -233,7 +220,7 @@ class StreamService {
       return;
     }
     // Everything else (brokers down, timeouts) is transient: librdkafka retries and so do we.
-    std::fprintf(stderr, "salvo stream: kafka: %s\n", reason);
+    self->log(std::string("salvo stream: kafka: ") + reason);
   }
 
   static void on_delivery(rd_kafka_t* rk, const rd_kafka_message_t* m, void* opaque) {
@@ -275,8 +262,7 @@ class StreamService {
     }
     r.delivery = d;
     ++metrics_.retries;
-    std::fprintf(stderr, "salvo stream: delivery to %s failed (%s); producing it again\n", r.topic.c_str(),
-                 rd_kafka_err2str(m->err));
+    log("salvo stream: delivery to " + r.topic + " failed (" + rd_kafka_err2str(m->err) + "); producing it again");
     std::lock_guard lock(redelivery_mutex_);
     redeliveries_.push_back(std::move(r));
   }
@@ -288,7 +274,7 @@ class StreamService {
     std::vector<PartitionCommit> failed;
     for (int i = 0; i < offsets->cnt; ++i) failed.push_back({offsets->elems[i].partition, offsets->elems[i].offset});
     self->tracker_.commit_failed(failed);
-    std::fprintf(stderr, "salvo stream: offset commit failed (%s); will commit again\n", rd_kafka_err2str(err));
+    self->log(std::string("salvo stream: offset commit failed (") + rd_kafka_err2str(err) + "); will commit again");
   }
 
   static void on_rebalance(rd_kafka_t* rk, rd_kafka_resp_err_t err, rd_kafka_topic_partition_list_t* partitions,
@@ -352,7 +338,7 @@ class StreamService {
   void handle_message(rd_kafka_message_t* m) {
     if (m->err) {
       if (m->err == RD_KAFKA_RESP_ERR__PARTITION_EOF) return;
-      std::fprintf(stderr, "salvo stream: kafka: %s\n", rd_kafka_message_errstr(m));
+      log(std::string("salvo stream: kafka: ") + rd_kafka_message_errstr(m));
       return;
     }
     auto gen = generations_.find(m->partition);
@@ -376,13 +362,13 @@ class StreamService {
     } else if (options_.raw_text) {
       size_t bad = 0;
       if (!is_valid_utf8(value, &bad)) {
-        r.error = "message is not valid UTF-8 (byte " + std::to_string(bad) + ")";
+        r.error = "not valid UTF-8 (byte " + std::to_string(bad) + ")";
       } else {
         text.assign(value);
       }
     } else {
       InputRow row;
-      parse_json_row(value, options_.fields, "message", &row);
+      parse_json_row(value, fields_, &row);
       r.id = std::move(row.id);
       r.error = std::move(row.error);
       text = std::move(row.text);
@@ -423,7 +409,7 @@ class StreamService {
     const rd_kafka_resp_err_t err = rd_kafka_commit(consumer_, list.get(), async ? 1 : 0);
     if (!async && err != RD_KAFKA_RESP_ERR_NO_ERROR && err != RD_KAFKA_RESP_ERR__NO_OFFSET) {
       tracker_.commit_failed(commits);
-      std::fprintf(stderr, "salvo stream: offset commit failed: %s\n", rd_kafka_err2str(err));
+      log(std::string("salvo stream: offset commit failed: ") + rd_kafka_err2str(err));
     }
   }
 
@@ -433,7 +419,7 @@ class StreamService {
     if (rd_kafka_assignment(consumer_, &assignment) == RD_KAFKA_RESP_ERR_NO_ERROR) {
       PartitionList owned(assignment);
       rd_kafka_resp_err_t err = rd_kafka_committed(consumer_, assignment, 10000);
-      if (err) std::fprintf(stderr, "salvo stream: reading committed offsets: %s\n", rd_kafka_err2str(err));
+      if (err) log(std::string("salvo stream: reading committed offsets: ") + rd_kafka_err2str(err));
       for (int i = 0; i < assignment->cnt; ++i) {
         auto& e = assignment->elems[i];
         if (e.offset < 0) e.offset = RD_KAFKA_OFFSET_BEGINNING;
@@ -441,7 +427,7 @@ class StreamService {
       }
       batcher_.discard_if([&](const StreamRequest& r) { return !tracker_.live(r.partition, r.generation); });
       KafkaError e(rd_kafka_seek_partitions(consumer_, assignment, 10000));
-      if (e) std::fprintf(stderr, "salvo stream: rewinding: %s\n", rd_kafka_error_string(e.get()));
+      if (e) log(std::string("salvo stream: rewinding: ") + rd_kafka_error_string(e.get()));
     }
     std::lock_guard lock(rewind_mutex_);
     rewind_requested_ = false;
@@ -486,8 +472,7 @@ class StreamService {
             RD_KAFKA_V_OPAQUE(r.delivery), RD_KAFKA_V_END);
         if (err == RD_KAFKA_RESP_ERR_NO_ERROR) continue;  // the headers belong to librdkafka now
         if (err != RD_KAFKA_RESP_ERR__QUEUE_FULL) {
-          std::fprintf(stderr, "salvo stream: producing again to %s failed: %s\n", r.topic.c_str(),
-                       rd_kafka_err2str(err));
+          log("salvo stream: producing again to " + r.topic + " failed: " + rd_kafka_err2str(err));
         }
         std::lock_guard lock(redelivery_mutex_);
         redeliveries_.push_back(std::move(r));
@@ -507,7 +492,6 @@ class StreamService {
   }
 
   void inference_loop() {
-    omp_set_num_threads(std::max(1, options_.threads));
     std::vector<StreamRequest> batch;
     while (batcher_.next(&batch)) {
       if (failed()) return;
@@ -531,39 +515,25 @@ class StreamService {
   }
 
   // The response value of each request: the formatted result, or the error row of a bad one.
-  std::vector<std::string> compute(const std::vector<StreamRequest>& batch) {
-    PackedBatch packed;
-    packed.offsets.push_back(0);
-    for (const auto& r : batch) {
-      if (!r.error.empty()) continue;
-      packed.ids.insert(packed.ids.end(), r.encoding.ids.begin(), r.encoding.ids.end());
-      packed.type_ids.insert(packed.type_ids.end(), r.encoding.type_ids.begin(), r.encoding.type_ids.end());
-      packed.offsets.push_back(static_cast<int32_t>(packed.ids.size()));
+  std::vector<std::string> compute(std::vector<StreamRequest>& batch) {
+    Request request;
+    request.task = options_.task;
+    request.options = options_.task_options;
+    Column ids(DataType::json());
+    for (auto& r : batch) {
+      request.inputs.encodings.push_back(std::move(r.encoding));
+      request.inputs.errors.push_back(r.error);
+      ids.append_json(r.id);
     }
-    if (packed.rows() > 0) {
-      output_.resize(packed.rows() * width_);
-      if (options_.task == Task::kClassify) {
-        model_.classify(packed, output_.data());
-      } else {
-        model_.embed(packed, output_.data());
-      }
-      ++metrics_.batches;
-    }
+    Result result = session_.run(std::move(request));
+    if (result.stats.batches > 0) metrics_.batches += result.stats.batches;
+    RecordBatch responses;
+    responses.add_column({"id", DataType::json()}, std::move(ids));
+    responses.append_columns(std::move(result.columns));
     std::vector<std::string> values(batch.size());
-    OutputRow row;
-    size_t computed = 0;
     for (size_t i = 0; i < batch.size(); ++i) {
-      const StreamRequest& r = batch[i];
-      row.id = r.id;
-      row.line = static_cast<uint64_t>(r.offset);
-      row.error = r.error;
-      if (r.error.empty()) {
-        row.values.assign(output_.begin() + computed * width_, output_.begin() + (computed + 1) * width_);
-        ++computed;
-      } else if (!options_.dead_letter_topic.empty()) {
-        continue;  // a dead letter carries the original value, not a response
-      }
-      formatter_.append(row, &values[i]);
+      if (!batch[i].error.empty() && !options_.dead_letter_topic.empty()) continue;  // a dead letter: original value
+      append_json_row(responses, static_cast<int64_t>(i), &values[i]);
     }
     return values;
   }
@@ -619,8 +589,8 @@ class StreamService {
     }
     if (e) {
       if (!rd_kafka_error_txn_requires_abort(e.get())) check_transaction(e.get(), "commit");
-      std::fprintf(stderr, "salvo stream: transaction aborted (%s); redoing from the committed offsets\n",
-                   rd_kafka_error_string(e.get()));
+      log(std::string("salvo stream: transaction aborted (") + rd_kafka_error_string(e.get()) +
+          "); redoing from the committed offsets");
       check_transaction(KafkaError(rd_kafka_abort_transaction(producer_, 30000)).get(), "abort");
       ++metrics_.aborted;
       return false;
@@ -649,16 +619,18 @@ class StreamService {
     rewind_done_.wait(lock, [&] { return !rewind_requested_.load() || closing_.load(); });
   }
 
+  void log(const std::string& line) const {
+    if (options_.log) options_.log(LogLevel::kInfo, line);
+  }
+
   const StreamOptions& options_;
+  Session& session_;
   const Tokenizer& tokenizer_;
-  BertModel& model_;
   const std::atomic<bool>& stop_;
-  JsonRowFormatter formatter_;
+  FieldNames fields_;
   MicroBatcher batcher_;
   OffsetTracker tracker_;
   StreamMetrics metrics_;
-  const size_t width_;
-  std::vector<float> output_;
   rd_kafka_t* consumer_ = nullptr;
   rd_kafka_t* producer_ = nullptr;
 
@@ -682,21 +654,18 @@ class StreamService {
 
 }  // namespace
 
-void run_stream(const StreamOptions& options, const Tokenizer& tokenizer, BertModel& model,
-                const std::atomic<bool>& stop) {
+void run_stream(Session& session, const StreamOptions& options, const std::atomic<bool>& stop) {
   if (options.task != Task::kEmbed && options.task != Task::kClassify) {
     throw Error(ErrorCode::kInvalidArgument, "stream runs embed or classify");
   }
-  if (options.task == Task::kClassify && !model.has_classifier()) {
-    throw Error(ErrorCode::kModel, "the model has no classification head; use --task embed");
-  }
+  session.output_schema(options.task, options.task_options);  // throws when the model lacks the task
   for (const auto* name : {&options.input_topic, &options.output_topic}) {
     if (name->empty()) throw Error(ErrorCode::kInvalidArgument, "topic names must not be empty");
   }
   if (options.input_topic == options.output_topic || options.input_topic == options.dead_letter_topic) {
     throw Error(ErrorCode::kInvalidArgument, "--input-topic must differ from the output and dead-letter topics");
   }
-  StreamService service(options, tokenizer, model, stop);
+  StreamService service(session, options, stop);
   service.run();
 }
 

@@ -12,14 +12,9 @@
 #include <string_view>
 #include <vector>
 
-namespace salvo {
+#include "salvo/types.h"
 
-// Token ids and token type (segment) ids of one text, as the model sees them: special tokens added,
-// truncated.
-struct Encoding {
-  std::vector<int32_t> ids;
-  std::vector<int32_t> type_ids;
-};
+namespace salvo {
 
 class Tokenizer {
  public:

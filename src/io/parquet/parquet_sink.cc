@@ -1,35 +1,23 @@
-// Parquet output layout (one row per input row, every column nullable):
-//   id                     the input's id, with its type (when the input has an
-//   id column) <passthrough>...       the --keep-columns values, with their
-//   types embed:     embedding   LIST<FLOAT> classify:  label       STRING, the
-//   best label
-//              score       FLOAT, its probability
-//              top_labels  LIST<STRING>, the top_k best labels, best first
-//              (top_k > 0) top_scores  LIST<FLOAT>, their probabilities, in the
-//              same order (top_k > 0) scores      LIST<FLOAT>, every label's
-//              probability in label order (all_scores);
-//                          the label names are in the footer's key-value
-//                          metadata "salvo.labels"
-//   tokenize:  input_ids, token_type_ids  LIST<INT32>
-//   error                  STRING: null for a computed row; for an error row
-//   the reason, and every
-//                          result column null
-// Columns of JSON input (ValueType::kDynamic) take the type their values have
-// in the first row group: all integers (within int64) BIGINT, all numbers
-// DOUBLE, all booleans BOOLEAN, otherwise (or all null) STRING with non-string
-// values as their JSON text. A later value that does not fit the chosen type
-// (e.g. 2.5 in a BIGINT column) ends the job with an error naming the column
-// and line, rather than being written differently.
+// Parquet output: one column per schema field, every column nullable.
+//   scalars       BOOLEAN, INT32, INT64 (timestamps too), FLOAT, DOUBLE, STRING (UTF-8), BINARY
+//   lists         three-level LIST of one of those (embeddings: LIST<FLOAT>)
+//   JSON columns  (values of JSON input, whose type varies by row) take the type their values have
+//                 in the first row group: all integers (within int64) BIGINT, all numbers DOUBLE,
+//                 all booleans BOOLEAN, otherwise (or all null) STRING with non-string values as
+//                 their JSON text. A later value that does not fit the chosen type (e.g. 2.5 in a
+//                 BIGINT column) ends the job with an error naming the column and row, rather than
+//                 being written differently.
+// The schema's metadata (e.g. "salvo.labels") goes to the footer's key-value metadata.
 #include "io/parquet/parquet_sink.h"
 
 #include <algorithm>
 #include <limits>
-#include <numeric>
+#include <nlohmann/json.hpp>
 #include <optional>
 #include <set>
 
-#include "core/error.h"
 #include "io/parquet/parquet_writer.h"
+#include "salvo/error.h"
 
 namespace salvo {
 namespace {
@@ -39,25 +27,21 @@ using json = nlohmann::json;
 constexpr int64_t kInt32Max = std::numeric_limits<int32_t>::max();
 constexpr int64_t kInt32Min = std::numeric_limits<int32_t>::min();
 
-ParquetValueKind kind_of(ValueType type) {
-  switch (type) {
-    case ValueType::kBinary:
-      return ParquetValueKind::kBinary;
-    case ValueType::kBool:
-      return ParquetValueKind::kBoolean;
-    case ValueType::kInt32:
-      return ParquetValueKind::kInt32;
-    case ValueType::kInt64:
-      return ParquetValueKind::kInt64;
-    case ValueType::kFloat:
-      return ParquetValueKind::kFloat;
-    case ValueType::kDouble:
-      return ParquetValueKind::kDouble;
-    case ValueType::kString:
-    case ValueType::kDynamic:
-      return ParquetValueKind::kString;
+// The Parquet value kind of a scalar type; nullopt for kJson (inferred) and kList.
+std::optional<ParquetValueKind> kind_of(TypeId id) {
+  switch (id) {
+    case TypeId::kBool: return ParquetValueKind::kBoolean;
+    case TypeId::kInt32: return ParquetValueKind::kInt32;
+    case TypeId::kInt64:
+    case TypeId::kTimestamp: return ParquetValueKind::kInt64;
+    case TypeId::kFloat32: return ParquetValueKind::kFloat;
+    case TypeId::kFloat64: return ParquetValueKind::kDouble;
+    case TypeId::kString: return ParquetValueKind::kString;
+    case TypeId::kBinary: return ParquetValueKind::kBinary;
+    case TypeId::kJson:
+    case TypeId::kList: return std::nullopt;
   }
-  return ParquetValueKind::kString;
+  return std::nullopt;
 }
 
 const char* kind_name(ParquetValueKind kind) {
@@ -160,102 +144,49 @@ size_t json_bytes(const json& v) {
 
 class ParquetSink : public RowSink {
  public:
-  ParquetSink(const std::filesystem::path& path, const OutputSchema& schema)
-      : path_(path), folder_(path.string().ends_with('/')), schema_(schema) {
-    options_.codec = parse_parquet_codec(schema.compression);
-    if (schema_.task == Task::kClassify) {
-      options_.key_value_metadata.push_back({"salvo.labels", json(schema_.labels).dump()});
-    }
-    if (schema_.carried.id) carried_.push_back({"id", schema_.carried.id->type});
-    for (const auto& column : schema_.carried.passthrough) carried_.push_back(column);
-    for (const auto& column : carried_) {
-      const bool dynamic = column.type == ValueType::kDynamic;
-      columns_.push_back({column.name, kind_of(column.type), false});
-      pending_.emplace_back(dynamic ? std::optional<std::vector<json>>(std::vector<json>())
-                                    : std::nullopt);
-    }
-    switch (schema_.task) {
-      case Task::kEmbed:
-        columns_.push_back({"embedding", ParquetValueKind::kFloat, true});
-        break;
-      case Task::kClassify:
-        columns_.push_back({"label", ParquetValueKind::kString, false});
-        columns_.push_back({"score", ParquetValueKind::kFloat, false});
-        if (schema_.top_k > 0) {
-          columns_.push_back({"top_labels", ParquetValueKind::kString, true});
-          columns_.push_back({"top_scores", ParquetValueKind::kFloat, true});
+  ParquetSink(const std::filesystem::path& path, const Schema& schema, const SinkOptions& sink_options)
+      : path_(path), folder_(path.string().ends_with('/')), sink_options_(sink_options) {
+    options_.codec = parse_parquet_codec(sink_options.compression);
+    for (const auto& [key, value] : schema.metadata) options_.key_value_metadata.push_back({key, value});
+    for (const auto& field : schema.fields) {
+      const DataType& t = field.type;
+      ParquetColumnSpec spec{field.name, ParquetValueKind::kString, t.is_list()};
+      if (t.is_list()) {
+        const auto kind = kind_of(t.element().id());
+        if (!kind) {
+          throw Error(ErrorCode::kInvalidArgument, path_.string() + ": column \"" + field.name + "\" is " +
+                                                       t.to_string() + ", which Parquet output cannot hold yet");
         }
-        if (schema_.all_scores) columns_.push_back({"scores", ParquetValueKind::kFloat, true});
-        break;
-      case Task::kTokenize:
-        columns_.push_back({"input_ids", ParquetValueKind::kInt32, true});
-        columns_.push_back({"token_type_ids", ParquetValueKind::kInt32, true});
-        break;
-    }
-    columns_.push_back({"error", ParquetValueKind::kString, false});
-    std::set<std::string> names;
-    for (const auto& column : columns_) {
-      if (!names.insert(column.name).second) {
-        throw Error(ErrorCode::kInvalidArgument,
-                    path_.string() + ": two output columns are named \"" + column.name +
-                        "\" (a kept column clashes with a result column)");
+        spec.kind = *kind;
+      } else if (const auto kind = kind_of(t.id())) {
+        spec.kind = *kind;
       }
+      columns_.push_back(spec);
+      pending_.emplace_back(t.id() == TypeId::kJson ? std::optional<std::vector<json>>(std::vector<json>())
+                                                    : std::nullopt);
     }
     for (const auto& column : columns_) buffers_.emplace_back(column);
 
-    row_group_bytes_ = std::max<size_t>(1, schema_.row_group_bytes);
+    row_group_bytes_ = std::max<size_t>(1, sink_options.row_group_bytes);
     if (folder_) {
-      row_group_bytes_ = std::min(row_group_bytes_, std::max<size_t>(1, schema_.part_file_bytes));
+      row_group_bytes_ = std::min(row_group_bytes_, std::max<size_t>(1, sink_options.part_file_bytes));
       std::error_code ec;
       std::filesystem::create_directories(path_, ec);
-      if (ec)
-        throw Error(ErrorCode::kIo,
-                    "cannot create output folder " + path_.string() + ": " + ec.message());
-      // A folder holding an old _SUCCESS must not look complete while this job
-      // runs.
+      if (ec) throw Error(ErrorCode::kIo, "cannot create output folder " + path_.string() + ": " + ec.message());
+      // A folder holding an old _SUCCESS must not look complete while this job runs.
       std::filesystem::remove(path_ / "_SUCCESS", ec);
     } else {
       writer_ = std::make_unique<ParquetFileWriter>(path_, options_);
     }
   }
 
-  void write(const OutputRow& row) override {
-    if (std::any_of(pending_.begin(), pending_.end(),
-                    [](const auto& p) { return p.has_value(); })) {
-      pending_lines_.push_back(row.line);
+  void write(const RecordBatch& batch) override {
+    for (int64_t r = 0; r < batch.num_rows(); ++r) {
+      for (size_t c = 0; c < columns_.size(); ++c) append(batch.column(c), r, c);
+      ++rows_;
+      ++total_rows_;
+      if (buffered_bytes() >= row_group_bytes_) flush_row_group();
     }
-    for (size_t i = 0; i < carried_.size(); ++i) {
-      const size_t p = schema_.carried.id ? i - 1 : i;
-      const json& v = schema_.carried.id && i == 0 ? row.id
-                      : p < row.passthrough.size() ? row.passthrough[p]
-                                                   : null_;
-      if (pending_[i]) {
-        pending_[i]->push_back(v);
-        carried_bytes_ += json_bytes(v);
-      } else {
-        append_carried(i, v, row.line);
-      }
-    }
-    const bool ok = row.error.empty();
-    size_t c = carried_.size();
-    switch (schema_.task) {
-      case Task::kEmbed:
-        ok ? buffers_[c].add_list(std::span<const float>(row.values)) : buffers_[c].add_null();
-        ++c;
-        break;
-      case Task::kTokenize:
-        ok ? buffers_[c].add_list(std::span<const int32_t>(row.ids)) : buffers_[c].add_null();
-        ok ? buffers_[c + 1].add_list(std::span<const int32_t>(row.type_ids))
-           : buffers_[c + 1].add_null();
-        c += 2;
-        break;
-      case Task::kClassify:
-        c = append_classification(row, c);
-        break;
-    }
-    ok ? buffers_[c].add_null() : buffers_[c].add_bytes(row.error);
-    ++rows_;
-    if (buffered_bytes() >= row_group_bytes_) flush_row_group();
   }
 
   void finish() override {
@@ -269,8 +200,7 @@ class ParquetSink : public RowSink {
     if (writer_) close_part();
     std::error_code ec;
     std::filesystem::remove(path_ / "_temporary", ec);
-    // Part files of an earlier run into this folder are replaced, as a single
-    // file would be.
+    // Part files of an earlier run into this folder are replaced, as a single file would be.
     for (const auto& entry : std::filesystem::directory_iterator(path_, ec)) {
       const std::string name = entry.path().filename().string();
       if (name.starts_with("part-") && name.ends_with(".parquet") && !parts_.count(name)) {
@@ -282,69 +212,77 @@ class ParquetSink : public RowSink {
   }
 
  private:
-  size_t append_classification(const OutputRow& row, size_t c) {
-    const size_t columns = 2 + (schema_.top_k > 0 ? 2 : 0) + (schema_.all_scores ? 1 : 0);
-    if (!row.error.empty() || row.values.empty()) {
-      for (size_t i = 0; i < columns; ++i) buffers_[c + i].add_null();
-      return c + columns;
+  void append(const Column& column, int64_t r, size_t c) {
+    ParquetColumnBuffer& out = buffers_[c];
+    if (pending_[c]) {
+      const json& v = column.json_at(r);
+      pending_[c]->push_back(v);
+      pending_bytes_ += json_bytes(v);
+      return;
     }
-    const auto& probs = row.values;
-    order_.resize(probs.size());
-    std::iota(order_.begin(), order_.end(), 0);
-    std::stable_sort(order_.begin(), order_.end(),
-                     [&](size_t a, size_t b) { return probs[a] > probs[b]; });
-    const size_t best = order_[0];
-    buffers_[c++].add_bytes(best < schema_.labels.size() ? schema_.labels[best]
-                                                         : std::to_string(best));
-    buffers_[c++].add_float(probs[best]);
-    if (schema_.top_k > 0) {
-      const size_t k = std::min(schema_.top_k, order_.size());
-      top_labels_.clear();
-      top_scores_.clear();
-      for (size_t i = 0; i < k; ++i) {
-        const size_t label = order_[i];
-        top_labels_.push_back(label < schema_.labels.size() ? schema_.labels[label]
-                                                            : std::to_string(label));
-        top_scores_.push_back(probs[label]);
-      }
-      buffers_[c++].add_list(std::span<const std::string>(top_labels_));
-      buffers_[c++].add_list(std::span<const float>(top_scores_));
+    if (column.is_null(r)) {
+      out.add_null();
+      return;
     }
-    if (schema_.all_scores) buffers_[c++].add_list(std::span<const float>(probs));
-    return c;
+    switch (column.type().id()) {
+      case TypeId::kBool: out.add_bool(column.bool_at(r)); return;
+      case TypeId::kInt32: out.add_int32(column.int32_at(r)); return;
+      case TypeId::kInt64:
+      case TypeId::kTimestamp: out.add_int64(column.int64_at(r)); return;
+      case TypeId::kFloat32: out.add_float(column.float32_at(r)); return;
+      case TypeId::kFloat64: out.add_double(column.float64_at(r)); return;
+      case TypeId::kString:
+      case TypeId::kBinary: out.add_bytes(column.string_at(r)); return;
+      case TypeId::kJson: append_typed(c, column.json_at(r), total_rows_ + 1); return;
+      case TypeId::kList: append_list(column, r, &out); return;
+    }
   }
 
-  void append_carried(size_t i, const json& v, uint64_t line) {
-    if (!append_json(v, columns_[i].kind, &buffers_[i])) {
-      const bool inferred = carried_[i].type == ValueType::kDynamic;
+  void append_list(const Column& column, int64_t r, ParquetColumnBuffer* out) {
+    const Column& child = column.child();
+    switch (child.type().id()) {
+      case TypeId::kFloat32: out->add_list(column.list_values<float>(r)); return;
+      case TypeId::kFloat64: out->add_list(column.list_values<double>(r)); return;
+      case TypeId::kInt32: out->add_list(column.list_values<int32_t>(r)); return;
+      case TypeId::kInt64:
+      case TypeId::kTimestamp: out->add_list(column.list_values<int64_t>(r)); return;
+      case TypeId::kString:
+      case TypeId::kBinary:
+        strings_.clear();
+        for (int64_t i = column.list_begin(r); i < column.list_end(r); ++i) strings_.emplace_back(child.string_at(i));
+        out->add_list(std::span<const std::string>(strings_));
+        return;
+      default:
+        throw Error(ErrorCode::kInvalidArgument, path_.string() + ": Parquet output cannot hold " +
+                                                     column.type().to_string() + " yet");
+    }
+  }
+
+  // A JSON value into a column whose type is fixed; `row` (1-based) names it in the error.
+  void append_typed(size_t c, const json& v, uint64_t row) {
+    if (!append_json(v, columns_[c].kind, &buffers_[c])) {
       throw Error(ErrorCode::kInvalidArgument,
-                  path_.string() + ": column \"" + columns_[i].name + "\" is " +
-                      kind_name(columns_[i].kind) +
-                      (inferred ? " (inferred from the first row group)" : "") + ", but line " +
-                      std::to_string(line) + " holds " + json_text(v) +
-                      " (write .jsonl, or make the column's values one type)");
+                  path_.string() + ": column \"" + columns_[c].name + "\" is " + kind_name(columns_[c].kind) +
+                      " (inferred from the first row group), but row " + std::to_string(row) + " holds " +
+                      json_text(v) + " (write .jsonl, or make the column's values one type)");
     }
   }
 
-  // Fixes the type of each JSON column from its buffered values and moves them
-  // into its column.
+  // Fixes the type of each JSON column from its buffered values and moves them into its column.
   void resolve_pending() {
-    for (size_t i = 0; i < carried_.size(); ++i) {
-      if (!pending_[i]) continue;
-      std::vector<json> values = std::move(*pending_[i]);
-      pending_[i].reset();
-      columns_[i].kind = infer_kind(values);
-      buffers_[i] = ParquetColumnBuffer(columns_[i]);
-      for (size_t r = 0; r < values.size(); ++r) {
-        append_carried(i, values[r], r < pending_lines_.size() ? pending_lines_[r] : 0);
-      }
+    for (size_t c = 0; c < columns_.size(); ++c) {
+      if (!pending_[c]) continue;
+      std::vector<json> values = std::move(*pending_[c]);
+      pending_[c].reset();
+      columns_[c].kind = infer_kind(values);
+      buffers_[c] = ParquetColumnBuffer(columns_[c]);
+      for (size_t r = 0; r < values.size(); ++r) append_typed(c, values[r], r + 1);
     }
-    pending_lines_.clear();
-    carried_bytes_ = 0;
+    pending_bytes_ = 0;
   }
 
   size_t buffered_bytes() const {
-    size_t bytes = carried_bytes_;
+    size_t bytes = pending_bytes_;
     for (const auto& b : buffers_) bytes += b.buffered_bytes();
     return bytes;
   }
@@ -380,37 +318,32 @@ class ParquetSink : public RowSink {
     if (!writer_) open_part();
     writer_->write_row_group(buffers_);
     rows_ = 0;
-    if (folder_ && writer_->bytes_written() >= schema_.part_file_bytes) close_part();
+    if (folder_ && writer_->bytes_written() >= sink_options_.part_file_bytes) close_part();
   }
 
   std::filesystem::path path_;
   bool folder_;
-  OutputSchema schema_;
+  SinkOptions sink_options_;
   ParquetWriteOptions options_;
-  std::vector<ColumnSpec> carried_;           // "id" first when present, then passthrough
-  std::vector<ParquetColumnSpec> columns_;    // carried columns, results, error
+  std::vector<ParquetColumnSpec> columns_;
   std::vector<ParquetColumnBuffer> buffers_;  // one per column
-  std::vector<std::optional<std::vector<json>>>
-      pending_;                          // JSON columns whose type is not yet fixed
-  std::vector<uint64_t> pending_lines_;  // line of each row buffered there
-  size_t carried_bytes_ = 0;
-  size_t rows_ = 0;
+  std::vector<std::optional<std::vector<json>>> pending_;  // JSON columns whose type is not yet fixed
+  size_t pending_bytes_ = 0;
+  size_t rows_ = 0;         // rows buffered in the current row group
+  uint64_t total_rows_ = 0;  // rows written so far, for messages
   size_t row_group_bytes_ = 0;
   std::unique_ptr<ParquetFileWriter> writer_;
   size_t next_part_ = 0;
   std::string part_name_;
   std::set<std::string> parts_;
-  std::vector<size_t> order_;
-  std::vector<std::string> top_labels_;
-  std::vector<float> top_scores_;
-  const json null_;
+  std::vector<std::string> strings_;
 };
 
 }  // namespace
 
-std::unique_ptr<RowSink> open_parquet_sink(const std::filesystem::path& path,
-                                           const OutputSchema& schema) {
-  return std::make_unique<ParquetSink>(path, schema);
+std::unique_ptr<RowSink> open_parquet_sink(const std::filesystem::path& path, const Schema& schema,
+                                           const SinkOptions& options) {
+  return std::make_unique<ParquetSink>(path, schema, options);
 }
 
 }  // namespace salvo

@@ -9,8 +9,9 @@
 namespace salvo {
 
 // Opens a Parquet sink. A path ending in ".parquet" is one file; a path ending in "/" is a folder
-// that receives part files (part-00000.parquet, ...) of about schema.part_file_bytes each. Every
-// file is written under a temporary name and renamed when complete.
-std::unique_ptr<RowSink> open_parquet_sink(const std::filesystem::path& path, const OutputSchema& schema);
+// that receives part files (part-00000.parquet, ...) of about options.part_file_bytes each and a
+// _SUCCESS marker. Every file is written under a temporary name and renamed when complete.
+std::unique_ptr<RowSink> open_parquet_sink(const std::filesystem::path& path, const Schema& schema,
+                                           const SinkOptions& options);
 
 }  // namespace salvo

@@ -158,6 +158,16 @@ void ParquetColumnBuffer::add_list(std::span<const int32_t> values) {
   fixed_.append(reinterpret_cast<const char*>(values.data()), values.size_bytes());
 }
 
+void ParquetColumnBuffer::add_list(std::span<const int64_t> values) {
+  begin_list(values.size());
+  fixed_.append(reinterpret_cast<const char*>(values.data()), values.size_bytes());
+}
+
+void ParquetColumnBuffer::add_list(std::span<const double> values) {
+  begin_list(values.size());
+  fixed_.append(reinterpret_cast<const char*>(values.data()), values.size_bytes());
+}
+
 void ParquetColumnBuffer::add_list(std::span<const std::string> values) {
   begin_list(values.size());
   for (const auto& v : values) {

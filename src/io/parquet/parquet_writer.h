@@ -46,6 +46,8 @@ class ParquetColumnBuffer {
   // a null.
   void add_list(std::span<const float> values);
   void add_list(std::span<const int32_t> values);
+  void add_list(std::span<const int64_t> values);
+  void add_list(std::span<const double> values);
   void add_list(std::span<const std::string> values);
 
   const ParquetColumnSpec& spec() const { return spec_; }

@@ -3,7 +3,6 @@
 #include <google/protobuf/io/coded_stream.h>
 #include <google/protobuf/io/zero_copy_stream_impl_lite.h>
 
-#include <algorithm>
 
 #include "core/error.h"
 #include "io/tfrecord/example.pb.h"
@@ -19,85 +18,110 @@ TfRecordCompression sink_compression(const std::filesystem::path& path, const st
   return parse_tfrecord_compression(name, path);
 }
 
+// Writes each column as a feature of the same name, mapped as LinkedIn's spark-tfrecord maps
+// Spark types: integers and booleans to Int64List, floats and doubles to FloatList, strings and
+// binaries to BytesList, lists to lists of their element's kind; a null leaves the feature out.
 class TfRecordSink : public RowSink {
  public:
-  TfRecordSink(const std::filesystem::path& path, OutputSchema schema)
-      : writer_(path, sink_compression(path, schema.compression)), schema_(std::move(schema)) {
-    if (schema_.task == Task::kClassify && schema_.labels.empty()) {
-      throw Error(ErrorCode::kInvalidArgument,
-                  path.string() + ": classification output needs label names");
+  TfRecordSink(const std::filesystem::path& path, const Schema& schema, const SinkOptions& options)
+      : writer_(path, sink_compression(path, options.compression)), schema_(schema) {
+    for (const auto& field : schema_.fields) {
+      const DataType& t = field.type;
+      if (t.is_list() && (t.element().is_list() || t.element().id() == TypeId::kJson)) {
+        throw Error(ErrorCode::kInvalidArgument, path.string() + ": column \"" + field.name + "\" is " +
+                                                     t.to_string() + ", which a tf.train.Example cannot hold");
+      }
     }
   }
 
-  void write(const OutputRow& row) override {
-    example_.Clear();
-    auto& features = *example_.mutable_features()->mutable_feature();
-    if (!row.id.is_null()) json_to_feature(row.id, &features["id"]);
-    for (size_t i = 0; i < row.passthrough.size() && i < schema_.carried.passthrough.size(); ++i) {
-      if (!row.passthrough[i].is_null())
-        json_to_feature(row.passthrough[i], &features[schema_.carried.passthrough[i].name]);
-    }
-    if (!row.error.empty()) {
-      features["error"].mutable_bytes_list()->add_value(row.error);
-      features["line"].mutable_int64_list()->add_value(static_cast<int64_t>(row.line));
-    } else {
-      switch (schema_.task) {
-        case Task::kEmbed:
-          features["embedding"].mutable_float_list()->mutable_value()->Add(row.values.begin(),
-                                                                           row.values.end());
-          break;
-        case Task::kTokenize:
-          features["input_ids"].mutable_int64_list()->mutable_value()->Add(row.ids.begin(),
-                                                                           row.ids.end());
-          features["token_type_ids"].mutable_int64_list()->mutable_value()->Add(
-              row.type_ids.begin(), row.type_ids.end());
-          break;
-        case Task::kClassify:
-          write_classification(row.values, &features);
-          break;
+  void write(const RecordBatch& batch) override {
+    for (int64_t r = 0; r < batch.num_rows(); ++r) {
+      example_.Clear();
+      auto& features = *example_.mutable_features()->mutable_feature();
+      for (size_t c = 0; c < batch.num_columns(); ++c) {
+        const Column& column = batch.column(c);
+        if (column.is_null(r)) continue;
+        set_feature(column, r, &features[schema_.fields[c].name]);
       }
+      buffer_.clear();
+      {
+        // Deterministic: map entries sorted by key, so that equal rows give equal bytes.
+        google::protobuf::io::StringOutputStream stream(&buffer_);
+        google::protobuf::io::CodedOutputStream coded(&stream);
+        coded.SetSerializationDeterministic(true);
+        example_.SerializeToCodedStream(&coded);
+      }
+      writer_.write(buffer_);
     }
-    buffer_.clear();
-    {
-      // Deterministic: map entries sorted by key, so that equal rows give equal bytes.
-      google::protobuf::io::StringOutputStream stream(&buffer_);
-      google::protobuf::io::CodedOutputStream coded(&stream);
-      coded.SetSerializationDeterministic(true);
-      example_.SerializeToCodedStream(&coded);
-    }
-    writer_.write(buffer_);
   }
 
   void finish() override { writer_.finish(); }
 
  private:
-  void write_classification(const std::vector<float>& probs,
-                            google::protobuf::Map<std::string, tf::Feature>* features) {
-    if (probs.empty() || probs.size() > schema_.labels.size()) {
-      throw Error(ErrorCode::kInternal, std::to_string(probs.size()) + " class scores for " +
-                                            std::to_string(schema_.labels.size()) + " labels");
+  static void set_feature(const Column& column, int64_t r, tf::Feature* feature) {
+    switch (column.type().id()) {
+      case TypeId::kBool: feature->mutable_int64_list()->add_value(column.bool_at(r) ? 1 : 0); return;
+      case TypeId::kInt32: feature->mutable_int64_list()->add_value(column.int32_at(r)); return;
+      case TypeId::kInt64:
+      case TypeId::kTimestamp: feature->mutable_int64_list()->add_value(column.int64_at(r)); return;
+      case TypeId::kFloat32: feature->mutable_float_list()->add_value(column.float32_at(r)); return;
+      case TypeId::kFloat64:
+        feature->mutable_float_list()->add_value(static_cast<float>(column.float64_at(r)));
+        return;
+      case TypeId::kString:
+      case TypeId::kBinary: feature->mutable_bytes_list()->add_value(std::string(column.string_at(r))); return;
+      case TypeId::kJson: json_to_feature(column.json_at(r), feature); return;
+      case TypeId::kList: break;
     }
-    // The first of equal maxima, as the other sinks rank them.
-    const size_t best =
-        static_cast<size_t>(std::max_element(probs.begin(), probs.end()) - probs.begin());
-    (*features)["label"].mutable_bytes_list()->add_value(schema_.labels[best]);
-    (*features)["score"].mutable_float_list()->add_value(probs[best]);
-    if (schema_.top_k > 0 || schema_.all_scores) {
-      (*features)["scores"].mutable_float_list()->mutable_value()->Add(probs.begin(), probs.end());
+    const Column& child = column.child();
+    const int64_t begin = column.list_begin(r);
+    const int64_t end = column.list_end(r);
+    switch (child.type().id()) {
+      case TypeId::kFloat32: {
+        auto values = column.list_values<float>(r);
+        feature->mutable_float_list()->mutable_value()->Add(values.begin(), values.end());
+        return;
+      }
+      case TypeId::kFloat64: {
+        auto* list = feature->mutable_float_list();
+        for (double v : column.list_values<double>(r)) list->add_value(static_cast<float>(v));
+        return;
+      }
+      case TypeId::kInt32: {
+        auto* list = feature->mutable_int64_list();
+        for (int32_t v : column.list_values<int32_t>(r)) list->add_value(v);
+        return;
+      }
+      case TypeId::kInt64:
+      case TypeId::kTimestamp: {
+        auto values = column.list_values<int64_t>(r);
+        feature->mutable_int64_list()->mutable_value()->Add(values.begin(), values.end());
+        return;
+      }
+      case TypeId::kBool: {
+        auto* list = feature->mutable_int64_list();
+        for (int64_t i = begin; i < end; ++i) list->add_value(child.bool_at(i) ? 1 : 0);
+        return;
+      }
+      default: {
+        auto* list = feature->mutable_bytes_list();
+        for (int64_t i = begin; i < end; ++i) list->add_value(std::string(child.string_at(i)));
+        return;
+      }
     }
   }
 
   TfRecordWriter writer_;
-  OutputSchema schema_;
+  Schema schema_;
   tf::Example example_;
   std::string buffer_;
 };
 
 }  // namespace
 
-std::unique_ptr<RowSink> open_tfrecord_sink(const std::filesystem::path& path,
-                                            const OutputSchema& schema) {
-  return std::make_unique<TfRecordSink>(path, schema);
+std::unique_ptr<RowSink> open_tfrecord_sink(const std::filesystem::path& path, const Schema& schema,
+                                            const SinkOptions& options) {
+  return std::make_unique<TfRecordSink>(path, schema, options);
 }
 
 }  // namespace salvo

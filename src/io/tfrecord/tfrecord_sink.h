@@ -8,9 +8,9 @@
 
 namespace salvo {
 
-// Opens a TFRecord sink writing tf.train.Example records: "id", passthrough features, and
-// "embedding" (float list), or "label" (bytes) and "score" (float), or "input_ids" (int64 list);
-// error rows carry an "error" bytes feature. schema.compression "gzip" or "zlib" compresses.
-std::unique_ptr<RowSink> open_tfrecord_sink(const std::filesystem::path& path, const OutputSchema& schema);
+// Opens a TFRecord sink writing one tf.train.Example per row, one feature per non-null column.
+// options.compression "gzip" or "zlib" compresses (default: what the name's .gz / .zz says).
+std::unique_ptr<RowSink> open_tfrecord_sink(const std::filesystem::path& path, const Schema& schema,
+                                            const SinkOptions& options);
 
 }  // namespace salvo

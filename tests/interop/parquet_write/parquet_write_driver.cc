@@ -13,23 +13,24 @@
 #include <csignal>
 #include <cstdlib>
 #include <iostream>
+#include <nlohmann/json.hpp>
 #include <string>
 
-#include "core/error.h"
 #include "io/row_sink.h"
+#include "pipeline/task_output.h"
+#include "salvo/error.h"
 
 namespace {
 
 using json = nlohmann::json;
-using salvo::ValueType;
+using salvo::DataType;
 
-salvo::OutputRow make_row(uint64_t i, const salvo::OutputSchema& schema, bool dynamic) {
-  salvo::OutputRow row;
-  row.index = i;
-  row.line = i + 1;
+// The carried values (id first) of row i.
+std::vector<json> carried_values(uint64_t i, bool dynamic) {
+  std::vector<json> v;
   if (dynamic) {
-    row.id = static_cast<int64_t>(i) * 1000003 - 5;
-    row.passthrough = {
+    v = {
+        json(static_cast<int64_t>(i) * 1000003 - 5),            // id
         json(static_cast<int64_t>(i) - 50),                     // di: integers
         i % 3 ? json(static_cast<int64_t>(i)) : json(i * 0.5),  // dd: numbers
         json(i % 2 == 0),                                       // db: booleans
@@ -38,10 +39,10 @@ salvo::OutputRow make_row(uint64_t i, const salvo::OutputSchema& schema, bool dy
                      : json::object({{"k", i}}),  // dm
         json(),                                   // dn: all null
     };
-    if (i % 9 == 4) row.passthrough[i % 4] = json();
+    if (i % 9 == 4) v[1 + i % 4] = json();
   } else {
-    if (i % 11 != 3) row.id = "row-" + std::to_string(i);
-    row.passthrough = {
+    v = {
+        i % 11 != 3 ? json("row-" + std::to_string(i)) : json(),                      // id
         json(static_cast<int32_t>(i * 7) - 100),                                      // n32
         json(static_cast<int64_t>(i) * 3000000000LL),                                 // n64
         json(static_cast<double>(i) * 0.25f),                                         // f
@@ -50,36 +51,57 @@ salvo::OutputRow make_row(uint64_t i, const salvo::OutputSchema& schema, bool dy
         json(i % 6 == 0 ? std::string("καλημέρα ☕") : "s" + std::to_string(i % 13)),  // s
         json("bytes-" + std::to_string(i)),                                           // bin
     };
-    for (size_t c = 0; c < row.passthrough.size(); ++c) {
-      if ((i + c) % 5 == 0) row.passthrough[c] = json();
+    for (size_t c = 1; c < v.size(); ++c) {
+      if ((i + c - 1) % 5 == 0) v[c] = json();
     }
   }
+  return v;
+}
+
+void append(const json& v, salvo::Column* column) {
+  if (v.is_null()) return column->append_null();
+  switch (column->type().id()) {
+    case salvo::TypeId::kJson: return column->append_json(v);
+    case salvo::TypeId::kString:
+    case salvo::TypeId::kBinary: return column->append_string(v.get<std::string>());
+    case salvo::TypeId::kBool: return column->append_bool(v.get<bool>());
+    case salvo::TypeId::kInt32: return column->append_int32(v.get<int32_t>());
+    case salvo::TypeId::kInt64: return column->append_int64(v.get<int64_t>());
+    case salvo::TypeId::kFloat32: return column->append_float32(v.get<float>());
+    default: return column->append_float64(v.get<double>());
+  }
+}
+
+// Row i as a one-row batch: carried columns, then the task's columns as the session makes them.
+salvo::RecordBatch make_row(uint64_t i, salvo::Task task, const salvo::ModelInfo& model,
+                            const salvo::TaskOptions& options, const std::vector<salvo::Field>& carried,
+                            bool dynamic) {
+  salvo::RecordBatch batch;
+  const std::vector<json> values = carried_values(i, dynamic);
+  for (size_t c = 0; c < carried.size(); ++c) {
+    salvo::Column column(carried[c].type);
+    append(values[c], &column);
+    batch.add_column(carried[c], std::move(column));
+  }
+  const size_t width = task == salvo::Task::kEmbed ? 16 : task == salvo::Task::kClassify ? model.labels.size() : 0;
+  salvo::TaskOutput output(task, model, options, 1, width);
+  std::vector<salvo::Encoding> encodings(1);
   if (i % 7 == 6) {
-    row.error = "text is not valid UTF-8 (row " + std::to_string(i) + ")";
-    return row;
-  }
-  switch (schema.task) {
-    case salvo::Task::kEmbed:
-      for (size_t d = 0; d < schema.dims; ++d)
-        row.values.push_back(std::sin(static_cast<float>(i * 31 + d)));
-      break;
-    case salvo::Task::kClassify: {
-      float sum = 0;
-      for (size_t d = 0; d < schema.labels.size(); ++d) {
-        row.values.push_back(1.0f + static_cast<float>((i * 5 + d * 3) % 7));
-        sum += row.values.back();
-      }
-      for (auto& v : row.values) v /= sum;
-      break;
+    output.set_error(0, "text is not valid UTF-8 (row " + std::to_string(i) + ")");
+  } else if (task == salvo::Task::kEmbed) {
+    for (size_t d = 0; d < width; ++d) output.values(0)[d] = std::sin(static_cast<float>(i * 31 + d));
+  } else if (task == salvo::Task::kClassify) {
+    float sum = 0;
+    for (size_t d = 0; d < width; ++d) sum += output.values(0)[d] = 1.0f + static_cast<float>((i * 5 + d * 3) % 7);
+    for (size_t d = 0; d < width; ++d) output.values(0)[d] /= sum;
+  } else {
+    for (size_t t = 0; t < i % 5; ++t) {
+      encodings[0].ids.push_back(static_cast<int32_t>(100 + i + t));
+      encodings[0].type_ids.push_back(static_cast<int32_t>(t % 2));
     }
-    case salvo::Task::kTokenize:
-      for (size_t t = 0; t < i % 5; ++t) {
-        row.ids.push_back(static_cast<int32_t>(100 + i + t));
-        row.type_ids.push_back(static_cast<int32_t>(t % 2));
-      }
-      break;
   }
-  return row;
+  batch.append_columns(output.finish(encodings));
+  return batch;
 }
 
 }  // namespace
@@ -92,41 +114,39 @@ int main(int argc, char** argv) {
     return 2;
   }
   try {
-    const std::string task = argv[3];
+    const std::string task_name = argv[3];
     const std::string mode = argv[8];
     const bool dynamic = mode == "dynamic";
-    salvo::OutputSchema schema;
-    schema.task = task == "embed"      ? salvo::Task::kEmbed
-                  : task == "classify" ? salvo::Task::kClassify
-                                       : salvo::Task::kTokenize;
-    schema.labels = {"admin", "devel", "libs", "x11 & gui"};
-    schema.top_k = 2;
-    schema.all_scores = true;
-    schema.dims = schema.task == salvo::Task::kEmbed ? 16 : schema.labels.size();
-    schema.compression = argv[4];
-    schema.row_group_bytes = std::stoull(argv[5]);
-    schema.part_file_bytes = std::stoull(argv[6]);
+    const salvo::Task task = salvo::parse_task(task_name);
+    salvo::ModelInfo model;
+    model.labels = {"admin", "devel", "libs", "x11 & gui"};
+    model.hidden_size = 16;
+    model.tasks = {task};
+    salvo::TaskOptions options;
+    options.top_k = 2;
+    options.all_scores = true;
+    salvo::SinkOptions sink_options;
+    sink_options.compression = argv[4];
+    sink_options.row_group_bytes = std::stoull(argv[5]);
+    sink_options.part_file_bytes = std::stoull(argv[6]);
+    std::vector<salvo::Field> carried;
     if (dynamic) {
-      schema.carried.id = salvo::ColumnSpec{"id", ValueType::kDynamic};
-      for (const char* name : {"di", "dd", "db", "dm", "dn"}) {
-        schema.carried.passthrough.push_back({name, ValueType::kDynamic});
-      }
+      for (const char* name : {"id", "di", "dd", "db", "dm", "dn"}) carried.push_back({name, DataType::json()});
     } else {
-      schema.carried.id = salvo::ColumnSpec{"id", ValueType::kString};
-      schema.carried.passthrough = {{"n32", ValueType::kInt32}, {"n64", ValueType::kInt64},
-                                    {"f", ValueType::kFloat},   {"x", ValueType::kDouble},
-                                    {"b", ValueType::kBool},    {"s", ValueType::kString},
-                                    {"bin", ValueType::kBinary}};
+      carried = {{"id", DataType::string()},  {"n32", DataType::int32()},   {"n64", DataType::int64()},
+                 {"f", DataType::float32()},  {"x", DataType::float64()},   {"b", DataType::boolean()},
+                 {"s", DataType::string()},   {"bin", DataType::binary()}};
     }
     const uint64_t rows = std::stoull(argv[7]);
-    auto parquet = salvo::open_row_sink(argv[1], schema);
-    auto expected = salvo::open_row_sink(argv[2], schema);
+    salvo::Schema schema = make_row(0, task, model, options, carried, dynamic).schema();
+    auto parquet = salvo::open_row_sink(argv[1], schema, sink_options);
+    auto expected = salvo::open_row_sink(argv[2], schema, sink_options);
     for (uint64_t i = 0; i < rows; ++i) {
       if (mode == "kill" && i == rows / 2) {
         expected->finish();
         std::raise(SIGKILL);
       }
-      const auto row = make_row(i, schema, dynamic);
+      const auto row = make_row(i, task, model, options, carried, dynamic);
       parquet->write(row);
       expected->write(row);
     }

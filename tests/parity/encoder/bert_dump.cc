@@ -78,6 +78,7 @@ int run(int argc, char** argv) {
   }
   auto t0 = std::chrono::steady_clock::now();
   auto model = salvo::BertModel::load(positional[0], options);
+  salvo::BertScratch scratch;
   const double load_s =
       std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
   const salvo::PackedBatch batch = read_batch(positional[1]);
@@ -85,9 +86,9 @@ int run(int argc, char** argv) {
   std::vector<float> hidden(batch.tokens() * h);
 
   if (bench > 0) {
-    model->hidden_states(batch, hidden.data());  // warm-up: scratch buffers, packed weights
+    model->hidden_states(batch, &scratch, hidden.data());  // warm-up: scratch buffers, packed weights
     t0 = std::chrono::steady_clock::now();
-    for (int i = 0; i < bench; ++i) model->hidden_states(batch, hidden.data());
+    for (int i = 0; i < bench; ++i) model->hidden_states(batch, &scratch, hidden.data());
     const double s = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
     std::printf(
         "load %.2f s; %zu rows, %zu tokens, %d threads, gemm %s: %.1f ms/batch, "
@@ -100,14 +101,14 @@ int run(int argc, char** argv) {
 
   const std::filesystem::path out_dir = positional[2];
   std::filesystem::create_directories(out_dir);
-  model->hidden_states(batch, hidden.data());
+  model->hidden_states(batch, &scratch, hidden.data());
   write_npy(out_dir / "hidden.npy", hidden, batch.tokens(), h);
   std::vector<float> embed(batch.rows() * h);
-  model->embed(batch, embed.data());
+  model->embed(batch, &scratch, embed.data());
   write_npy(out_dir / "embed.npy", embed, batch.rows(), h);
   if (model->has_classifier()) {
     std::vector<float> probs(batch.rows() * model->labels().size());
-    model->classify(batch, probs.data());
+    model->classify(batch, &scratch, probs.data());
     write_npy(out_dir / "probs.npy", probs, batch.rows(), model->labels().size());
   }
   const char* pooling = model->pooling() == salvo::Pooling::kCls    ? "cls"

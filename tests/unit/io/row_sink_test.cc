@@ -5,93 +5,87 @@
 #include <cmath>
 #include <cstring>
 
-#include "core/error.h"
+#include "io/test_batches.h"
 #include "io/test_files.h"
+#include "salvo/error.h"
 
 namespace salvo {
 namespace {
 
+using testing::embed_batch;
+using testing::embed_schema;
 using testing::read_file;
 using testing::ScratchDir;
 
-OutputRow row(uint64_t index, nlohmann::json id, std::vector<float> values, std::string error = "") {
-  OutputRow r;
-  r.index = index;
-  r.line = index + 1;
-  r.id = std::move(id);
-  r.values = std::move(values);
-  r.error = std::move(error);
-  return r;
-}
-
-TEST(JsonlSinkTest, EmbeddingsErrorsAndAtomicRename) {
+TEST(JsonlSinkTest, WritesNonNullColumnsAndRenamesAtomically) {
   ScratchDir dir;
   auto path = dir / "out.jsonl";
   {
-    auto sink = open_row_sink(path, {Task::kEmbed});
-    sink->write(row(0, 1, {0.5f, -1.25f}));
-    sink->write(row(1, nullptr, {}, "missing text field \"text\""));
+    auto sink = open_row_sink(path, embed_schema(2));
+    sink->write(embed_batch(2, {{1, {0.5f, -1.25f}, ""}, {nullptr, {}, "line 2: missing text field \"text\""}}));
     EXPECT_FALSE(std::filesystem::exists(path));
-    EXPECT_TRUE(std::filesystem::exists(dir / "out.jsonl.partial"));
     sink->finish();
   }
-  EXPECT_FALSE(std::filesystem::exists(dir / "out.jsonl.partial"));
   EXPECT_EQ(read_file(path),
             "{\"id\":1,\"embedding\":[0.5,-1.25]}\n"
-            "{\"line\":2,\"error\":\"missing text field \\\"text\\\"\"}\n");
+            "{\"error\":\"line 2: missing text field \\\"text\\\"\"}\n");
+  for (const auto& entry : std::filesystem::directory_iterator(dir.path())) {
+    EXPECT_EQ(entry.path().filename(), "out.jsonl") << "no temporary file is left";
+  }
 }
 
 TEST(JsonlSinkTest, UnfinishedSinkLeavesNoFile) {
   ScratchDir dir;
   {
-    auto sink = open_row_sink(dir / "out.jsonl", {Task::kEmbed});
-    sink->write(row(0, 1, {1}));
+    auto sink = open_row_sink(dir / "out.jsonl", embed_schema(1));
+    sink->write(embed_batch(1, {{1, {1.f}, ""}}));
   }
-  EXPECT_FALSE(std::filesystem::exists(dir / "out.jsonl"));
-  EXPECT_FALSE(std::filesystem::exists(dir / "out.jsonl.partial"));
+  EXPECT_TRUE(std::filesystem::is_empty(dir.path()));
 }
 
-TEST(JsonlSinkTest, ClassificationWithTopKAndAllScores) {
+TEST(JsonlSinkTest, ListsOfStringsIntsAndScalars) {
   ScratchDir dir;
-  OutputSchema schema{Task::kClassify, {"neg", "pos", "neutral"}, 2, true, 3};
+  Schema schema;
+  schema.fields = {{"label", DataType::string()},
+                   {"score", DataType::float32()},
+                   {"top_labels", DataType::list(DataType::string())},
+                   {"input_ids", DataType::list(DataType::int32())},
+                   {"n", DataType::int64()},
+                   {"ok", DataType::boolean()},
+                   {"x", DataType::float64()}};
+  RecordBatch batch(schema);
+  batch.mutable_column(0).append_string("pos");
+  batch.mutable_column(1).append_float32(0.5f);
+  const std::vector<std::string> labels = {"pos", "neg"};
+  batch.mutable_column(2).append_list(std::span<const std::string>(labels));
+  const std::vector<int32_t> ids = {101, 7, 102};
+  batch.mutable_column(3).append_list(std::span<const int32_t>(ids));
+  batch.mutable_column(4).append_int64(-3);
+  batch.mutable_column(5).append_bool(true);
+  batch.mutable_column(6).append_float64(0.1);
   auto sink = open_row_sink(dir / "out.jsonl", schema);
-  sink->write(row(0, "a", {0.25f, 0.5f, 0.25f}));
+  sink->write(batch);
   sink->finish();
   EXPECT_EQ(read_file(dir / "out.jsonl"),
-            "{\"id\":\"a\",\"label\":\"pos\",\"score\":0.5,\"top_k\":[{\"label\":\"pos\",\"score\":0.5},"
-            "{\"label\":\"neg\",\"score\":0.25}],\"scores\":{\"neg\":0.25,\"pos\":0.5,\"neutral\":0.25}}\n");
-}
-
-TEST(JsonlSinkTest, TokenIds) {
-  ScratchDir dir;
-  auto sink = open_row_sink(dir / "out.jsonl", {Task::kTokenize});
-  OutputRow r = row(0, 3, {});
-  r.ids = {101, 7, 102};
-  r.type_ids = {0, 0, 0};
-  sink->write(r);
-  sink->finish();
-  EXPECT_EQ(read_file(dir / "out.jsonl"), "{\"id\":3,\"input_ids\":[101,7,102],\"token_type_ids\":[0,0,0]}\n");
+            "{\"label\":\"pos\",\"score\":0.5,\"top_labels\":[\"pos\",\"neg\"],\"input_ids\":[101,7,102],"
+            "\"n\":-3,\"ok\":true,\"x\":0.1}\n");
 }
 
 TEST(CsvSinkTest, QuotesVectorsAndErrors) {
   ScratchDir dir;
-  auto sink = open_row_sink(dir / "out.csv", {Task::kEmbed});
-  sink->write(row(0, "a,b", {1.f, 2.f}));
-  sink->write(row(1, 7, {}, "text is not valid UTF-8 (byte 3)"));
+  auto sink = open_row_sink(dir / "out.csv", embed_schema(2));
+  sink->write(embed_batch(2, {{"a,b", {1.f, 2.f}, ""}, {7, {}, "line 2: text is not valid UTF-8 (byte 3)"}}));
   sink->finish();
   EXPECT_EQ(read_file(dir / "out.csv"),
             "id,embedding,error\n"
             "\"a,b\",\"[1,2]\",\n"
-            "7,,text is not valid UTF-8 (byte 3)\n");
+            "7,,line 2: text is not valid UTF-8 (byte 3)\n");
 }
 
 TEST(NpySinkTest, WritesFloatMatrixWithNanErrorRows) {
   ScratchDir dir;
-  OutputSchema schema{Task::kEmbed};
-  schema.dims = 3;
-  auto sink = open_row_sink(dir / "out.npy", schema);
-  sink->write(row(0, 1, {1.f, 2.f, 3.f}));
-  sink->write(row(1, 2, {}, "bad"));
+  auto sink = open_row_sink(dir / "out.npy", embed_schema(3));
+  sink->write(embed_batch(3, {{1, {1.f, 2.f, 3.f}, ""}, {2, {}, "bad"}}));
   sink->finish();
   const std::string bytes = read_file(dir / "out.npy");
   ASSERT_EQ(bytes.size(), 128u + 6 * sizeof(float));
@@ -104,11 +98,24 @@ TEST(NpySinkTest, WritesFloatMatrixWithNanErrorRows) {
   EXPECT_TRUE(std::isnan(values[3]));
 }
 
-TEST(RowSinkTest, RefusesUnknownFormatsAndRaggedNpy) {
+TEST(RowSinkTest, RefusesUnknownFormatsRaggedNpyAndClashingNames) {
   ScratchDir dir;
-  EXPECT_THROW(open_row_sink(dir / "out.xlsx", {Task::kEmbed}), Error);
-  EXPECT_THROW(open_row_sink(dir / "out.npy", {Task::kTokenize}), Error);
-  EXPECT_THROW(open_row_sink(dir / "no-such-dir" / "out.jsonl", {Task::kEmbed}), Error);
+  EXPECT_THROW(open_row_sink(dir / "out.xlsx", embed_schema(2)), Error);
+  Schema tokens;
+  tokens.fields = {{"input_ids", DataType::list(DataType::int32())}};
+  EXPECT_THROW(open_row_sink(dir / "out.npy", tokens), Error);
+  EXPECT_THROW(open_row_sink(dir / "no-such-dir" / "out.jsonl", embed_schema(2)), Error);
+  Schema clash = embed_schema(2);
+  clash.fields.push_back({"id", DataType::string()});
+  for (const char* name : {"out.jsonl", "out.csv", "out.parquet", "out.tfrecord"}) {
+    try {
+      open_row_sink(dir / name, clash);
+      ADD_FAILURE() << name << " accepted two columns named id";
+    } catch (const Error& e) {
+      EXPECT_EQ(e.code(), ErrorCode::kInvalidArgument);
+      EXPECT_NE(std::string(e.what()).find("\"id\""), std::string::npos) << e.what();
+    }
+  }
 }
 
 }  // namespace

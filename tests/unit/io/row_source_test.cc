@@ -46,8 +46,8 @@ TEST(JsonlSourceTest, ReadsTextAndIdAndReportsBadLines) {
   EXPECT_EQ(rows[3].error, "missing text field \"text\"");
   EXPECT_EQ(rows[3].id, 4);
   EXPECT_NE(rows[4].error.find("invalid JSON"), std::string::npos);
-  EXPECT_EQ(rows[5].error, "line is a JSON array, not an object");
-  EXPECT_EQ(rows[6].error, "line is not valid UTF-8 (byte 23)");
+  EXPECT_EQ(rows[5].error, "a JSON array, not an object");
+  EXPECT_EQ(rows[6].error, "not valid UTF-8 (byte 23)");
   EXPECT_EQ(rows[7].text, "last, no newline");
   for (size_t i = 0; i < rows.size(); ++i) EXPECT_EQ(rows[i].index, i);
 }

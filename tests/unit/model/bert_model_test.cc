@@ -14,6 +14,9 @@
 namespace salvo {
 namespace {
 
+// Scratch shared by the tests in this file, as one thread would reuse it.
+thread_local BertScratch scratch_;
+
 using ::testing::HasSubstr;
 using testing::TempDir;
 using testing::write_text;
@@ -245,7 +248,7 @@ void expect_hidden_match(BertModel& model, const Weights& w, const Sequences& s,
                          double tol) {
   const PackedBatch batch = pack(s);
   std::vector<float> out(batch.tokens() * kHidden, std::nanf(""));
-  model.hidden_states(batch, out.data());
+  model.hidden_states(batch, &scratch_, out.data());
   double worst = 0;
   for (size_t r = 0; r < batch.rows(); ++r) {
     const Matrix want = reference_hidden(w, s.ids[r], s.types[r], tanh_gelu);
@@ -284,11 +287,11 @@ TEST(BertModelTest, PackedBatchEqualsSequencesRunAlone) {
   const Sequences s = mixed_sequences();
   const PackedBatch batch = pack(s);
   std::vector<float> all(batch.tokens() * kHidden);
-  model->hidden_states(batch, all.data());
+  model->hidden_states(batch, &scratch_, all.data());
   for (size_t r = 0; r < s.ids.size(); ++r) {
     const PackedBatch one = pack({{s.ids[r]}, {s.types[r]}});
     std::vector<float> alone(one.tokens() * kHidden);
-    model->hidden_states(one, alone.data());
+    model->hidden_states(one, &scratch_, alone.data());
     for (size_t i = 0; i < alone.size(); ++i) {
       ASSERT_NEAR(alone[i], all[batch.offsets[r] * kHidden + i], 1e-5) << r;
     }
@@ -331,7 +334,7 @@ TEST(BertModelTest, EmbedWithEachPooling) {
       EXPECT_EQ(model->pooling(), parse_pooling(mode));
       EXPECT_EQ(model->normalize(), normalize);
       std::vector<float> out(batch.rows() * kHidden);
-      model->embed(batch, out.data());
+      model->embed(batch, &scratch_, out.data());
       for (size_t r = 0; r < batch.rows(); ++r) {
         const Matrix h = reference_hidden(w, s.ids[r], s.types[r]);
         std::vector<double> want(kHidden, std::string(mode) == "max" ? -1e300 : 0.0);
@@ -363,7 +366,7 @@ TEST(BertModelTest, DefaultsWithoutSentenceTransformersFiles) {
   EXPECT_TRUE(model->normalize());
   const PackedBatch batch = pack(mixed_sequences());
   std::vector<float> out(batch.rows() * kHidden);
-  model->embed(batch, out.data());
+  model->embed(batch, &scratch_, out.data());
   for (size_t r = 0; r < batch.rows(); ++r) {
     double norm = 0;
     for (int64_t i = 0; i < kHidden; ++i) norm += out[r * kHidden + i] * out[r * kHidden + i];
@@ -383,7 +386,7 @@ TEST(BertModelTest, ClassifierProbabilitiesMatchReference) {
   const Sequences s = mixed_sequences();
   const PackedBatch batch = pack(s);
   std::vector<float> probs(batch.rows() * 3);
-  model->classify(batch, probs.data());
+  model->classify(batch, &scratch_, probs.data());
   for (size_t r = 0; r < batch.rows(); ++r) {
     const Matrix h = reference_hidden(w, s.ids[r], s.types[r]);
     Matrix pooled = linear({h[0]}, w, "pooler.dense");
@@ -419,7 +422,7 @@ TEST(BertModelTest, ClassifyWithoutHeadThrows) {
   const PackedBatch batch = pack(mixed_sequences());
   std::vector<float> out(batch.rows() * 2);
   try {
-    model->classify(batch, out.data());
+    model->classify(batch, &scratch_, out.data());
     FAIL();
   } catch (const Error& e) {
     EXPECT_EQ(e.code(), ErrorCode::kModel);
@@ -471,7 +474,7 @@ TEST(BertModelTest, RefusesBadBatches) {
   std::vector<float> out((kMaxPos + 1) * kHidden);
   auto error_of = [&](const PackedBatch& b) -> std::string {
     try {
-      model->hidden_states(b, out.data());
+      model->hidden_states(b, &scratch_, out.data());
     } catch (const Error& e) {
       EXPECT_EQ(e.code(), ErrorCode::kInvalidArgument);
       return e.what();

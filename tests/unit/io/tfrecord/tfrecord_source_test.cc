@@ -71,22 +71,26 @@ tf::Feature bytes_feature(const std::vector<std::string>& values) {
 TEST(TfRecordSinkTest, EmbeddingsWithIdsPassthroughAndErrors) {
   ScratchDir dir;
   const auto path = dir / "out.tfrecord";
-  OutputSchema schema;
-  schema.task = Task::kEmbed;
-  schema.dims = 3;
-  schema.carried.passthrough = {{"lang", ValueType::kDynamic}, {"tags", ValueType::kDynamic}};
-  auto sink = open_tfrecord_sink(path, schema);
-  OutputRow a;
-  a.id = "doc-1";
-  a.passthrough = {"en", nlohmann::json::array({1, 2})};
-  a.values = {0.5f, -1.25f, 3.0f};
-  sink->write(a);
-  OutputRow b;
-  b.id = 42;
-  b.line = 2;
-  b.passthrough = {nullptr, "x"};
-  b.error = "text is not valid UTF-8 (byte 3)";
-  sink->write(b);
+  Schema schema;
+  schema.fields = {{"id", DataType::json()},
+                   {"lang", DataType::json()},
+                   {"tags", DataType::json()},
+                   {"embedding", DataType::list(DataType::float32(), 3)},
+                   {"error", DataType::string()}};
+  RecordBatch batch(schema);
+  const std::vector<float> a = {0.5f, -1.25f, 3.0f};
+  batch.mutable_column(0).append_json("doc-1");
+  batch.mutable_column(1).append_json("en");
+  batch.mutable_column(2).append_json(nlohmann::json::array({1, 2}));
+  batch.mutable_column(3).append_list(std::span<const float>(a));
+  batch.mutable_column(4).append_null();
+  batch.mutable_column(0).append_json(42);
+  batch.mutable_column(1).append_json(nullptr);
+  batch.mutable_column(2).append_json("x");
+  batch.mutable_column(3).append_null();
+  batch.mutable_column(4).append_string("line 2: text is not valid UTF-8 (byte 3)");
+  auto sink = open_tfrecord_sink(path, schema, {});
+  sink->write(batch);
   EXPECT_FALSE(std::filesystem::exists(path));
   sink->finish();
 
@@ -95,58 +99,50 @@ TEST(TfRecordSinkTest, EmbeddingsWithIdsPassthroughAndErrors) {
   EXPECT_THAT(feature(examples[0], "id").bytes_list().value(), ElementsAre("doc-1"));
   EXPECT_THAT(feature(examples[0], "lang").bytes_list().value(), ElementsAre("en"));
   EXPECT_THAT(feature(examples[0], "tags").int64_list().value(), ElementsAre(1, 2));
-  EXPECT_THAT(feature(examples[0], "embedding").float_list().value(),
-              ElementsAre(0.5f, -1.25f, 3.0f));
+  EXPECT_THAT(feature(examples[0], "embedding").float_list().value(), ElementsAre(0.5f, -1.25f, 3.0f));
   EXPECT_EQ(examples[0].features().feature().count("error"), 0u);
   EXPECT_THAT(feature(examples[1], "id").int64_list().value(), ElementsAre(42));
   EXPECT_EQ(examples[1].features().feature().count("lang"), 0u);
   EXPECT_THAT(feature(examples[1], "error").bytes_list().value(),
-              ElementsAre("text is not valid UTF-8 (byte 3)"));
-  EXPECT_THAT(feature(examples[1], "line").int64_list().value(), ElementsAre(2));
+              ElementsAre("line 2: text is not valid UTF-8 (byte 3)"));
   EXPECT_EQ(examples[1].features().feature().count("embedding"), 0u);
 }
 
-TEST(TfRecordSinkTest, ClassificationAndTokenize) {
+TEST(TfRecordSinkTest, TypesMapAsSparkTfrecordMapsThem) {
   ScratchDir dir;
-  OutputSchema schema;
-  schema.task = Task::kClassify;
-  schema.labels = {"admin", "devel", "web"};
-  schema.all_scores = true;
-  auto sink = open_tfrecord_sink(dir / "c.tfrecord.gz", schema);
-  OutputRow row;
-  row.values = {0.2f, 0.7f, 0.1f};
-  sink->write(row);
-  sink->finish();
-  auto examples = read_examples(dir / "c.tfrecord.gz", TfRecordCompression::kGzip);
-  ASSERT_EQ(examples.size(), 1u);
-  EXPECT_THAT(feature(examples[0], "label").bytes_list().value(), ElementsAre("devel"));
-  EXPECT_THAT(feature(examples[0], "score").float_list().value(), ElementsAre(0.7f));
-  EXPECT_THAT(feature(examples[0], "scores").float_list().value(), ElementsAre(0.2f, 0.7f, 0.1f));
-
-  schema.all_scores = false;
-  schema.compression = "zlib";
-  sink = open_tfrecord_sink(dir / "c.tfrecord", schema);
-  sink->write(row);
-  sink->finish();
-  examples = read_examples(dir / "c.tfrecord", TfRecordCompression::kZlib);
-  ASSERT_EQ(examples.size(), 1u);
-  EXPECT_EQ(examples[0].features().feature().count("scores"), 0u);
-
-  OutputSchema tokens;
-  tokens.task = Task::kTokenize;
-  sink = open_tfrecord_sink(dir / "t.tfrecord", tokens);
-  OutputRow t;
-  t.ids = {101, 2023, 102};
-  t.type_ids = {0, 0, 0};
-  sink->write(t);
-  sink->finish();
-  examples = read_examples(dir / "t.tfrecord", TfRecordCompression::kNone);
-  ASSERT_EQ(examples.size(), 1u);
-  EXPECT_THAT(feature(examples[0], "input_ids").int64_list().value(), ElementsAre(101, 2023, 102));
-  EXPECT_THAT(feature(examples[0], "token_type_ids").int64_list().value(), ElementsAre(0, 0, 0));
-
-  schema.compression = "lz4";
-  EXPECT_THROW(open_tfrecord_sink(dir / "x.tfrecord", schema), Error);
+  Schema schema;
+  schema.fields = {{"label", DataType::string()},     {"score", DataType::float32()},
+                   {"n", DataType::int32()},           {"big", DataType::int64()},
+                   {"x", DataType::float64()},         {"flag", DataType::boolean()},
+                   {"ids", DataType::list(DataType::int32())}, {"names", DataType::list(DataType::string())}};
+  RecordBatch batch(schema);
+  batch.mutable_column(0).append_string("devel");
+  batch.mutable_column(1).append_float32(0.7f);
+  batch.mutable_column(2).append_int32(-5);
+  batch.mutable_column(3).append_int64(int64_t{1} << 40);
+  batch.mutable_column(4).append_float64(0.25);
+  batch.mutable_column(5).append_bool(true);
+  const std::vector<int32_t> ids = {101, 2023, 102};
+  batch.mutable_column(6).append_list(std::span<const int32_t>(ids));
+  const std::vector<std::string> names = {"a", "b"};
+  batch.mutable_column(7).append_list(std::span<const std::string>(names));
+  for (const char* compression : {"gzip", "zlib"}) {
+    auto sink = open_tfrecord_sink(dir / "c.tfrecord", schema, {compression});
+    sink->write(batch);
+    sink->finish();
+    auto examples = read_examples(dir / "c.tfrecord", std::string(compression) == "gzip" ? TfRecordCompression::kGzip
+                                                                                          : TfRecordCompression::kZlib);
+    ASSERT_EQ(examples.size(), 1u);
+    EXPECT_THAT(feature(examples[0], "label").bytes_list().value(), ElementsAre("devel"));
+    EXPECT_THAT(feature(examples[0], "score").float_list().value(), ElementsAre(0.7f));
+    EXPECT_THAT(feature(examples[0], "n").int64_list().value(), ElementsAre(-5));
+    EXPECT_THAT(feature(examples[0], "big").int64_list().value(), ElementsAre(int64_t{1} << 40));
+    EXPECT_THAT(feature(examples[0], "x").float_list().value(), ElementsAre(0.25f));
+    EXPECT_THAT(feature(examples[0], "flag").int64_list().value(), ElementsAre(1));
+    EXPECT_THAT(feature(examples[0], "ids").int64_list().value(), ElementsAre(101, 2023, 102));
+    EXPECT_THAT(feature(examples[0], "names").bytes_list().value(), ElementsAre("a", "b"));
+  }
+  EXPECT_THROW(open_tfrecord_sink(dir / "x.tfrecord", schema, {"lz4"}), Error);
 }
 
 TEST(TfRecordSourceTest, ReadsTextIdAndPassthroughFromFeatures) {
@@ -211,22 +207,22 @@ TEST(TfRecordSourceTest, ReadsTextIdAndPassthroughFromFeatures) {
 
 TEST(TfRecordSourceTest, SinkOutputReadsBackAndCompressionIsDetected) {
   ScratchDir dir;
-  OutputSchema schema;
-  schema.task = Task::kEmbed;
-  schema.carried.passthrough = {{"text", ValueType::kString}};
+  Schema schema;
+  schema.fields = {{"id", DataType::int64()},
+                   {"text", DataType::string()},
+                   {"embedding", DataType::list(DataType::float32(), 1)}};
+  RecordBatch batch(schema);
+  for (int i = 0; i < 100; ++i) {
+    batch.mutable_column(0).append_int64(i);
+    batch.mutable_column(1).append_string("text number " + std::to_string(i));
+    const float v = static_cast<float>(i);
+    batch.mutable_column(2).append_list(std::span<const float>(&v, 1));
+  }
   // Written gzip under a plain name: the reader recognises the stream, whatever the name says.
   for (const char* compression : {"gzip", "zlib", "none"}) {
-    schema.compression = compression;
     const auto path = dir / "echo.tfrecord";
-    auto sink = open_tfrecord_sink(path, schema);
-    for (int i = 0; i < 100; ++i) {
-      OutputRow row;
-      row.index = i;
-      row.id = i;
-      row.passthrough = {"text number " + std::to_string(i)};
-      row.values = {static_cast<float>(i)};
-      sink->write(row);
-    }
+    auto sink = open_tfrecord_sink(path, schema, {compression});
+    sink->write(batch);
     sink->finish();
     const auto rows = read_rows(path);
     ASSERT_EQ(rows.size(), 100u) << compression;

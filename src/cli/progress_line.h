@@ -3,19 +3,11 @@
 
 #include <chrono>
 #include <cstdint>
-#include <optional>
 #include <string>
 
-namespace salvo {
+#include "salvo/job.h"
 
-// Counters of a running job, as the progress line and the final summary read them.
-struct JobCounters {
-  uint64_t rows = 0;      // rows written (including error rows)
-  uint64_t errors = 0;    // rows written with an error
-  uint64_t tokens = 0;    // tokens computed
-  uint64_t bytes_read = 0;
-  std::optional<uint64_t> total_bytes;  // input size when known: enables the ETA
-};
+namespace salvo::cli {
 
 class ProgressLine {
  public:
@@ -23,7 +15,7 @@ class ProgressLine {
   ProgressLine(std::string label, bool enabled);
 
   // Redraws at most a few times a second; cheap to call per row.
-  void update(const JobCounters& counters);
+  void update(const JobProgress& progress);
   // Erases the line so that the summary starts on a clean line.
   void clear();
 
@@ -43,4 +35,4 @@ bool stderr_is_terminal();
 // "1.2k", "34.5M": short counts for progress lines.
 std::string human_count(double value);
 
-}  // namespace salvo
+}  // namespace salvo::cli

@@ -1,10 +1,11 @@
-#include "core/progress.h"
+#include "progress_line.h"
 
 #include <unistd.h>
 
+#include <algorithm>
 #include <cstdio>
 
-namespace salvo {
+namespace salvo::cli {
 
 bool stderr_is_terminal() { return isatty(STDERR_FILENO) == 1; }
 
@@ -20,12 +21,12 @@ std::string human_count(double value) {
 ProgressLine::ProgressLine(std::string label, bool enabled)
     : label_(std::move(label)), enabled_(enabled), start_(std::chrono::steady_clock::now()), last_draw_(start_) {}
 
-void ProgressLine::update(const JobCounters& c) {
+void ProgressLine::update(const JobProgress& c) {
   if (!enabled_) return;
   const auto now = std::chrono::steady_clock::now();
   if (now - last_draw_ < std::chrono::milliseconds(250)) return;
   last_draw_ = now;
-  const double seconds = std::chrono::duration<double>(now - start_).count();
+  const double seconds = std::max(1e-3, std::chrono::duration<double>(now - start_).count());
   std::string line = label_ + ": " + human_count(c.rows) + " rows";
   if (c.errors) line += " (" + human_count(c.errors) + " errors)";
   line += ", " + human_count(c.rows / seconds) + " rows/s, " + human_count(c.tokens / seconds) + " tokens/s";
@@ -49,4 +50,4 @@ void ProgressLine::clear() {
   }
 }
 
-}  // namespace salvo
+}  // namespace salvo::cli

@@ -1,0 +1,73 @@
+// A batch job over files: read rows from an input file, run a session's task on them, write one
+// output row per input row, in input order. Memory stays bounded whatever the input's size.
+#pragma once
+
+#include "salvo/export.h"
+
+#include <cstdint>
+#include <filesystem>
+#include <functional>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "salvo/session.h"
+#include "salvo/types.h"
+
+namespace salvo {
+
+// A job's progress, as a progress line reads it.
+struct JobProgress {
+  uint64_t rows = 0;    // rows written (including error rows)
+  uint64_t errors = 0;  // rows written with an error
+  uint64_t tokens = 0;  // tokens computed
+  uint64_t bytes_read = 0;
+  std::optional<uint64_t> total_bytes;  // input size when known
+  double seconds = 0;
+};
+
+// What a finished job did, for the one-line summary.
+struct JobSummary {
+  uint64_t rows = 0;
+  uint64_t errors = 0;
+  uint64_t tokens = 0;         // tokens computed
+  uint64_t padded_tokens = 0;  // rows x longest row, summed over batches: what a padded engine computes
+  uint64_t batches = 0;
+  double seconds = 0;
+
+  // The share of a padded layout that would have been padding; salvo's own execution is packed and
+  // computes none of it, so this measures how well length-sorting groups rows.
+  double padding_fraction() const {
+    return padded_tokens ? 1.0 - static_cast<double>(tokens) / static_cast<double>(padded_tokens) : 0.0;
+  }
+};
+
+struct JobOptions {
+  Task task = Task::kEmbed;
+  TaskOptions task_options;
+  // Input: .jsonl, .csv, .parquet (file, folder of part files, glob) or .tfrecord (.gz, .zz).
+  std::filesystem::path input;
+  // Output: .jsonl, .csv, .npy, .parquet (a path ending in "/" is a folder of part files) or .tfrecord.
+  std::filesystem::path output;
+  std::string text_field = "text";
+  std::string text_pair_field;  // kScore: the second text of each pair
+  std::string id_field = "id";  // copied to the output as "id" when the input has it
+  std::vector<std::string> keep_columns;  // copied to the output unchanged
+  size_t max_record_bytes = 16u << 20;    // a longer input record becomes an error row
+  std::string compression;                // output codec (Parquet, TFRecord)
+  size_t window_rows = 2048;  // rows handed to the session together: sorted by length together
+  // Called from the job's thread after each window is written.
+  std::function<void(const JobProgress&)> progress;
+};
+
+// Checks what can be checked before a model loads: the input opens and has the fields asked for,
+// the output's format is known and its place writable, kept columns do not clash with the task's
+// columns. Throws salvo::Error (kInvalidArgument, kIo) naming the path and the problem.
+SALVO_API void check_job(const JobOptions& options);
+
+// Runs a job to the end on `session`. Bad rows become error rows; anything that stops the job
+// (unreadable input, unwritable output, a model failure) throws salvo::Error, after every thread
+// has stopped; the partial output is removed.
+SALVO_API JobSummary run_job(Session& session, const JobOptions& options);
+
+}  // namespace salvo

@@ -1,0 +1,103 @@
+// A session runs a model on rows in memory: it tokenizes them, sorts them by length, packs them
+// into batches under a token budget, runs the batches on its model replicas (in parallel when it
+// has several), and returns one result row per input row, in input order.
+//
+// One session may be called from many threads at once; calls queue for its replicas. Several
+// sessions may share one Model.
+#pragma once
+
+#include "salvo/export.h"
+
+#include <cstdint>
+#include <future>
+#include <memory>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include "salvo/model.h"
+#include "salvo/table.h"
+#include "salvo/types.h"
+
+namespace salvo {
+
+// The rows of one call. Text is given as views: the caller keeps the bytes alive until the call
+// returns (run) or its result is ready (submit); `keep_alive` may own them for asynchronous calls.
+struct SALVO_API Inputs {
+  std::vector<std::string_view> texts;       // one per row (the first text of a pair for kScore)
+  std::vector<std::string_view> text_pairs;  // kScore: the second text of each pair
+  // Optional, one per row: a non-empty string marks the row bad before it runs (a null or a value
+  // of the wrong type in the caller's data) and is reported as its error.
+  std::vector<std::string> errors;
+  // Alternatively, rows already tokenized (texts empty): one Encoding per row.
+  std::vector<Encoding> encodings;
+  std::shared_ptr<const void> keep_alive;
+
+  size_t size() const;
+};
+
+// One call: what to compute, and on what.
+struct Request {
+  Task task = Task::kEmbed;
+  TaskOptions options;
+  Inputs inputs;
+};
+
+// What a call cost, for progress lines and summaries.
+struct RunStats {
+  uint64_t rows = 0;
+  uint64_t errors = 0;         // rows reported with an error
+  uint64_t tokens = 0;         // tokens computed
+  uint64_t padded_tokens = 0;  // rows x longest row, summed over batches: what a padded engine computes
+  uint64_t batches = 0;
+};
+
+// The result of a call: the task's columns (see Session::output_schema) followed by "error"
+// (string; null for a row that was computed, the reason for one that was not, whose other columns
+// are null), one row per input row in input order.
+struct Result {
+  RecordBatch columns;
+  RunStats stats;
+};
+
+class SALVO_API Session {
+ public:
+  // Starts the session's replica threads. Throws salvo::Error(kInvalidArgument) for bad options.
+  Session(std::shared_ptr<const Model> model, const SessionOptions& options = {});
+  // Loads `path` and starts a session on it.
+  static std::unique_ptr<Session> open(const std::filesystem::path& path, const ModelOptions& model_options = {},
+                                       const SessionOptions& options = {});
+  // Waits for submitted calls to finish, then stops the threads.
+  ~Session();
+  Session(const Session&) = delete;
+  Session& operator=(const Session&) = delete;
+
+  const Model& model() const;
+  std::shared_ptr<const Model> shared_model() const;
+  // Compute threads in all, after resolving 0 to the core count.
+  int threads() const;
+
+  // The columns a task gives for this model, without the trailing "error" column. Throws kModel
+  // when the model cannot serve the task (e.g. classify without a head).
+  Schema output_schema(Task task, const TaskOptions& options = {}) const;
+
+  // Queues a call and returns at once (or, when the session's queue is full, once there is room).
+  // Throws for a call that cannot run (a task the model lacks: kModel; inconsistent inputs:
+  // kInvalidArgument). The future holds the Result, or the salvo::Error of a failure while running
+  // (kBackend, kInternal). Bad rows are not errors: they get an error in the result.
+  std::future<Result> submit(Request request);
+  // submit() and wait.
+  Result run(Request request);
+
+  // Conveniences over run() for a list of texts.
+  Result embed(const std::vector<std::string>& texts);
+  Result classify(const std::vector<std::string>& texts, const TaskOptions& options = {});
+  Result tokenize(const std::vector<std::string>& texts);
+  Result score(const std::vector<std::string>& texts, const std::vector<std::string>& text_pairs);
+
+ private:
+  class Impl;
+  std::unique_ptr<Impl> impl_;
+};
+
+}  // namespace salvo

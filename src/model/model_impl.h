@@ -1,0 +1,40 @@
+// The library's side of a Model: what sessions need to run one. Every Model that load_model()
+// returns is a ModelImpl.
+#pragma once
+
+#include <memory>
+
+#include "model/packed_batch.h"
+#include "salvo/model.h"
+
+namespace salvo {
+
+class Tokenizer;
+
+// One thread's working copy of a model: scratch buffers, never weights. Not thread-safe; a
+// session gives each of its worker threads one.
+class ModelReplica {
+ public:
+  virtual ~ModelReplica() = default;
+  // Runs `batch` for `task` (kEmbed, kClassify or kScore) and writes rows() x
+  // ModelImpl::output_width(task) floats, row after row, to `out`.
+  virtual void run(Task task, const PackedBatch& batch, float* out) = 0;
+};
+
+class ModelImpl : public Model {
+ public:
+  const ModelInfo& info() const override { return info_; }
+  // The tokenizer rows go through before the model sees them, with the session's length limit set.
+  virtual const Tokenizer& tokenizer() const = 0;
+  // Floats per row that ModelReplica::run writes for `task`.
+  virtual size_t output_width(Task task) const = 0;
+  virtual std::unique_ptr<ModelReplica> create_replica() const = 0;
+
+ protected:
+  ModelInfo info_;
+};
+
+// The ModelImpl behind a Model (every Model comes from load_model()).
+inline const ModelImpl& model_impl(const Model& model) { return static_cast<const ModelImpl&>(model); }
+
+}  // namespace salvo
