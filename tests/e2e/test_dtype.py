@@ -49,7 +49,7 @@ class DtypeTest(CliTestCase):
             with self.subTest(dtype=dtype):
                 got, err = self.embed(model, inp, dtype)
                 if compute_of(err) == "f32":
-                    self.assertRegex(err, rf"warning: --dtype {dtype} cannot run here \(.+\); running f32")
+                    self.assertRegex(err, rf"warning: dtype {dtype} cannot run here \(.+\); running f32")
                     continue
                 self.assertEqual(compute_of(err), dtype)
                 self.assertEqual(got.shape, f32.shape)
@@ -80,7 +80,7 @@ class DtypeTest(CliTestCase):
     def test_auto_names_its_choice(self):
         inp = write_jsonl(self.path("in.jsonl"), [{"text": t} for t in sample_texts(20)])
         _, err = self.embed(EXAMPLE_MODEL, inp, "auto")
-        self.assertRegex(err, r"hidden 128, (int8|bf16|f32)\b.*chosen by --dtype auto")
+        self.assertRegex(err, r"hidden 128, (int8|bf16|f32)\b.*chosen by dtype auto")
         if compute_of(err) != "f32":
             self.assertRegex(err, r"min cosine (0\.99\d{3}|1\.00000) to f32 on the probe batch")
 
@@ -91,18 +91,18 @@ class DtypeTest(CliTestCase):
         for dtype in ("bf16", "int8"):
             with self.subTest(dtype=dtype):
                 got, err = self.embed(EXAMPLE_MODEL, inp, dtype, capped)
-                self.assertRegex(err, rf"warning: --dtype {dtype} cannot run here \(.+\); running f32")
+                self.assertRegex(err, rf"warning: dtype {dtype} cannot run here \(.+\); running f32")
                 self.assertEqual(compute_of(err), "f32")
                 np.testing.assert_array_equal(got, f32)
         _, err = self.embed(EXAMPLE_MODEL, inp, "auto", capped)
-        self.assertRegex(err, r"hidden 128, f32, chosen by --dtype auto \(int8 unavailable: .*bf16 unavailable")
+        self.assertRegex(err, r"hidden 128, f32, chosen by dtype auto \(int8 unavailable: .*bf16 unavailable")
 
     def test_openblas_with_int8_is_a_usage_error(self):
         inp = write_jsonl(self.path("in.jsonl"), [{"text": "hello"}])
         proc = run_salvo("embed", "--model", EXAMPLE_MODEL, "--input", inp, "--output", self.path("o.npy"),
                          "--gemm", "openblas", "--dtype", "int8", check=False)
         self.assertEqual(proc.returncode, 2, proc.stderr)
-        self.assertIn("--dtype int8 needs --gemm onednn", proc.stderr)
+        self.assertIn("dtype int8 needs the onednn matrix library", proc.stderr)
 
     def test_unknown_dtype_is_a_usage_error(self):
         proc = run_salvo("embed", "--model", EXAMPLE_MODEL, "--input", "x.jsonl", "--output", "y.npy",
