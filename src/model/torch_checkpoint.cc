@@ -737,15 +737,14 @@ std::vector<std::string> TorchCheckpoint::names() const {
   return out;
 }
 
-std::vector<uint8_t> TorchCheckpoint::read_bytes(const std::string& name) const {
-  const TorchTensor& t = tensor(name);
+void TorchCheckpoint::read_into(const TorchTensor& t, uint8_t* out) const {
   const size_t elem = element_size(t.dtype);
   const int64_t numel = t.numel();
-  std::vector<uint8_t> out(static_cast<size_t>(numel) * elem);
-  if (numel == 0) return out;
+  if (numel == 0) return;
   if (t.contiguous()) {
-    source_->read(t.storage, static_cast<uint64_t>(t.offset) * elem, out.size(), out.data());
-    return out;
+    source_->read(t.storage, static_cast<uint64_t>(t.offset) * elem,
+                  static_cast<uint64_t>(numel) * elem, out);
+    return;
   }
   // A view: read the span of the storage it touches once, then gather its elements in order.
   int64_t span = 1;
@@ -756,8 +755,8 @@ std::vector<uint8_t> TorchCheckpoint::read_bytes(const std::string& name) const 
   std::vector<int64_t> index(rank, 0);
   int64_t at = 0;  // element offset of `index` within the window
   for (int64_t n = 0; n < numel; ++n) {
-    std::memcpy(out.data() + static_cast<size_t>(n) * elem,
-                window.data() + static_cast<size_t>(at) * elem, elem);
+    std::memcpy(out + static_cast<size_t>(n) * elem, window.data() + static_cast<size_t>(at) * elem,
+                elem);
     for (size_t d = rank; d-- > 0;) {
       if (++index[d] < t.shape[d]) {
         at += t.stride[d];
@@ -767,6 +766,12 @@ std::vector<uint8_t> TorchCheckpoint::read_bytes(const std::string& name) const 
       index[d] = 0;
     }
   }
+}
+
+std::vector<uint8_t> TorchCheckpoint::read_bytes(const std::string& name) const {
+  const TorchTensor& t = tensor(name);
+  std::vector<uint8_t> out(static_cast<size_t>(t.numel()) * element_size(t.dtype));
+  read_into(t, out.data());
   return out;
 }
 
@@ -789,16 +794,19 @@ std::vector<float> TorchCheckpoint::to_float(const std::string& name) const {
                                        safetensors_dtype_name(t.dtype) +
                                        "; weights must be stored as F32, F16 or BF16");
   }
-  const std::vector<uint8_t> bytes = read_bytes(name);
   const size_t n = static_cast<size_t>(t.numel());
   std::vector<float> out(n);
   if (t.dtype == SafetensorsDtype::kF32) {
-    if (n > 0) std::memcpy(out.data(), bytes.data(), n * sizeof(float));
+    read_into(t, reinterpret_cast<uint8_t*>(out.data()));
     return out;
   }
+  // 16-bit values land in the upper half of the output buffer, and are widened front to back:
+  // element i is read from bytes [2n + 2i, 2n + 2i + 2) before float i overwrites [4i, 4i + 4).
+  uint8_t* const half = reinterpret_cast<uint8_t*>(out.data()) + 2 * n;
+  read_into(t, half);
   for (size_t i = 0; i < n; ++i) {
     uint16_t bits;
-    std::memcpy(&bits, bytes.data() + 2 * i, 2);
+    std::memcpy(&bits, half + 2 * i, 2);
     out[i] = t.dtype == SafetensorsDtype::kF16 ? half_to_float(bits) : bfloat16_to_float(bits);
   }
   return out;

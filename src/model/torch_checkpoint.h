@@ -84,6 +84,8 @@ class TorchCheckpoint {
  private:
   class Source;
   class ZipSource;
+  // Writes the tensor's elements, contiguous, to `out` (numel x element size bytes).
+  void read_into(const TorchTensor& t, uint8_t* out) const;
   class LegacySource;
 
   std::filesystem::path path_;
