@@ -66,27 +66,48 @@ enum Op : uint8_t {
 // PyTorch does not write.
 const char* refused_opcode_name(uint8_t op) {
   switch (op) {
-    case 'i': return "INST";
-    case 'o': return "OBJ";
-    case 0x81: return "NEWOBJ";
-    case 0x92: return "NEWOBJ_EX";
-    case 0x82: return "EXT1";
-    case 0x83: return "EXT2";
-    case 0x84: return "EXT4";
-    case 'P': return "PERSID";
-    case 'I': return "INT";
-    case 'L': return "LONG";
-    case 'F': return "FLOAT";
-    case 'S': return "STRING";
-    case 'V': return "UNICODE";
-    case 'g': return "GET";
-    case 'p': return "PUT";
-    case 0x8f: return "EMPTY_SET";
-    case 0x90: return "ADDITEMS";
-    case 0x91: return "FROZENSET";
-    case 0x97: return "NEXT_BUFFER";
-    case 0x98: return "READONLY_BUFFER";
-    default: return nullptr;
+    case 'i':
+      return "INST";
+    case 'o':
+      return "OBJ";
+    case 0x81:
+      return "NEWOBJ";
+    case 0x92:
+      return "NEWOBJ_EX";
+    case 0x82:
+      return "EXT1";
+    case 0x83:
+      return "EXT2";
+    case 0x84:
+      return "EXT4";
+    case 'P':
+      return "PERSID";
+    case 'I':
+      return "INT";
+    case 'L':
+      return "LONG";
+    case 'F':
+      return "FLOAT";
+    case 'S':
+      return "STRING";
+    case 'V':
+      return "UNICODE";
+    case 'g':
+      return "GET";
+    case 'p':
+      return "PUT";
+    case 0x8f:
+      return "EMPTY_SET";
+    case 0x90:
+      return "ADDITEMS";
+    case 0x91:
+      return "FROZENSET";
+    case 0x97:
+      return "NEXT_BUFFER";
+    case 0x98:
+      return "READONLY_BUFFER";
+    default:
+      return nullptr;
   }
 }
 
@@ -242,7 +263,8 @@ class Reader {
     const std::string raw = take_bytes(n);
     if (n <= 8) {
       uint64_t v = 0;
-      for (size_t i = 0; i < n; ++i) v |= static_cast<uint64_t>(static_cast<uint8_t>(raw[i])) << (8 * i);
+      for (size_t i = 0; i < n; ++i)
+        v |= static_cast<uint64_t>(static_cast<uint8_t>(raw[i])) << (8 * i);
       if (n > 0 && n < 8 && (static_cast<uint8_t>(raw[n - 1]) & 0x80)) {
         v |= ~uint64_t{0} << (8 * n);  // sign-extend
       }
@@ -526,18 +548,30 @@ std::string describe_pickle_value(const PickleValue& value) {
     return out + (s.size() > kMax ? "...'" : "'");
   };
   switch (value.kind) {
-    case PickleKind::kNone: return "None";
-    case PickleKind::kBool: return value.boolean ? "True" : "False";
-    case PickleKind::kInt: return "int " + std::to_string(value.integer);
-    case PickleKind::kBigInt: return "int of " + std::to_string(value.text.size()) + " bytes";
-    case PickleKind::kFloat: return "float";
-    case PickleKind::kString: return "str " + quoted(value.text);
-    case PickleKind::kBytes: return "bytes of length " + std::to_string(value.text.size());
-    case PickleKind::kTuple: return "tuple of " + std::to_string(value.items.size());
-    case PickleKind::kList: return "list of " + std::to_string(value.items.size());
-    case PickleKind::kDict: return "dict of " + std::to_string(value.items.size() / 2);
-    case PickleKind::kGlobal: return "global " + value.text;
-    case PickleKind::kObject: return value.text;
+    case PickleKind::kNone:
+      return "None";
+    case PickleKind::kBool:
+      return value.boolean ? "True" : "False";
+    case PickleKind::kInt:
+      return "int " + std::to_string(value.integer);
+    case PickleKind::kBigInt:
+      return "int of " + std::to_string(value.text.size()) + " bytes";
+    case PickleKind::kFloat:
+      return "float";
+    case PickleKind::kString:
+      return "str " + quoted(value.text);
+    case PickleKind::kBytes:
+      return "bytes of length " + std::to_string(value.text.size());
+    case PickleKind::kTuple:
+      return "tuple of " + std::to_string(value.items.size());
+    case PickleKind::kList:
+      return "list of " + std::to_string(value.items.size());
+    case PickleKind::kDict:
+      return "dict of " + std::to_string(value.items.size() / 2);
+    case PickleKind::kGlobal:
+      return "global " + value.text;
+    case PickleKind::kObject:
+      return value.text;
   }
   return "?";
 }

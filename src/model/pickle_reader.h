@@ -71,9 +71,9 @@ class PickleHooks {
 
 // Bounds on one read, beyond the arena's value count.
 struct PickleLimits {
-  size_t max_memo = size_t{1} << 22;         // memo entries
-  size_t max_stack = size_t{1} << 22;        // values on the stack plus open marks
-  size_t max_big_int_bytes = 64;             // LONG1/LONG4 payload
+  size_t max_memo = size_t{1} << 22;   // memo entries
+  size_t max_stack = size_t{1} << 22;  // values on the stack plus open marks
+  size_t max_big_int_bytes = 64;       // LONG1/LONG4 payload
 };
 
 // The value a pickle leaves at STOP, and how many bytes it took (pickles can follow each other in

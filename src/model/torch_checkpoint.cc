@@ -23,7 +23,7 @@ namespace fs = std::filesystem;
 
 // Real data.pkl records are a few KiB to a few MiB (about 100 bytes per tensor); this bound stops a
 // corrupt size from reading gigabytes as a pickle.
-constexpr uint64_t kMaxPickleBytes = uint64_t{256} << 20;
+constexpr uint64_t kMaxPickleBytes = uint64_t{64} << 20;
 // Tensors of more dimensions than this do not occur in checkpoints (PyTorch's own limit is 64).
 constexpr size_t kMaxRank = 64;
 // Nesting of dicts inside the state dict ({"model": {"encoder": {...}}}).
@@ -85,7 +85,8 @@ class TorchHooks : public PickleHooks {
       return name == "_rebuild_tensor" || name == "_rebuild_tensor_v2" ||
              name == "_rebuild_parameter" || name == "_rebuild_parameter_with_state";
     }
-    if (module == "torch") return storage_type("torch." + name) != nullptr || name == "UntypedStorage";
+    if (module == "torch")
+      return storage_type("torch." + name) != nullptr || name == "UntypedStorage";
     if (module == "torch.storage") return name == "UntypedStorage";
     return false;
   }
@@ -159,8 +160,8 @@ class TorchHooks : public PickleHooks {
       const TorchStorage& s = storages_[root];
       if (s.dtype != dtype || s.numel != numel.integer) {
         fail("storage '" + key.text + "' is referenced as " + safetensors_dtype_name(dtype) +
-             " x " + std::to_string(numel.integer) + " and as " +
-             safetensors_dtype_name(s.dtype) + " x " + std::to_string(s.numel));
+             " x " + std::to_string(numel.integer) + " and as " + safetensors_dtype_name(s.dtype) +
+             " x " + std::to_string(s.numel));
       }
     }
     StorageRef ref{root, 0, numel.integer};
@@ -262,8 +263,8 @@ class TorchHooks : public PickleHooks {
     t.shape = int_tuple(callable, *args.items[2], "size");
     t.stride = int_tuple(callable, *args.items[3], "stride");
     if (t.shape.size() != t.stride.size()) {
-      fail(callable + ": size " + shape_string(t.shape) + " and stride " +
-           shape_string(t.stride) + " differ in length");
+      fail(callable + ": size " + shape_string(t.shape) + " and stride " + shape_string(t.stride) +
+           " differ in length");
     }
     const std::string view = "tensor of size " + shape_string(t.shape) + ", stride " +
                              shape_string(t.stride) + " at offset " +
@@ -276,14 +277,15 @@ class TorchHooks : public PickleHooks {
     for (size_t i = 0; i < t.shape.size(); ++i) {
       int64_t reach = 0;
       if (!mul_ok(numel, t.shape[i], &numel) ||
-          (t.shape[i] > 0 && (!mul_ok(t.shape[i] - 1, t.stride[i], &reach) ||
-                              !add_ok(last, reach, &last)))) {
+          (t.shape[i] > 0 &&
+           (!mul_ok(t.shape[i] - 1, t.stride[i], &reach) || !add_ok(last, reach, &last)))) {
         fail(view + " is too large");
       }
     }
     if (numel > 0 && last >= ref.numel) fail(view + " reaches past the end of the storage");
     if (numel == 0 && offset.integer > ref.numel) fail(view + " starts past the storage");
-    if (numel > ref.numel) fail(view + " has more elements than its storage (broadcast views are not supported)");
+    if (numel > ref.numel)
+      fail(view + " has more elements than its storage (broadcast views are not supported)");
     t.offset = ref.offset + offset.integer;
 
     PickleValue* v = arena.make(PickleKind::kObject);
@@ -467,7 +469,8 @@ class TorchCheckpoint::ZipSource : public Source {
     std::lock_guard<std::mutex> lock(mutex_);
     const zip_uint64_t entry = entries_[index];
     zip_file_t* file = zip_fopen_index(archive_, entry, 0);
-    if (file == nullptr) fail("cannot open record " + name_of(entry) + ": " + zip_strerror(archive_));
+    if (file == nullptr)
+      fail("cannot open record " + name_of(entry) + ": " + zip_strerror(archive_));
     try {
       if (offset > 0 && zip_fseek(file, static_cast<zip_int64_t>(offset), SEEK_SET) != 0) {
         // Compressed records cannot seek: read up to the offset instead.
@@ -527,7 +530,8 @@ class TorchCheckpoint::ZipSource : public Source {
       if (raw == nullptr) continue;
       const std::string name = raw;
       const size_t slash = name.find('/');
-      if (slash != std::string::npos && slash > 0 && name.compare(slash, std::string::npos, "/data.pkl") == 0) {
+      if (slash != std::string::npos && slash > 0 &&
+          name.compare(slash, std::string::npos, "/data.pkl") == 0) {
         prefix = name.substr(0, slash + 1);
         ++found;
       }
@@ -535,7 +539,8 @@ class TorchCheckpoint::ZipSource : public Source {
     if (found == 0) fail("zip archive has no <folder>/data.pkl record: not a PyTorch checkpoint");
     if (found > 1) fail("zip archive has " + std::to_string(found) + " data.pkl records");
 
-    const zip_int64_t order = zip_name_locate(archive_, (prefix + "byteorder").c_str(), ZIP_FL_ENC_RAW);
+    const zip_int64_t order =
+        zip_name_locate(archive_, (prefix + "byteorder").c_str(), ZIP_FL_ENC_RAW);
     if (order >= 0) {
       const std::string text = read_record(static_cast<zip_uint64_t>(order), 16);
       if (text != "little") {
@@ -543,7 +548,8 @@ class TorchCheckpoint::ZipSource : public Source {
       }
     }
 
-    const zip_int64_t pkl = zip_name_locate(archive_, (prefix + "data.pkl").c_str(), ZIP_FL_ENC_RAW);
+    const zip_int64_t pkl =
+        zip_name_locate(archive_, (prefix + "data.pkl").c_str(), ZIP_FL_ENC_RAW);
     const std::string pickle = read_record(static_cast<zip_uint64_t>(pkl), kMaxPickleBytes);
     dict = read_torch_state_dict(reinterpret_cast<const uint8_t*>(pickle.data()), pickle.size(),
                                  where_ + " (" + prefix + "data.pkl)");
@@ -555,6 +561,16 @@ class TorchCheckpoint::ZipSource : public Source {
       int64_t want = 0;
       if (!mul_ok(s.numel, static_cast<int64_t>(element_size(s.dtype)), &want)) {
         fail("storage '" + s.key + "' is too large");
+      }
+      // torch.save stores records uncompressed. Refusing anything else keeps every read bounded
+      // by the file's own size: a small compressed record cannot claim gigabytes of tensor data.
+      zip_stat_t st;
+      zip_stat_init(&st);
+      if (zip_stat_index(archive_, static_cast<zip_uint64_t>(entry), 0, &st) != 0 ||
+          (st.valid & ZIP_STAT_COMP_METHOD) == 0 || st.comp_method != ZIP_CM_STORE) {
+        fail("storage record '" + record +
+             "' is compressed; PyTorch stores tensor data "
+             "uncompressed, and only such records are read");
       }
       const zip_uint64_t have = stat_size(static_cast<zip_uint64_t>(entry));
       if (have != static_cast<zip_uint64_t>(want)) {
@@ -575,7 +591,8 @@ class TorchCheckpoint::ZipSource : public Source {
     }
     std::string out(static_cast<size_t>(size), '\0');
     zip_file_t* file = zip_fopen_index(archive_, entry, 0);
-    if (file == nullptr) fail("cannot open record " + name_of(entry) + ": " + zip_strerror(archive_));
+    if (file == nullptr)
+      fail("cannot open record " + name_of(entry) + ": " + zip_strerror(archive_));
     try {
       read_exactly(file, entry, reinterpret_cast<uint8_t*>(out.data()), size);
     } catch (...) {
@@ -613,10 +630,12 @@ class TorchCheckpoint::LegacySource : public Source {
     }
     const PickleValue& version = next();
     if (version.kind != PickleKind::kInt || version.integer != 1001) {
-      fail("legacy format version " + describe_pickle_value(version) + " is not supported (1001 is)");
+      fail("legacy format version " + describe_pickle_value(version) +
+           " is not supported (1001 is)");
     }
     const PickleValue& info = next();
-    if (info.kind != PickleKind::kDict) fail("system information is " + describe_pickle_value(info));
+    if (info.kind != PickleKind::kDict)
+      fail("system information is " + describe_pickle_value(info));
     for (size_t i = 0; i + 1 < info.items.size(); i += 2) {
       const PickleValue& key = *info.items[i];
       const PickleValue& value = *info.items[i + 1];
@@ -637,7 +656,8 @@ class TorchCheckpoint::LegacySource : public Source {
     for (const PickleValue* key : keys.items) {
       if (key->kind != PickleKind::kString) fail("storage key " + describe_pickle_value(*key));
       auto it = index.find(key->text);
-      if (it == index.end()) fail("storage '" + key->text + "' has data but no tensor refers to it");
+      if (it == index.end())
+        fail("storage '" + key->text + "' has data but no tensor refers to it");
       const TorchStorage& s = dict.storages[it->second];
       if (offsets_[it->second] != std::numeric_limits<uint64_t>::max()) {
         fail("storage '" + key->text + "' is listed twice");
@@ -647,8 +667,8 @@ class TorchCheckpoint::LegacySource : public Source {
       std::memcpy(&count, map_ + pos, 8);
       pos += 8;
       if (count != s.numel) {
-        fail("storage '" + key->text + "' has " + std::to_string(count) + " elements in the file, " +
-             std::to_string(s.numel) + " in the pickle");
+        fail("storage '" + key->text + "' has " + std::to_string(count) +
+             " elements in the file, " + std::to_string(s.numel) + " in the pickle");
       }
       int64_t bytes = 0;
       if (!mul_ok(s.numel, static_cast<int64_t>(element_size(s.dtype)), &bytes) ||
@@ -687,7 +707,6 @@ class TorchCheckpoint::LegacySource : public Source {
   std::vector<uint64_t> offsets_;  // per storage, into the file
 };
 
-
 TorchCheckpoint::TorchCheckpoint(const fs::path& path) : path_(path) {
   const std::string where = path.string();
   auto file = std::make_unique<MappedFile>(path);
@@ -703,15 +722,18 @@ TorchCheckpoint::TorchCheckpoint(const fs::path& path) : path_(path) {
     return;
   }
   if (starts_with(data, size, "version https://git-lfs")) {
-    throw Error(ErrorCode::kModel, where + ": is a Git LFS pointer, not the weights; fetch them "
-                                           "with `git lfs pull`");
+    throw Error(ErrorCode::kModel, where +
+                                       ": is a Git LFS pointer, not the weights; fetch them "
+                                       "with `git lfs pull`");
   }
   if (size >= 262 && std::memcmp(data + 257, "ustar", 5) == 0) {
-    throw Error(ErrorCode::kModel, where + ": is a tar-format checkpoint (PyTorch before 0.4), "
-                                           "which is not supported; re-save it with a newer PyTorch");
+    throw Error(ErrorCode::kModel, where +
+                                       ": is a tar-format checkpoint (PyTorch before 0.4), "
+                                       "which is not supported; re-save it with a newer PyTorch");
   }
-  throw Error(ErrorCode::kModel, where + ": is not a PyTorch checkpoint (neither a zip archive nor "
-                                         "a legacy pickle stream)");
+  throw Error(ErrorCode::kModel, where +
+                                     ": is not a PyTorch checkpoint (neither a zip archive nor "
+                                     "a legacy pickle stream)");
 }
 
 TorchCheckpoint::~TorchCheckpoint() = default;

@@ -72,7 +72,8 @@ class ShardedStore : public WeightStore {
     std::error_code ec;
     const uintmax_t size = fs::file_size(index_path, ec);
     if (ec) fail("cannot read the index: " + ec.message());
-    if (size > kMaxIndexBytes) fail("index of " + std::to_string(size) + " bytes is implausibly large");
+    if (size > kMaxIndexBytes)
+      fail("index of " + std::to_string(size) + " bytes is implausibly large");
     std::ifstream in(index_path, std::ios::binary);
     std::stringstream text;
     text << in.rdbuf();
@@ -166,10 +167,10 @@ std::unique_ptr<WeightStore> open_weight_store(const fs::path& dir) {
   if (fs::exists(dir / "pytorch_model.bin.index.json")) {
     return ShardedStore::open<TorchStore>(dir / "pytorch_model.bin.index.json");
   }
-  throw Error(ErrorCode::kModel,
-              dir.string() + ": no weights found (looked for model.safetensors, "
-                             "model.safetensors.index.json, pytorch_model.bin and "
-                             "pytorch_model.bin.index.json)");
+  throw Error(ErrorCode::kModel, dir.string() +
+                                     ": no weights found (looked for model.safetensors, "
+                                     "model.safetensors.index.json, pytorch_model.bin and "
+                                     "pytorch_model.bin.index.json)");
 }
 
 }  // namespace salvo

@@ -12,7 +12,9 @@
 
 namespace {
 
-bool is_float(const std::string& dtype) { return dtype == "F32" || dtype == "F16" || dtype == "BF16"; }
+bool is_float(const std::string& dtype) {
+  return dtype == "F32" || dtype == "F16" || dtype == "BF16";
+}
 
 int compare(const salvo::WeightStore& ref, const salvo::WeightStore& other) {
   int differences = 0;
@@ -36,7 +38,8 @@ int compare(const salvo::WeightStore& ref, const salvo::WeightStore& other) {
     if (!is_float(a.dtype)) continue;
     const std::vector<float> x = ref.to_float(name, a.shape);
     const std::vector<float> y = other.to_float(name, b.shape);
-    if (x.size() != y.size() || std::memcmp(x.data(), y.data(), x.size() * sizeof(float)) != 0) {
+    if (x.size() != y.size() ||
+        (!x.empty() && std::memcmp(x.data(), y.data(), x.size() * sizeof(float)) != 0)) {
       report(name, "values differ");
       continue;
     }
@@ -45,7 +48,8 @@ int compare(const salvo::WeightStore& ref, const salvo::WeightStore& other) {
   }
   const std::set<std::string> known(ref_names.begin(), ref_names.end());
   for (const std::string& name : other.names()) {
-    if (!known.count(name) && is_float(other.info(name).dtype)) report(name, "not in the reference");
+    if (!known.count(name) && is_float(other.info(name).dtype))
+      report(name, "not in the reference");
   }
   std::printf("%s: %zu float tensors (%llu elements) bit-identical to %s, %d differences\n",
               other.describe().c_str(), compared, static_cast<unsigned long long>(elements),

@@ -74,9 +74,9 @@ class PythonPickleTest : public ::testing::TestWithParam<int> {};
 // Pickles written by Python's own pickle module (make_fixtures.py) in protocols 4 and 5: FRAME,
 // MEMOIZE, SHORT_BINUNICODE, SHORT_BINBYTES, LONG1, BINFLOAT and the tuple opcodes.
 TEST_P(PythonPickleTest, ReadsPlainValues) {
-  const std::string bytes = testing::read_file(std::string(SALVO_TEST_DATA_DIR) +
-                                               "/torch_checkpoints/torch2/plain_p" +
-                                               std::to_string(GetParam()) + ".pkl");
+  const std::string bytes =
+      testing::read_file(std::string(SALVO_TEST_DATA_DIR) + "/torch_checkpoints/torch2/plain_p" +
+                         std::to_string(GetParam()) + ".pkl");
   ASSERT_FALSE(bytes.empty());
   TestHooks hooks;
   PickleArena arena;
@@ -106,7 +106,8 @@ TEST_P(PythonPickleTest, ReadsPlainValues) {
   for (size_t n = 0; n <= 4; ++n) {
     ASSERT_EQ(v[12 + n]->kind, PickleKind::kTuple);
     ASSERT_EQ(v[12 + n]->items.size(), n);
-    for (size_t i = 0; i < n; ++i) EXPECT_EQ(v[12 + n]->items[i]->integer, static_cast<int64_t>(i + 1));
+    for (size_t i = 0; i < n; ++i)
+      EXPECT_EQ(v[12 + n]->items[i]->integer, static_cast<int64_t>(i + 1));
   }
   const PickleValue* b = dict_get(*r.value, "b");
   ASSERT_NE(b, nullptr);
@@ -198,14 +199,14 @@ TEST(PickleReaderTest, ReportsMalformedStreams) {
               HasSubstr("STOP with 2 values"));
   EXPECT_THAT(read_error(PickleWriter().proto().mark().none().stop().bytes()),
               HasSubstr("STOP inside an open MARK"));
-  EXPECT_THAT(read_error(PickleWriter().proto().tuple().stop().bytes()),
-              HasSubstr("needs a MARK"));
+  EXPECT_THAT(read_error(PickleWriter().proto().tuple().stop().bytes()), HasSubstr("needs a MARK"));
   EXPECT_THAT(read_error(PickleWriter().proto().none().mark().op(0x85).stop().bytes()),
               HasSubstr("past a MARK"));
   EXPECT_THAT(read_error(PickleWriter().proto().none().integer(1).setitem().stop().bytes()),
               HasSubstr("empty stack"));
-  EXPECT_THAT(read_error(PickleWriter().proto().none().str("k").integer(1).setitem().stop().bytes()),
-              HasSubstr("SETITEM on None"));
+  EXPECT_THAT(
+      read_error(PickleWriter().proto().none().str("k").integer(1).setitem().stop().bytes()),
+      HasSubstr("SETITEM on None"));
   EXPECT_THAT(read_error(PickleWriter().proto(6).bytes()), HasSubstr("protocol 6 is unknown"));
   EXPECT_THAT(read_error(PickleWriter().proto().op(0x8b).le(1000, 4).bytes()),
               HasSubstr("integer of 1000 bytes is too long"));

@@ -102,13 +102,15 @@ struct TensorSpec {
 inline PickleWriter state_dict_pickle(const std::vector<TensorSpec>& tensors) {
   PickleWriter w;
   w.proto().empty_dict().mark();
-  for (const auto& t : tensors) w.str(t.name).tensor(t.type, t.key, t.numel, t.offset, t.size, t.stride);
+  for (const auto& t : tensors)
+    w.str(t.name).tensor(t.type, t.key, t.numel, t.offset, t.size, t.stride);
   return w.setitems().stop();
 }
 
 // Writes a zip archive of uncompressed records, as torch.save lays them out.
 inline void write_zip(const std::filesystem::path& path,
-                      const std::map<std::string, std::string>& records) {
+                      const std::map<std::string, std::string>& records,
+                      zip_int32_t method = ZIP_CM_STORE) {
   int err = 0;
   zip_t* z = zip_open(path.c_str(), ZIP_CREATE | ZIP_TRUNCATE, &err);
   if (z == nullptr) throw std::runtime_error("zip_open failed");
@@ -119,7 +121,7 @@ inline void write_zip(const std::filesystem::path& path,
     zip_source_t* src = zip_source_buffer(z, copy, data.size(), 1);
     const zip_int64_t index = zip_file_add(z, name.c_str(), src, ZIP_FL_ENC_UTF_8);
     if (index < 0) throw std::runtime_error("zip_file_add failed");
-    zip_set_file_compression(z, static_cast<zip_uint64_t>(index), ZIP_CM_STORE, 0);
+    zip_set_file_compression(z, static_cast<zip_uint64_t>(index), method, 0);
   }
   if (zip_close(z) != 0) throw std::runtime_error("zip_close failed");
 }
@@ -127,12 +129,13 @@ inline void write_zip(const std::filesystem::path& path,
 // A torch-style checkpoint: archive/data.pkl, archive/data/<key> for each storage, archive/version.
 inline void write_torch_zip(const std::filesystem::path& path, const std::string& pickle,
                             const std::map<std::string, std::string>& storages,
-                            std::map<std::string, std::string> extra = {}) {
+                            std::map<std::string, std::string> extra = {},
+                            zip_int32_t method = ZIP_CM_STORE) {
   std::map<std::string, std::string> records = std::move(extra);
   records["archive/data.pkl"] = pickle;
   records["archive/version"] = "3\n";
   for (const auto& [key, data] : storages) records["archive/data/" + key] = data;
-  write_zip(path, records);
+  write_zip(path, records, method);
 }
 
 inline std::string floats(const std::vector<float>& v) {
@@ -160,8 +163,9 @@ inline std::vector<uint8_t> safetensors_raw(const SafetensorsFile& file, const s
 // SALVO_TORCH_FIXTURES (colon-separated), which the torch_checkpoint_writers test fills with the
 // installed PyTorch versions' output.
 inline std::vector<std::string> torch_fixture_dirs() {
-  std::vector<std::string> dirs = {std::string(SALVO_TEST_DATA_DIR) + "/torch_checkpoints/torch1.13",
-                                   std::string(SALVO_TEST_DATA_DIR) + "/torch_checkpoints/torch2"};
+  std::vector<std::string> dirs = {
+      std::string(SALVO_TEST_DATA_DIR) + "/torch_checkpoints/torch1.13",
+      std::string(SALVO_TEST_DATA_DIR) + "/torch_checkpoints/torch2"};
   if (const char* env = std::getenv("SALVO_TORCH_FIXTURES")) {
     std::stringstream list(env);
     std::string dir;

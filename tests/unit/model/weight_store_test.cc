@@ -47,7 +47,8 @@ class WeightStoreTest : public ::testing::TestWithParam<std::string> {
         const std::vector<float> a = store.to_float(name, t.shape);
         const std::vector<float> b = want.to_float(name);
         ASSERT_EQ(a.size(), b.size()) << name;
-        EXPECT_EQ(std::memcmp(a.data(), b.data(), a.size() * sizeof(float)), 0) << name;
+        EXPECT_TRUE(a.empty() || std::memcmp(a.data(), b.data(), a.size() * sizeof(float)) == 0)
+            << name;
       }
     }
   }
@@ -100,8 +101,9 @@ TEST(WeightStoreErrorsTest, NamesWhatWasLookedFor) {
 TEST(WeightStoreErrorsTest, RefusesBadShardIndexes) {
   TempDir tmp;
   const fs::path index = tmp.path() / "model.safetensors.index.json";
-  const std::string shard = testing::safetensors_bytes(
-      {{"a", {"F32", {1}, testing::f32_bytes({1.0f})}}, {"b", {"F32", {1}, testing::f32_bytes({2.0f})}}});
+  const std::string shard =
+      testing::safetensors_bytes({{"a", {"F32", {1}, testing::f32_bytes({1.0f})}},
+                                  {"b", {"F32", {1}, testing::f32_bytes({2.0f})}}});
   testing::write_text(tmp.path() / "s1.safetensors", shard);
   testing::write_text(tmp.path() / "s2.safetensors", shard);
 
@@ -116,9 +118,11 @@ TEST(WeightStoreErrorsTest, RefusesBadShardIndexes) {
   testing::write_text(index, R"({"weight_map": {"a": "/etc/passwd"}})");
   EXPECT_THAT(open_error(tmp.path()), HasSubstr("not a file in the model folder"));
   testing::write_text(index, R"({"weight_map": {"a": "missing.safetensors"}})");
-  EXPECT_THAT(open_error(tmp.path()), HasSubstr("shard 'missing.safetensors' listed for 'a' is missing"));
+  EXPECT_THAT(open_error(tmp.path()),
+              HasSubstr("shard 'missing.safetensors' listed for 'a' is missing"));
   testing::write_text(index, R"({"weight_map": {"c": "s1.safetensors"}})");
-  EXPECT_THAT(open_error(tmp.path()), HasSubstr("tensor 'c' is listed in shard 's1.safetensors' but is not in it"));
+  EXPECT_THAT(open_error(tmp.path()),
+              HasSubstr("tensor 'c' is listed in shard 's1.safetensors' but is not in it"));
   testing::write_text(index, R"({"weight_map": {"a": "s1.safetensors", "b": "s2.safetensors"}})");
   EXPECT_THAT(open_error(tmp.path()), HasSubstr("is in both"));
   testing::write_text(index, R"({"weight_map": {"a": 3}})");
