@@ -86,6 +86,8 @@ def main(out):
     os.makedirs(out, exist_ok=True)
     sd = state_dict()
     save_both(sd, out, "state")
+    # torch.save's default pickle protocol is 2; newer protocols add FRAME, MEMOIZE, STACK_GLOBAL.
+    torch.save(sd, os.path.join(out, "state.p5.bin"), pickle_protocol=5)
     save_both({"model": sd, "epoch": 3, "optimizer": {"lr": 0.1, "betas": (0.9, 0.99)},
                "names": ["a", "b"], "ema": {"decay": 0.5, "weights": {"w": torch.ones(2)}}},
               out, "nested")

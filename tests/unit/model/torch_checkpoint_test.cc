@@ -60,6 +60,8 @@ TEST_P(WrittenByTorchTest, ZipAndLegacyStateDictsMatchTheirContents) {
     EXPECT_TRUE(legacy.legacy_format());
     expect_same_tensors(legacy, dir() / (std::string(name) + ".expected.safetensors"));
   }
+  TorchCheckpoint protocol5(dir() / "state.p5.bin");
+  expect_same_tensors(protocol5, dir() / "state.expected.safetensors");
 }
 
 TEST_P(WrittenByTorchTest, ViewsAndSharedStoragesAreResolved) {
