@@ -9,7 +9,8 @@ import numpy as np
 import torch
 
 _TORCH_TO_ST = {torch.float32: "F32", torch.float16: "F16", torch.bfloat16: "BF16",
-                torch.int64: "I64", torch.int32: "I32", torch.int8: "I8", torch.uint8: "U8"}
+                torch.float64: "F64", torch.int64: "I64", torch.int32: "I32", torch.int16: "I16",
+                torch.int8: "I8", torch.uint8: "U8", torch.bool: "BOOL"}
 _ST_TO_TORCH = {v: k for k, v in _TORCH_TO_ST.items()}
 
 
