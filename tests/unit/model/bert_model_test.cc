@@ -443,7 +443,7 @@ TEST(BertModelTest, LoadErrorsNameFileAndReason) {
   std::filesystem::remove(dir.path() / "model.safetensors");
   write_text(dir.path() / "config.json", tiny_config().dump());
   write_text(dir.path() / "pytorch_model.bin", "x");
-  EXPECT_THAT(load_error(dir.path()), HasSubstr("pytorch_model.bin is not supported"));
+  EXPECT_THAT(load_error(dir.path()), HasSubstr("pytorch_model.bin: is not a PyTorch checkpoint"));
 
   Weights missing = w;
   missing.erase("encoder.layer.1.output.dense.bias");
