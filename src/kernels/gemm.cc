@@ -205,14 +205,9 @@ dnnl::algorithm eltwise_algorithm(Activation activation) {
 }  // namespace
 
 GemmBackend default_gemm_backend() {
-  static const GemmBackend backend = [] {
-    const char* env = std::getenv("SALVO_GEMM");
-    if (env != nullptr && *env != '\0') return parse_gemm_backend(env);
-    // gemm_bench on a 2-core Zen 4: oneDNN with packed weights ran every BERT linear shape at
-    // 83-94% of fp32 peak, OpenBLAS at 73-87%.
-    return GemmBackend::kOneDnn;
-  }();
-  return backend;
+  // gemm_bench on a 2-core Zen 4: oneDNN with packed weights ran every BERT linear shape at
+  // 83-94% of fp32 peak, OpenBLAS at 73-87%.
+  return GemmBackend::kOneDnn;
 }
 
 GemmBackend parse_gemm_backend(const std::string& name) {

@@ -1,0 +1,83 @@
+#include "pipeline/task_output.h"
+
+#include <gtest/gtest.h>
+
+#include "salvo/error.h"
+
+namespace salvo {
+namespace {
+
+ModelInfo classifier() {
+  ModelInfo info;
+  info.path = "m";
+  info.tasks = {Task::kEmbed, Task::kClassify, Task::kTokenize};
+  info.hidden_size = 2;
+  info.labels = {"neg", "pos", "neutral"};
+  return info;
+}
+
+TEST(TaskOutputTest, ClassifyRanksLabelsAndKeepsTiesInLabelOrder) {
+  TaskOptions options;
+  options.top_k = 2;
+  options.all_scores = true;
+  TaskOutput out(Task::kClassify, classifier(), options, 2, 3);
+  const float probs[3] = {0.25f, 0.5f, 0.25f};
+  std::copy_n(probs, 3, out.values(0));
+  out.set_error(1, "bad");
+  const RecordBatch b = out.finish({});
+  ASSERT_EQ(b.num_columns(), 6u);
+  EXPECT_EQ(b.schema().fields[5].name, "error");
+  EXPECT_EQ(b.column("label").string_at(0), "pos");
+  EXPECT_EQ(b.column("score").float32_at(0), 0.5f);
+  const Column& top = b.column("top_labels");
+  EXPECT_EQ(top.child().string_at(top.list_begin(0) + 1), "neg") << "a tie keeps label order";
+  EXPECT_EQ(b.column("scores").list_values<float>(0).size(), 3u);
+  for (const char* name : {"label", "score", "top_labels", "top_scores", "scores"}) {
+    EXPECT_TRUE(b.column(name).is_null(1)) << name;
+  }
+  EXPECT_EQ(b.column("error").string_at(1), "bad");
+  EXPECT_TRUE(b.column("error").is_null(0));
+  EXPECT_EQ(b.schema().metadata.at("salvo.labels"), "[\"neg\",\"pos\",\"neutral\"]");
+}
+
+TEST(TaskOutputTest, EmbedWritesStraightIntoTheColumn) {
+  TaskOutput out(Task::kEmbed, classifier(), {}, 3, 2);
+  for (size_t r = 0; r < 3; ++r) {
+    out.values(r)[0] = static_cast<float>(r);
+    out.values(r)[1] = -1;
+  }
+  out.set_error(2, "");
+  const RecordBatch b = out.finish({});
+  const Column& e = b.column("embedding");
+  EXPECT_EQ(e.type().fixed_length(), 2);
+  EXPECT_EQ(e.list_values<float>(1)[0], 1.0f);
+  EXPECT_TRUE(e.is_null(2));
+  EXPECT_EQ(b.column("error").string_at(2), "failed") << "an empty reason still marks the row";
+  EXPECT_EQ(out.errors(), 1u);
+}
+
+TEST(TaskOutputTest, TokenizeTakesTheEncodings) {
+  TaskOutput out(Task::kTokenize, classifier(), {}, 2, 0);
+  std::vector<Encoding> encodings(2);
+  encodings[0].ids = {101, 7, 102};
+  encodings[0].type_ids = {0, 0, 0};
+  out.set_error(1, "line 2: bad");
+  const RecordBatch b = out.finish(encodings);
+  EXPECT_EQ(b.column("input_ids").list_values<int32_t>(0)[1], 7);
+  EXPECT_TRUE(b.column("token_type_ids").is_null(1));
+}
+
+TEST(TaskOutputTest, ATaskTheModelLacksIsAModelError) {
+  ModelInfo info = classifier();
+  info.tasks = {Task::kEmbed};
+  try {
+    task_schema(Task::kClassify, info, {});
+    FAIL() << "classify accepted without a head";
+  } catch (const Error& e) {
+    EXPECT_EQ(e.code(), ErrorCode::kModel);
+    EXPECT_NE(std::string(e.what()).find("no classification head"), std::string::npos);
+  }
+}
+
+}  // namespace
+}  // namespace salvo
