@@ -13,7 +13,7 @@ packages=(g++ cmake ninja-build pkg-config libdnnl-dev libopenblas-dev libutf8pr
 if [[ $what == test ]]; then
   # PyTorch is the numerical reference; protobuf for Python decodes TFRecords independently; clang builds the
   # libFuzzer targets; kcat is a real Kafka client for the streaming tests.
-  packages+=(libblis-openmp-dev python3 python3-torch python3-numpy python3-protobuf clang-14 libclang-rt-14-dev kcat nodejs npm)
+  packages+=(libblis-openmp-dev python3 python3-venv python3-dev python3-torch python3-numpy python3-protobuf clang-14 libclang-rt-14-dev kcat nodejs npm)
 fi
 
 missing=()
@@ -34,6 +34,16 @@ if ((${#missing[@]})); then
 fi
 
 if [[ $what == test ]]; then
+  # The Python the tests run: a virtual environment with the pinned packages of
+  # tools/python/requirements-test.txt (PyTorch, transformers, PySpark, Ray, Dask, TensorFlow, ...).
+  # Re-running is quick: pip skips what is installed.
+  venv=${SALVO_VENV:-$PWD/.venv}
+  if [[ ! -x $venv/bin/python ]]; then
+    python3 -m venv "$venv"
+    "$venv/bin/pip" install -q --upgrade pip
+  fi
+  "$venv/bin/pip" install -q --disable-pip-version-check -r tools/python/requirements-test.txt
+
   # Test and benchmark reference tools (Hugging Face tokenizers, DuckDB, ONNX Runtime), pinned by
   # package.json and its lock file. `npm install`, not `npm ci`: npm 11 rejects its own lock file for
   # packages with per-platform optional dependencies (DuckDB's bindings), reporting the other platforms'
