@@ -34,6 +34,8 @@ struct JobSummary {
   uint64_t padded_tokens = 0;  // rows x longest row, summed over batches: what a padded engine computes
   uint64_t batches = 0;
   double seconds = 0;
+  uint64_t resumed_rows = 0;  // rows a resumed job found done and skipped
+  bool already_complete = false;  // resume found the whole output (or shard) done: nothing ran
 
   // The share of a padded layout that would have been padding; salvo's own execution is packed and
   // computes none of it, so this measures how well length-sorting groups rows.
@@ -47,8 +49,20 @@ struct JobOptions {
   TaskOptions task_options;
   // Input: .jsonl, .csv, .parquet (file, folder of part files, glob) or .tfrecord (.gz, .zz).
   std::filesystem::path input;
-  // Output: .jsonl, .csv, .npy, .parquet (a path ending in "/" is a folder of part files) or .tfrecord.
+  // Output: .jsonl, .csv, .npy, .parquet or .tfrecord; a path ending in "/" is a folder of part
+  // files of `folder_format`, each holding `part_rows` rows, with a manifest and a _SUCCESS marker.
   std::filesystem::path output;
+  std::string folder_format = "parquet";
+  uint64_t part_rows = 100000;
+  // Continue a job that died: a folder output continues after the last part its manifest records
+  // (the result is the same as an uninterrupted run's); a single-file output that exists is taken
+  // as done. When the output does not exist yet, the job simply runs.
+  bool resume = false;
+  // Process only the shard_index-th of shard_count disjoint slices of the input (split by record
+  // offset in JSONL/CSV/TFRecord, by row group in Parquet): one job over several machines. Shards
+  // may share one output folder; its _SUCCESS appears when the last shard completes.
+  uint32_t shard_index = 0;
+  uint32_t shard_count = 1;
   std::string text_field = "text";
   std::string text_pair_field;  // kScore: the second text of each pair
   std::string id_field = "id";  // copied to the output as "id" when the input has it
@@ -56,6 +70,9 @@ struct JobOptions {
   size_t max_record_bytes = 16u << 20;    // a longer input record becomes an error row
   std::string compression;                // output codec (Parquet, TFRecord)
   size_t window_rows = 2048;  // rows handed to the session together: sorted by length together
+  // Called once the input and output are open and checked, just before rows run (a front end's
+  // start line goes here, so that an error found while opening stays the only line printed).
+  std::function<void()> started;
   // Called from the job's thread after each window is written.
   std::function<void(const JobProgress&)> progress;
 };

@@ -197,6 +197,8 @@ class SALVO_API RecordBatch {
   void append_columns(RecordBatch other);
   // Appends every row of `other`, which must have the same schema.
   void append_rows(const RecordBatch& other);
+  // A copy of rows [begin, end).
+  RecordBatch slice(int64_t begin, int64_t end) const;
 
  private:
   Schema schema_;

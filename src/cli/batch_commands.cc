@@ -1,5 +1,6 @@
 // embed, classify and tokenize: the batch subcommands over files.
 #include <cstdio>
+#include <cstdlib>
 #include <memory>
 #include <string>
 
@@ -7,6 +8,7 @@
 #include "compute_flags.h"
 #include "progress_line.h"
 #include "salvo/job.h"
+#include "shard_flag.h"
 
 namespace salvo::cli {
 namespace {
@@ -14,23 +16,39 @@ namespace {
 struct BatchFlags {
   ComputeFlags compute;
   JobOptions job;
+  std::string shard;
+  uint32_t shard_count = 0;
   bool quiet = false;
 };
 
 void run_batch(Task task, BatchFlags& flags) {
   JobOptions& job = flags.job;
   job.task = task;
+  const ShardChoice shard = parse_shard(flags.shard, flags.shard_count, [](const char* name) { return std::getenv(name); });
+  job.shard_index = shard.index;
+  job.shard_count = shard.count;
   check_job(job);  // bad paths and fields fail before the model loads, in one line
   std::unique_ptr<Session> session = open_session(flags.compute, task == Task::kTokenize);
-  if (!flags.quiet) {
-    std::fprintf(stderr, "salvo %s: %s\n", task_name(task), describe_session(*session, task).c_str());
-  }
+  job.started = [&] {
+    if (flags.quiet) return;
+    std::string where;
+    if (shard.count > 1) {
+      where = ", shard " + std::to_string(shard.index) + "/" + std::to_string(shard.count) +
+              (shard.source.empty() ? "" : " (" + shard.source + ")");
+    }
+    std::fprintf(stderr, "salvo %s: %s%s\n", task_name(task), describe_session(*session, task).c_str(), where.c_str());
+  };
   ProgressLine progress(task_name(task), !flags.quiet && stderr_is_terminal());
   if (progress.enabled()) job.progress = [&progress](const JobProgress& p) { progress.update(p); };
 
   const JobSummary s = run_job(*session, job);
   progress.clear();
   if (flags.quiet) return;
+  if (s.already_complete) {
+    std::fprintf(stderr, "salvo %s: %s is already complete; nothing to do (--resume)\n", task_name(task),
+                 job.output.c_str());
+    return;
+  }
   char line[512];
   std::snprintf(line, sizeof(line), "salvo %s: %llu rows, %llu errors, %.2f s, %.1f rows/s, %s tokens/s",
                 task_name(task), static_cast<unsigned long long>(s.rows), static_cast<unsigned long long>(s.errors),
@@ -41,6 +59,9 @@ void run_batch(Task task, BatchFlags& flags) {
     std::snprintf(line, sizeof(line), ", %llu batches, padding %.1f%% (not computed: batches are packed)",
                   static_cast<unsigned long long>(s.batches), 100 * s.padding_fraction());
     summary += line;
+  }
+  if (s.resumed_rows > 0) {
+    summary += ", resumed after " + std::to_string(s.resumed_rows) + " rows done before";
   }
   std::fprintf(stderr, "%s -> %s\n", summary.c_str(), job.output.c_str());
 }
@@ -54,9 +75,26 @@ CLI::App* add_batch_command(CLI::App& app, Task task, const std::string& descrip
                   "part files or a glob) or .tfrecord (tf.train.Example records; .gz / .zz compressed)")
       ->required();
   cmd->add_option("--output", job.output,
-                  "Output: .jsonl, .csv, .npy, .parquet (a path ending in / is a folder of part files) or .tfrecord; "
-                  "one row per input row, in order")
+                  "Output: .jsonl, .csv, .npy, .parquet or .tfrecord; a path ending in / is a folder of part files "
+                  "(--format, --part-rows) with a manifest and _SUCCESS. One row per input row, in order")
       ->required();
+  cmd->add_option("--format", job.folder_format, "Format of the part files of a folder output")
+      ->capture_default_str()
+      ->check(CLI::IsMember({"parquet", "jsonl", "csv", "tfrecord", "npy"}));
+  cmd->add_option("--part-rows", job.part_rows, "Rows per part file of a folder output")
+      ->capture_default_str()
+      ->check(CLI::Range(uint64_t{1}, uint64_t{1} << 40));
+  cmd->add_flag("--resume", job.resume,
+                "Continue a job that died: a folder output continues after its last complete part; a file output "
+                "that exists is taken as done. Without an output yet, the job just runs (safe for schedulers to "
+                "always pass)");
+  cmd->add_option("--shard", flags->shard,
+                  "Run the I-th of N disjoint slices of the input (I/N, from 0), or auto: from SLURM_ARRAY_TASK_ID/"
+                  "COUNT, JOB_COMPLETION_INDEX (with --shard-count), OMPI_COMM_WORLD_RANK/SIZE or PMI_RANK/SIZE. "
+                  "Shards may share one output folder");
+  cmd->add_option("--shard-count", flags->shard_count,
+                  "With --shard auto on Kubernetes: the indexed Job's completions")
+      ->check(CLI::Range(1u, 1u << 20));
   cmd->add_option("--text-field", job.text_field, "Field or column holding the text")->capture_default_str();
   cmd->add_option("--id-field", job.id_field, "Field or column copied to the output as \"id\" when present")
       ->capture_default_str();

@@ -377,4 +377,12 @@ void RecordBatch::append_rows(const RecordBatch& other) {
   }
 }
 
+RecordBatch RecordBatch::slice(int64_t begin, int64_t end) const {
+  RecordBatch out(schema_);
+  for (size_t c = 0; c < columns_.size(); ++c) {
+    for (int64_t r = begin; r < end; ++r) out.columns_[c].append_from(columns_[c], r);
+  }
+  return out;
+}
+
 }  // namespace salvo

@@ -14,7 +14,6 @@ namespace salvo {
 struct SinkOptions {
   std::string compression;              // Parquet / TFRecord codec; empty: the format's default
   size_t row_group_bytes = 128u << 20;  // Parquet: target size of a row group
-  size_t part_file_bytes = 1u << 30;    // Parquet output folder: target size of a part file
 };
 
 // Writes batches of rows in the order given. The file appears under its final name only after
@@ -29,8 +28,8 @@ class RowSink {
   virtual void finish() = 0;
 };
 
-// Opens a sink for `path` by its extension: .jsonl, .csv, .npy, .parquet (a file; a path ending in
-// "/" is a folder of part files), .tfrecord / .tfrecords. Throws salvo::Error(kInvalidArgument)
+// Opens a sink for `path` by its extension: .jsonl, .csv, .npy, .parquet, .tfrecord / .tfrecords;
+// a path ending in "/" is a folder of Parquet part files (see part_folder_sink.h). Throws salvo::Error(kInvalidArgument)
 // for an unknown extension, a schema the format cannot hold or two columns of one name, kIo when
 // the file cannot be created.
 std::unique_ptr<RowSink> open_row_sink(const std::filesystem::path& path, const Schema& schema,

@@ -2,6 +2,7 @@
 
 #include <algorithm>
 #include <cctype>
+#include <cstdint>
 
 #include "core/error.h"
 #include "core/utf8.h"
@@ -204,21 +205,83 @@ class CsvSource : public FramedSource {
   size_t id_column_ = kNone;
 };
 
-}  // namespace
+// A slice of a sequential source: the records whose first byte lies in the slice's share of the
+// input's bytes. The records before it are framed (not parsed) and dropped; for CSV that is the only
+// way to know where records start, since quoted fields may span lines.
+class SlicedSource : public RowSource {
+ public:
+  SlicedSource(std::unique_ptr<RowSource> inner, const Slice& slice, const std::filesystem::path& path)
+      : inner_(std::move(inner)) {
+    const std::optional<uint64_t> total = inner_->total_bytes();
+    if (!total) throw Error(ErrorCode::kInvalidArgument, "cannot slice " + path.string() + ": its size is unknown");
+    begin_ = *total * slice.index / slice.count;
+    end_ = slice.index + 1 == slice.count ? UINT64_MAX : *total * (slice.index + 1) / slice.count;
+  }
 
-std::unique_ptr<RowSource> open_row_source(const std::filesystem::path& path, const FieldNames& fields,
-                                           const SourceLimits& limits) {
-  const std::string name = path.string();
+  bool read(size_t max_records, std::vector<RawRecord>* out) override {
+    for (size_t produced = 0; produced < max_records;) {
+      const uint64_t position = inner_->bytes_read();
+      if (position >= end_) return false;
+      record_.clear();
+      if (!inner_->read(1, &record_)) {
+        if (record_.empty()) return false;
+      }
+      if (record_.empty()) continue;
+      if (position < begin_) continue;
+      out->push_back(std::move(record_[0]));
+      ++produced;
+    }
+    return true;
+  }
+
+  void parse(const RawRecord& record, InputRow* row) const override { inner_->parse(record, row); }
+  CarriedColumns carried_columns() const override { return inner_->carried_columns(); }
+  const char* record_name() const override { return inner_->record_name(); }
+  uint64_t bytes_read() const override {
+    const uint64_t at = inner_->bytes_read();
+    return at <= begin_ ? 0 : std::min(at, end_) - begin_;
+  }
+  std::optional<uint64_t> total_bytes() const override {
+    const auto total = inner_->total_bytes();
+    return (std::min(*total, end_) > begin_) ? std::min(*total, end_) - begin_ : 0;
+  }
+
+ private:
+  std::unique_ptr<RowSource> inner_;
+  uint64_t begin_ = 0;
+  uint64_t end_ = UINT64_MAX;
+  std::vector<RawRecord> record_;
+};
+
+std::unique_ptr<RowSource> open_whole_source(const std::filesystem::path& path, const FieldNames& fields,
+                                             const SourceLimits& limits) {
   std::string ext = lower(path.extension().string());
   if (ext == ".gz" || ext == ".zz") ext = lower(path.stem().extension().string());
   if (ext == ".tfrecord" || ext == ".tfrecords") return open_tfrecord_source(path, fields, limits);
-  if (ext == ".parquet" || name.find_first_of("*?[") != std::string::npos || std::filesystem::is_directory(path)) {
-    return open_parquet_source(name, fields, limits);
-  }
   if (ext == ".jsonl" || ext == ".ndjson" || ext == ".json") {
     return std::make_unique<JsonlSource>(path, fields, limits);
   }
   if (ext == ".csv") return std::make_unique<CsvSource>(path, fields, limits);
+  return nullptr;
+}
+
+}  // namespace
+
+std::unique_ptr<RowSource> open_row_source(const std::filesystem::path& path, const FieldNames& fields,
+                                           const SourceLimits& limits, const Slice& slice) {
+  if (slice.count == 0 || slice.index >= slice.count) {
+    throw Error(ErrorCode::kInvalidArgument, "slice " + std::to_string(slice.index) + " of " +
+                                                 std::to_string(slice.count) + " does not exist");
+  }
+  const std::string name = path.string();
+  std::string ext = lower(path.extension().string());
+  if (ext == ".parquet" || name.find_first_of("*?[") != std::string::npos || std::filesystem::is_directory(path)) {
+    return open_parquet_source(name, fields, limits, slice);
+  }
+  if (auto source = open_whole_source(path, fields, limits)) {
+    if (slice.whole()) return source;
+    return std::make_unique<SlicedSource>(std::move(source), slice, path);
+  }
   throw Error(ErrorCode::kInvalidArgument, "cannot read " + path.string() + ": unknown input format \"" + ext +
                                                "\" (expected .jsonl, .csv, .parquet or .tfrecord)");
 }

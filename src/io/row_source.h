@@ -43,6 +43,15 @@ class RowSource {
   virtual std::optional<uint64_t> total_bytes() const = 0;
 };
 
+// Which part of an input a source reads: the index-th of `count` disjoint, contiguous slices,
+// whose union is the whole input in order. Files are split by record start offset (JSONL, CSV,
+// TFRecord) or by row group (Parquet), so slices may be uneven; a slice may be empty.
+struct Slice {
+  uint32_t index = 0;
+  uint32_t count = 1;
+  bool whole() const { return count <= 1; }
+};
+
 // Limits that protect memory from hostile input.
 struct SourceLimits {
   size_t max_record_bytes = 16u << 20;  // a longer record becomes an error row, not a huge buffer
@@ -51,7 +60,8 @@ struct SourceLimits {
 // Opens `path` by its extension: .jsonl / .ndjson / .json (JSON lines), .csv, .parquet (also a
 // folder of part files or a glob), .tfrecord / .tfrecords (optionally .gz / .zz). Throws salvo::Error
 // (kInvalidArgument for an unknown extension, kIo for an unreadable file or a bad CSV header).
+// `slice` selects a part of the input (records keep their index in the whole input).
 std::unique_ptr<RowSource> open_row_source(const std::filesystem::path& path, const FieldNames& fields,
-                                           const SourceLimits& limits = {});
+                                           const SourceLimits& limits = {}, const Slice& slice = {});
 
 }  // namespace salvo

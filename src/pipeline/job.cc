@@ -10,6 +10,7 @@
 
 #include <unistd.h>
 
+#include <algorithm>
 #include <chrono>
 #include <exception>
 #include <mutex>
@@ -18,6 +19,7 @@
 
 #include "core/bounded_queue.h"
 #include "core/utf8.h"
+#include "io/part_folder_sink.h"
 #include "io/row_sink.h"
 #include "io/row_source.h"
 #include "salvo/error.h"
@@ -131,6 +133,35 @@ std::vector<std::string> task_column_names(Task task, const TaskOptions& options
   return {};
 }
 
+bool is_folder_output(const JobOptions& options) { return options.output.string().ends_with('/'); }
+
+Slice slice_of(const JobOptions& options) { return Slice{options.shard_index, options.shard_count}; }
+
+// What makes two runs the same job, for a resumed folder: the input (path, size, modification
+// time), the model and its number format, and every option that changes the output.
+std::string job_identity(const JobOptions& options, const ModelInfo& model) {
+  std::error_code ec;
+  const auto size = fs::is_regular_file(options.input, ec) ? fs::file_size(options.input, ec) : 0;
+  const auto modified = fs::last_write_time(options.input, ec).time_since_epoch().count();
+  json j = {{"input", options.input.string()},
+            {"input_bytes", size},
+            {"input_modified", modified},
+            {"model", model.path.string()},
+            {"dtype", dtype_name(model.dtype)},
+            {"max_length", model.max_length},
+            {"task", task_name(options.task)},
+            {"top_k", options.task_options.top_k},
+            {"all_scores", options.task_options.all_scores},
+            {"text_field", options.text_field},
+            {"text_pair_field", options.text_pair_field},
+            {"id_field", options.id_field},
+            {"keep_columns", options.keep_columns},
+            {"format", options.folder_format},
+            {"part_rows", options.part_rows},
+            {"shards", options.shard_count}};
+  return j.dump();
+}
+
 void check_output_place(const fs::path& output) {
   const bool folder = output.string().ends_with('/');
   std::error_code ec;
@@ -158,7 +189,12 @@ class JobRunner {
 
   JobSummary run() {
     const auto start = std::chrono::steady_clock::now();
-    source_ = open_row_source(options_.input, field_names(options_), SourceLimits{options_.max_record_bytes});
+    if (options_.resume && !is_folder_output(options_) && fs::exists(options_.output)) {
+      summary_.already_complete = true;  // a file that exists is whole
+      return summary_;
+    }
+    source_ = open_row_source(options_.input, field_names(options_), SourceLimits{options_.max_record_bytes},
+                              slice_of(options_));
     Schema schema;
     schema.fields = carried_fields(*source_);
     carried_count_ = schema.fields.size();
@@ -167,8 +203,27 @@ class JobRunner {
     schema.metadata = results.metadata;
     schema.fields.push_back({"error", DataType::string()});
     progress_.total_bytes = source_->total_bytes();
-    sink_ = open_row_sink(options_.output, schema, SinkOptions{options_.compression});
+    if (is_folder_output(options_)) {
+      PartFolderOptions parts;
+      parts.format = options_.folder_format;
+      parts.part_rows = options_.part_rows;
+      parts.shard_index = options_.shard_index;
+      parts.shard_count = options_.shard_count;
+      parts.job = job_identity(options_, session_.model().info());
+      parts.resume = options_.resume;
+      parts.sink = SinkOptions{options_.compression};
+      auto folder = std::make_unique<PartFolderSink>(options_.output, schema, parts);
+      if (folder->complete()) {
+        summary_.already_complete = true;
+        return summary_;
+      }
+      summary_.resumed_rows = folder->rows_done();
+      sink_ = std::move(folder);
+    } else {
+      sink_ = open_row_sink(options_.output, schema, SinkOptions{options_.compression});
+    }
     schema_ = std::move(schema);
+    if (options_.started) options_.started();
 
     std::thread reader([this] { guarded([this] { read_loop(); }); });
     guarded([this, start] { write_loop(start); });
@@ -200,6 +255,12 @@ class JobRunner {
   void read_loop() {
     std::vector<RawRecord> records;
     bool more = true;
+    // A resumed job: the rows its completed parts hold are framed and dropped, never parsed or run.
+    for (uint64_t skip = summary_.resumed_rows; skip > 0 && more;) {
+      records.clear();
+      more = source_->read(std::min<uint64_t>(skip, kRecordsPerRead), &records);
+      skip -= std::min<uint64_t>(skip, records.size());
+    }
     while (more) {
       records.clear();
       while (more && records.size() < options_.window_rows) {
@@ -305,11 +366,25 @@ class JobRunner {
 
 void check_job(const JobOptions& options) {
   if (options.window_rows == 0) throw Error(ErrorCode::kInvalidArgument, "the sort window must be positive");
+  if (options.part_rows == 0) throw Error(ErrorCode::kInvalidArgument, "rows per part must be positive");
+  if (options.shard_count == 0 || options.shard_index >= options.shard_count) {
+    throw Error(ErrorCode::kInvalidArgument, "shard " + std::to_string(options.shard_index) + "/" +
+                                                 std::to_string(options.shard_count) +
+                                                 " does not exist (shards are numbered from 0 to count - 1)");
+  }
+  if (is_folder_output(options)) {
+    static const char* kFormats[] = {"parquet", "jsonl", "csv", "tfrecord", "npy"};
+    if (std::find(std::begin(kFormats), std::end(kFormats), options.folder_format) == std::end(kFormats)) {
+      throw Error(ErrorCode::kInvalidArgument, "unknown part format \"" + options.folder_format +
+                                                   "\" (expected parquet, jsonl, csv, tfrecord or npy)");
+    }
+  }
   if (options.task == Task::kScore && options.text_pair_field.empty()) {
     throw Error(ErrorCode::kInvalidArgument, "score needs the field of the second text (--text-pair-field)");
   }
   check_output_place(options.output);
-  const auto source = open_row_source(options.input, field_names(options), SourceLimits{options.max_record_bytes});
+  const auto source =
+      open_row_source(options.input, field_names(options), SourceLimits{options.max_record_bytes}, slice_of(options));
   std::vector<std::string> names;
   for (const auto& f : carried_fields(*source)) names.push_back(f.name);
   for (const auto& n : task_column_names(options.task, options.task_options)) names.push_back(n);

@@ -14,7 +14,6 @@
 #include <limits>
 #include <nlohmann/json.hpp>
 #include <optional>
-#include <set>
 
 #include "io/parquet/parquet_writer.h"
 #include "salvo/error.h"
@@ -145,7 +144,7 @@ size_t json_bytes(const json& v) {
 class ParquetSink : public RowSink {
  public:
   ParquetSink(const std::filesystem::path& path, const Schema& schema, const SinkOptions& sink_options)
-      : path_(path), folder_(path.string().ends_with('/')), sink_options_(sink_options) {
+      : path_(path), sink_options_(sink_options) {
     options_.codec = parse_parquet_codec(sink_options.compression);
     for (const auto& [key, value] : schema.metadata) options_.key_value_metadata.push_back({key, value});
     for (const auto& field : schema.fields) {
@@ -168,16 +167,7 @@ class ParquetSink : public RowSink {
     for (const auto& column : columns_) buffers_.emplace_back(column);
 
     row_group_bytes_ = std::max<size_t>(1, sink_options.row_group_bytes);
-    if (folder_) {
-      row_group_bytes_ = std::min(row_group_bytes_, std::max<size_t>(1, sink_options.part_file_bytes));
-      std::error_code ec;
-      std::filesystem::create_directories(path_, ec);
-      if (ec) throw Error(ErrorCode::kIo, "cannot create output folder " + path_.string() + ": " + ec.message());
-      // A folder holding an old _SUCCESS must not look complete while this job runs.
-      std::filesystem::remove(path_ / "_SUCCESS", ec);
-    } else {
-      writer_ = std::make_unique<ParquetFileWriter>(path_, options_);
-    }
+    writer_ = std::make_unique<ParquetFileWriter>(path_, options_);
   }
 
   void write(const RecordBatch& batch) override {
@@ -192,23 +182,7 @@ class ParquetSink : public RowSink {
   void finish() override {
     flush_row_group();
     resolve_pending();  // an empty output still gets a schema
-    if (!folder_) {
-      writer_->finish(columns_);
-      return;
-    }
-    if (!writer_ && parts_.empty()) open_part();  // one empty part carries the schema
-    if (writer_) close_part();
-    std::error_code ec;
-    std::filesystem::remove(path_ / "_temporary", ec);
-    // Part files of an earlier run into this folder are replaced, as a single file would be.
-    for (const auto& entry : std::filesystem::directory_iterator(path_, ec)) {
-      const std::string name = entry.path().filename().string();
-      if (name.starts_with("part-") && name.ends_with(".parquet") && !parts_.count(name)) {
-        std::filesystem::remove(entry.path(), ec);
-      }
-    }
-    OutputFile success(path_ / "_SUCCESS");
-    success.finish();
+    writer_->finish(columns_);
   }
 
  private:
@@ -287,42 +261,14 @@ class ParquetSink : public RowSink {
     return bytes;
   }
 
-  void open_part() {
-    char name[32];
-    std::snprintf(name, sizeof(name), "part-%05zu.parquet", next_part_++);
-    part_name_ = name;
-    std::error_code ec;
-    std::filesystem::create_directories(path_ / "_temporary", ec);
-    if (ec)
-      throw Error(ErrorCode::kIo,
-                  "cannot create " + (path_ / "_temporary").string() + ": " + ec.message());
-    writer_ = std::make_unique<ParquetFileWriter>(path_ / "_temporary" / part_name_, options_);
-  }
-
-  // Completes the current part under _temporary/ and moves it into the folder.
-  void close_part() {
-    writer_->finish(columns_);
-    writer_.reset();
-    std::error_code ec;
-    std::filesystem::rename(path_ / "_temporary" / part_name_, path_ / part_name_, ec);
-    if (ec) {
-      throw Error(ErrorCode::kIo, "cannot rename " + (path_ / "_temporary" / part_name_).string() +
-                                      " to " + (path_ / part_name_).string() + ": " + ec.message());
-    }
-    parts_.insert(part_name_);
-  }
-
   void flush_row_group() {
     if (rows_ == 0) return;
     resolve_pending();
-    if (!writer_) open_part();
     writer_->write_row_group(buffers_);
     rows_ = 0;
-    if (folder_ && writer_->bytes_written() >= sink_options_.part_file_bytes) close_part();
   }
 
   std::filesystem::path path_;
-  bool folder_;
   SinkOptions sink_options_;
   ParquetWriteOptions options_;
   std::vector<ParquetColumnSpec> columns_;
@@ -333,9 +279,6 @@ class ParquetSink : public RowSink {
   uint64_t total_rows_ = 0;  // rows written so far, for messages
   size_t row_group_bytes_ = 0;
   std::unique_ptr<ParquetFileWriter> writer_;
-  size_t next_part_ = 0;
-  std::string part_name_;
-  std::set<std::string> parts_;
   std::vector<std::string> strings_;
 };
 

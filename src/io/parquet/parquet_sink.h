@@ -8,9 +8,8 @@
 
 namespace salvo {
 
-// Opens a Parquet sink. A path ending in ".parquet" is one file; a path ending in "/" is a folder
-// that receives part files (part-00000.parquet, ...) of about options.part_file_bytes each and a
-// _SUCCESS marker. Every file is written under a temporary name and renamed when complete.
+// Opens a Parquet sink writing one file, under a temporary name renamed when complete. (A folder of
+// part files is a PartFolderSink of Parquet parts.)
 std::unique_ptr<RowSink> open_parquet_sink(const std::filesystem::path& path, const Schema& schema,
                                            const SinkOptions& options);
 

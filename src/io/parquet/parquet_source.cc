@@ -152,6 +152,7 @@ struct DecodedGroup {
   std::vector<bool> unsigned_ints;
   int64_t rows = 0;
   int64_t file_rows = 0;  // rows of the whole file, for progress
+  uint64_t first_row = 0;  // index of its first row in the whole input (sliced sources)
 };
 
 // Walks one column row by row: the index of each row's value, or none for a null.
@@ -185,9 +186,10 @@ nlohmann::json to_json(const parquet::ColumnValues& values, size_t i, ValueType 
 
 class ParquetSource : public RowSource {
  public:
-  ParquetSource(const std::string& path, const FieldNames& fields, const SourceLimits& limits)
+  ParquetSource(const std::string& path, const FieldNames& fields, const SourceLimits& limits, const Slice& slice)
       : fields_(fields), limits_(limits), files_(list_inputs(path)) {
     for (const auto& f : files_) total_bytes_ += f.size;
+    if (!slice.whole()) plan_slice(slice);
     // The first file fixes the columns and their types; later files must match.
     open_file(0);
     const ParquetFileReader& first = *reader_;
@@ -218,6 +220,34 @@ class ParquetSource : public RowSource {
     check_file(first, 0);
     next_ = launch(0, 0);
   }
+
+  // Slices split by row group: a group belongs to the slice its first row falls in, by the share
+  // of the input's rows before it. Reads every file's footer once.
+  void plan_slice(const Slice& slice) {
+    sliced_ = true;
+    uint64_t total_rows = 0;
+    group_first_row_.resize(files_.size());
+    for (size_t f = 0; f < files_.size(); ++f) {
+      const ParquetFileReader footer(files_[f].path);
+      for (size_t g = 0; g < footer.num_row_groups(); ++g) {
+        group_first_row_[f].push_back(total_rows);
+        total_rows += static_cast<uint64_t>(footer.num_rows(g));
+      }
+    }
+    group_in_slice_.resize(files_.size());
+    total_bytes_ = 0;
+    for (size_t f = 0; f < files_.size(); ++f) {
+      bool any = false;
+      for (uint64_t first : group_first_row_[f]) {
+        const bool mine = total_rows > 0 && first * slice.count / total_rows == slice.index;
+        group_in_slice_[f].push_back(mine);
+        any = any || mine;
+      }
+      if (any) total_bytes_ += files_[f].size;
+    }
+  }
+
+  bool in_slice(size_t file, size_t group) const { return !sliced_ || group_in_slice_[file][group]; }
 
   ~ParquetSource() override {
     if (next_.valid()) next_.wait();
@@ -310,13 +340,18 @@ class ParquetSource : public RowSource {
           open_file(f);
           check_file(*reader_, f);
         }
-        if (g < reader_->num_row_groups()) break;
+        if (g < reader_->num_row_groups() && in_slice(f, g)) break;
+        if (g < reader_->num_row_groups()) {
+          ++g;
+          continue;
+        }
         ++f;
         g = 0;
       }
       DecodedGroup decoded;
       decoded.file = f;
       decoded.rows = reader_->num_rows(g);
+      if (sliced_) decoded.first_row = group_first_row_[f][g];
       for (size_t i = 0; i < reader_->num_row_groups(); ++i) decoded.file_rows += reader_->num_rows(i);
       decoded.columns = reader_->read_row_group(g, leaves_);
       for (size_t leaf : leaves_) {
@@ -352,7 +387,7 @@ class ParquetSource : public RowSource {
 
   RawRecord make_record() {
     RawRecord record;
-    record.index = next_index_++;
+    record.index = sliced_ ? current_->first_row + static_cast<uint64_t>(row_) : next_index_++;
     record.line = record.index + 1;
     const size_t row = static_cast<size_t>(row_++);
     const auto& partitions = files_[current_->file].partitions;
@@ -410,6 +445,9 @@ class ParquetSource : public RowSource {
   std::vector<ColumnCursor> cursors_;
   int64_t row_ = 0;
   uint64_t next_index_ = 0;
+  bool sliced_ = false;
+  std::vector<std::vector<uint64_t>> group_first_row_;  // sliced: [file][group] -> first row's index
+  std::vector<std::vector<bool>> group_in_slice_;       // sliced: [file][group] -> read it
   uint64_t done_bytes_ = 0;
   int64_t file_rows_done_ = 0;
 };
@@ -417,8 +455,8 @@ class ParquetSource : public RowSource {
 }  // namespace
 
 std::unique_ptr<RowSource> open_parquet_source(const std::string& path, const FieldNames& fields,
-                                               const SourceLimits& limits) {
-  return std::make_unique<ParquetSource>(path, fields, limits);
+                                               const SourceLimits& limits, const Slice& slice) {
+  return std::make_unique<ParquetSource>(path, fields, limits, slice);
 }
 
 }  // namespace salvo

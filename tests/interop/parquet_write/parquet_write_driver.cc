@@ -2,9 +2,8 @@
 // sink, so that the interop test can read the Parquet output with DuckDB and
 // compare it with the JSONL.
 //
-// Usage: parquet_write_driver OUT(.parquet|dir/) EXPECTED.jsonl TASK
-// COMPRESSION ROW_GROUP_BYTES
-//                             PART_FILE_BYTES ROWS MODE
+// Usage: parquet_write_driver OUT(.parquet|dir/) EXPECTED.jsonl TASK COMPRESSION ROW_GROUP_BYTES
+//                             PART_ROWS ROWS MODE
 // TASK: embed | classify | tokenize. MODE: typed (typed carried columns),
 // dynamic (JSON carried columns whose types the sink infers), kill (typed, and
 // SIGKILL itself after half the rows, once the rows were handed to the sink,
@@ -16,6 +15,7 @@
 #include <nlohmann/json.hpp>
 #include <string>
 
+#include "io/part_folder_sink.h"
 #include "io/row_sink.h"
 #include "pipeline/task_output.h"
 #include "salvo/error.h"
@@ -108,9 +108,7 @@ salvo::RecordBatch make_row(uint64_t i, salvo::Task task, const salvo::ModelInfo
 
 int main(int argc, char** argv) {
   if (argc != 9) {
-    std::cerr << "usage: parquet_write_driver OUT EXPECTED.jsonl TASK "
-                 "COMPRESSION ROW_GROUP_BYTES "
-                 "PART_FILE_BYTES ROWS MODE\n";
+    std::cerr << "usage: parquet_write_driver OUT EXPECTED.jsonl TASK COMPRESSION ROW_GROUP_BYTES PART_ROWS ROWS MODE\n";
     return 2;
   }
   try {
@@ -128,7 +126,7 @@ int main(int argc, char** argv) {
     salvo::SinkOptions sink_options;
     sink_options.compression = argv[4];
     sink_options.row_group_bytes = std::stoull(argv[5]);
-    sink_options.part_file_bytes = std::stoull(argv[6]);
+    const uint64_t part_rows = std::stoull(argv[6]);
     std::vector<salvo::Field> carried;
     if (dynamic) {
       for (const char* name : {"id", "di", "dd", "db", "dm", "dn"}) carried.push_back({name, DataType::json()});
@@ -139,7 +137,13 @@ int main(int argc, char** argv) {
     }
     const uint64_t rows = std::stoull(argv[7]);
     salvo::Schema schema = make_row(0, task, model, options, carried, dynamic).schema();
-    auto parquet = salvo::open_row_sink(argv[1], schema, sink_options);
+    std::unique_ptr<salvo::RowSink> parquet;
+    if (std::string(argv[1]).ends_with('/')) {
+      parquet = std::make_unique<salvo::PartFolderSink>(
+          argv[1], schema, salvo::PartFolderOptions{"parquet", part_rows, 0, 1, "{}", false, sink_options});
+    } else {
+      parquet = salvo::open_row_sink(argv[1], schema, sink_options);
+    }
     auto expected = salvo::open_row_sink(argv[2], schema, sink_options);
     for (uint64_t i = 0; i < rows; ++i) {
       if (mode == "kill" && i == rows / 2) {

@@ -97,8 +97,8 @@ const RESULTS = {
 const DRIVER_LABELS = ['admin', 'devel', 'libs', 'x11 & gui'];
 const CODECS = { none: 'UNCOMPRESSED', snappy: 'SNAPPY', gzip: 'GZIP', zstd: 'ZSTD', lz4_raw: 'LZ4_RAW' };
 
-function driver(out, expected, task, codec, rowGroupBytes, partBytes, rows, mode) {
-  return spawnSync(DRIVER, [out, expected, task, codec, String(rowGroupBytes), String(partBytes), String(rows), mode],
+function driver(out, expected, task, codec, rowGroupBytes, partRows, rows, mode) {
+  return spawnSync(DRIVER, [out, expected, task, codec, String(rowGroupBytes), String(partRows), String(rows), mode],
                    { encoding: 'utf8' });
 }
 
@@ -138,21 +138,22 @@ async function partFileCases() {
   const expected = path.join(work, 'parts.jsonl');
   fs.mkdirSync(dir);
   fs.writeFileSync(path.join(dir, 'part-00099.parquet'), 'stale part of an earlier run');
-  const r = driver(dir, expected, 'embed', 'zstd', 3000, 20000, 3000, 'typed');
+  const r = driver(dir, expected, 'embed', 'zstd', 3000, 500, 3000, 'typed');
   assert.equal(r.status, 0, `parts: driver failed: ${r.stderr}`);
   const names = fs.readdirSync(dir).sort();
   const parts = names.filter((n) => /^part-\d{5}\.parquet$/.test(n));
-  assert.ok(parts.length > 3, `parts: expected several part files, got ${names}`);
-  assert.deepEqual(names, [...parts, '_SUCCESS'].sort(), 'parts: folder holds only parts and _SUCCESS');
+  assert.equal(parts.length, 6, `parts: expected 3000 / 500 part files, got ${names}`);
+  assert.deepEqual(names, [...parts, '_SUCCESS', '_salvo_manifest.json'].sort(),
+                   'parts: folder holds only parts, the manifest and _SUCCESS');
   assert.ok(!parts.includes('part-00099.parquet'), 'parts: stale part removed');
   const stats = await check('parts', path.join(dir, 'part-*.parquet'), expected,
                             { ...TYPED, embedding: 'FLOAT[]', error: 'VARCHAR' });
   console.log(`ok parts: ${stats.rows} rows in ${parts.length} part files`);
 
   const empty = path.join(work, 'empty') + '/';
-  const e = driver(empty, path.join(work, 'empty.jsonl'), 'embed', 'snappy', 3000, 20000, 0, 'typed');
+  const e = driver(empty, path.join(work, 'empty.jsonl'), 'embed', 'snappy', 3000, 500, 0, 'typed');
   assert.equal(e.status, 0, `empty: driver failed: ${e.stderr}`);
-  assert.deepEqual(fs.readdirSync(empty).sort(), ['_SUCCESS', 'part-00000.parquet']);
+  assert.deepEqual(fs.readdirSync(empty).sort(), ['_SUCCESS', '_salvo_manifest.json', 'part-00000.parquet']);
   await check('empty', path.join(empty, 'part-*.parquet'), path.join(work, 'empty.jsonl'),
               { ...TYPED, embedding: 'FLOAT[]', error: 'VARCHAR' });
   console.log('ok empty output: one part file with the schema and no rows');
@@ -166,14 +167,16 @@ async function killCases() {
   assert.ok(fs.existsSync(`${out}.partial`), 'kill: the partial file is what remains');
 
   const dir = path.join(work, 'killed-parts') + '/';
-  const k = driver(dir, path.join(work, 'killed-parts.jsonl'), 'embed', 'snappy', 3000, 20000, 3000, 'kill');
+  const k = driver(dir, path.join(work, 'killed-parts.jsonl'), 'embed', 'snappy', 3000, 500, 3000, 'kill');
   assert.equal(k.signal, 'SIGKILL', 'kill parts: driver was killed');
   const names = fs.readdirSync(dir);
   assert.ok(!names.includes('_SUCCESS'), 'kill parts: no _SUCCESS');
-  const parts = names.filter((n) => n.startsWith('part-'));
+  const parts = names.filter((n) => /^part-\d{5}\.parquet$/.test(n));
+  assert.equal(parts.length, 3, `kill parts: the first 1500 rows are in complete parts: ${names}`);
   for (const p of parts) await query(`SELECT count(*) FROM ${sqlPath(path.join(dir, p))}`);  // each is whole
-  const temporary = fs.readdirSync(path.join(dir, '_temporary'));
-  assert.ok(temporary.every((n) => n.endsWith('.partial')), `kill parts: _temporary holds ${temporary}`);
+  const manifest = JSON.parse(fs.readFileSync(path.join(dir, '_salvo_manifest.json'), 'utf8'));
+  assert.equal(manifest.rows, 1500, 'kill parts: the manifest records the complete parts');
+  assert.equal(manifest.complete, false);
   console.log(`ok killed writer: no final file; ${parts.length} complete parts, no _SUCCESS`);
 }
 

@@ -1,0 +1,185 @@
+"""Jobs that survive kill -9 (--resume) and jobs split over machines (--shard): the output must equal
+an uninterrupted, unsharded run's, row for row, in order, with no duplicates."""
+import csv
+import glob
+import json
+import os
+import random
+import signal
+import subprocess
+import time
+import unittest
+
+import pyarrow as pa
+import pyarrow.parquet as pq
+
+from cli_harness import EXAMPLE_MODEL, SALVO, CliTestCase, run_salvo, sample_texts
+
+
+def read_parts(folder):
+    """The rows of a folder output, parts read in name order (JSONL or Parquet parts)."""
+    rows = []
+    for path in sorted(glob.glob(os.path.join(folder, "part-*"))):
+        if path.endswith(".jsonl"):
+            with open(path, encoding="utf-8") as f:
+                rows += [json.loads(line) for line in f]
+        elif path.endswith(".parquet"):
+            rows += pq.read_table(path).to_pylist()
+        else:
+            raise AssertionError(f"unexpected file {path}")
+    return rows
+
+
+def without_nulls(rows):
+    return [{k: v for k, v in r.items() if v is not None} for r in rows]
+
+
+class ResumeTest(CliTestCase):
+    ROWS = 3000
+
+    def setUp(self):
+        super().setUp()
+        texts = sample_texts(400)
+        self.input = self.path("in.jsonl")
+        with open(self.input, "w", encoding="utf-8") as f:
+            for i in range(self.ROWS):
+                row = {"id": i, "text": texts[i % len(texts)] + f" (copy {i})"}
+                if i % 97 == 5:
+                    row = {"id": i, "body": "no text here"}  # error rows must survive resumes too
+                f.write(json.dumps(row) + "\n")
+
+    def job(self, out, *extra):
+        return [SALVO, "embed", "--model", EXAMPLE_MODEL, "--input", self.input, "--output", out,
+                "--threads", "1", "--quiet", *map(str, extra)]
+
+    def killed_then_resumed(self, out, part_rows, fmt, kills, seed):
+        rng = random.Random(seed)
+        for k in range(kills):
+            proc = subprocess.Popen(self.job(out, "--resume", "--part-rows", part_rows, "--format", fmt),
+                                    stderr=subprocess.DEVNULL)
+            time.sleep(rng.uniform(0.05, 1.5))
+            proc.send_signal(signal.SIGKILL)
+            proc.wait()
+            if proc.returncode == -signal.SIGKILL:
+                self.assertFalse(os.path.exists(os.path.join(out, "_SUCCESS")), "a killed job is not complete")
+        done = subprocess.run(self.job(out, "--resume", "--part-rows", part_rows, "--format", fmt),
+                              capture_output=True, text=True)
+        self.assertEqual(done.returncode, 0, done.stderr)
+        self.assertTrue(os.path.exists(os.path.join(out, "_SUCCESS")))
+        return read_parts(out)
+
+    def test_kill_9_at_random_points_then_resume_gives_the_uninterrupted_output(self):
+        for fmt, part_rows, seeds in (("jsonl", 37, 3), ("parquet", 100000, 1), ("parquet", 250, 2)):
+            with self.subTest(fmt=fmt, part_rows=part_rows):
+                reference_dir = self.path(f"ref-{fmt}-{part_rows}") + "/"
+                run_salvo("embed", "--model", EXAMPLE_MODEL, "--input", self.input, "--output", reference_dir,
+                          "--threads", "1", "--part-rows", part_rows, "--format", fmt, "--quiet")
+                reference = read_parts(reference_dir)
+                self.assertEqual(len(reference), self.ROWS)
+                for seed in range(seeds):
+                    out = self.path(f"out-{fmt}-{part_rows}-{seed}") + "/"
+                    got = self.killed_then_resumed(out, part_rows, fmt, kills=3, seed=seed)
+                    self.assertEqual(len(got), self.ROWS)
+                    self.assertEqual([r["id"] for r in got], list(range(self.ROWS)), "same rows, same order")
+                    self.assertEqual(without_nulls(got), without_nulls(reference))
+
+    def test_resume_without_output_just_runs_and_after_success_does_nothing(self):
+        out = self.path("fresh") + "/"
+        first = run_salvo("embed", "--model", EXAMPLE_MODEL, "--input", self.input, "--output", out, "--resume",
+                          "--part-rows", "1000")
+        self.assertIn(f"{self.ROWS} rows", first.stderr)
+        again = run_salvo("embed", "--model", EXAMPLE_MODEL, "--input", self.input, "--output", out, "--resume",
+                          "--part-rows", "1000")
+        self.assertIn("already complete", again.stderr)
+        single = self.path("single.jsonl")
+        run_salvo("embed", "--model", EXAMPLE_MODEL, "--input", self.input, "--output", single, "--resume")
+        self.assertIn("already complete", run_salvo("embed", "--model", EXAMPLE_MODEL, "--input", self.input,
+                                                    "--output", single, "--resume").stderr)
+
+    def test_resuming_another_jobs_folder_is_refused(self):
+        out = self.path("other") + "/"
+        run_salvo("embed", "--model", EXAMPLE_MODEL, "--input", self.input, "--output", out, "--part-rows", "500",
+                  "--format", "jsonl")
+        os.remove(os.path.join(out, "_SUCCESS"))
+        manifest = os.path.join(out, "_salvo_manifest.json")
+        with open(manifest) as f:
+            m = json.load(f)
+        m["complete"] = False
+        with open(manifest, "w") as f:
+            json.dump(m, f)
+        proc = run_salvo("classify", "--model", EXAMPLE_MODEL, "--input", self.input, "--output", out, "--resume",
+                         "--part-rows", "500", "--format", "jsonl", check=False)
+        self.assertEqual(proc.returncode, 2)
+        self.assertIn("holds the parts of another job", proc.stderr)
+        self.assertEqual(len(proc.stderr.strip().splitlines()), 1)
+
+
+class ShardTest(CliTestCase):
+    def write_inputs(self):
+        """Uneven inputs: very long and very short rows; CSV with quoted newlines; Parquet with uneven row groups."""
+        texts = sample_texts(300)
+        rows = []
+        for i in range(1000):
+            t = texts[i % len(texts)]
+            rows.append({"id": i, "text": (t * (1 + (i % 13 == 0) * 20)) if i % 3 else t.split()[0]})
+        rows[17] = {"id": 17, "text": None}
+        jsonl = self.path("in.jsonl")
+        with open(jsonl, "w", encoding="utf-8") as f:
+            for r in rows:
+                f.write(json.dumps(r) + "\n")
+        csv_path = self.path("in.csv")
+        with open(csv_path, "w", newline="", encoding="utf-8") as f:
+            w = csv.writer(f)
+            w.writerow(["id", "text"])
+            for r in rows:
+                w.writerow([r["id"], "" if r["text"] is None else r["text"].replace(". ", ".\n", 1)])
+        parquet_dir = self.path("in-parquet")
+        os.mkdir(parquet_dir)
+        table = pa.Table.from_pylist(rows)
+        pq.write_table(table.slice(0, 640), os.path.join(parquet_dir, "a.parquet"), row_group_size=300)
+        pq.write_table(table.slice(640, 20), os.path.join(parquet_dir, "b.parquet"), row_group_size=7)
+        pq.write_table(table.slice(660), os.path.join(parquet_dir, "c.parquet"), row_group_size=340)
+        return {"jsonl": jsonl, "csv": csv_path, "parquet": parquet_dir}
+
+    def test_union_of_shards_equals_the_unsharded_output(self):
+        inputs = self.write_inputs()
+        for kind, path in inputs.items():
+            whole = self.path(f"whole-{kind}") + "/"
+            run_salvo("classify", "--model", EXAMPLE_MODEL, "--input", path, "--output", whole, "--format", "jsonl",
+                      "--threads", "1", "--quiet")
+            reference = read_parts(whole)
+            self.assertEqual(len(reference), 1000)
+            for n in (1, 2, 3, 7):
+                with self.subTest(kind=kind, shards=n):
+                    out = self.path(f"shards-{kind}-{n}") + "/"
+                    counts = []
+                    for i in reversed(range(n)):  # completion order must not matter
+                        run_salvo("classify", "--model", EXAMPLE_MODEL, "--input", path, "--output", out,
+                                  "--format", "jsonl", "--shard", f"{i}/{n}", "--threads", "1", "--quiet")
+                        counts.append(len(read_parts(out)))
+                        self.assertEqual(os.path.exists(os.path.join(out, "_SUCCESS")), i == 0,
+                                         "_SUCCESS only once every shard is complete")
+                    got = read_parts(out)
+                    self.assertEqual(without_nulls(got), without_nulls(reference))
+
+    def test_shard_auto_reads_the_schedulers_environment(self):
+        inputs = self.write_inputs()
+        out = self.path("slurm") + "/"
+        for task_id in (1, 2, 3):  # an array 1-3, as `sbatch --array=1-3` numbers it
+            env = dict(os.environ, SLURM_ARRAY_TASK_ID=str(task_id), SLURM_ARRAY_TASK_COUNT="3",
+                       SLURM_ARRAY_TASK_MIN="1")
+            proc = subprocess.run([SALVO, "embed", "--model", EXAMPLE_MODEL, "--input", inputs["jsonl"], "--output",
+                                   out, "--shard", "auto", "--format", "jsonl"], env=env, capture_output=True,
+                                  text=True)
+            self.assertEqual(proc.returncode, 0, proc.stderr)
+            self.assertIn(f"shard {task_id - 1}/3 (SLURM_ARRAY_TASK_ID)", proc.stderr)
+        self.assertEqual([r["id"] for r in read_parts(out)], list(range(1000)))
+        env = dict(os.environ, JOB_COMPLETION_INDEX="0")
+        proc = subprocess.run([SALVO, "embed", "--model", EXAMPLE_MODEL, "--input", inputs["jsonl"], "--output",
+                               self.path("k8s") + "/", "--shard", "auto"], env=env, capture_output=True, text=True)
+        self.assertEqual(proc.returncode, 2)
+        self.assertIn("--shard-count", proc.stderr)
+
+
+if __name__ == "__main__":
+    unittest.main()
