@@ -9,7 +9,7 @@ cd "$(dirname "$0")/.."
 what=${1:-build}
 packages=(g++ cmake ninja-build pkg-config libdnnl-dev libopenblas-dev libutf8proc-dev nlohmann-json3-dev
           libcli11-dev libgtest-dev libgmock-dev libbenchmark-dev libsnappy-dev libzstd-dev liblz4-dev zlib1g-dev
-          libprotobuf-dev protobuf-compiler librdkafka-dev libzip-dev)
+          libprotobuf-dev protobuf-compiler librdkafka-dev libzip-dev libtorch-dev)
 if [[ $what == test ]]; then
   # PyTorch is the numerical reference; protobuf for Python decodes TFRecords independently; clang builds the
   # libFuzzer targets; kcat is a real Kafka client for the streaming tests.

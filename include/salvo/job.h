@@ -67,6 +67,13 @@ struct JobOptions {
   std::string text_pair_field;  // kScore: the second text of each pair
   std::string id_field = "id";  // copied to the output as "id" when the input has it
   std::vector<std::string> keep_columns;  // copied to the output unchanged
+  // Task::kPredict: the columns that feed the model's forward(), in order, each a number or an
+  // array of numbers (nested arrays are flattened) reshaped to its shape without the batch dimension
+  // (empty: a scalar), as Spark's predict_batch_udf takes input_tensor_shapes. A row whose value is
+  // null, not numeric or of the wrong size is an error row.
+  std::vector<std::string> input_columns;
+  std::vector<std::vector<int64_t>> input_shapes;  // one per input column; missing: a scalar
+  std::vector<std::string> input_dtypes;           // "float32" (default) or "int64", one per column
   size_t max_record_bytes = 16u << 20;    // a longer input record becomes an error row
   std::string compression;                // output codec (Parquet, TFRecord)
   size_t window_rows = 2048;  // rows handed to the session together: sorted by length together

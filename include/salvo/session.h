@@ -21,6 +21,21 @@
 
 namespace salvo {
 
+// One input of a TorchScript model (Task::kPredict): a tensor per row, all of one shape, as Spark's
+// predict_batch_udf takes a column reshaped to input_tensor_shapes. Rows follow one another in
+// `floats` (or `ints`); a bad row (marked in Inputs::errors) still takes its place, with any values.
+struct TensorColumn {
+  std::string name;             // for messages; tensors are passed to forward() in order
+  std::vector<int64_t> shape;   // one row's shape, without the batch dimension; empty: a scalar
+  bool int64 = false;           // the model takes int64 values (`ints`), else float32 (`floats`)
+  std::vector<float> floats;
+  std::vector<int64_t> ints;
+
+  // Values per row: the product of `shape`.
+  int64_t row_size() const;
+  int64_t rows() const;
+};
+
 // The rows of one call. Text is given as views: the caller keeps the bytes alive until the call
 // returns (run) or its result is ready (submit); `keep_alive` may own them for asynchronous calls.
 struct SALVO_API Inputs {
@@ -31,6 +46,8 @@ struct SALVO_API Inputs {
   std::vector<std::string> errors;
   // Alternatively, rows already tokenized (texts empty): one Encoding per row.
   std::vector<Encoding> encodings;
+  // Task::kPredict: the model's input tensors, in forward()'s order.
+  std::vector<TensorColumn> tensors;
   std::shared_ptr<const void> keep_alive;
 
   size_t size() const;
@@ -52,7 +69,9 @@ struct RunStats {
   uint64_t batches = 0;
 };
 
-// The result of a call: the task's columns (see Session::output_schema) followed by "error"
+// The result of a call: the task's columns (see Session::output_schema; for kPredict, one column
+// per output tensor: "output" for a single tensor, "output_0", ... for a tuple, the keys of a
+// dict; a scalar per row, or a fixed-length list of its values in row-major order) followed by "error"
 // (string; null for a row that was computed, the reason for one that was not, whose other columns
 // are null), one row per input row in input order.
 struct Result {
@@ -78,7 +97,8 @@ class SALVO_API Session {
   int threads() const;
 
   // The columns a task gives for this model, without the trailing "error" column. Throws kModel
-  // when the model cannot serve the task (e.g. classify without a head).
+  // when the model cannot serve the task (e.g. classify without a head). For kPredict the columns
+  // depend on what the model returns: they are known from the first result.
   Schema output_schema(Task task, const TaskOptions& options = {}) const;
 
   // Queues a call and returns at once (or, when the session's queue is full, once there is room).

@@ -6,16 +6,43 @@
 
 #include "commands.h"
 #include "compute_flags.h"
+#include <nlohmann/json.hpp>
+
 #include "progress_line.h"
+#include "salvo/error.h"
 #include "salvo/job.h"
 #include "shard_flag.h"
 
 namespace salvo::cli {
 namespace {
 
+// '[[1,8,8],[4]]' -> {{1,8,8},{4}}.
+std::vector<std::vector<int64_t>> parse_tensor_shapes(const std::string& text) {
+  std::vector<std::vector<int64_t>> shapes;
+  try {
+    const nlohmann::json json = nlohmann::json::parse(text);
+    if (!json.is_array()) throw std::invalid_argument("not a list");
+    for (const auto& shape : json) {
+      if (!shape.is_array()) throw std::invalid_argument("not a list of lists");
+      std::vector<int64_t> dims;
+      for (const auto& d : shape) {
+        if (!d.is_number_integer()) throw std::invalid_argument("a size is not an integer");
+        dims.push_back(d.get<int64_t>());
+      }
+      shapes.push_back(std::move(dims));
+    }
+  } catch (const std::exception& e) {
+    throw Error(ErrorCode::kInvalidArgument,
+                "--input-tensor-shapes " + text + ": expected a JSON list of shapes such as [[1,8,8],[4]] (" +
+                    e.what() + ")");
+  }
+  return shapes;
+}
+
 struct BatchFlags {
   ComputeFlags compute;
   JobOptions job;
+  std::string tensor_shapes;  // predict: --input-tensor-shapes, JSON
   std::string shard;
   uint32_t shard_count = 0;
   bool quiet = false;
@@ -24,11 +51,16 @@ struct BatchFlags {
 void run_batch(Task task, BatchFlags& flags) {
   JobOptions& job = flags.job;
   job.task = task;
+  if (!flags.tensor_shapes.empty()) job.input_shapes = parse_tensor_shapes(flags.tensor_shapes);
   const ShardChoice shard = parse_shard(flags.shard, flags.shard_count, [](const char* name) { return std::getenv(name); });
   job.shard_index = shard.index;
   job.shard_count = shard.count;
   check_job(job);  // bad paths and fields fail before the model loads, in one line
   std::unique_ptr<Session> session = open_session(flags.compute, task == Task::kTokenize);
+  if (!session->model().info().serves(task)) {
+    throw Error(ErrorCode::kModel, flags.compute.model + " is a " + session->model().info().architecture +
+                                       " model, which cannot " + task_name(task));
+  }
   job.started = [&] {
     if (flags.quiet) return;
     std::string where;
@@ -50,12 +82,15 @@ void run_batch(Task task, BatchFlags& flags) {
     return;
   }
   char line[512];
-  std::snprintf(line, sizeof(line), "salvo %s: %llu rows, %llu errors, %.2f s, %.1f rows/s, %s tokens/s",
-                task_name(task), static_cast<unsigned long long>(s.rows), static_cast<unsigned long long>(s.errors),
-                s.seconds, s.seconds > 0 ? s.rows / s.seconds : 0.0,
-                human_count(s.seconds > 0 ? s.tokens / s.seconds : 0).c_str());
+  std::snprintf(line, sizeof(line), "salvo %s: %llu rows, %llu errors, %.2f s, %.1f rows/s", task_name(task),
+                static_cast<unsigned long long>(s.rows), static_cast<unsigned long long>(s.errors), s.seconds,
+                s.seconds > 0 ? s.rows / s.seconds : 0.0);
   std::string summary = line;
-  if (task != Task::kTokenize) {
+  if (task != Task::kPredict) summary += ", " + human_count(s.seconds > 0 ? s.tokens / s.seconds : 0) + " tokens/s";
+  if (task == Task::kPredict) {
+    std::snprintf(line, sizeof(line), ", %llu batches", static_cast<unsigned long long>(s.batches));
+    summary += line;
+  } else if (task != Task::kTokenize) {
     std::snprintf(line, sizeof(line), ", %llu batches, padding %.1f%% (not computed: batches are packed)",
                   static_cast<unsigned long long>(s.batches), 100 * s.padding_fraction());
     summary += line;
@@ -95,7 +130,9 @@ CLI::App* add_batch_command(CLI::App& app, Task task, const std::string& descrip
   cmd->add_option("--shard-count", flags->shard_count,
                   "With --shard auto on Kubernetes: the indexed Job's completions")
       ->check(CLI::Range(1u, 1u << 20));
-  cmd->add_option("--text-field", job.text_field, "Field or column holding the text")->capture_default_str();
+  if (task != Task::kPredict) {
+    cmd->add_option("--text-field", job.text_field, "Field or column holding the text")->capture_default_str();
+  }
   cmd->add_option("--id-field", job.id_field, "Field or column copied to the output as \"id\" when present")
       ->capture_default_str();
   cmd->add_option("--keep-columns", job.keep_columns,
@@ -103,11 +140,16 @@ CLI::App* add_batch_command(CLI::App& app, Task task, const std::string& descrip
       ->delimiter(',');
   cmd->add_option("--compression", job.compression,
                   "Output codec: Parquet none|snappy|gzip|zstd|lz4_raw (default snappy); TFRecord none|gzip|zlib");
-  add_compute_flags(cmd, "batch", "rows", task != Task::kTokenize, &flags->compute);
-  cmd->add_option("--sort-window", job.window_rows,
-                  "Rows sorted by length together before batching (bounds memory and latency)")
-      ->capture_default_str()
-      ->check(CLI::Range(1, 1 << 24));
+  const ModelKind kind = task == Task::kTokenize  ? ModelKind::kTokenizer
+                         : task == Task::kPredict ? ModelKind::kTorchScript
+                                                  : ModelKind::kTextEncoder;
+  add_compute_flags(cmd, "batch", "rows", kind, &flags->compute);
+  if (task != Task::kPredict) {
+    cmd->add_option("--sort-window", job.window_rows,
+                    "Rows sorted by length together before batching (bounds memory and latency)")
+        ->capture_default_str()
+        ->check(CLI::Range(1, 1 << 24));
+  }
   cmd->add_option("--max-record-bytes", job.max_record_bytes, "A longer input record becomes an error row")
       ->capture_default_str()
       ->check(CLI::Range(1, 1 << 30));
@@ -139,6 +181,23 @@ void add_batch_commands(CLI::App& app, Runner* selected) {
                     "Write the token ids each input row gets, exactly as the model sees them (special tokens "
                     "added, truncated).",
                     std::make_shared<BatchFlags>(), selected);
+  auto predict_flags = std::make_shared<BatchFlags>();
+  CLI::App* predict = add_batch_command(
+      app, Task::kPredict,
+      "Run a TorchScript model (torch.jit.save) on tensor columns, as Spark's predict_batch_udf does: each input "
+      "column is reshaped to its tensor shape and batched; each output tensor becomes a column (\"output\", or "
+      "\"output_0\", ... for a tuple, or the keys of a dict): a scalar per row, or the row's values flattened.",
+      predict_flags, selected);
+  predict->add_option("--input-columns", predict_flags->job.input_columns,
+                      "Columns fed to forward(), in order (comma-separated); each a number or an array of numbers")
+      ->delimiter(',')
+      ->required();
+  predict->add_option("--input-tensor-shapes", predict_flags->tensor_shapes,
+                      "Each input's shape without the batch dimension, as JSON: '[[1,8,8],[4]]' ([] for a scalar; "
+                      "default: scalars)");
+  predict->add_option("--input-dtypes", predict_flags->job.input_dtypes,
+                      "Each input's type: float32 (default) or int64 (comma-separated)")
+      ->delimiter(',');
 }
 
 }  // namespace salvo::cli

@@ -4,24 +4,37 @@
 
 namespace salvo::cli {
 
-void add_compute_flags(CLI::App* cmd, const std::string& batch, const std::string& rows, bool runs_model,
+void add_compute_flags(CLI::App* cmd, const std::string& batch, const std::string& rows, ModelKind kind,
                        ComputeFlags* flags) {
   cmd->add_option("--model", flags->model,
-                  "Hugging Face model folder (config.json, model.safetensors, tokenizer.json)")
+                  kind == ModelKind::kTorchScript
+                      ? "TorchScript model file (torch.jit.save)"
+                      : "Hugging Face model folder (config.json, model.safetensors, tokenizer.json)")
       ->required();
-  cmd->add_option("--max-length", flags->model_options.max_length,
-                  "Truncate to this many tokens, special tokens included (default: tokenizer.json's truncation, "
-                  "else the model's max_position_embeddings)")
-      ->check(CLI::Range(2, 1 << 20));
+  if (kind != ModelKind::kTorchScript) {
+    cmd->add_option("--max-length", flags->model_options.max_length,
+                    "Truncate to this many tokens, special tokens included (default: tokenizer.json's truncation, "
+                    "else the model's max_position_embeddings)")
+        ->check(CLI::Range(2, 1 << 20));
+  }
   cmd->add_option("--threads", flags->session_options.threads, "Compute threads (default: all cores)")
       ->check(CLI::Range(1, 1024));
-  cmd->add_option("--batch-tokens", flags->session_options.batching.max_batch_tokens, "Token budget of one " + batch)
-      ->capture_default_str()
-      ->check(CLI::Range(1, 1 << 24));
+  if (kind != ModelKind::kTorchScript) {
+    cmd->add_option("--batch-tokens", flags->session_options.batching.max_batch_tokens,
+                    "Token budget of one " + batch)
+        ->capture_default_str()
+        ->check(CLI::Range(1, 1 << 24));
+  }
   cmd->add_option("--batch-rows", flags->session_options.batching.max_batch_rows, "Most " + rows + " in one " + batch)
       ->capture_default_str()
       ->check(CLI::Range(1, 1 << 20));
-  if (runs_model) {
+  if (kind != ModelKind::kTokenizer) {
+    cmd->add_option("--replicas", flags->session_options.replicas,
+                    "Model replicas running separate batches at once; the threads are split between them")
+        ->capture_default_str()
+        ->check(CLI::Range(1, 1024));
+  }
+  if (kind == ModelKind::kTextEncoder) {
     cmd->add_option("--gemm", flags->model_options.gemm,
                     "Matrix-product library: onednn or openblas (default: the fastest here)")
         ->check(CLI::IsMember({"onednn", "openblas"}));
@@ -32,10 +45,6 @@ void add_compute_flags(CLI::App* cmd, const std::string& batch, const std::strin
                     "A format this CPU lacks runs as f32 with a warning")
         ->capture_default_str()
         ->check(CLI::IsMember({"f32", "fp32", "bf16", "int8", "auto"}));
-    cmd->add_option("--replicas", flags->session_options.replicas,
-                    "Model replicas running separate batches at once; the threads are split between them")
-        ->capture_default_str()
-        ->check(CLI::Range(1, 1024));
   }
 }
 
@@ -62,8 +71,8 @@ std::string describe_session(const Session& session, Task task) {
   std::string line = info.path.string();
   if (task != Task::kTokenize) line += " (" + info.summary + ")";
   if (task == Task::kEmbed) line += ", " + info.pooling;
-  line += ", max length " + std::to_string(info.max_length) + ", " + std::to_string(session.threads()) +
-          (session.threads() == 1 ? " thread" : " threads");
+  if (info.max_length > 0) line += ", max length " + std::to_string(info.max_length);
+  line += ", " + std::to_string(session.threads()) + (session.threads() == 1 ? " thread" : " threads");
   return line;
 }
 

@@ -18,10 +18,17 @@ struct ComputeFlags {
   SessionOptions session_options;
 };
 
-// Adds --model, --max-length, --threads, --batch-tokens, --batch-rows and, when `runs_model`,
-// --gemm, --dtype and --replicas. `batch` names a batch in the help ("batch", "micro-batch"),
-// `rows` what it holds ("rows", "requests").
-void add_compute_flags(CLI::App* cmd, const std::string& batch, const std::string& rows, bool runs_model,
+// Which model a command runs, for the flags it gets.
+enum class ModelKind {
+  kTokenizer,    // tokenize: the tokenizer only
+  kTextEncoder,  // embed, classify, score, stream
+  kTorchScript,  // predict: tensors in, tensors out
+};
+
+// Adds --model, --threads, --batch-rows; for text models --max-length and --batch-tokens; for
+// models that run --replicas; for text encoders --gemm and --dtype. `batch` names a batch in the
+// help ("batch", "micro-batch"), `rows` what it holds ("rows", "requests").
+void add_compute_flags(CLI::App* cmd, const std::string& batch, const std::string& rows, ModelKind kind,
                        ComputeFlags* flags);
 
 // Prints the library's messages on stderr: warnings as "salvo: warning: ...", other lines as given.

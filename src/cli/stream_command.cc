@@ -90,7 +90,7 @@ void add_stream_command(CLI::App& app, Runner* selected) {
   cmd->add_flag("--raw-text", o.raw_text, "The message value is the text itself, not JSON");
   cmd->add_option("--text-field", o.text_field, "JSON field holding the text")->capture_default_str();
   cmd->add_option("--id-field", o.id_field, "JSON field copied to the response as \"id\"")->capture_default_str();
-  add_compute_flags(cmd, "micro-batch", "requests", true, &flags->compute);
+  add_compute_flags(cmd, "micro-batch", "requests", ModelKind::kTextEncoder, &flags->compute);
   cmd->add_option("--max-wait-ms", o.max_wait_ms, "Longest a request waits for its micro-batch to fill")
       ->capture_default_str()
       ->check(CLI::NonNegativeNumber);

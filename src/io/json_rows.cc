@@ -152,7 +152,7 @@ void parse_json_row(std::string_view bytes, const FieldNames& fields, InputRow* 
   for (size_t i = 0; i < fields.passthrough.size(); ++i) {
     if (auto value = doc.find(fields.passthrough[i]); value != doc.end()) row->passthrough[i] = *value;
   }
-  row->error = text_field_error(doc.find(fields.text), doc, fields.text, &row->text);
+  if (!fields.text.empty()) row->error = text_field_error(doc.find(fields.text), doc, fields.text, &row->text);
   if (row->error.empty() && !fields.text_pair.empty()) {
     row->error = text_field_error(doc.find(fields.text_pair), doc, fields.text_pair, &row->text_pair);
   }

@@ -40,6 +40,9 @@ class PartFolderSink : public RowSink {
   PartFolderSink(const std::filesystem::path& folder, const Schema& schema, PartFolderOptions options);
   ~PartFolderSink() override;
 
+  // Gives the parts' columns when they were not known at construction (an empty schema: a model whose
+  // outputs show only when it runs). Must come before the first write.
+  void set_schema(const Schema& schema) { schema_ = schema; }
   // Rows of this shard that completed parts already hold: a resumed job skips that many.
   uint64_t rows_done() const { return rows_done_; }
   // Whether the manifest says this shard finished (a resumed job then has nothing to do).

@@ -147,7 +147,7 @@ class CsvSource : public FramedSource {
       }
       return c;
     };
-    text_column_ = require(fields.text);
+    if (!fields.text.empty()) text_column_ = require(fields.text);
     if (!fields.text_pair.empty()) text_pair_column_ = require(fields.text_pair);
     id_column_ = column(fields.id);
     for (const auto& name : fields.passthrough) {
@@ -169,14 +169,17 @@ class CsvSource : public FramedSource {
     if (values.size() != columns_) {
       row->error = "CSV record has " + std::to_string(values.size()) + " fields, the header has " +
                    std::to_string(columns_);
-      if (values.size() <= std::max(text_column_, text_pair_column_ == kNone ? 0 : text_pair_column_)) return;
+      if (values.size() <= std::max(text_column_ == kNone ? 0 : text_column_,
+                                    text_pair_column_ == kNone ? 0 : text_pair_column_)) {
+        return;
+      }
     }
     if (id_column_ != kNone && id_column_ < values.size()) row->id = values[id_column_];
     row->passthrough.resize(passthrough_columns_.size());
     for (size_t i = 0; i < passthrough_columns_.size(); ++i) {
       if (passthrough_columns_[i] < values.size()) row->passthrough[i] = values[passthrough_columns_[i]];
     }
-    if (!row->error.empty()) return;
+    if (!row->error.empty() || text_column_ == kNone) return;
     size_t bad = 0;
     if (!is_valid_utf8(values[text_column_], &bad)) {
       row->error = invalid_utf8_reason("text", bad);

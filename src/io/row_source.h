@@ -14,7 +14,7 @@ namespace salvo {
 
 // Which fields of a record hold the text and the id, and which are copied to the output.
 struct FieldNames {
-  std::string text = "text";
+  std::string text = "text";  // empty: rows have no text (tensor inputs, kept columns only)
   std::string id = "id";
   std::vector<std::string> passthrough;
   std::string text_pair;  // empty: rows have one text

@@ -1,7 +1,9 @@
 // load_model(): what kind of model a path holds decides which loader runs.
 #include <filesystem>
 
+#include "model/model_impl.h"
 #include "model/text_model.h"
+#include "model/torchscript_model.h"
 #include "salvo/error.h"
 #include "salvo/model.h"
 
@@ -16,13 +18,31 @@ bool ModelInfo::serves(Task task) const {
   return false;
 }
 
+void ModelReplica::run_tensors(const std::vector<TensorColumn>&, int64_t, std::vector<OutputTensor>*) {
+  throw Error(ErrorCode::kInvalidArgument, "this model takes text, not tensors");
+}
+
+int64_t TensorColumn::row_size() const {
+  int64_t n = 1;
+  for (int64_t d : shape) n *= d;
+  return n;
+}
+
+int64_t TensorColumn::rows() const {
+  const int64_t n = row_size();
+  const size_t values = int64 ? ints.size() : floats.size();
+  return n > 0 ? static_cast<int64_t>(values) / n : 0;
+}
+
 std::shared_ptr<const Model> load_model(const fs::path& path, const ModelOptions& options) {
   std::error_code ec;
   const fs::file_status status = fs::status(path, ec);
   if (!fs::exists(status)) throw Error(ErrorCode::kModel, "model " + path.string() + " does not exist");
+  if (fs::is_regular_file(status) && is_torchscript_file(path)) return load_torchscript_model(path, options);
   if (!fs::is_directory(status)) {
     throw Error(ErrorCode::kModel, "model " + path.string() +
-                                       " is a file, not a model folder (expected a folder with config.json)");
+                                       " is a file, neither a model folder (config.json, weights, tokenizer) nor a "
+                                       "TorchScript archive");
   }
   if (!options.tokenizer_only && !fs::exists(path / "config.json") && !fs::exists(path / "modules.json")) {
     throw Error(ErrorCode::kModel, "model folder " + path.string() + " has no config.json");

@@ -97,23 +97,93 @@ std::string invalid_utf8_in(const json& v, const std::string& name) {
   return "";
 }
 
+// Predict reads its input columns as the source's passthrough columns after the kept ones, and no
+// text.
 FieldNames field_names(const JobOptions& options) {
   FieldNames fields;
-  fields.text = options.text_field;
+  fields.text = options.task == Task::kPredict ? "" : options.text_field;
   fields.text_pair = options.text_pair_field;
   fields.id = options.id_field;
   fields.passthrough = options.keep_columns;
+  if (options.task == Task::kPredict) {
+    fields.passthrough.insert(fields.passthrough.end(), options.input_columns.begin(), options.input_columns.end());
+  }
   return fields;
 }
 
 // The output columns that come from the input, in output order: "id" (when the input has one),
 // then the kept columns.
-std::vector<Field> carried_fields(const RowSource& source) {
+std::vector<Field> carried_fields(const RowSource& source, size_t kept) {
   const CarriedColumns carried = source.carried_columns();
   std::vector<Field> fields;
   if (carried.id) fields.push_back({"id", carried_type(carried.id->type)});
-  for (const auto& c : carried.passthrough) fields.push_back({c.name, carried_type(c.type)});
+  for (size_t i = 0; i < kept; ++i) {
+    fields.push_back({carried.passthrough[i].name, carried_type(carried.passthrough[i].type)});
+  }
   return fields;
+}
+
+// Appends the numbers of `value` (a number, or arrays of numbers nested to any depth) to `out`;
+// false for anything else (null, strings, objects).
+template <typename T>
+bool flatten_numbers(const json& value, std::vector<T>* out, int depth = 0) {
+  if (value.is_number()) {
+    out->push_back(value.get<T>());
+    return true;
+  }
+  if (value.is_boolean()) {
+    out->push_back(value.get<bool>() ? 1 : 0);
+    return true;
+  }
+  if (!value.is_array() || depth > 32) return false;
+  for (const auto& v : value) {
+    if (!flatten_numbers(v, out, depth + 1)) return false;
+  }
+  return true;
+}
+
+std::string shape_text(const std::vector<int64_t>& shape) {
+  std::string s = "[";
+  for (size_t i = 0; i < shape.size(); ++i) s += (i ? "," : "") + std::to_string(shape[i]);
+  return s + "]";
+}
+
+// The predict inputs of a window: one tensor column per input column; a row whose value does not
+// fit gets its reason in `errors` (and zeros in its place, so that rows stay aligned).
+std::vector<TensorColumn> tensor_inputs(const JobOptions& options, const std::vector<InputRow>& rows,
+                                        std::vector<std::string>* errors) {
+  std::vector<TensorColumn> columns;
+  const size_t kept = options.keep_columns.size();
+  for (size_t c = 0; c < options.input_columns.size(); ++c) {
+    TensorColumn t;
+    t.name = options.input_columns[c];
+    if (c < options.input_shapes.size()) t.shape = options.input_shapes[c];
+    t.int64 = c < options.input_dtypes.size() && options.input_dtypes[c] == "int64";
+    const size_t n = static_cast<size_t>(t.row_size());
+    for (size_t r = 0; r < rows.size(); ++r) {
+      const json& value = rows[r].passthrough[kept + c];
+      const size_t before = t.int64 ? t.ints.size() : t.floats.size();
+      const bool numeric = t.int64 ? flatten_numbers(value, &t.ints) : flatten_numbers(value, &t.floats);
+      const size_t got = (t.int64 ? t.ints.size() : t.floats.size()) - before;
+      std::string why;
+      if (value.is_null()) {
+        why = "input column \"" + t.name + "\" is null";
+      } else if (!numeric) {
+        why = "input column \"" + t.name + "\" is not a number or an array of numbers";
+      } else if (got != n) {
+        why = "input column \"" + t.name + "\" has " + std::to_string(got) + " values; its shape " +
+              shape_text(t.shape) + " takes " + std::to_string(n);
+      }
+      if (t.int64) {
+        t.ints.resize(before + n, 0);
+      } else {
+        t.floats.resize(before + n, 0.0f);
+      }
+      if (!why.empty() && (*errors)[r].empty()) (*errors)[r] = why;
+    }
+    columns.push_back(std::move(t));
+  }
+  return columns;
 }
 
 // The names of a task's result columns, known without a model.
@@ -196,33 +266,21 @@ class JobRunner {
     source_ = open_row_source(options_.input, field_names(options_), SourceLimits{options_.max_record_bytes},
                               slice_of(options_));
     Schema schema;
-    schema.fields = carried_fields(*source_);
+    schema.fields = carried_fields(*source_, options_.keep_columns.size());
     carried_count_ = schema.fields.size();
-    Schema results = session_.output_schema(options_.task, options_.task_options);
-    schema.fields.insert(schema.fields.end(), results.fields.begin(), results.fields.end());
-    schema.metadata = results.metadata;
-    schema.fields.push_back({"error", DataType::string()});
     progress_.total_bytes = source_->total_bytes();
-    if (is_folder_output(options_)) {
-      PartFolderOptions parts;
-      parts.format = options_.folder_format;
-      parts.part_rows = options_.part_rows;
-      parts.shard_index = options_.shard_index;
-      parts.shard_count = options_.shard_count;
-      parts.job = job_identity(options_, session_.model().info());
-      parts.resume = options_.resume;
-      parts.sink = SinkOptions{options_.compression};
-      auto folder = std::make_unique<PartFolderSink>(options_.output, schema, parts);
-      if (folder->complete()) {
-        summary_.already_complete = true;
-        return summary_;
-      }
-      summary_.resumed_rows = folder->rows_done();
-      sink_ = std::move(folder);
+    if (options_.task == Task::kPredict) {
+      // The model's outputs decide the columns: a file sink opens with the first result; a folder
+      // opens now (a resumed job must know where to start) and gets its columns then.
+      carried_schema_ = schema;
+      if (is_folder_output(options_) && open_sink(schema)) return summary_;
     } else {
-      sink_ = open_row_sink(options_.output, schema, SinkOptions{options_.compression});
+      Schema results = session_.output_schema(options_.task, options_.task_options);
+      schema.fields.insert(schema.fields.end(), results.fields.begin(), results.fields.end());
+      schema.metadata = results.metadata;
+      schema.fields.push_back({"error", DataType::string()});
+      if (open_sink(schema)) return summary_;
     }
-    schema_ = std::move(schema);
     if (options_.started) options_.started();
 
     std::thread reader([this] { guarded([this] { read_loop(); }); });
@@ -235,6 +293,32 @@ class JobRunner {
   }
 
  private:
+  // Opens the sink for `schema`; true when a resumed job finds its output complete.
+  bool open_sink(const Schema& schema) {
+    if (is_folder_output(options_)) {
+      PartFolderOptions parts;
+      parts.format = options_.folder_format;
+      parts.part_rows = options_.part_rows;
+      parts.shard_index = options_.shard_index;
+      parts.shard_count = options_.shard_count;
+      parts.job = job_identity(options_, session_.model().info());
+      parts.resume = options_.resume;
+      parts.sink = SinkOptions{options_.compression};
+      auto folder = std::make_unique<PartFolderSink>(options_.output, schema, parts);
+      if (folder->complete()) {
+        summary_.already_complete = true;
+        return true;
+      }
+      summary_.resumed_rows = folder->rows_done();
+      folder_ = folder.get();
+      sink_ = std::move(folder);
+    } else {
+      sink_ = open_row_sink(options_.output, schema, SinkOptions{options_.compression});
+    }
+    if (!schema.fields.empty() && schema.fields.back().name == "error") schema_ = schema;
+    return false;
+  }
+
   static double seconds_since(std::chrono::steady_clock::time_point start) {
     return std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
   }
@@ -287,12 +371,16 @@ class JobRunner {
       InputRow& row = (*rows)[i];
       source_->parse(records[i], &row);
       if (row.error.empty()) row.error = invalid_utf8_in(row.id, "the id");
-      for (size_t p = 0; row.error.empty() && p < row.passthrough.size(); ++p) {
+      for (size_t p = 0; row.error.empty() && p < options_.keep_columns.size(); ++p) {
         row.error = invalid_utf8_in(row.passthrough[p], "column \"" + options_.keep_columns[p] + "\"");
       }
-      in.texts[i] = row.text;
+      if (options_.task != Task::kPredict) in.texts[i] = row.text;
       if (!in.text_pairs.empty()) in.text_pairs[i] = row.text_pair;
       in.errors[i] = row.error;
+    }
+    if (options_.task == Task::kPredict) {
+      in.texts.clear();
+      in.tensors = tensor_inputs(options_, *rows, &in.errors);
     }
     in.keep_alive = rows;
     return Window{rows, session_.submit(std::move(request))};
@@ -302,6 +390,7 @@ class JobRunner {
     while (auto window = windows_.pop()) {
       Result result = window->result.get();
       const std::vector<InputRow>& rows = *window->rows;
+      if (options_.task == Task::kPredict && schema_.fields.empty()) open_predict_sink(result.columns.schema());
       RecordBatch out;
       for (size_t c = 0; c < carried_count_; ++c) {
         Column column(schema_.fields[c].type);
@@ -345,7 +434,22 @@ class JobRunner {
       std::lock_guard lock(error_mutex_);
       if (error_) return;
     }
+    if (options_.task == Task::kPredict && schema_.fields.empty()) {
+      open_predict_sink(Schema{{{"error", DataType::string()}}, {}});  // no rows ran: no output columns
+    }
     sink_->finish();
+  }
+
+  // The sink of a predict job, once the first result shows the model's outputs.
+  void open_predict_sink(const Schema& results) {
+    Schema schema = carried_schema_;
+    schema.fields.insert(schema.fields.end(), results.fields.begin(), results.fields.end());
+    if (folder_) {
+      folder_->set_schema(schema);
+      schema_ = schema;
+      return;
+    }
+    if (open_sink(schema)) throw Error(ErrorCode::kInternal, "a completed output was found after the job started");
   }
 
   Session& session_;
@@ -353,7 +457,9 @@ class JobRunner {
   BoundedQueue<Window> windows_;
   std::unique_ptr<RowSource> source_;
   std::unique_ptr<RowSink> sink_;
-  Schema schema_;
+  PartFolderSink* folder_ = nullptr;  // sink_, when the output is a folder
+  Schema schema_;  // the output's columns, once known
+  Schema carried_schema_;  // predict: the carried columns, until the first result completes the schema
   size_t carried_count_ = 0;
   JobSummary summary_;
   JobProgress progress_;
@@ -379,6 +485,25 @@ void check_job(const JobOptions& options) {
                                                    "\" (expected parquet, jsonl, csv, tfrecord or npy)");
     }
   }
+  if (options.task == Task::kPredict) {
+    if (options.input_columns.empty()) {
+      throw Error(ErrorCode::kInvalidArgument, "predict needs the model's input columns (--input-columns)");
+    }
+    if (options.input_shapes.size() > options.input_columns.size() ||
+        options.input_dtypes.size() > options.input_columns.size()) {
+      throw Error(ErrorCode::kInvalidArgument, "more tensor shapes or dtypes than input columns");
+    }
+    for (const auto& shape : options.input_shapes) {
+      for (int64_t d : shape) {
+        if (d < 1) throw Error(ErrorCode::kInvalidArgument, "tensor shape " + shape_text(shape) + ": sizes must be positive");
+      }
+    }
+    for (const auto& d : options.input_dtypes) {
+      if (d != "float32" && d != "int64") {
+        throw Error(ErrorCode::kInvalidArgument, "input dtype \"" + d + "\": expected float32 or int64");
+      }
+    }
+  }
   if (options.task == Task::kScore && options.text_pair_field.empty()) {
     throw Error(ErrorCode::kInvalidArgument, "score needs the field of the second text (--text-pair-field)");
   }
@@ -386,7 +511,7 @@ void check_job(const JobOptions& options) {
   const auto source =
       open_row_source(options.input, field_names(options), SourceLimits{options.max_record_bytes}, slice_of(options));
   std::vector<std::string> names;
-  for (const auto& f : carried_fields(*source)) names.push_back(f.name);
+  for (const auto& f : carried_fields(*source, options.keep_columns.size())) names.push_back(f.name);
   for (const auto& n : task_column_names(options.task, options.task_options)) names.push_back(n);
   names.push_back("error");
   for (size_t i = 0; i < names.size(); ++i) {

@@ -61,7 +61,11 @@ struct Call {
 
 }  // namespace
 
-size_t Inputs::size() const { return texts.empty() ? encodings.size() : texts.size(); }
+size_t Inputs::size() const {
+  if (!texts.empty()) return texts.size();
+  if (!tensors.empty()) return static_cast<size_t>(tensors[0].rows());
+  return encodings.size();
+}
 
 class Session::Impl {
  public:
@@ -106,11 +110,20 @@ class Session::Impl {
     if (!in.errors.empty() && in.errors.size() != rows) {
       throw Error(ErrorCode::kInvalidArgument, "errors must be empty or one per row");
     }
+    if (request.task == Task::kPredict) check_tensors(in);
     const bool tokenized = !in.encodings.empty();
     auto call = std::make_shared<Call>(std::move(request), impl_.info(), impl_.output_width(request.task));
     std::future<Result> future = call->promise.get_future();
     if (rows == 0) {
       finish(call);
+      return future;
+    }
+    if (call->request.task == Task::kPredict) {
+      const std::vector<std::string>& errors = call->request.inputs.errors;
+      for (size_t r = 0; r < rows && !errors.empty(); ++r) {
+        if (!errors[r].empty()) call->output.set_error(r, errors[r]);
+      }
+      plan(call);
       return future;
     }
     if (tokenized) {
@@ -190,6 +203,10 @@ class Session::Impl {
         finish(call);
         return;
       }
+      if (call->request.task == Task::kPredict) {
+        plan_tensors(call);
+        return;
+      }
       std::vector<size_t> good;
       std::vector<size_t> lengths;
       for (size_t r = 0; r < call->rows; ++r) {
@@ -227,6 +244,73 @@ class Session::Impl {
     } catch (...) {
       call->fail(std::current_exception());
     }
+  }
+
+  static void check_tensors(const Inputs& in) {
+    if (in.tensors.empty()) throw Error(ErrorCode::kInvalidArgument, "predict needs input tensors");
+    if (!in.texts.empty() || !in.encodings.empty()) {
+      throw Error(ErrorCode::kInvalidArgument, "predict takes tensors, not texts");
+    }
+    const int64_t rows = in.tensors[0].rows();
+    for (const TensorColumn& t : in.tensors) {
+      const int64_t size = t.row_size();
+      const size_t values = t.int64 ? t.ints.size() : t.floats.size();
+      if (size <= 0 || t.rows() != rows || values != static_cast<size_t>(rows * size)) {
+        throw Error(ErrorCode::kInvalidArgument, "input tensor \"" + t.name + "\" holds " + std::to_string(values) +
+                                                     " values: not " + std::to_string(rows) + " rows of " +
+                                                     std::to_string(size));
+      }
+    }
+  }
+
+  // kPredict: good rows in input order, in batches of at most max_batch_rows.
+  void plan_tensors(const std::shared_ptr<Call>& call) {
+    std::vector<size_t> good;
+    for (size_t r = 0; r < call->rows; ++r) {
+      if (!call->output.has_error(r)) good.push_back(r);
+    }
+    const size_t per_batch = options_.batching.max_batch_rows;
+    const size_t batches = (good.size() + per_batch - 1) / per_batch;
+    if (batches == 0) {
+      finish(call);
+      return;
+    }
+    call->pending = batches;
+    for (size_t b = 0; b < batches; ++b) {
+      auto rows = std::make_shared<std::vector<size_t>>(good.begin() + b * per_batch,
+                                                        good.begin() + std::min(good.size(), (b + 1) * per_batch));
+      replicas_->post([this, call, rows](ReplicaState& state) {
+        try {
+          if (!call->failed) run_tensor_batch(*call, *rows, state);
+        } catch (...) {
+          call->fail(std::current_exception());
+        }
+        if (--call->pending == 0) finish(call);
+      });
+    }
+  }
+
+  void run_tensor_batch(Call& call, const std::vector<size_t>& rows, ReplicaState& state) {
+    std::vector<TensorColumn> batch;
+    for (const TensorColumn& in : call.request.inputs.tensors) {
+      TensorColumn t;
+      t.name = in.name;
+      t.shape = in.shape;
+      t.int64 = in.int64;
+      const int64_t n = in.row_size();
+      for (size_t r : rows) {
+        if (in.int64) {
+          t.ints.insert(t.ints.end(), in.ints.begin() + r * n, in.ints.begin() + (r + 1) * n);
+        } else {
+          t.floats.insert(t.floats.end(), in.floats.begin() + r * n, in.floats.begin() + (r + 1) * n);
+        }
+      }
+      batch.push_back(std::move(t));
+    }
+    std::vector<OutputTensor> outputs;
+    state.replica->run_tensors(batch, static_cast<int64_t>(rows.size()), &outputs);
+    call.output.set_outputs(rows, outputs);
+    ++call.batches;
   }
 
   void run_batch(Call& call, const PackedBatch& batch, const std::vector<size_t>& rows, ReplicaState& state) {

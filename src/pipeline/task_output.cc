@@ -55,7 +55,7 @@ Schema task_schema(Task task, const ModelInfo& model, const TaskOptions& options
       schema.fields.push_back({"token_type_ids", DataType::list(DataType::int32())});
       break;
     case Task::kPredict:
-      throw Error(ErrorCode::kInvalidArgument, "predict runs TorchScript models");
+      break;  // the model's outputs decide
   }
   return schema;
 }
@@ -84,10 +84,50 @@ float* TaskOutput::values(size_t row) {
   return matrix_.data() + row * width_;
 }
 
+void TaskOutput::set_outputs(const std::vector<size_t>& rows, const std::vector<OutputTensor>& outputs) {
+  std::lock_guard lock(predict_mutex_);
+  if (predict_.empty()) {
+    for (const OutputTensor& o : outputs) {
+      PredictColumn p;
+      p.name = o.name;
+      p.int64 = o.int64;
+      p.row_shape.assign(o.shape.begin() + 1, o.shape.end());
+      p.row_size = 1;
+      for (int64_t d : p.row_shape) p.row_size *= d;
+      (p.int64 ? p.ints.resize(rows_ * p.row_size) : p.floats.resize(rows_ * p.row_size));
+      predict_.push_back(std::move(p));
+    }
+  }
+  if (outputs.size() != predict_.size()) {
+    throw Error(ErrorCode::kInvalidArgument, "the model returned " + std::to_string(outputs.size()) +
+                                                 " outputs for one batch and " + std::to_string(predict_.size()) +
+                                                 " for another");
+  }
+  for (size_t c = 0; c < outputs.size(); ++c) {
+    const OutputTensor& o = outputs[c];
+    PredictColumn& p = predict_[c];
+    if (o.name != p.name || o.int64 != p.int64 || !std::equal(o.shape.begin() + 1, o.shape.end(), p.row_shape.begin(),
+                                                              p.row_shape.end())) {
+      throw Error(ErrorCode::kInvalidArgument, "the model's output \"" + o.name +
+                                                   "\" changed its name, type or per-row shape between batches");
+    }
+    for (size_t i = 0; i < rows.size(); ++i) {
+      if (p.int64) {
+        std::copy_n(o.ints.data() + i * p.row_size, p.row_size, p.ints.data() + rows[i] * p.row_size);
+      } else {
+        std::copy_n(o.floats.data() + i * p.row_size, p.row_size, p.floats.data() + rows[i] * p.row_size);
+      }
+    }
+  }
+}
+
 void TaskOutput::set_error(size_t row, std::string message) {
   if (message.empty()) message = "failed";
-  if (errors_[row].empty()) ++error_count_;
   errors_[row] = std::move(message);
+}
+
+size_t TaskOutput::errors() const {
+  return static_cast<size_t>(std::count_if(errors_.begin(), errors_.end(), [](const auto& e) { return !e.empty(); }));
 }
 
 RecordBatch TaskOutput::finish(const std::vector<Encoding>& encodings) {
@@ -161,7 +201,24 @@ RecordBatch TaskOutput::finish(const std::vector<Encoding>& encodings) {
       break;
     }
     case Task::kPredict:
-      throw Error(ErrorCode::kInternal, "predict has its own output");
+      for (PredictColumn& p : predict_) {
+        const DataType element = p.int64 ? DataType::int64() : DataType::float32();
+        const bool scalar = p.row_shape.empty();
+        Column column(scalar ? element : DataType::list(element, p.row_size));
+        for (int64_t r = 0; r < n; ++r) {
+          if (has_error(r)) {
+            column.append_null();
+          } else if (scalar) {
+            p.int64 ? column.append_int64(p.ints[r]) : column.append_float32(p.floats[r]);
+          } else if (p.int64) {
+            column.append_list(std::span<const int64_t>(p.ints.data() + r * p.row_size, p.row_size));
+          } else {
+            column.append_list(std::span<const float>(p.floats.data() + r * p.row_size, p.row_size));
+          }
+        }
+        out.add_column({p.name, column.type()}, std::move(column));
+      }
+      break;
   }
   Column error(DataType::string());
   error.reserve(n);

@@ -4,16 +4,18 @@
 #pragma once
 
 #include <cstddef>
+#include <mutex>
 #include <string>
 #include <vector>
 
+#include "model/model_impl.h"
 #include "salvo/model.h"
 #include "salvo/table.h"
 
 namespace salvo {
 
 // The result columns of `task` for `model`, without "error". Throws kModel when the model does not
-// serve the task.
+// serve the task. kPredict's columns come from the model's outputs: its schema here is empty.
 Schema task_schema(Task task, const ModelInfo& model, const TaskOptions& options);
 
 // Collects one call's results row by row (in any order) and turns them into columns.
@@ -24,10 +26,15 @@ class TaskOutput {
 
   // Where the model's `width` floats for input row `row` go.
   float* values(size_t row);
-  // Marks a row bad; its result columns are null and "error" holds `message`.
+  // kPredict: the outputs of a batch whose row i is input row rows[i]. The first batch fixes the
+  // output columns; a later batch whose outputs differ in name, kind or shape is an error.
+  // Thread-safe (batches finish on several replicas).
+  void set_outputs(const std::vector<size_t>& rows, const std::vector<OutputTensor>& outputs);
+  // Marks a row bad; its result columns are null and "error" holds `message`. Threads may mark
+  // different rows at once.
   void set_error(size_t row, std::string message);
   bool has_error(size_t row) const { return !errors_[row].empty(); }
-  size_t errors() const { return error_count_; }
+  size_t errors() const;
 
   // The result columns followed by "error". `encodings` holds each row's tokens (kTokenize).
   RecordBatch finish(const std::vector<Encoding>& encodings);
@@ -42,8 +49,19 @@ class TaskOutput {
   Column direct_;              // kEmbed: the embedding column, filled in place
   float* embedding_ = nullptr;  // its values
   std::vector<float> matrix_;  // kClassify, kScore: probabilities or logits, row after row
-  std::vector<std::string> errors_;
-  size_t error_count_ = 0;
+  std::vector<std::string> errors_;  // rows are marked from several threads, each its own rows
+
+  // kPredict: one column per output tensor, values of each row at its input position.
+  struct PredictColumn {
+    std::string name;
+    bool int64 = false;
+    std::vector<int64_t> row_shape;  // without the batch dimension
+    int64_t row_size = 0;
+    std::vector<float> floats;
+    std::vector<int64_t> ints;
+  };
+  std::mutex predict_mutex_;
+  std::vector<PredictColumn> predict_;
 };
 
 }  // namespace salvo

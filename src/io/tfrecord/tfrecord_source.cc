@@ -78,6 +78,7 @@ class TfRecordSource : public RowSource {
         row->passthrough[i] = feature_to_json(value->second);
       }
     }
+    if (fields_.text.empty()) return;  // rows without text (tensor inputs)
     auto text = features.find(fields_.text);
     if (text == features.end()) {
       row->error = "missing text feature \"" + fields_.text + "\"";
