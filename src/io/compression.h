@@ -33,6 +33,11 @@ std::string compress(Compression compression, std::string_view input, int level 
 std::string decompress(Compression compression, std::string_view input, size_t expected_size,
                        const std::string& what = "compressed data");
 
+// Like decompress(), into out[0, expected_size) (a page buffer the caller owns): no copy, no
+// zero-fill. On a throw the contents of `out` are unspecified.
+void decompress_into(Compression compression, std::string_view input, char* out, size_t expected_size,
+                     const std::string& what = "compressed data");
+
 // Decompresses a gzip, zlib or zstd stream whose size is not known in advance, refusing to
 // produce more than `max_size` bytes (salvo::Error(kIo) naming `what`).
 std::string decompress_bounded(Compression compression, std::string_view input, size_t max_size,

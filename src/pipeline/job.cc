@@ -28,7 +28,7 @@ struct PreparedRow {
 
 struct RawChunk {
   uint64_t seq = 0;
-  std::vector<RawRecord> records;
+  RawBatch batch;  // records, and the source's buffers they borrow text from
 };
 
 struct PreparedChunk {
@@ -125,10 +125,10 @@ class JobRunner {
   void read_stage() {
     for (uint64_t seq = 0;; ++seq) {
       RawChunk chunk{seq, {}};
-      chunk.records.reserve(kRecordsPerChunk);
-      const bool more = source_->read(kRecordsPerChunk, &chunk.records);
+      chunk.batch.records.reserve(kRecordsPerChunk);
+      const bool more = source_->read_batch(kRecordsPerChunk, &chunk.batch);
       bytes_read_.store(source_->bytes_read());
-      if (!chunk.records.empty() && !raw_.push(std::move(chunk))) return;
+      if (!chunk.batch.records.empty() && !raw_.push(std::move(chunk))) return;
       if (!more) break;
     }
     raw_.close();
@@ -139,17 +139,18 @@ class JobRunner {
     InputRow row;
     while (auto chunk = raw_.pop()) {
       PreparedChunk prepared{chunk->seq, {}};
-      prepared.rows.resize(chunk->records.size());
-      for (size_t i = 0; i < chunk->records.size(); ++i) {
+      const std::vector<RawRecord>& records = chunk->batch.records;
+      prepared.rows.resize(records.size());
+      for (size_t i = 0; i < records.size(); ++i) {
         PreparedRow& p = prepared.rows[i];
         row = InputRow{};
-        source_->parse(chunk->records[i], &row);
+        source_->parse(records[i], &row);
         p.out.index = row.index;
         p.out.line = row.line;
         p.out.id = std::move(row.id);
         p.out.passthrough = std::move(row.passthrough);
         p.out.error = std::move(row.error);
-        if (p.out.error.empty()) tokenizer_.encode(row.text, &p.encoding);
+        if (p.out.error.empty()) tokenizer_.encode(row.text_view(), &p.encoding);
       }
       if (options_.task == Task::kTokenize) {
         ResultChunk result;

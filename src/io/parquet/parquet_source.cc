@@ -4,12 +4,14 @@
 
 #include <algorithm>
 #include <cctype>
-#include <future>
+#include <memory>
 #include <optional>
 
+#include "core/cpu.h"
 #include "core/error.h"
 #include "core/utf8.h"
 #include "io/parquet/parquet_file_reader.h"
+#include "io/parquet/row_group_scheduler.h"
 
 namespace salvo {
 namespace {
@@ -17,6 +19,9 @@ namespace {
 using parquet::ColumnChunkData;
 using parquet::LeafColumn;
 using parquet::ParquetFileReader;
+using parquet::RowGroupScheduler;
+using parquet::ScheduledUnit;
+using parquet::TaskSpawner;
 
 // One input file and the partition values its folders name (Spark's `key=value` layout).
 struct InputFile {
@@ -144,9 +149,65 @@ struct CarriedSource {
   bool partition = false;
 };
 
-// One decoded row group, ready to be cut into records.
-struct DecodedGroup {
-  size_t file = 0;
+// One row group of one file: decoded by RowGroupScheduler's workers (each column chunk's pages
+// in parallel), then cut into records by read().
+class DecodedGroup final : public ScheduledUnit {
+ public:
+  DecodedGroup(std::shared_ptr<const ParquetFileReader> reader, size_t file, size_t group, std::vector<size_t> leaves)
+      : reader_(std::move(reader)), group_(group), leaves_(std::move(leaves)), file(file) {
+    const auto& row_group = reader_->metadata().row_groups[group];
+    rows = row_group.num_rows;
+    for (size_t i = 0; i < reader_->num_row_groups(); ++i) file_rows += reader_->num_rows(i);
+    for (size_t leaf : leaves_) {
+      const LeafColumn& column = reader_->columns()[leaf];
+      types.push_back(value_type_of(column));
+      unsigned_ints.push_back(is_unsigned(column.element));
+      // What the column's pages decode to: its uncompressed pages, one view or number per row, the
+      // compressed chunk while it is decoded.
+      const auto& meta = row_group.columns[leaf].meta_data;
+      if (meta) {
+        estimate_ += static_cast<uint64_t>(std::max<int64_t>(0, meta->total_uncompressed_size)) +
+                     static_cast<uint64_t>(std::max<int64_t>(0, meta->total_compressed_size));
+      }
+      estimate_ += static_cast<uint64_t>(std::max<int64_t>(0, rows)) *
+                   (*column.element.type == parquet::Type::kByteArray ? sizeof(std::string_view) + 1 : 9);
+    }
+  }
+
+  uint64_t estimated_bytes() const override { return estimate_; }
+
+  void start(TaskSpawner& spawner) override {
+    chunks_.resize(leaves_.size());
+    pages_.resize(leaves_.size());
+    for (size_t c = 0; c < leaves_.size(); ++c) {
+      spawner.spawn([this, c](TaskSpawner& pages) {
+        // The text (column 0) is checked for UTF-8 while each page is decoded.
+        chunks_[c] = reader_->open_column(group_, leaves_[c], c == 0);
+        pages_[c].resize(chunks_[c]->page_count());
+        for (size_t p = 0; p < pages_[c].size(); ++p) {
+          pages.spawn([this, c, p](TaskSpawner&) { pages_[c][p] = chunks_[c]->decode_page(p); });
+        }
+      });
+    }
+  }
+
+  void finish() override {
+    columns.resize(leaves_.size());
+    for (size_t c = 0; c < leaves_.size(); ++c) columns[c] = chunks_[c]->assemble(std::move(pages_[c]));
+    chunks_.clear();
+    pages_.clear();
+  }
+
+ private:
+  std::shared_ptr<const ParquetFileReader> reader_;
+  size_t group_;
+  std::vector<size_t> leaves_;
+  uint64_t estimate_ = 0;
+  std::vector<std::unique_ptr<parquet::ColumnChunkPages>> chunks_;
+  std::vector<std::vector<parquet::DecodedPage>> pages_;
+
+ public:
+  size_t file;
   std::vector<ColumnChunkData> columns;  // text first, then the carried file columns in order
   std::vector<ValueType> types;          // of `columns`
   std::vector<bool> unsigned_ints;
@@ -215,25 +276,15 @@ class ParquetSource : public RowSource {
     };
     id_ = carried(fields.id, false);
     for (const auto& name : fields.passthrough) passthrough_.push_back(*carried(name, true));
-    check_file(first, 0);
-    next_ = launch(0, 0);
+    check_file(first);
+    const int threads = limits.decode_threads > 0 ? limits.decode_threads : available_cores();
+    scheduler_ = std::make_unique<RowGroupScheduler>(threads, limits.read_ahead_bytes, [this] { return produce(); });
   }
 
-  ~ParquetSource() override {
-    if (next_.valid()) next_.wait();
-  }
+  bool read(size_t max_records, std::vector<RawRecord>* out) override { return read_records(max_records, out, nullptr); }
 
-  bool read(size_t max_records, std::vector<RawRecord>* out) override {
-    size_t produced = 0;
-    while (produced < max_records) {
-      if (!current_ || row_ == current_->rows) {
-        if (!advance()) return false;
-        continue;
-      }
-      out->push_back(make_record());
-      ++produced;
-    }
-    return true;
+  bool read_batch(size_t max_records, RawBatch* out) override {
+    return read_records(max_records, &out->records, &out->buffers);
   }
 
   void parse(const RawRecord& record, InputRow* row) const override {
@@ -242,13 +293,13 @@ class ParquetSource : public RowSource {
     row->error = record.error;
     row->id = record.id;
     row->passthrough = record.passthrough;
+    // The text was checked for UTF-8 when its page was decoded (a bad one is a record error).
     if (!row->error.empty()) return;
-    size_t bad = 0;
-    if (!is_valid_utf8(record.bytes, &bad)) {
-      row->error = "text is not valid UTF-8 (byte " + std::to_string(bad) + ")";
-      return;
+    if (record.borrowed.data() != nullptr) {
+      row->borrowed_text = record.borrowed;
+    } else {
+      row->text = record.bytes;
     }
-    row->text = record.bytes;
   }
 
   CarriedColumns carried_columns() const override {
@@ -270,14 +321,15 @@ class ParquetSource : public RowSource {
 
  private:
   void open_file(size_t index) {
-    reader_ = std::make_unique<ParquetFileReader>(files_[index].path);
+    parquet::ReaderOptions options;
+    options.buffer_pool = buffer_pool_;
+    reader_ = std::make_shared<ParquetFileReader>(files_[index].path, options);
     reader_file_ = index;
   }
 
-  // Checks that a file has the columns the first one had, with the same types.
-  void check_file(const ParquetFileReader& file, size_t index) {
-    std::vector<const CarriedSource*> wanted;
-    CarriedSource text{fields_.text, ValueType::kDynamic, false};
+  // Checks that a file has the columns the first one had, with the same types, and notes which
+  // of its leaves to read.
+  void check_file(const ParquetFileReader& file) {
     leaves_.clear();
     auto require = [&](const std::string& name, bool is_text, std::optional<ValueType> type) {
       const LeafColumn* c = file.find_column(name);
@@ -296,42 +348,26 @@ class ParquetSource : public RowSource {
     for (const auto& p : passthrough_) {
       if (!p.partition) require(p.name, false, p.type);
     }
-    (void)index;
   }
 
-  // Decodes row group `group` of file `file` (or the next one that exists) on another thread.
-  std::future<std::optional<DecodedGroup>> launch(size_t file, size_t group) {
-    return std::async(std::launch::async, [this, file, group]() -> std::optional<DecodedGroup> {
-      size_t f = file;
-      size_t g = group;
-      for (;;) {
-        if (f >= files_.size()) return std::nullopt;
-        if (reader_file_ != f) {
-          open_file(f);
-          check_file(*reader_, f);
-        }
-        if (g < reader_->num_row_groups()) break;
-        ++f;
-        g = 0;
+  // The scheduler's producer: the next row group of the input (opening files as it goes), or null.
+  std::shared_ptr<ScheduledUnit> produce() {
+    for (;;) {
+      if (next_file_ >= files_.size()) return nullptr;
+      if (reader_file_ != next_file_) {
+        open_file(next_file_);
+        check_file(*reader_);
       }
-      DecodedGroup decoded;
-      decoded.file = f;
-      decoded.rows = reader_->num_rows(g);
-      for (size_t i = 0; i < reader_->num_row_groups(); ++i) decoded.file_rows += reader_->num_rows(i);
-      decoded.columns = reader_->read_row_group(g, leaves_);
-      for (size_t leaf : leaves_) {
-        decoded.types.push_back(value_type_of(reader_->columns()[leaf]));
-        decoded.unsigned_ints.push_back(is_unsigned(reader_->columns()[leaf].element));
-      }
-      next_group_ = {f, g + 1};
-      return decoded;
-    });
+      if (next_group_ < reader_->num_row_groups()) break;
+      ++next_file_;
+      next_group_ = 0;
+    }
+    return std::make_shared<DecodedGroup>(reader_, next_file_, next_group_++, leaves_);
   }
 
-  // Moves to the next decoded row group and starts decoding the one after it.
+  // Moves to the next decoded row group.
   bool advance() {
-    if (!next_.valid()) return false;
-    std::optional<DecodedGroup> group = next_.get();
+    std::shared_ptr<DecodedGroup> group = std::static_pointer_cast<DecodedGroup>(scheduler_->next());
     if (current_) {
       if (group && group->file == current_->file) {
         file_rows_done_ += current_->rows;
@@ -344,16 +380,37 @@ class ParquetSource : public RowSource {
     if (!group) return false;
     current_ = std::move(group);
     row_ = 0;
+    next_invalid_ = 0;
     cursors_.assign(current_->columns.size(), {});
     for (size_t i = 0; i < cursors_.size(); ++i) cursors_[i].data = &current_->columns[i];
-    next_ = launch(next_group_.first, next_group_.second);
     return true;
   }
 
-  RawRecord make_record() {
-    RawRecord record;
-    record.index = next_index_++;
-    record.line = record.index + 1;
+  // Cuts records from the decoded row groups; with `buffers`, records borrow their text and the
+  // row groups they come from are added to `buffers`.
+  bool read_records(size_t max_records, std::vector<RawRecord>* out,
+                    std::vector<std::shared_ptr<const void>>* buffers) {
+    size_t produced = 0;
+    const DecodedGroup* shared = nullptr;
+    while (produced < max_records) {
+      if (!current_ || row_ == current_->rows) {
+        if (!advance()) return false;
+        continue;
+      }
+      if (buffers != nullptr && shared != current_.get()) {
+        buffers->push_back(current_);
+        shared = current_.get();
+      }
+      out->emplace_back();
+      make_record(&out->back(), buffers != nullptr);
+      ++produced;
+    }
+    return true;
+  }
+
+  void make_record(RawRecord* record, bool borrow) {
+    record->index = next_index_++;
+    record->line = record->index + 1;
     const size_t row = static_cast<size_t>(row_++);
     const auto& partitions = files_[current_->file].partitions;
     auto partition_value = [&](const std::string& name) -> nlohmann::json {
@@ -372,46 +429,61 @@ class ParquetSource : public RowSource {
     {
       const size_t i = cursors_[column++].step(row);
       if (i == SIZE_MAX) {
-        record.error = "text is null";
+        record->error = "text is null";
       } else {
         const std::string_view text = current_->columns[0].values.bytes_at(i);
+        const auto& invalid = current_->columns[0].values.invalid_utf8;
+        while (next_invalid_ < invalid.size() && invalid[next_invalid_].first < i) ++next_invalid_;
         if (text.size() > limits_.max_record_bytes) {
-          record.error = "text of " + std::to_string(text.size()) + " bytes exceeds the limit of " +
-                         std::to_string(limits_.max_record_bytes);
+          record->error = "text of " + std::to_string(text.size()) + " bytes exceeds the limit of " +
+                          std::to_string(limits_.max_record_bytes);
+        } else if (next_invalid_ < invalid.size() && invalid[next_invalid_].first == i) {
+          record->error = "text is not valid UTF-8 (byte " + std::to_string(invalid[next_invalid_].second) + ")";
+        } else if (borrow) {
+          // A view with a null pointer reads as "not borrowed": an empty value gets a real one.
+          record->borrowed = text.data() != nullptr ? text : std::string_view("", 0);
         } else {
-          record.bytes.assign(text);
+          record->bytes.assign(text);
         }
       }
     }
-    if (id_) record.id = id_->partition ? partition_value(id_->name) : next_value();
-    record.passthrough.reserve(passthrough_.size());
-    for (const auto& p : passthrough_) {
-      record.passthrough.push_back(p.partition ? partition_value(p.name) : next_value());
+    if (id_) record->id = id_->partition ? partition_value(id_->name) : next_value();
+    if (!passthrough_.empty()) {
+      record->passthrough.reserve(passthrough_.size());
+      for (const auto& p : passthrough_) {
+        record->passthrough.push_back(p.partition ? partition_value(p.name) : next_value());
+      }
     }
-    return record;
   }
 
   FieldNames fields_;
   SourceLimits limits_;
+  // Recycles the large chunk and page buffers of row groups once nothing points into them.
+  std::shared_ptr<parquet::PageBufferPool> buffer_pool_ =
+      std::make_shared<parquet::PageBufferPool>(static_cast<size_t>(limits_.read_ahead_bytes));
   std::vector<InputFile> files_;
   uint64_t total_bytes_ = 0;
   std::optional<CarriedSource> id_;
   std::vector<CarriedSource> passthrough_;
 
-  // Used by the decoding task only (one at a time).
-  std::unique_ptr<ParquetFileReader> reader_;
+  // Used by the producer (on the thread that calls read()).
+  std::shared_ptr<ParquetFileReader> reader_;
   size_t reader_file_ = SIZE_MAX;
   std::vector<size_t> leaves_;
-  std::pair<size_t, size_t> next_group_{0, 0};
+  size_t next_file_ = 0;
+  size_t next_group_ = 0;
 
   // Used by read().
-  std::future<std::optional<DecodedGroup>> next_;
-  std::optional<DecodedGroup> current_;
+  std::shared_ptr<DecodedGroup> current_;
   std::vector<ColumnCursor> cursors_;
   int64_t row_ = 0;
+  size_t next_invalid_ = 0;  // into the text column's invalid_utf8
   uint64_t next_index_ = 0;
   uint64_t done_bytes_ = 0;
   int64_t file_rows_done_ = 0;
+
+  // Last, so that it stops its workers before anything they use goes.
+  std::unique_ptr<RowGroupScheduler> scheduler_;
 };
 
 }  // namespace
