@@ -51,6 +51,11 @@ struct RawRecord {
   std::string error;  // set by the source when it could not frame or decode the record
   nlohmann::json id;  // decoded id (columnar sources)
   std::vector<nlohmann::json> passthrough;  // decoded passthrough values (columnar sources)
+  // Columnar sources, from read_batch(): the decoded row this record is (opaque to all but its
+  // source, kept alive by the RawBatch), from which parse() builds the id and passthrough values
+  // on the parsing thread instead of the reading one.
+  const void* decoded = nullptr;
+  uint64_t decoded_row = 0;
 
   // The record's bytes, wherever they are.
   std::string_view data() const { return borrowed.data() != nullptr ? borrowed : std::string_view(bytes); }

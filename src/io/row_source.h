@@ -39,6 +39,10 @@ class RowSource {
   // as long as the record's batch.
   virtual void parse(const RawRecord& record, InputRow* row) const = 0;
 
+  // Like parse(), but may move the record's values (id, passthrough, bytes) into the row instead
+  // of copying them; the record is left valid but unspecified. The default calls parse().
+  virtual void consume(RawRecord&& record, InputRow* row) const { parse(record, row); }
+
   // The id and passthrough columns, with their types as far as the format knows them.
   virtual CarriedColumns carried_columns() const = 0;
 

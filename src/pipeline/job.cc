@@ -139,12 +139,12 @@ class JobRunner {
     InputRow row;
     while (auto chunk = raw_.pop()) {
       PreparedChunk prepared{chunk->seq, {}};
-      const std::vector<RawRecord>& records = chunk->batch.records;
+      std::vector<RawRecord>& records = chunk->batch.records;
       prepared.rows.resize(records.size());
       for (size_t i = 0; i < records.size(); ++i) {
         PreparedRow& p = prepared.rows[i];
         row = InputRow{};
-        source_->parse(records[i], &row);
+        source_->consume(std::move(records[i]), &row);
         p.out.index = row.index;
         p.out.line = row.line;
         p.out.id = std::move(row.id);

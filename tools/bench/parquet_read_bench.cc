@@ -1,6 +1,6 @@
 // salvo's reader stage on a Parquet file, as `salvo embed` runs it: the real source (open_row_source,
 // the same limits a job gets), one thread calling read_batch() for chunks of 256 records into a
-// bounded queue, and worker threads calling parse() on every record (UTF-8 validation; the text
+// bounded queue, and worker threads calling consume() (parse) on every record (UTF-8 validation; the text
 // then goes to the tokenizer, here only its length is summed). Prints one JSON line with the time
 // and the process's CPU time. Run by tools/bench/parquet_read_bench.py next to DuckDB.
 //   parquet_read_bench FILE [--text COL] [--id COL] [--keep COL,COL...] [--threads N]
@@ -96,9 +96,9 @@ int main(int argc, char** argv) {
         salvo::InputRow row;
         uint64_t n = 0, bytes = 0, bad = 0, values = 0;
         while (auto batch = queue.pop()) {
-          for (const auto& record : batch->records) {
+          for (auto& record : batch->records) {
             row = salvo::InputRow{};
-            source->parse(record, &row);
+            source->consume(std::move(record), &row);
             ++n;
             if (!row.error.empty()) {
               ++bad;

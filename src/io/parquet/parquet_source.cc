@@ -193,9 +193,30 @@ class DecodedGroup final : public ScheduledUnit {
 
   void finish() override {
     columns.resize(leaves_.size());
-    for (size_t c = 0; c < leaves_.size(); ++c) columns[c] = chunks_[c]->assemble(std::move(pages_[c]));
+    value_index_.resize(leaves_.size());
+    for (size_t c = 0; c < leaves_.size(); ++c) {
+      columns[c] = chunks_[c]->assemble(std::move(pages_[c]));
+      // Where each row's value is, for columns with nulls.
+      const auto& defined = columns[c].defined;
+      if (!defined.empty()) {
+        auto& index = value_index_[c];
+        index.resize(defined.size());
+        uint32_t next = 0;
+        for (size_t r = 0; r < defined.size(); ++r) {
+          index[r] = defined[r] ? next : kNull;
+          next += defined[r];
+        }
+      }
+    }
     chunks_.clear();
     pages_.clear();
+  }
+
+  // The index of row `row`'s value in column `c`, or SIZE_MAX for a null.
+  size_t value_of(size_t c, size_t row) const {
+    if (value_index_[c].empty()) return row;
+    const uint32_t i = value_index_[c][row];
+    return i == kNull ? SIZE_MAX : i;
   }
 
  private:
@@ -205,6 +226,8 @@ class DecodedGroup final : public ScheduledUnit {
   uint64_t estimate_ = 0;
   std::vector<std::unique_ptr<parquet::ColumnChunkPages>> chunks_;
   std::vector<std::vector<parquet::DecodedPage>> pages_;
+  static constexpr uint32_t kNull = UINT32_MAX;
+  std::vector<std::vector<uint32_t>> value_index_;  // per column with nulls: row -> value or kNull
 
  public:
   size_t file;
@@ -213,17 +236,6 @@ class DecodedGroup final : public ScheduledUnit {
   std::vector<bool> unsigned_ints;
   int64_t rows = 0;
   int64_t file_rows = 0;  // rows of the whole file, for progress
-};
-
-// Walks one column row by row: the index of each row's value, or none for a null.
-struct ColumnCursor {
-  const ColumnChunkData* data = nullptr;
-  size_t next_value = 0;
-  // Advances one row; returns the value index or SIZE_MAX for a null.
-  size_t step(size_t row) {
-    if (!data->defined.empty() && !data->defined[row]) return SIZE_MAX;
-    return next_value++;
-  }
 };
 
 nlohmann::json to_json(const parquet::ColumnValues& values, size_t i, ValueType type, bool is_unsigned_int) {
@@ -287,18 +299,40 @@ class ParquetSource : public RowSource {
     return read_records(max_records, &out->records, &out->buffers);
   }
 
+  // The text was checked for UTF-8 when its page was decoded (a bad one is a record error).
   void parse(const RawRecord& record, InputRow* row) const override {
     row->index = record.index;
     row->line = record.line;
     row->error = record.error;
-    row->id = record.id;
-    row->passthrough = record.passthrough;
-    // The text was checked for UTF-8 when its page was decoded (a bad one is a record error).
+    if (record.decoded != nullptr) {
+      carried_values(*static_cast<const DecodedGroup*>(record.decoded), record.decoded_row, row);
+    } else {
+      row->id = record.id;
+      row->passthrough = record.passthrough;
+    }
     if (!row->error.empty()) return;
     if (record.borrowed.data() != nullptr) {
       row->borrowed_text = record.borrowed;
     } else {
       row->text = record.bytes;
+    }
+  }
+
+  void consume(RawRecord&& record, InputRow* row) const override {
+    row->index = record.index;
+    row->line = record.line;
+    row->error = std::move(record.error);
+    if (record.decoded != nullptr) {
+      carried_values(*static_cast<const DecodedGroup*>(record.decoded), record.decoded_row, row);
+    } else {
+      row->id = std::move(record.id);
+      row->passthrough = std::move(record.passthrough);
+    }
+    if (!row->error.empty()) return;
+    if (record.borrowed.data() != nullptr) {
+      row->borrowed_text = record.borrowed;
+    } else {
+      row->text = std::move(record.bytes);
     }
   }
 
@@ -381,8 +415,6 @@ class ParquetSource : public RowSource {
     current_ = std::move(group);
     row_ = 0;
     next_invalid_ = 0;
-    cursors_.assign(current_->columns.size(), {});
-    for (size_t i = 0; i < cursors_.size(); ++i) cursors_[i].data = &current_->columns[i];
     return true;
   }
 
@@ -412,47 +444,57 @@ class ParquetSource : public RowSource {
     record->index = next_index_++;
     record->line = record->index + 1;
     const size_t row = static_cast<size_t>(row_++);
-    const auto& partitions = files_[current_->file].partitions;
+    const size_t i = current_->value_of(0, row);
+    if (i == SIZE_MAX) {
+      record->error = "text is null";
+    } else {
+      const std::string_view text = current_->columns[0].values.bytes_at(i);
+      const auto& invalid = current_->columns[0].values.invalid_utf8;
+      while (next_invalid_ < invalid.size() && invalid[next_invalid_].first < i) ++next_invalid_;
+      if (text.size() > limits_.max_record_bytes) {
+        record->error = "text of " + std::to_string(text.size()) + " bytes exceeds the limit of " +
+                        std::to_string(limits_.max_record_bytes);
+      } else if (next_invalid_ < invalid.size() && invalid[next_invalid_].first == i) {
+        record->error = "text is not valid UTF-8 (byte " + std::to_string(invalid[next_invalid_].second) + ")";
+      } else if (borrow) {
+        // A view with a null pointer reads as "not borrowed": an empty value gets a real one.
+        record->borrowed = text.data() != nullptr ? text : std::string_view("", 0);
+      } else {
+        record->bytes.assign(text);
+      }
+    }
+    if (borrow) {
+      // parse() builds the carried values on its own thread from the row group the batch holds.
+      record->decoded = current_.get();
+      record->decoded_row = row;
+    } else {
+      InputRow values;
+      carried_values(*current_, row, &values);
+      record->id = std::move(values.id);
+      record->passthrough = std::move(values.passthrough);
+    }
+  }
+
+  // The id and passthrough values of row `row` of a decoded row group.
+  void carried_values(const DecodedGroup& group, size_t row, InputRow* out) const {
+    const auto& partitions = files_[group.file].partitions;
     auto partition_value = [&](const std::string& name) -> nlohmann::json {
       for (const auto& [key, value] : partitions) {
         if (key == name) return value ? nlohmann::json(*value) : nlohmann::json();
       }
       return nullptr;
     };
-    size_t column = 0;
+    size_t column = 1;  // after the text
     auto next_value = [&]() -> nlohmann::json {
       const size_t c = column++;
-      const size_t i = cursors_[c].step(row);
+      const size_t i = group.value_of(c, row);
       if (i == SIZE_MAX) return nullptr;
-      return to_json(current_->columns[c].values, i, current_->types[c], current_->unsigned_ints[c]);
+      return to_json(group.columns[c].values, i, group.types[c], group.unsigned_ints[c]);
     };
-    {
-      const size_t i = cursors_[column++].step(row);
-      if (i == SIZE_MAX) {
-        record->error = "text is null";
-      } else {
-        const std::string_view text = current_->columns[0].values.bytes_at(i);
-        const auto& invalid = current_->columns[0].values.invalid_utf8;
-        while (next_invalid_ < invalid.size() && invalid[next_invalid_].first < i) ++next_invalid_;
-        if (text.size() > limits_.max_record_bytes) {
-          record->error = "text of " + std::to_string(text.size()) + " bytes exceeds the limit of " +
-                          std::to_string(limits_.max_record_bytes);
-        } else if (next_invalid_ < invalid.size() && invalid[next_invalid_].first == i) {
-          record->error = "text is not valid UTF-8 (byte " + std::to_string(invalid[next_invalid_].second) + ")";
-        } else if (borrow) {
-          // A view with a null pointer reads as "not borrowed": an empty value gets a real one.
-          record->borrowed = text.data() != nullptr ? text : std::string_view("", 0);
-        } else {
-          record->bytes.assign(text);
-        }
-      }
-    }
-    if (id_) record->id = id_->partition ? partition_value(id_->name) : next_value();
+    if (id_) out->id = id_->partition ? partition_value(id_->name) : next_value();
     if (!passthrough_.empty()) {
-      record->passthrough.reserve(passthrough_.size());
-      for (const auto& p : passthrough_) {
-        record->passthrough.push_back(p.partition ? partition_value(p.name) : next_value());
-      }
+      out->passthrough.reserve(passthrough_.size());
+      for (const auto& p : passthrough_) out->passthrough.push_back(p.partition ? partition_value(p.name) : next_value());
     }
   }
 
@@ -475,7 +517,6 @@ class ParquetSource : public RowSource {
 
   // Used by read().
   std::shared_ptr<DecodedGroup> current_;
-  std::vector<ColumnCursor> cursors_;
   int64_t row_ = 0;
   size_t next_invalid_ = 0;  // into the text column's invalid_utf8
   uint64_t next_index_ = 0;
