@@ -141,29 +141,32 @@ const char* compression_name(Compression compression) {
   return "unknown";
 }
 
-std::string compress(Compression compression, std::string_view input, int level) {
+void compress_into(Compression compression, std::string_view input, std::string* out, int level) {
   switch (compression) {
     case Compression::kNone:
-      return std::string(input);
+      out->assign(input);
+      return;
     case Compression::kSnappy: {
       size_t length = snappy_max_compressed_length(input.size());
-      std::string out(length, '\0');
-      if (snappy_compress(input.data(), input.size(), out.data(), &length) != SNAPPY_OK) {
+      out->resize(length);
+      if (snappy_compress(input.data(), input.size(), out->data(), &length) != SNAPPY_OK) {
         throw Error(ErrorCode::kInternal, "snappy compression failed");
       }
-      out.resize(length);
-      return out;
+      out->resize(length);
+      return;
     }
     case Compression::kGzip:
-      return deflate_data(true, input, level);
+      *out = deflate_data(true, input, level);
+      return;
     case Compression::kZlib:
-      return deflate_data(false, input, level);
+      *out = deflate_data(false, input, level);
+      return;
     case Compression::kZstd: {
-      std::string out(ZSTD_compressBound(input.size()), '\0');
-      const size_t n = ZSTD_compress(out.data(), out.size(), input.data(), input.size(), level < 0 ? 3 : level);
+      out->resize(ZSTD_compressBound(input.size()));
+      const size_t n = ZSTD_compress(out->data(), out->size(), input.data(), input.size(), level < 0 ? 3 : level);
       if (ZSTD_isError(n)) throw Error(ErrorCode::kInternal, std::string("zstd: ") + ZSTD_getErrorName(n));
-      out.resize(n);
-      return out;
+      out->resize(n);
+      return;
     }
     case Compression::kLz4Raw:
     case Compression::kLz4Hadoop: {
@@ -171,19 +174,25 @@ std::string compress(Compression compression, std::string_view input, int level)
         throw Error(ErrorCode::kInternal, "lz4: block of " + std::to_string(input.size()) + " bytes is too large");
       }
       const size_t header = compression == Compression::kLz4Hadoop ? 8 : 0;
-      std::string out(header + LZ4_compressBound(static_cast<int>(input.size())), '\0');
-      const int n = LZ4_compress_default(input.data(), out.data() + header, static_cast<int>(input.size()),
-                                         static_cast<int>(out.size() - header));
+      out->resize(header + LZ4_compressBound(static_cast<int>(input.size())));
+      const int n = LZ4_compress_default(input.data(), out->data() + header, static_cast<int>(input.size()),
+                                         static_cast<int>(out->size() - header));
       if (n <= 0) throw Error(ErrorCode::kInternal, "lz4 compression failed");
       if (header) {
-        store_be32(out.data(), static_cast<uint32_t>(input.size()));
-        store_be32(out.data() + 4, static_cast<uint32_t>(n));
+        store_be32(out->data(), static_cast<uint32_t>(input.size()));
+        store_be32(out->data() + 4, static_cast<uint32_t>(n));
       }
-      out.resize(header + n);
-      return out;
+      out->resize(header + static_cast<size_t>(n));
+      return;
     }
   }
   throw Error(ErrorCode::kInternal, "unknown compression");
+}
+
+std::string compress(Compression compression, std::string_view input, int level) {
+  std::string out;
+  compress_into(compression, input, &out, level);
+  return out;
 }
 
 void decompress_into(Compression compression, std::string_view input, char* out, size_t expected_size,

@@ -26,6 +26,9 @@ const char* compression_name(Compression compression);
 // the library fails.
 std::string compress(Compression compression, std::string_view input, int level = -1);
 
+// Like compress(), into `out` (its capacity is reused: no allocation once it is large enough).
+void compress_into(Compression compression, std::string_view input, std::string* out, int level = -1);
+
 // Decompresses `input`, which must expand to exactly `expected_size` bytes: no more is ever
 // allocated, so a hostile size claim inside the data cannot exhaust memory. Throws
 // salvo::Error(kIo) with `what` (e.g. "data.parquet: page at byte 1234") for corrupt data or a

@@ -160,7 +160,9 @@ TEST(ParquetSourceTest, FoldersPartitionsAndMissingColumns) {
 
 // Reads every column of every row group; hostile files must end in salvo::Error, nothing else.
 void read_everything(const std::filesystem::path& path) {
-  ParquetFileReader reader(path, ReaderOptions{1 << 20});
+  ReaderOptions options;
+  options.max_column_bytes = 1 << 20;
+  ParquetFileReader reader(path, options);
   for (size_t g = 0; g < reader.num_row_groups(); ++g) {
     std::vector<size_t> leaves;
     for (size_t c = 0; c < reader.columns().size(); ++c) leaves.push_back(c);
@@ -357,7 +359,9 @@ TEST(ParquetFileReaderTest, PagesDecodeInAnyOrder) {
       for (size_t i = 0; i < serial.values.views.size(); ++i) {
         ASSERT_EQ(reversed.values.views[i], serial.values.views[i]);
       }
-      if (leaf == 0) EXPECT_FALSE(serial.values.invalid_utf8.empty());
+      if (leaf == 0) {
+        EXPECT_FALSE(serial.values.invalid_utf8.empty());
+      }
     }
   }
   EXPECT_GE(most_pages, 5u);
