@@ -55,10 +55,11 @@ class RowSource {
 struct SourceLimits {
   size_t max_record_bytes = 16u << 20;  // a longer record becomes an error row, not a huge buffer
   // Columnar sources (Parquet): threads that decode row groups and pages ahead of read(), 0 for
-  // one per available core, and the most decoded bytes they may hold ahead of it (at least one
-  // row group is always decoded, however large).
+  // one per available core, and the most decoded bytes they may hold ahead of it, 0 for 128 MiB
+  // per decoding thread and at least 256 MiB (at least one row group is always decoded, however
+  // large).
   int decode_threads = 0;
-  uint64_t read_ahead_bytes = uint64_t{256} << 20;
+  uint64_t read_ahead_bytes = 0;
 };
 
 // Opens `path` by its extension: .jsonl / .ndjson / .json (JSON lines), .csv, .parquet (also a

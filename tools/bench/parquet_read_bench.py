@@ -8,9 +8,10 @@ cannot collapse them), with DuckDB:
   multi  id BIGINT, text VARCHAR, score DOUBLE, package VARCHAR    (package: dictionary-encoded)
 and reads them with
   salvo   build/tools/bench/parquet_read_bench: the reader stage of `salvo embed`, i.e. the real
-          ParquetSource (open_row_source with a job's limits, --threads decoding threads) driven as
+          ParquetSource (open_row_source with a job's limits) driven as
           the job drives it: read_batch() of 256 records on one thread, consume() (parse: text as a
-          view, UTF-8 checked, id and passthrough values as JSON) on --threads worker threads
+          view, UTF-8 checked, id and passthrough values as JSON) on --threads worker threads,
+          --threads decoding threads with the default read-ahead (256 MiB for 2 threads)
   duckdb  the duckdb Python package, SET threads=N, SELECT <columns> FROM file, materialised with
           to_arrow_table() (every value copied into Arrow arrays)
 for two projections: the text column alone ("text" file), and text + id + score + package ("multi").

@@ -256,6 +256,15 @@ nlohmann::json to_json(const parquet::ColumnValues& values, size_t i, ValueType 
   }
 }
 
+int decode_threads(const SourceLimits& limits) {
+  return limits.decode_threads > 0 ? limits.decode_threads : available_cores();
+}
+
+uint64_t read_ahead_bytes(const SourceLimits& limits) {
+  if (limits.read_ahead_bytes > 0) return limits.read_ahead_bytes;
+  return std::max<uint64_t>(uint64_t{256} << 20, static_cast<uint64_t>(decode_threads(limits)) * (uint64_t{128} << 20));
+}
+
 class ParquetSource : public RowSource {
  public:
   ParquetSource(const std::string& path, const FieldNames& fields, const SourceLimits& limits)
@@ -289,8 +298,8 @@ class ParquetSource : public RowSource {
     id_ = carried(fields.id, false);
     for (const auto& name : fields.passthrough) passthrough_.push_back(*carried(name, true));
     check_file(first);
-    const int threads = limits.decode_threads > 0 ? limits.decode_threads : available_cores();
-    scheduler_ = std::make_unique<RowGroupScheduler>(threads, limits.read_ahead_bytes, [this] { return produce(); });
+    scheduler_ = std::make_unique<RowGroupScheduler>(decode_threads(limits), read_ahead_bytes(limits),
+                                                     [this] { return produce(); });
   }
 
   bool read(size_t max_records, std::vector<RawRecord>* out) override { return read_records(max_records, out, nullptr); }
@@ -502,7 +511,7 @@ class ParquetSource : public RowSource {
   SourceLimits limits_;
   // Recycles the large chunk and page buffers of row groups once nothing points into them.
   std::shared_ptr<parquet::PageBufferPool> buffer_pool_ =
-      std::make_shared<parquet::PageBufferPool>(static_cast<size_t>(limits_.read_ahead_bytes));
+      std::make_shared<parquet::PageBufferPool>(static_cast<size_t>(read_ahead_bytes(limits_)));
   std::vector<InputFile> files_;
   uint64_t total_bytes_ = 0;
   std::optional<CarriedSource> id_;
