@@ -310,18 +310,21 @@ void ParquetFileWriter::write_row_group(std::span<ParquetColumnBuffer> buffers) 
         compressing.pop_front();
       }
     };
+    auto compress = [this](EncodedPage page) {
+      page.compressed = take_buffer();
+      compress_page(options_.codec, page.body, &page.compressed);
+      give_back(std::move(page.body));  // the uncompressed copy is no longer needed
+      return page;
+    };
     encode_column(buffer, &meta, [&](EncodedPage&& page) {
       if (!compressed) {
         write_page(std::move(page));
-        return;
+      } else if (window == 1) {
+        write_page(compress(std::move(page)));
+      } else {
+        compressing.push_back(std::async(std::launch::async, compress, std::move(page)));
+        write_until(window - 1);
       }
-      compressing.push_back(std::async(std::launch::async, [this, page = std::move(page)]() mutable {
-        page.compressed = take_buffer();
-        compress_page(options_.codec, page.body, &page.compressed);
-        give_back(std::move(page.body));  // the uncompressed copy is no longer needed
-        return std::move(page);
-      }));
-      write_until(window - 1);
     });
     write_until(0);
     buffer.clear();
