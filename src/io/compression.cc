@@ -106,9 +106,9 @@ void store_be32(char* p, uint32_t v) {
   p[3] = static_cast<char>(v);
 }
 
-// Hadoop's LZ4 framing: blocks of [decompressed size BE32][compressed size BE32][raw LZ4 block].
-bool try_lz4_hadoop(std::string_view input, size_t expected_size, std::string* out) {
-  out->assign(expected_size, '\0');
+// Hadoop's LZ4 framing: blocks of [decompressed size BE32][compressed size BE32][raw LZ4 block],
+// decompressed into out[0, expected_size). False when the input is not in that framing.
+bool try_lz4_hadoop(std::string_view input, char* out, size_t expected_size) {
   size_t in = 0;
   size_t produced = 0;
   while (in < input.size()) {
@@ -117,7 +117,7 @@ bool try_lz4_hadoop(std::string_view input, size_t expected_size, std::string* o
     const uint32_t block_size = load_be32(input.data() + in + 4);
     in += 8;
     if (block_size > input.size() - in || raw_size > expected_size - produced) return false;
-    const int n = LZ4_decompress_safe(input.data() + in, out->data() + produced, static_cast<int>(block_size),
+    const int n = LZ4_decompress_safe(input.data() + in, out + produced, static_cast<int>(block_size),
                                       static_cast<int>(raw_size));
     if (n < 0 || static_cast<uint32_t>(n) != raw_size) return false;
     in += block_size;
@@ -141,29 +141,32 @@ const char* compression_name(Compression compression) {
   return "unknown";
 }
 
-std::string compress(Compression compression, std::string_view input, int level) {
+void compress_into(Compression compression, std::string_view input, std::string* out, int level) {
   switch (compression) {
     case Compression::kNone:
-      return std::string(input);
+      out->assign(input);
+      return;
     case Compression::kSnappy: {
       size_t length = snappy_max_compressed_length(input.size());
-      std::string out(length, '\0');
-      if (snappy_compress(input.data(), input.size(), out.data(), &length) != SNAPPY_OK) {
+      out->resize(length);
+      if (snappy_compress(input.data(), input.size(), out->data(), &length) != SNAPPY_OK) {
         throw Error(ErrorCode::kInternal, "snappy compression failed");
       }
-      out.resize(length);
-      return out;
+      out->resize(length);
+      return;
     }
     case Compression::kGzip:
-      return deflate_data(true, input, level);
+      *out = deflate_data(true, input, level);
+      return;
     case Compression::kZlib:
-      return deflate_data(false, input, level);
+      *out = deflate_data(false, input, level);
+      return;
     case Compression::kZstd: {
-      std::string out(ZSTD_compressBound(input.size()), '\0');
-      const size_t n = ZSTD_compress(out.data(), out.size(), input.data(), input.size(), level < 0 ? 3 : level);
+      out->resize(ZSTD_compressBound(input.size()));
+      const size_t n = ZSTD_compress(out->data(), out->size(), input.data(), input.size(), level < 0 ? 3 : level);
       if (ZSTD_isError(n)) throw Error(ErrorCode::kInternal, std::string("zstd: ") + ZSTD_getErrorName(n));
-      out.resize(n);
-      return out;
+      out->resize(n);
+      return;
     }
     case Compression::kLz4Raw:
     case Compression::kLz4Hadoop: {
@@ -171,29 +174,36 @@ std::string compress(Compression compression, std::string_view input, int level)
         throw Error(ErrorCode::kInternal, "lz4: block of " + std::to_string(input.size()) + " bytes is too large");
       }
       const size_t header = compression == Compression::kLz4Hadoop ? 8 : 0;
-      std::string out(header + LZ4_compressBound(static_cast<int>(input.size())), '\0');
-      const int n = LZ4_compress_default(input.data(), out.data() + header, static_cast<int>(input.size()),
-                                         static_cast<int>(out.size() - header));
+      out->resize(header + LZ4_compressBound(static_cast<int>(input.size())));
+      const int n = LZ4_compress_default(input.data(), out->data() + header, static_cast<int>(input.size()),
+                                         static_cast<int>(out->size() - header));
       if (n <= 0) throw Error(ErrorCode::kInternal, "lz4 compression failed");
       if (header) {
-        store_be32(out.data(), static_cast<uint32_t>(input.size()));
-        store_be32(out.data() + 4, static_cast<uint32_t>(n));
+        store_be32(out->data(), static_cast<uint32_t>(input.size()));
+        store_be32(out->data() + 4, static_cast<uint32_t>(n));
       }
-      out.resize(header + n);
-      return out;
+      out->resize(header + static_cast<size_t>(n));
+      return;
     }
   }
   throw Error(ErrorCode::kInternal, "unknown compression");
 }
 
-std::string decompress(Compression compression, std::string_view input, size_t expected_size,
-                       const std::string& what) {
+std::string compress(Compression compression, std::string_view input, int level) {
+  std::string out;
+  compress_into(compression, input, &out, level);
+  return out;
+}
+
+void decompress_into(Compression compression, std::string_view input, char* out, size_t expected_size,
+                     const std::string& what) {
   switch (compression) {
     case Compression::kNone:
       if (input.size() != expected_size) {
         corrupt(what, "holds " + std::to_string(input.size()) + " bytes, expected " + std::to_string(expected_size));
       }
-      return std::string(input);
+      if (expected_size > 0) std::memcpy(out, input.data(), expected_size);
+      return;
     case Compression::kSnappy: {
       size_t length = 0;
       if (snappy_uncompressed_length(input.data(), input.size(), &length) != SNAPPY_OK) {
@@ -203,45 +213,52 @@ std::string decompress(Compression compression, std::string_view input, size_t e
         corrupt(what, "snappy data claims " + std::to_string(length) + " bytes, expected " +
                           std::to_string(expected_size));
       }
-      std::string out(length, '\0');
-      if (snappy_uncompress(input.data(), input.size(), out.data(), &length) != SNAPPY_OK || length != expected_size) {
+      if (snappy_uncompress(input.data(), input.size(), out, &length) != SNAPPY_OK || length != expected_size) {
         corrupt(what, "corrupt snappy data");
       }
-      return out;
+      return;
     }
     case Compression::kGzip:
-      return inflate_data(true, input, expected_size, true, what);
-    case Compression::kZlib:
-      return inflate_data(false, input, expected_size, true, what);
+    case Compression::kZlib: {
+      const std::string inflated = inflate_data(compression == Compression::kGzip, input, expected_size, true, what);
+      if (expected_size > 0) std::memcpy(out, inflated.data(), expected_size);
+      return;
+    }
     case Compression::kZstd: {
-      std::string out(expected_size, '\0');
-      const size_t n = ZSTD_decompress(out.data(), out.size(), input.data(), input.size());
+      const size_t n = ZSTD_decompress(out, expected_size, input.data(), input.size());
       if (ZSTD_isError(n)) corrupt(what, std::string("corrupt zstd data: ") + ZSTD_getErrorName(n));
       if (n != expected_size) {
         corrupt(what, "zstd data holds " + std::to_string(n) + " bytes, expected " + std::to_string(expected_size));
       }
-      return out;
+      return;
     }
-    case Compression::kLz4Hadoop: {
-      std::string out;
-      if (try_lz4_hadoop(input, expected_size, &out)) return out;
+    case Compression::kLz4Hadoop:
+      if (try_lz4_hadoop(input, out, expected_size)) return;
       [[fallthrough]];
-    }
     case Compression::kLz4Raw: {
       if (input.size() > static_cast<size_t>(INT32_MAX) || expected_size > static_cast<size_t>(INT32_MAX)) {
         corrupt(what, "lz4 block too large");
       }
-      std::string out(expected_size, '\0');
-      const int n = LZ4_decompress_safe(input.data(), out.data(), static_cast<int>(input.size()),
+      const int n = LZ4_decompress_safe(input.data(), out, static_cast<int>(input.size()),
                                         static_cast<int>(expected_size));
       if (n < 0) corrupt(what, "corrupt lz4 data");
       if (static_cast<size_t>(n) != expected_size) {
         corrupt(what, "lz4 data holds " + std::to_string(n) + " bytes, expected " + std::to_string(expected_size));
       }
-      return out;
+      return;
     }
   }
   throw Error(ErrorCode::kInternal, "unknown compression");
+}
+
+std::string decompress(Compression compression, std::string_view input, size_t expected_size,
+                       const std::string& what) {
+  if (compression == Compression::kGzip || compression == Compression::kZlib) {
+    return inflate_data(compression == Compression::kGzip, input, expected_size, true, what);
+  }
+  std::string out(expected_size, '\0');
+  decompress_into(compression, input, out.data(), expected_size, what);
+  return out;
 }
 
 std::string decompress_bounded(Compression compression, std::string_view input, size_t max_size,

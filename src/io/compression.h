@@ -26,12 +26,20 @@ const char* compression_name(Compression compression);
 // the library fails.
 std::string compress(Compression compression, std::string_view input, int level = -1);
 
+// Like compress(), into `out` (its capacity is reused: no allocation once it is large enough).
+void compress_into(Compression compression, std::string_view input, std::string* out, int level = -1);
+
 // Decompresses `input`, which must expand to exactly `expected_size` bytes: no more is ever
 // allocated, so a hostile size claim inside the data cannot exhaust memory. Throws
 // salvo::Error(kIo) with `what` (e.g. "data.parquet: page at byte 1234") for corrupt data or a
 // size mismatch.
 std::string decompress(Compression compression, std::string_view input, size_t expected_size,
                        const std::string& what = "compressed data");
+
+// Like decompress(), into out[0, expected_size) (a page buffer the caller owns): no copy, no
+// zero-fill. On a throw the contents of `out` are unspecified.
+void decompress_into(Compression compression, std::string_view input, char* out, size_t expected_size,
+                     const std::string& what = "compressed data");
 
 // Decompresses a gzip, zlib or zstd stream whose size is not known in advance, refusing to
 // produce more than `max_size` bytes (salvo::Error(kIo) naming `what`).

@@ -2,8 +2,10 @@
 #pragma once
 
 #include <cstdint>
+#include <memory>
 #include <optional>
 #include <string>
+#include <string_view>
 #include <vector>
 
 #include <nlohmann/json.hpp>
@@ -37,14 +39,40 @@ struct CarriedColumns {
 // One record as the source framed it, not yet parsed. Parsing happens on worker threads, so a
 // malformed record costs the reader nothing. Text formats (JSONL, CSV) leave the record's bytes
 // to parse; columnar and binary formats (Parquet, TFRecord) decode fields as they read, put the
-// text in `bytes` and fill `id` and `passthrough` themselves.
+// text in `bytes` (or, from read_batch(), in `borrowed`) and fill `id` and `passthrough`
+// themselves.
 struct RawRecord {
   uint64_t index = 0;  // 0-based position among the input's records; output order follows it
   uint64_t line = 0;   // 1-based line (text formats) or record number, for error messages
   std::string bytes;
+  // Set instead of `bytes` by sources that hand out views into their decoded buffers
+  // (RowSource::read_batch()): valid while the RawBatch the record came in is alive.
+  std::string_view borrowed;
   std::string error;  // set by the source when it could not frame or decode the record
   nlohmann::json id;  // decoded id (columnar sources)
   std::vector<nlohmann::json> passthrough;  // decoded passthrough values (columnar sources)
+  // Columnar sources, from read_batch(): the decoded row this record is (opaque to all but its
+  // source, kept alive by the RawBatch), from which parse() builds the id and passthrough values
+  // on the parsing thread instead of the reading one.
+  const void* decoded = nullptr;
+  uint64_t decoded_row = 0;
+
+  // The record's bytes, wherever they are.
+  std::string_view data() const { return borrowed.data() != nullptr ? borrowed : std::string_view(bytes); }
+};
+
+// Records read together by RowSource::read_batch(). Records may borrow their bytes from buffers
+// that `buffers` keeps alive (decoded Parquet pages, shared with the source and other batches),
+// so text reaches the tokenizer without a copy. Keep the batch (or move it whole) for as long as
+// its records, or rows parsed from them, are used.
+struct RawBatch {
+  std::vector<RawRecord> records;
+  std::vector<std::shared_ptr<const void>> buffers;
+
+  void clear() {
+    records.clear();
+    buffers.clear();
+  }
 };
 
 // A parsed input row: the text to run and the id to carry to the output, or why it is bad.
@@ -55,7 +83,15 @@ struct InputRow {
   std::vector<nlohmann::json> passthrough;  // FieldNames::passthrough values, null when absent
   std::string text;
   std::string text_pair;  // the second text of a pair, when FieldNames::text_pair is set
+  // Set instead of `text` when parse() was given a record with borrowed bytes: a view into its
+  // RawBatch's buffers. Read the text with text_view().
+  std::string_view borrowed_text;
   std::string error;  // non-empty: the row is reported with this reason and not computed
+
+  // The row's text, wherever it is.
+  std::string_view text_view() const {
+    return borrowed_text.data() != nullptr ? borrowed_text : std::string_view(text);
+  }
 };
 
 

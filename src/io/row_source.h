@@ -29,8 +29,20 @@ class RowSource {
   // Throws salvo::Error(kIo) when the input cannot be read at all.
   virtual bool read(size_t max_records, std::vector<RawRecord>* out) = 0;
 
+  // Like read(), appending to `out->records`, but records may borrow their bytes
+  // (RawRecord::borrowed) from buffers the source adds to `out->buffers`: columnar sources
+  // (Parquet) hand out views into decoded pages instead of one copy per value. The default
+  // calls read(). Use one of read() and read_batch() for a whole input, not both.
+  virtual bool read_batch(size_t max_records, RawBatch* out) { return read(max_records, &out->records); }
+
   // Turns a framed record into a row; a record it cannot parse gets `error` set, never a throw.
+  // A record with borrowed bytes may give a row with borrowed text (InputRow::text_view()), valid
+  // as long as the record's batch.
   virtual void parse(const RawRecord& record, InputRow* row) const = 0;
+
+  // Like parse(), but may move the record's values (id, passthrough, bytes) into the row instead
+  // of copying them; the record is left valid but unspecified. The default calls parse().
+  virtual void consume(RawRecord&& record, InputRow* row) const { parse(record, row); }
 
   // The id and passthrough columns, with their types as far as the format knows them.
   virtual CarriedColumns carried_columns() const = 0;
@@ -55,6 +67,12 @@ struct Slice {
 // Limits that protect memory from hostile input.
 struct SourceLimits {
   size_t max_record_bytes = 16u << 20;  // a longer record becomes an error row, not a huge buffer
+  // Columnar sources (Parquet): threads that decode row groups and pages ahead of read(), 0 for
+  // one per available core, and the most decoded bytes they may hold ahead of it, 0 for 128 MiB
+  // per decoding thread and at least 256 MiB (at least one row group is always decoded, however
+  // large).
+  int decode_threads = 0;
+  uint64_t read_ahead_bytes = 0;
 };
 
 // Opens `path` by its extension: .jsonl / .ndjson / .json (JSON lines), .csv, .parquet (also a

@@ -33,9 +33,15 @@ using json = nlohmann::json;
 constexpr size_t kRecordsPerRead = 256;
 constexpr size_t kWindowsInFlight = 3;  // windows submitted and not yet written
 
+// A window's input rows, with the source's buffers their text may borrow from.
+struct WindowRows {
+  std::vector<InputRow> rows;
+  std::vector<std::shared_ptr<const void>> buffers;
+};
+
 // One window of rows on its way to the output.
 struct Window {
-  std::shared_ptr<std::vector<InputRow>> rows;
+  std::shared_ptr<WindowRows> input;
   std::future<Result> result;
 };
 
@@ -337,28 +343,31 @@ class JobRunner {
   }
 
   void read_loop() {
-    std::vector<RawRecord> records;
     bool more = true;
     // A resumed job: the rows its completed parts hold are framed and dropped, never parsed or run.
     for (uint64_t skip = summary_.resumed_rows; skip > 0 && more;) {
-      records.clear();
-      more = source_->read(std::min<uint64_t>(skip, kRecordsPerRead), &records);
-      skip -= std::min<uint64_t>(skip, records.size());
+      RawBatch skipped;
+      more = source_->read_batch(std::min<uint64_t>(skip, kRecordsPerRead), &skipped);
+      skip -= std::min<uint64_t>(skip, skipped.records.size());
     }
     while (more) {
-      records.clear();
-      while (more && records.size() < options_.window_rows) {
-        more = source_->read(std::min(kRecordsPerRead, options_.window_rows - records.size()), &records);
+      RawBatch batch;
+      while (more && batch.records.size() < options_.window_rows) {
+        more = source_->read_batch(std::min(kRecordsPerRead, options_.window_rows - batch.records.size()), &batch);
       }
       bytes_read_ = source_->bytes_read();
-      if (records.empty()) break;
-      if (!windows_.push(submit(records))) return;
+      if (batch.records.empty()) break;
+      if (!windows_.push(submit(std::move(batch)))) return;
     }
     windows_.close();
   }
 
-  Window submit(const std::vector<RawRecord>& records) {
-    auto rows = std::make_shared<std::vector<InputRow>>(records.size());
+  Window submit(RawBatch batch) {
+    std::vector<RawRecord>& records = batch.records;
+    auto input = std::make_shared<WindowRows>();
+    input->rows.resize(records.size());
+    input->buffers = std::move(batch.buffers);
+    std::vector<InputRow>* rows = &input->rows;
     Request request;
     request.task = options_.task;
     request.options = options_.task_options;
@@ -369,12 +378,12 @@ class JobRunner {
     const CarriedColumns carried = source_->carried_columns();
     for (size_t i = 0; i < records.size(); ++i) {
       InputRow& row = (*rows)[i];
-      source_->parse(records[i], &row);
+      source_->consume(std::move(records[i]), &row);
       if (row.error.empty()) row.error = invalid_utf8_in(row.id, "the id");
       for (size_t p = 0; row.error.empty() && p < options_.keep_columns.size(); ++p) {
         row.error = invalid_utf8_in(row.passthrough[p], "column \"" + options_.keep_columns[p] + "\"");
       }
-      if (options_.task != Task::kPredict) in.texts[i] = row.text;
+      if (options_.task != Task::kPredict) in.texts[i] = row.text_view();
       if (!in.text_pairs.empty()) in.text_pairs[i] = row.text_pair;
       in.errors[i] = row.error;
     }
@@ -382,14 +391,14 @@ class JobRunner {
       in.texts.clear();
       in.tensors = tensor_inputs(options_, *rows, &in.errors);
     }
-    in.keep_alive = rows;
-    return Window{rows, session_.submit(std::move(request))};
+    in.keep_alive = input;
+    return Window{input, session_.submit(std::move(request))};
   }
 
   void write_loop(std::chrono::steady_clock::time_point start) {
     while (auto window = windows_.pop()) {
       Result result = window->result.get();
-      const std::vector<InputRow>& rows = *window->rows;
+      const std::vector<InputRow>& rows = window->input->rows;
       if (options_.task == Task::kPredict && schema_.fields.empty()) open_predict_sink(result.columns.schema());
       RecordBatch out;
       for (size_t c = 0; c < carried_count_; ++c) {

@@ -1,8 +1,10 @@
 #include "io/parquet/parquet_decoder.h"
 
+#include <algorithm>
 #include <cstring>
 
 #include "core/error.h"
+#include "core/utf8.h"
 
 namespace salvo::parquet {
 namespace {
@@ -43,28 +45,61 @@ int64_t read_zigzag(const uint8_t* data, size_t size, size_t* pos, const DecodeC
   return static_cast<int64_t>(v >> 1) ^ -static_cast<int64_t>(v & 1);
 }
 
+// Notes value `index` of `out` when `value` is not UTF-8 (DecodeContext::check_utf8).
+inline void check_utf8(std::string_view value, size_t index, ColumnValues* out) {
+  size_t bad = 0;
+  if (!is_valid_utf8(value, &bad)) out->invalid_utf8.emplace_back(index, bad);
+}
+
 }  // namespace
 
 size_t ColumnValues::size() const {
-  if (is_bytes()) return offsets.size() - 1;
+  if (is_bytes()) return views.size();
   if (type == Type::kFloat || type == Type::kDouble) return doubles.size();
   return ints.size();
 }
 
-void ColumnValues::append_from(const ColumnValues& from, size_t i) {
+char* ColumnValues::allocate(size_t n) {
+  storage.push_back(allocate_page_buffer(n));
+  storage_bytes += n;
+  return storage.back().get();
+}
+
+void ColumnValues::adopt(PageBuffer buffer, size_t size) {
+  storage.push_back(std::move(buffer));
+  storage_bytes += size;
+}
+
+void ColumnValues::append(ColumnValues&& other) {
+  const size_t base = size();
+  for (const auto& [index, offset] : other.invalid_utf8) invalid_utf8.emplace_back(base + index, offset);
+  other.invalid_utf8.clear();
   if (is_bytes()) {
-    bytes.append(from.bytes_at(i));
-    offsets.push_back(bytes.size());
+    if (views.empty()) {
+      views = std::move(other.views);
+    } else {
+      views.insert(views.end(), other.views.begin(), other.views.end());
+    }
   } else if (type == Type::kFloat || type == Type::kDouble) {
-    doubles.push_back(from.doubles[i]);
+    if (doubles.empty()) {
+      doubles = std::move(other.doubles);
+    } else {
+      doubles.insert(doubles.end(), other.doubles.begin(), other.doubles.end());
+    }
+  } else if (ints.empty()) {
+    ints = std::move(other.ints);
   } else {
-    ints.push_back(from.ints[i]);
+    ints.insert(ints.end(), other.ints.begin(), other.ints.end());
   }
+  for (auto& buffer : other.storage) storage.push_back(std::move(buffer));
+  storage_bytes += other.storage_bytes;
+  other.storage.clear();
+  other.storage_bytes = 0;
 }
 
 void ColumnValues::reserve(size_t n) {
   if (is_bytes()) {
-    offsets.reserve(offsets.size() + n);
+    views.reserve(views.size() + n);
   } else if (type == Type::kFloat || type == Type::kDouble) {
     doubles.reserve(doubles.size() + n);
   } else {
@@ -75,8 +110,18 @@ void ColumnValues::reserve(size_t n) {
 void DecodeContext::fail(const std::string& what) const { throw Error(ErrorCode::kIo, where + ": " + what); }
 
 void DecodeContext::check_growth(const ColumnValues& out, uint64_t values, uint64_t bytes) const {
-  const uint64_t now = out.bytes.size() + 8 * static_cast<uint64_t>(out.size());
-  if (values > max_output_bytes / 8 || bytes > max_output_bytes || now + 8 * values + bytes > max_output_bytes) {
+  const uint64_t per_value = out.is_bytes() ? sizeof(std::string_view) : 8;
+  const uint64_t now = out.storage_bytes + per_value * static_cast<uint64_t>(out.size());
+  if (values > max_output_bytes / per_value || bytes > max_output_bytes ||
+      now + per_value * values + bytes > max_output_bytes) {
+    fail("column chunk decodes to more than " + std::to_string(max_output_bytes) + " bytes");
+  }
+}
+
+void DecodeContext::charge_built(uint64_t bytes) const {
+  if (built_bytes == nullptr) return;
+  const uint64_t total = built_bytes->fetch_add(bytes, std::memory_order_relaxed) + bytes;
+  if (bytes > max_output_bytes || total > max_output_bytes) {
     fail("column chunk decodes to more than " + std::to_string(max_output_bytes) + " bytes");
   }
 }
@@ -208,29 +253,37 @@ size_t decode_plain(const uint8_t* data, size_t size, Type type, int32_t type_le
       const uint64_t width = type == Type::kInt96 ? 12 : static_cast<uint64_t>(type_length);
       if (type == Type::kFixedLenByteArray && type_length < 0) context.fail("negative FIXED_LEN_BYTE_ARRAY length");
       need(width * n);
-      context.check_growth(*out, n, width * n);
-      out->bytes.append(reinterpret_cast<const char*>(data), width * n);
-      const uint64_t base = out->offsets.back();
-      for (size_t i = 1; i <= n; ++i) out->offsets.push_back(base + i * width);
+      context.check_growth(*out, n, 0);
+      const auto* p = reinterpret_cast<const char*>(data);
+      out->views.reserve(out->views.size() + n);
+      for (size_t i = 0; i < n; ++i) out->views.emplace_back(p + i * width, width);
       return width * n;
     }
     case Type::kByteArray: {
       // Each value takes at least its 4-byte length, which bounds n before anything is reserved.
       need(4 * uint64_t{n});
-      context.check_growth(*out, n, size - 4 * uint64_t{n});
-      out->offsets.reserve(out->offsets.size() + n);
+      context.check_growth(*out, n, 0);
+      const size_t base = out->views.size();
+      out->views.resize(base + n);
+      std::string_view* views = out->views.data() + base;
+      const auto* p = reinterpret_cast<const char*>(data);
       size_t pos = 0;
       for (size_t i = 0; i < n; ++i) {
-        if (size - pos < 4) context.fail("BYTE_ARRAY value " + std::to_string(i) + " runs past the end of the page");
+        if (size - pos < 4) {
+          out->views.resize(base);
+          context.fail("BYTE_ARRAY value " + std::to_string(i) + " runs past the end of the page");
+        }
         uint32_t length;
         std::memcpy(&length, data + pos, 4);
         pos += 4;
         if (length > size - pos) {
+          out->views.resize(base);
           context.fail("BYTE_ARRAY value " + std::to_string(i) + " of " + std::to_string(length) +
                        " bytes runs past the end of the page");
         }
-        out->bytes.append(reinterpret_cast<const char*>(data + pos), length);
-        out->offsets.push_back(out->bytes.size());
+        views[i] = std::string_view(p + pos, length);
+        // Checked here, in the same pass: the next length sits right after the bytes just read.
+        if (context.check_utf8) check_utf8(views[i], base + i, out);
         pos += length;
       }
       return pos;
@@ -296,13 +349,13 @@ size_t decode_delta_length_byte_array(const uint8_t* data, size_t size, size_t n
     total += static_cast<uint64_t>(length);
   }
   if (total > size - pos) context.fail("DELTA_LENGTH_BYTE_ARRAY values run past the end of the page");
-  context.check_growth(*out, n, total);
-  out->bytes.append(reinterpret_cast<const char*>(data + pos), total);
-  out->offsets.reserve(out->offsets.size() + n);
-  uint64_t offset = out->offsets.back();
+  context.check_growth(*out, n, 0);
+  out->views.reserve(out->views.size() + n);
+  const auto* p = reinterpret_cast<const char*>(data + pos);
   for (int64_t length : lengths) {
-    offset += static_cast<uint64_t>(length);
-    out->offsets.push_back(offset);
+    out->views.emplace_back(p, static_cast<size_t>(length));
+    if (context.check_utf8) check_utf8(out->views.back(), out->views.size() - 1, out);
+    p += length;
   }
   return pos + total;
 }
@@ -314,6 +367,7 @@ size_t decode_delta_byte_array(const uint8_t* data, size_t size, size_t n, Colum
   size_t pos = decode_delta_binary_packed(data, size, true, n, &prefixes, context);
   pos += decode_delta_binary_packed(data + pos, size - pos, true, n, &suffixes, context);
   uint64_t total = 0;
+  uint64_t suffix_total = 0;
   uint64_t previous = 0;
   for (size_t i = 0; i < n; ++i) {
     if (prefixes[i] < 0 || suffixes[i] < 0) context.fail("negative DELTA_BYTE_ARRAY length");
@@ -322,21 +376,27 @@ size_t decode_delta_byte_array(const uint8_t* data, size_t size, size_t n, Colum
     }
     previous = static_cast<uint64_t>(prefixes[i]) + static_cast<uint64_t>(suffixes[i]);
     total += previous;
-    if (static_cast<uint64_t>(suffixes[i]) > size - pos) context.fail("DELTA_BYTE_ARRAY suffixes run past the end of the page");
+    suffix_total += static_cast<uint64_t>(suffixes[i]);
+    if (suffix_total > size - pos) context.fail("DELTA_BYTE_ARRAY suffixes run past the end of the page");
+    // Prefixes may repeat a long value many times: refuse before the total overflows.
+    if (total > context.max_output_bytes) context.check_growth(*out, n, total);
   }
   context.check_growth(*out, n, total);
-  out->bytes.reserve(out->bytes.size() + total);
-  out->offsets.reserve(out->offsets.size() + n);
-  size_t prev_start = out->bytes.size();
+  context.charge_built(total);
+  char* built = out->allocate(static_cast<size_t>(total));
+  out->views.reserve(out->views.size() + n);
+  const char* prev = built;
+  char* at = built;
   for (size_t i = 0; i < n; ++i) {
-    const uint64_t suffix = static_cast<uint64_t>(suffixes[i]);
-    if (suffix > size - pos) context.fail("DELTA_BYTE_ARRAY suffixes run past the end of the page");
-    const size_t start = out->bytes.size();
-    out->bytes.append(out->bytes, prev_start, static_cast<size_t>(prefixes[i]));
-    out->bytes.append(reinterpret_cast<const char*>(data + pos), suffix);
+    const size_t prefix = static_cast<size_t>(prefixes[i]);
+    const size_t suffix = static_cast<size_t>(suffixes[i]);
+    if (prefix > 0) std::memmove(at, prev, prefix);
+    if (suffix > 0) std::memcpy(at + prefix, data + pos, suffix);
     pos += suffix;
-    out->offsets.push_back(out->bytes.size());
-    prev_start = start;
+    out->views.emplace_back(at, prefix + suffix);
+    if (context.check_utf8) check_utf8(out->views.back(), out->views.size() - 1, out);
+    prev = at;
+    at += prefix + suffix;
   }
   return pos;
 }
@@ -381,21 +441,35 @@ void decode_dictionary_indices(const uint8_t* data, size_t size, size_t n, const
   uint32_t indices[1024];
   context.check_growth(*out, n, 0);
   out->reserve(n);
+  const bool bytes = dictionary.is_bytes();
+  const bool floating = dictionary.type == Type::kFloat || dictionary.type == Type::kDouble;
+  // Entries that are not UTF-8, by entry: offset of the bad byte + 1 (0: fine).
+  std::vector<size_t> bad_entry;
+  if (context.check_utf8 && !dictionary.invalid_utf8.empty()) {
+    bad_entry.assign(entries, 0);
+    for (const auto& [entry, offset] : dictionary.invalid_utf8) bad_entry[entry] = offset + 1;
+  }
   for (size_t done = 0; done < n;) {
     const size_t take = std::min<size_t>(1024, n - done);
     decoder.get(indices, take);
-    for (size_t i = 0; i < take; ++i) {
-      if (indices[i] >= entries) {
-        context.fail("dictionary index " + std::to_string(indices[i]) + " beyond the " + std::to_string(entries) +
-                     "-entry dictionary");
+    uint32_t largest = 0;
+    for (size_t i = 0; i < take; ++i) largest = std::max(largest, indices[i]);
+    if (largest >= entries) {
+      context.fail("dictionary index " + std::to_string(largest) + " beyond the " + std::to_string(entries) +
+                   "-entry dictionary");
+    }
+    if (bytes) {
+      if (!bad_entry.empty()) {
+        for (size_t i = 0; i < take; ++i) {
+          if (bad_entry[indices[i]] != 0) out->invalid_utf8.emplace_back(out->views.size() + i, bad_entry[indices[i]] - 1);
+        }
       }
+      for (size_t i = 0; i < take; ++i) out->views.push_back(dictionary.views[indices[i]]);
+    } else if (floating) {
+      for (size_t i = 0; i < take; ++i) out->doubles.push_back(dictionary.doubles[indices[i]]);
+    } else {
+      for (size_t i = 0; i < take; ++i) out->ints.push_back(dictionary.ints[indices[i]]);
     }
-    if (dictionary.is_bytes()) {
-      uint64_t bytes = 0;
-      for (size_t i = 0; i < take; ++i) bytes += dictionary.offsets[indices[i] + 1] - dictionary.offsets[indices[i]];
-      context.check_growth(*out, 0, bytes);
-    }
-    for (size_t i = 0; i < take; ++i) out->append_from(dictionary, indices[i]);
     done += take;
   }
 }

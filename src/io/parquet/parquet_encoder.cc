@@ -1,6 +1,7 @@
 #include "io/parquet/parquet_encoder.h"
 
 #include <algorithm>
+#include <vector>
 
 namespace salvo {
 namespace {
@@ -88,6 +89,37 @@ void append_levels_v1(std::span<const uint32_t> levels, uint32_t max_level, std:
   const size_t at = out->size();
   out->append(4, '\0');
   append_rle_hybrid(levels, bit_width_for(max_level), out);
+  const uint32_t length = static_cast<uint32_t>(out->size() - at - 4);
+  for (int byte = 0; byte < 4; ++byte)
+    (*out)[at + byte] = static_cast<char>((length >> (8 * byte)) & 0xFF);
+}
+
+void append_rle_hybrid_runs(std::span<const LevelRun> runs, int bit_width, std::string* out) {
+  std::vector<uint32_t> pending;  // short runs, waiting to be bit-packed
+  size_t i = 0;
+  while (i < runs.size()) {
+    const uint32_t value = runs[i].value;
+    uint64_t count = 0;
+    for (; i < runs.size() && runs[i].value == value; ++i) count += runs[i].count;
+    if (count == 0) continue;
+    const uint64_t fill = pending.size() % 8 ? 8 - pending.size() % 8 : 0;
+    if (count < fill + 8) {
+      pending.insert(pending.end(), static_cast<size_t>(count), value);
+      continue;
+    }
+    // Complete the pending group from this run; the rest of it is one RLE run.
+    pending.insert(pending.end(), static_cast<size_t>(fill), value);
+    append_bit_packed_run(pending, bit_width, out);
+    pending.clear();
+    append_rle_run(value, static_cast<size_t>(count - fill), bit_width, out);
+  }
+  append_bit_packed_run(pending, bit_width, out);
+}
+
+void append_levels_v1_runs(std::span<const LevelRun> runs, uint32_t max_level, std::string* out) {
+  const size_t at = out->size();
+  out->append(4, '\0');
+  append_rle_hybrid_runs(runs, bit_width_for(max_level), out);
   const uint32_t length = static_cast<uint32_t>(out->size() - at - 4);
   for (int byte = 0; byte < 4; ++byte)
     (*out)[at + byte] = static_cast<char>((length >> (8 * byte)) & 0xFF);

@@ -24,6 +24,22 @@ void append_rle_hybrid(std::span<const uint32_t> values, int bit_width, std::str
 // `max_level`.
 void append_levels_v1(std::span<const uint32_t> levels, uint32_t max_level, std::string* out);
 
+// `count` copies of `value`: levels as the writer knows them (a list of 384
+// floats is one run of definition level 3), never expanded value by value.
+struct LevelRun {
+  uint32_t value = 0;
+  uint64_t count = 0;
+};
+
+// Like append_rle_hybrid() on the values the runs expand to (adjacent runs may
+// hold the same value), in time proportional to the number of runs: a run
+// long enough becomes one RLE run after lending the values that complete the
+// pending bit-packed group.
+void append_rle_hybrid_runs(std::span<const LevelRun> runs, int bit_width, std::string* out);
+
+// Like append_levels_v1() on the values the runs expand to.
+void append_levels_v1_runs(std::span<const LevelRun> runs, uint32_t max_level, std::string* out);
+
 // Appends an unsigned LEB128 varint.
 void append_uleb128(uint64_t value, std::string* out);
 

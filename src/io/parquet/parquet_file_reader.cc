@@ -232,12 +232,19 @@ uint64_t ParquetFileReader::compressed_bytes(size_t group, const std::vector<siz
   return total;
 }
 
-ColumnChunkData ParquetFileReader::read_column(size_t group, size_t leaf) const {
+std::unique_ptr<ColumnChunkPages> ParquetFileReader::open_column(size_t group, size_t leaf, bool check_utf8) const {
   const LeafColumn& column = columns_.at(leaf);
   const RowGroup& row_group = metadata_.row_groups.at(group);
+  std::unique_ptr<ColumnChunkPages> pages(new ColumnChunkPages());
+  pages->column_ = &column;
+  pages->max_bytes_ = options_.max_column_bytes;
+  pages->check_utf8_ = check_utf8;
+  pages->buffer_pool_ = options_.buffer_pool;
+  pages->where_ = path_.string() + ": column \"" + column.name + "\", row group " + std::to_string(group);
   DecodeContext context;
   context.max_output_bytes = options_.max_column_bytes;
-  context.where = path_.string() + ": column \"" + column.name + "\", row group " + std::to_string(group);
+  context.check_utf8 = check_utf8;
+  context.where = pages->where_;
   if (column.max_repetition_level > 0) context.fail("repeated (nested) columns are not supported");
   if (column.max_definition_level > 1) context.fail("nested optional columns are not supported");
   const ColumnChunk& chunk = row_group.columns[leaf];
@@ -245,7 +252,9 @@ ColumnChunkData ParquetFileReader::read_column(size_t group, size_t leaf) const 
   if (!chunk.meta_data) context.fail("column chunk has no metadata");
   const ColumnMetaData& meta = *chunk.meta_data;
   if (meta.type != *column.element.type) context.fail("column chunk type differs from the schema");
-  const Compression compression = to_compression(meta.codec, context);
+  pages->type_ = meta.type;
+  pages->compression_ = to_compression(meta.codec, context);
+  pages->rows_ = row_group.num_rows;
 
   int64_t start = meta.data_page_offset;
   if (meta.dictionary_page_offset && *meta.dictionary_page_offset > 0 && *meta.dictionary_page_offset < start) {
@@ -257,141 +266,223 @@ ColumnChunkData ParquetFileReader::read_column(size_t group, size_t leaf) const 
     context.fail("column chunk at byte " + std::to_string(start) + " of " + std::to_string(length) +
                  " bytes lies outside the file of " + std::to_string(file_size_) + " bytes");
   }
-  std::vector<uint8_t> buffer(static_cast<size_t>(length));
-  read_at(static_cast<uint64_t>(start), buffer.size(), buffer.data());
+  pages->raw_size_ = static_cast<size_t>(length);
+  pages->raw_ = allocate_page_buffer(pages->raw_size_, options_.buffer_pool);
+  const auto* raw = reinterpret_cast<uint8_t*>(pages->raw_.get());
+  read_at(static_cast<uint64_t>(start), pages->raw_size_, reinterpret_cast<uint8_t*>(pages->raw_.get()));
 
-  ColumnChunkData result;
-  result.values.type = meta.type;
-  result.rows = row_group.num_rows;
-  ColumnValues dictionary;
-  dictionary.type = meta.type;
-  bool has_dictionary = false;
-  bool any_null = false;
-  std::vector<uint8_t> levels;
-  std::string page_bytes;
+  pages->dictionary_.type = meta.type;
+  const bool bytes = pages->dictionary_.is_bytes();
+  const uint64_t per_value = bytes ? sizeof(std::string_view) : 8;
   uint64_t rows = 0;
+  uint64_t decoded = 0;  // what the data pages will decode to at most, before DELTA_BYTE_ARRAY prefixes
   const uint64_t total_rows = static_cast<uint64_t>(row_group.num_rows);
-  const std::string where = context.where;
+  const size_t size = pages->raw_size_;
   size_t pos = 0;
   while (rows < total_rows) {
-    if (pos >= buffer.size()) {
+    if (pos >= size) {
       context.fail("column chunk ends after " + std::to_string(rows) + " of " + std::to_string(total_rows) + " rows");
     }
     const uint64_t page_offset = static_cast<uint64_t>(start) + pos;
-    context.where = where + ", page at byte " + std::to_string(page_offset);
-    ThriftCompactReader header_reader(buffer.data() + pos, buffer.size() - pos, path_.string(), page_offset);
-    const PageHeader header = decode_page_header(header_reader);
+    context.where = pages->where_ + ", page at byte " + std::to_string(page_offset);
+    ThriftCompactReader header_reader(raw + pos, size - pos, path_.string(), page_offset);
+    PageHeader header = decode_page_header(header_reader);
     pos += header_reader.position();
-    if (header.compressed_page_size < 0 || static_cast<size_t>(header.compressed_page_size) > buffer.size() - pos) {
+    if (header.compressed_page_size < 0 || static_cast<size_t>(header.compressed_page_size) > size - pos) {
       context.fail("page of " + std::to_string(header.compressed_page_size) + " bytes runs past the column chunk");
     }
     if (header.uncompressed_page_size < 0 ||
         static_cast<uint64_t>(header.uncompressed_page_size) > options_.max_column_bytes) {
       context.fail("bad uncompressed page size " + std::to_string(header.uncompressed_page_size));
     }
-    const uint8_t* page = buffer.data() + pos;
+    const size_t body = pos;
     const size_t page_size = static_cast<size_t>(header.compressed_page_size);
     pos += page_size;
-    const auto decompress_page = [&](const uint8_t* data, size_t size, size_t expected) {
-      return decompress(compression, std::string_view(reinterpret_cast<const char*>(data), size), expected,
-                        context.where);
-    };
 
     if (header.type == PageType::kDictionaryPage) {
       if (!header.dictionary_page_header) context.fail("dictionary page without its header");
       const auto& dict = *header.dictionary_page_header;
-      if (has_dictionary) context.fail("second dictionary page in one column chunk");
+      if (pages->has_dictionary_) context.fail("second dictionary page in one column chunk");
       if (dict.encoding != Encoding::kPlain && dict.encoding != Encoding::kPlainDictionary) {
         context.fail(std::string("dictionary page with encoding ") + encoding_name(dict.encoding));
       }
       if (dict.num_values < 0) context.fail("negative dictionary size");
-      page_bytes = decompress_page(page, page_size, static_cast<size_t>(header.uncompressed_page_size));
-      decode_plain(reinterpret_cast<const uint8_t*>(page_bytes.data()), page_bytes.size(), meta.type,
-                   column.element.type_length.value_or(0), static_cast<size_t>(dict.num_values), &dictionary, context);
-      has_dictionary = true;
+      const size_t expanded = static_cast<size_t>(header.uncompressed_page_size);
+      const char* data = pages->raw_.get() + body;
+      if (pages->compression_ == Compression::kNone) {
+        if (page_size != expanded) {
+          context.fail("holds " + std::to_string(page_size) + " bytes, expected " + std::to_string(expanded));
+        }
+        pages->raw_referenced_ = true;
+      } else {
+        PageBuffer buffer = allocate_page_buffer(expanded, options_.buffer_pool);
+        decompress_into(pages->compression_, std::string_view(data, page_size), buffer.get(), expanded, context.where);
+        data = buffer.get();
+        pages->dictionary_.adopt(std::move(buffer), expanded);
+      }
+      decode_plain(reinterpret_cast<const uint8_t*>(data), expanded, meta.type, column.element.type_length.value_or(0),
+                   static_cast<size_t>(dict.num_values), &pages->dictionary_, context);
+      pages->has_dictionary_ = true;
       continue;
     }
     if (header.type != PageType::kDataPage && header.type != PageType::kDataPageV2) continue;
 
     int32_t num_values = 0;
-    Encoding encoding;
-    const uint8_t* values_data;
-    size_t values_size;
-    const size_t levels_start = levels.size();
     if (header.type == PageType::kDataPage) {
       if (!header.data_page_header) context.fail("data page without its header");
-      const auto& h = *header.data_page_header;
-      num_values = h.num_values;
-      encoding = h.encoding;
-      if (num_values < 0 || static_cast<uint64_t>(num_values) > total_rows - rows) {
-        context.fail("page of " + std::to_string(num_values) + " values exceeds the row group's rows");
-      }
-      page_bytes = decompress_page(page, page_size, static_cast<size_t>(header.uncompressed_page_size));
-      const auto* data = reinterpret_cast<const uint8_t*>(page_bytes.data());
-      size_t size = page_bytes.size();
-      if (column.max_definition_level > 0) {
-        context.check_growth(result.values, static_cast<uint64_t>(num_values), 0);
-        if (h.definition_level_encoding == Encoding::kRle) {
-          if (size < 4) context.fail("definition levels lack their length");
-          uint32_t level_bytes;
-          std::memcpy(&level_bytes, data, 4);
-          if (level_bytes > size - 4) context.fail("definition levels run past the end of the page");
-          decode_levels(data + 4, level_bytes, Encoding::kRle, column.max_definition_level,
-                        static_cast<size_t>(num_values), &levels, context);
-          data += 4 + level_bytes;
-          size -= 4 + level_bytes;
-        } else {
-          const size_t level_bytes = (static_cast<size_t>(num_values) + 7) / 8;
-          decode_levels(data, size, h.definition_level_encoding, column.max_definition_level,
-                        static_cast<size_t>(num_values), &levels, context);
-          data += level_bytes;
-          size -= level_bytes;
-        }
-      }
-      values_data = data;
-      values_size = size;
+      num_values = header.data_page_header->num_values;
     } else {
       if (!header.data_page_header_v2) context.fail("v2 data page without its header");
       const auto& h = *header.data_page_header_v2;
       num_values = h.num_values;
-      encoding = h.encoding;
-      if (num_values < 0 || static_cast<uint64_t>(num_values) > total_rows - rows) {
-        context.fail("page of " + std::to_string(num_values) + " values exceeds the row group's rows");
-      }
       if (h.repetition_levels_byte_length < 0 || h.definition_levels_byte_length < 0 ||
           static_cast<uint64_t>(h.repetition_levels_byte_length) + h.definition_levels_byte_length > page_size) {
         context.fail("v2 page level lengths exceed the page");
       }
       const size_t level_bytes = static_cast<size_t>(h.repetition_levels_byte_length) + h.definition_levels_byte_length;
-      if (column.max_definition_level > 0) {
-        context.check_growth(result.values, static_cast<uint64_t>(num_values), 0);
-        decode_levels(page + h.repetition_levels_byte_length, static_cast<size_t>(h.definition_levels_byte_length),
-                      Encoding::kRle, column.max_definition_level, static_cast<size_t>(num_values), &levels, context);
-      }
       if (static_cast<size_t>(header.uncompressed_page_size) < level_bytes) {
         context.fail("v2 page's uncompressed size is smaller than its levels");
       }
-      const size_t body_size = static_cast<size_t>(header.uncompressed_page_size) - level_bytes;
-      if (h.is_compressed && compression != Compression::kNone) {
-        page_bytes = decompress_page(page + level_bytes, page_size - level_bytes, body_size);
-      } else {
-        page_bytes.assign(reinterpret_cast<const char*>(page + level_bytes), page_size - level_bytes);
-      }
-      values_data = reinterpret_cast<const uint8_t*>(page_bytes.data());
-      values_size = page_bytes.size();
+      if (!h.is_compressed || pages->compression_ == Compression::kNone) pages->raw_referenced_ = true;
     }
-    size_t present = static_cast<size_t>(num_values);
-    if (column.max_definition_level > 0) {
-      present = 0;
-      for (size_t i = levels_start; i < levels.size(); ++i) present += levels[i];
-      if (present != static_cast<size_t>(num_values)) any_null = true;
+    if (num_values < 0 || static_cast<uint64_t>(num_values) > total_rows - rows) {
+      context.fail("page of " + std::to_string(num_values) + " values exceeds the row group's rows");
     }
-    decode_values(values_data, values_size, encoding, column, present, has_dictionary ? &dictionary : nullptr,
-                  &result.values, context);
+    if (header.type == PageType::kDataPage && pages->compression_ == Compression::kNone) pages->raw_referenced_ = true;
+    // The pages are about to be decoded in parallel: bound what they decode to together first.
+    decoded += static_cast<uint64_t>(header.uncompressed_page_size) + (per_value + 1) * static_cast<uint64_t>(num_values);
+    if (decoded + pages->dictionary_.storage_bytes > options_.max_column_bytes) {
+      context.fail("column chunk decodes to more than " + std::to_string(options_.max_column_bytes) + " bytes");
+    }
     rows += static_cast<uint64_t>(num_values);
+    pages->pages_.push_back({std::move(header), body, page_offset});
   }
-  if (column.max_definition_level > 0 && any_null) result.defined = std::move(levels);
+  return pages;
+}
+
+DecodedPage ColumnChunkPages::decode_page(size_t i) const {
+  const PageRef& ref = pages_.at(i);
+  const PageHeader& header = ref.header;
+  const LeafColumn& column = *column_;
+  DecodeContext context;
+  context.max_output_bytes = max_bytes_;
+  context.built_bytes = &built_bytes_;
+  context.check_utf8 = check_utf8_;
+  context.where = where_ + ", page at byte " + std::to_string(ref.file_offset);
+  DecodedPage page;
+  page.values.type = type_;
+  const char* body = raw_.get() + ref.offset;
+  const size_t page_size = static_cast<size_t>(header.compressed_page_size);
+  const size_t expanded = static_cast<size_t>(header.uncompressed_page_size);
+  // Decompresses `size` bytes at `data` into a buffer the page's values own, or passes the data
+  // through when it is not compressed (the values then point into raw_).
+  auto expand = [&](const char* data, size_t size, size_t expected, bool compressed) -> const uint8_t* {
+    if (!compressed) {
+      if (size != expected) {
+        context.fail("holds " + std::to_string(size) + " bytes, expected " + std::to_string(expected));
+      }
+      return reinterpret_cast<const uint8_t*>(data);
+    }
+    PageBuffer buffer = allocate_page_buffer(expected, buffer_pool_);
+    decompress_into(compression_, std::string_view(data, size), buffer.get(), expected, context.where);
+    const auto* out = reinterpret_cast<const uint8_t*>(buffer.get());
+    page.values.adopt(std::move(buffer), expected);
+    return out;
+  };
+
+  int32_t num_values = 0;
+  Encoding encoding;
+  const uint8_t* values_data;
+  size_t values_size;
+  if (header.type == PageType::kDataPage) {
+    const auto& h = *header.data_page_header;
+    num_values = h.num_values;
+    encoding = h.encoding;
+    const uint8_t* data = expand(body, page_size, expanded, compression_ != Compression::kNone);
+    size_t size = expanded;
+    if (column.max_definition_level > 0) {
+      if (h.definition_level_encoding == Encoding::kRle) {
+        if (size < 4) context.fail("definition levels lack their length");
+        uint32_t level_bytes;
+        std::memcpy(&level_bytes, data, 4);
+        if (level_bytes > size - 4) context.fail("definition levels run past the end of the page");
+        decode_levels(data + 4, level_bytes, Encoding::kRle, column.max_definition_level,
+                      static_cast<size_t>(num_values), &page.levels, context);
+        data += 4 + level_bytes;
+        size -= 4 + level_bytes;
+      } else {
+        const size_t level_bytes = (static_cast<size_t>(num_values) + 7) / 8;
+        decode_levels(data, size, h.definition_level_encoding, column.max_definition_level,
+                      static_cast<size_t>(num_values), &page.levels, context);
+        data += level_bytes;
+        size -= level_bytes;
+      }
+    }
+    values_data = data;
+    values_size = size;
+  } else {
+    const auto& h = *header.data_page_header_v2;
+    num_values = h.num_values;
+    encoding = h.encoding;
+    const size_t level_bytes = static_cast<size_t>(h.repetition_levels_byte_length) + h.definition_levels_byte_length;
+    if (column.max_definition_level > 0) {
+      decode_levels(reinterpret_cast<const uint8_t*>(body) + h.repetition_levels_byte_length,
+                    static_cast<size_t>(h.definition_levels_byte_length), Encoding::kRle,
+                    column.max_definition_level, static_cast<size_t>(num_values), &page.levels, context);
+    }
+    const size_t body_size = expanded - level_bytes;
+    const bool compressed = h.is_compressed && compression_ != Compression::kNone;
+    values_data = expand(body + level_bytes, page_size - level_bytes, compressed ? body_size : page_size - level_bytes,
+                         compressed);
+    values_size = compressed ? body_size : page_size - level_bytes;
+  }
+  size_t present = static_cast<size_t>(num_values);
+  if (column.max_definition_level > 0) {
+    present = 0;
+    for (uint8_t level : page.levels) present += level;
+    page.has_nulls = present != static_cast<size_t>(num_values);
+  }
+  decode_values(values_data, values_size, encoding, column, present, has_dictionary_ ? &dictionary_ : nullptr,
+                &page.values, context);
+  return page;
+}
+
+ColumnChunkData ColumnChunkPages::assemble(std::vector<DecodedPage> pages) {
+  ColumnChunkData result;
+  result.values.type = type_;
+  result.rows = rows_;
+  size_t values = 0;
+  size_t levels = 0;
+  bool any_null = false;
+  for (const auto& page : pages) {
+    values += page.values.size();
+    levels += page.levels.size();
+    any_null = any_null || page.has_nulls;
+  }
+  result.values.reserve(values);
+  if (any_null) result.defined.reserve(levels);
+  for (auto& page : pages) {
+    result.values.append(std::move(page.values));
+    if (any_null) result.defined.insert(result.defined.end(), page.levels.begin(), page.levels.end());
+  }
+  for (auto& buffer : dictionary_.storage) result.values.adopt(std::move(buffer), 0);
+  result.values.storage_bytes += dictionary_.storage_bytes;
+  dictionary_.storage.clear();
+  dictionary_.storage_bytes = 0;
+  if (raw_referenced_) {
+    result.values.adopt(std::move(raw_), raw_size_);
+  } else {
+    raw_.reset();
+  }
   return result;
+}
+
+ColumnChunkData ParquetFileReader::read_column(size_t group, size_t leaf, bool check_utf8) const {
+  std::unique_ptr<ColumnChunkPages> chunk = open_column(group, leaf, check_utf8);
+  std::vector<DecodedPage> pages;
+  pages.reserve(chunk->page_count());
+  for (size_t i = 0; i < chunk->page_count(); ++i) pages.push_back(chunk->decode_page(i));
+  return chunk->assemble(std::move(pages));
 }
 
 std::vector<ColumnChunkData> ParquetFileReader::read_row_group(size_t group, const std::vector<size_t>& leaves) const {

@@ -1,12 +1,15 @@
 // Reads one Parquet file: footer, flat schema, and column chunks decoded page by page.
 #pragma once
 
+#include <atomic>
 #include <cstdint>
 #include <filesystem>
+#include <memory>
 #include <string>
 #include <string_view>
 #include <vector>
 
+#include "io/compression.h"
 #include "io/parquet/parquet_decoder.h"
 #include "io/parquet/parquet_metadata.h"
 
@@ -22,7 +25,8 @@ struct LeafColumn {
 };
 
 // One column of one row group. `values` holds the non-null values in row order; `defined` has
-// one entry per row (1: a value, 0: null), or is empty when no row is null.
+// one entry per row (1: a value, 0: null), or is empty when no row is null. Byte-array values are
+// views into buffers `values` owns (see ColumnValues).
 struct ColumnChunkData {
   ColumnValues values;
   std::vector<uint8_t> defined;
@@ -32,6 +36,61 @@ struct ColumnChunkData {
 // Limits against hostile files.
 struct ReaderOptions {
   uint64_t max_column_bytes = uint64_t{2} << 30;  // most one column chunk may decode to
+  // Where column chunk and page buffers come from and go back to; null: plain allocations.
+  std::shared_ptr<PageBufferPool> buffer_pool;
+};
+
+// One data page of a column chunk, decoded.
+struct DecodedPage {
+  ColumnValues values;
+  std::vector<uint8_t> levels;  // definition levels, one per row (optional columns only)
+  bool has_nulls = false;
+};
+
+class ParquetFileReader;
+
+// A column chunk read from the file, its page headers checked and its dictionary decoded. Its
+// data pages are independent from here on: decode_page() may run for several pages at once on
+// different threads, in any order; assemble() then joins them. The file reader must outlive it.
+class ColumnChunkPages {
+ public:
+  ColumnChunkPages(const ColumnChunkPages&) = delete;
+  ColumnChunkPages& operator=(const ColumnChunkPages&) = delete;
+
+  size_t page_count() const { return pages_.size(); }
+  int64_t rows() const { return rows_; }
+  // Decompresses and decodes data page `i`. Thread-safe. Throws salvo::Error(kIo) naming the file,
+  // column and page offset for corrupt data.
+  DecodedPage decode_page(size_t i) const;
+  // Joins every page, decoded, in order, into the chunk's values, which take over the page
+  // buffers and the dictionary (views stay valid). Call once.
+  ColumnChunkData assemble(std::vector<DecodedPage> pages);
+
+ private:
+  friend class ParquetFileReader;
+  ColumnChunkPages() = default;
+
+  struct PageRef {
+    PageHeader header;
+    size_t offset = 0;  // of the page body in raw_
+    uint64_t file_offset = 0;  // of the page header, for messages
+  };
+
+  const LeafColumn* column_ = nullptr;
+  Type type_ = Type::kBoolean;
+  Compression compression_ = Compression::kNone;
+  uint64_t max_bytes_ = 0;
+  std::string where_;  // file, column and row group
+  PageBuffer raw_;  // the column chunk as read from the file
+  size_t raw_size_ = 0;
+  bool raw_referenced_ = false;  // some values are views into raw_ (uncompressed pages)
+  ColumnValues dictionary_;
+  bool has_dictionary_ = false;
+  bool check_utf8_ = false;
+  std::shared_ptr<PageBufferPool> buffer_pool_;
+  std::vector<PageRef> pages_;
+  int64_t rows_ = 0;
+  mutable std::atomic<uint64_t> built_bytes_{0};
 };
 
 // An open Parquet file. Construction reads and checks the footer; read_column() may be called
@@ -55,9 +114,16 @@ class ParquetFileReader {
   // Compressed bytes of the given leaves in one row group (for progress).
   uint64_t compressed_bytes(size_t group, const std::vector<size_t>& leaves) const;
 
-  // Reads and decodes one flat column of one row group. Throws salvo::Error(kIo) naming the
-  // file, column and byte offset for corrupt data, or for nested (repeated) columns.
-  ColumnChunkData read_column(size_t group, size_t leaf) const;
+  // Reads one flat column chunk of one row group and locates its pages (see ColumnChunkPages).
+  // Throws salvo::Error(kIo) naming the file, column and byte offset for corrupt data, or for
+  // nested (repeated) columns.
+  // With `check_utf8`, byte-array values are checked for UTF-8 as they are decoded
+  // (ColumnValues::invalid_utf8 lists the bad ones).
+  std::unique_ptr<ColumnChunkPages> open_column(size_t group, size_t leaf, bool check_utf8 = false) const;
+
+  // Reads and decodes one flat column of one row group, page after page on this thread. Throws
+  // as open_column() and ColumnChunkPages::decode_page() do.
+  ColumnChunkData read_column(size_t group, size_t leaf, bool check_utf8 = false) const;
 
   // Reads several columns of one row group, decoding them in parallel.
   std::vector<ColumnChunkData> read_row_group(size_t group, const std::vector<size_t>& leaves) const;

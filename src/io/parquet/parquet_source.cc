@@ -4,12 +4,14 @@
 
 #include <algorithm>
 #include <cctype>
-#include <future>
+#include <memory>
 #include <optional>
 
+#include "core/cpu.h"
 #include "core/error.h"
 #include "core/utf8.h"
 #include "io/parquet/parquet_file_reader.h"
+#include "io/parquet/row_group_scheduler.h"
 
 namespace salvo {
 namespace {
@@ -17,6 +19,9 @@ namespace {
 using parquet::ColumnChunkData;
 using parquet::LeafColumn;
 using parquet::ParquetFileReader;
+using parquet::RowGroupScheduler;
+using parquet::ScheduledUnit;
+using parquet::TaskSpawner;
 
 // One input file and the partition values its folders name (Spark's `key=value` layout).
 struct InputFile {
@@ -144,26 +149,94 @@ struct CarriedSource {
   bool partition = false;
 };
 
-// One decoded row group, ready to be cut into records.
-struct DecodedGroup {
-  size_t file = 0;
+// One row group of one file: decoded by RowGroupScheduler's workers (each column chunk's pages
+// in parallel), then cut into records by read().
+class DecodedGroup final : public ScheduledUnit {
+ public:
+  DecodedGroup(std::shared_ptr<const ParquetFileReader> reader, size_t file, size_t group, std::vector<size_t> leaves)
+      : reader_(std::move(reader)), group_(group), leaves_(std::move(leaves)), file(file) {
+    const auto& row_group = reader_->metadata().row_groups[group];
+    rows = row_group.num_rows;
+    for (size_t i = 0; i < reader_->num_row_groups(); ++i) file_rows += reader_->num_rows(i);
+    for (size_t leaf : leaves_) {
+      const LeafColumn& column = reader_->columns()[leaf];
+      types.push_back(value_type_of(column));
+      unsigned_ints.push_back(is_unsigned(column.element));
+      // What the column's pages decode to: its uncompressed pages, one view or number per row, the
+      // compressed chunk while it is decoded.
+      const auto& meta = row_group.columns[leaf].meta_data;
+      if (meta) {
+        estimate_ += static_cast<uint64_t>(std::max<int64_t>(0, meta->total_uncompressed_size)) +
+                     static_cast<uint64_t>(std::max<int64_t>(0, meta->total_compressed_size));
+      }
+      estimate_ += static_cast<uint64_t>(std::max<int64_t>(0, rows)) *
+                   (*column.element.type == parquet::Type::kByteArray ? sizeof(std::string_view) + 1 : 9);
+    }
+  }
+
+  uint64_t estimated_bytes() const override { return estimate_; }
+
+  void start(TaskSpawner& spawner) override {
+    chunks_.resize(leaves_.size());
+    pages_.resize(leaves_.size());
+    for (size_t c = 0; c < leaves_.size(); ++c) {
+      spawner.spawn([this, c](TaskSpawner& pages) {
+        // The text (column 0) is checked for UTF-8 while each page is decoded.
+        chunks_[c] = reader_->open_column(group_, leaves_[c], c == 0);
+        pages_[c].resize(chunks_[c]->page_count());
+        for (size_t p = 0; p < pages_[c].size(); ++p) {
+          pages.spawn([this, c, p](TaskSpawner&) { pages_[c][p] = chunks_[c]->decode_page(p); });
+        }
+      });
+    }
+  }
+
+  void finish() override {
+    columns.resize(leaves_.size());
+    value_index_.resize(leaves_.size());
+    for (size_t c = 0; c < leaves_.size(); ++c) {
+      columns[c] = chunks_[c]->assemble(std::move(pages_[c]));
+      // Where each row's value is, for columns with nulls.
+      const auto& defined = columns[c].defined;
+      if (!defined.empty()) {
+        auto& index = value_index_[c];
+        index.resize(defined.size());
+        uint32_t next = 0;
+        for (size_t r = 0; r < defined.size(); ++r) {
+          index[r] = defined[r] ? next : kNull;
+          next += defined[r];
+        }
+      }
+    }
+    chunks_.clear();
+    pages_.clear();
+  }
+
+  // The index of row `row`'s value in column `c`, or SIZE_MAX for a null.
+  size_t value_of(size_t c, size_t row) const {
+    if (value_index_[c].empty()) return row;
+    const uint32_t i = value_index_[c][row];
+    return i == kNull ? SIZE_MAX : i;
+  }
+
+ private:
+  std::shared_ptr<const ParquetFileReader> reader_;
+  size_t group_;
+  std::vector<size_t> leaves_;
+  uint64_t estimate_ = 0;
+  std::vector<std::unique_ptr<parquet::ColumnChunkPages>> chunks_;
+  std::vector<std::vector<parquet::DecodedPage>> pages_;
+  static constexpr uint32_t kNull = UINT32_MAX;
+  std::vector<std::vector<uint32_t>> value_index_;  // per column with nulls: row -> value or kNull
+
+ public:
+  size_t file;
   std::vector<ColumnChunkData> columns;  // text first, then the carried file columns in order
   std::vector<ValueType> types;          // of `columns`
   std::vector<bool> unsigned_ints;
   int64_t rows = 0;
   int64_t file_rows = 0;  // rows of the whole file, for progress
-  uint64_t first_row = 0;  // index of its first row in the whole input (sliced sources)
-};
-
-// Walks one column row by row: the index of each row's value, or none for a null.
-struct ColumnCursor {
-  const ColumnChunkData* data = nullptr;
-  size_t next_value = 0;
-  // Advances one row; returns the value index or SIZE_MAX for a null.
-  size_t step(size_t row) {
-    if (!data->defined.empty() && !data->defined[row]) return SIZE_MAX;
-    return next_value++;
-  }
+  uint64_t first_row = 0;  // sliced sources: the index of its first row in the whole input
 };
 
 nlohmann::json to_json(const parquet::ColumnValues& values, size_t i, ValueType type, bool is_unsigned_int) {
@@ -182,6 +255,15 @@ nlohmann::json to_json(const parquet::ColumnValues& values, size_t i, ValueType 
       return nlohmann::json::binary(std::vector<uint8_t>(b.begin(), b.end()));
     }
   }
+}
+
+int decode_threads(const SourceLimits& limits) {
+  return limits.decode_threads > 0 ? limits.decode_threads : available_cores();
+}
+
+uint64_t read_ahead_bytes(const SourceLimits& limits) {
+  if (limits.read_ahead_bytes > 0) return limits.read_ahead_bytes;
+  return std::max<uint64_t>(uint64_t{256} << 20, static_cast<uint64_t>(decode_threads(limits)) * (uint64_t{128} << 20));
 }
 
 class ParquetSource : public RowSource {
@@ -217,10 +299,72 @@ class ParquetSource : public RowSource {
     };
     id_ = carried(fields.id, false);
     for (const auto& name : fields.passthrough) passthrough_.push_back(*carried(name, true));
-    check_file(first, 0);
-    next_ = launch(0, 0);
+    check_file(first);
+    scheduler_ = std::make_unique<RowGroupScheduler>(decode_threads(limits), read_ahead_bytes(limits),
+                                                     [this] { return produce(); });
   }
 
+  bool read(size_t max_records, std::vector<RawRecord>* out) override { return read_records(max_records, out, nullptr); }
+
+  bool read_batch(size_t max_records, RawBatch* out) override {
+    return read_records(max_records, &out->records, &out->buffers);
+  }
+
+  // The text was checked for UTF-8 when its page was decoded (a bad one is a record error).
+  void parse(const RawRecord& record, InputRow* row) const override {
+    row->index = record.index;
+    row->line = record.line;
+    row->error = record.error;
+    if (record.decoded != nullptr) {
+      carried_values(*static_cast<const DecodedGroup*>(record.decoded), record.decoded_row, row);
+    } else {
+      row->id = record.id;
+      row->passthrough = record.passthrough;
+    }
+    if (!row->error.empty()) return;
+    if (record.borrowed.data() != nullptr) {
+      row->borrowed_text = record.borrowed;
+    } else {
+      row->text = record.bytes;
+    }
+  }
+
+  void consume(RawRecord&& record, InputRow* row) const override {
+    row->index = record.index;
+    row->line = record.line;
+    row->error = std::move(record.error);
+    if (record.decoded != nullptr) {
+      carried_values(*static_cast<const DecodedGroup*>(record.decoded), record.decoded_row, row);
+    } else {
+      row->id = std::move(record.id);
+      row->passthrough = std::move(record.passthrough);
+    }
+    if (!row->error.empty()) return;
+    if (record.borrowed.data() != nullptr) {
+      row->borrowed_text = record.borrowed;
+    } else {
+      row->text = std::move(record.bytes);
+    }
+  }
+
+  CarriedColumns carried_columns() const override {
+    CarriedColumns columns;
+    if (id_) columns.id = ColumnSpec{"id", id_->type};
+    for (const auto& p : passthrough_) columns.passthrough.push_back({p.name, p.type});
+    return columns;
+  }
+
+  uint64_t bytes_read() const override {
+    if (!current_) return done_bytes_;
+    const uint64_t size = files_[current_->file].size;
+    const double fraction =
+        current_->file_rows > 0 ? static_cast<double>(file_rows_done_ + row_) / current_->file_rows : 1.0;
+    return done_bytes_ + static_cast<uint64_t>(std::min(1.0, fraction) * size);
+  }
+
+  std::optional<uint64_t> total_bytes() const override { return total_bytes_; }
+
+ private:
   // Slices split by row group: a group belongs to the slice its first row falls in, by the share
   // of the input's rows before it. Reads every file's footer once.
   void plan_slice(const Slice& slice) {
@@ -249,65 +393,16 @@ class ParquetSource : public RowSource {
 
   bool in_slice(size_t file, size_t group) const { return !sliced_ || group_in_slice_[file][group]; }
 
-  ~ParquetSource() override {
-    if (next_.valid()) next_.wait();
-  }
-
-  bool read(size_t max_records, std::vector<RawRecord>* out) override {
-    size_t produced = 0;
-    while (produced < max_records) {
-      if (!current_ || row_ == current_->rows) {
-        if (!advance()) return false;
-        continue;
-      }
-      out->push_back(make_record());
-      ++produced;
-    }
-    return true;
-  }
-
-  void parse(const RawRecord& record, InputRow* row) const override {
-    row->index = record.index;
-    row->line = record.line;
-    row->error = record.error;
-    row->id = record.id;
-    row->passthrough = record.passthrough;
-    if (!row->error.empty()) return;
-    size_t bad = 0;
-    if (!is_valid_utf8(record.bytes, &bad)) {
-      row->error = "text is not valid UTF-8 (byte " + std::to_string(bad) + ")";
-      return;
-    }
-    row->text = record.bytes;
-  }
-
-  CarriedColumns carried_columns() const override {
-    CarriedColumns columns;
-    if (id_) columns.id = ColumnSpec{"id", id_->type};
-    for (const auto& p : passthrough_) columns.passthrough.push_back({p.name, p.type});
-    return columns;
-  }
-
-  uint64_t bytes_read() const override {
-    if (!current_) return done_bytes_;
-    const uint64_t size = files_[current_->file].size;
-    const double fraction =
-        current_->file_rows > 0 ? static_cast<double>(file_rows_done_ + row_) / current_->file_rows : 1.0;
-    return done_bytes_ + static_cast<uint64_t>(std::min(1.0, fraction) * size);
-  }
-
-  std::optional<uint64_t> total_bytes() const override { return total_bytes_; }
-
- private:
   void open_file(size_t index) {
-    reader_ = std::make_unique<ParquetFileReader>(files_[index].path);
+    parquet::ReaderOptions options;
+    options.buffer_pool = buffer_pool_;
+    reader_ = std::make_shared<ParquetFileReader>(files_[index].path, options);
     reader_file_ = index;
   }
 
-  // Checks that a file has the columns the first one had, with the same types.
-  void check_file(const ParquetFileReader& file, size_t index) {
-    std::vector<const CarriedSource*> wanted;
-    CarriedSource text{fields_.text, ValueType::kDynamic, false};
+  // Checks that a file has the columns the first one had, with the same types, and notes which
+  // of its leaves to read.
+  void check_file(const ParquetFileReader& file) {
     leaves_.clear();
     auto require = [&](const std::string& name, bool is_text, std::optional<ValueType> type) {
       const LeafColumn* c = file.find_column(name);
@@ -326,47 +421,30 @@ class ParquetSource : public RowSource {
     for (const auto& p : passthrough_) {
       if (!p.partition) require(p.name, false, p.type);
     }
-    (void)index;
   }
 
-  // Decodes row group `group` of file `file` (or the next one that exists) on another thread.
-  std::future<std::optional<DecodedGroup>> launch(size_t file, size_t group) {
-    return std::async(std::launch::async, [this, file, group]() -> std::optional<DecodedGroup> {
-      size_t f = file;
-      size_t g = group;
-      for (;;) {
-        if (f >= files_.size()) return std::nullopt;
-        if (reader_file_ != f) {
-          open_file(f);
-          check_file(*reader_, f);
-        }
-        if (g < reader_->num_row_groups() && in_slice(f, g)) break;
-        if (g < reader_->num_row_groups()) {
-          ++g;
-          continue;
-        }
-        ++f;
-        g = 0;
+  // The scheduler's producer: the next row group of the input (opening files as it goes), or null.
+  std::shared_ptr<ScheduledUnit> produce() {
+    for (;;) {
+      if (next_file_ >= files_.size()) return nullptr;
+      if (reader_file_ != next_file_) {
+        open_file(next_file_);
+        check_file(*reader_);
       }
-      DecodedGroup decoded;
-      decoded.file = f;
-      decoded.rows = reader_->num_rows(g);
-      if (sliced_) decoded.first_row = group_first_row_[f][g];
-      for (size_t i = 0; i < reader_->num_row_groups(); ++i) decoded.file_rows += reader_->num_rows(i);
-      decoded.columns = reader_->read_row_group(g, leaves_);
-      for (size_t leaf : leaves_) {
-        decoded.types.push_back(value_type_of(reader_->columns()[leaf]));
-        decoded.unsigned_ints.push_back(is_unsigned(reader_->columns()[leaf].element));
-      }
-      next_group_ = {f, g + 1};
-      return decoded;
-    });
+      while (next_group_ < reader_->num_row_groups() && !in_slice(next_file_, next_group_)) ++next_group_;
+      if (next_group_ < reader_->num_row_groups()) break;
+      ++next_file_;
+      next_group_ = 0;
+    }
+    auto group = std::make_shared<DecodedGroup>(reader_, next_file_, next_group_, leaves_);
+    if (sliced_) group->first_row = group_first_row_[next_file_][next_group_];
+    ++next_group_;
+    return group;
   }
 
-  // Moves to the next decoded row group and starts decoding the one after it.
+  // Moves to the next decoded row group.
   bool advance() {
-    if (!next_.valid()) return false;
-    std::optional<DecodedGroup> group = next_.get();
+    std::shared_ptr<DecodedGroup> group = std::static_pointer_cast<DecodedGroup>(scheduler_->next());
     if (current_) {
       if (group && group->file == current_->file) {
         file_rows_done_ += current_->rows;
@@ -379,77 +457,120 @@ class ParquetSource : public RowSource {
     if (!group) return false;
     current_ = std::move(group);
     row_ = 0;
-    cursors_.assign(current_->columns.size(), {});
-    for (size_t i = 0; i < cursors_.size(); ++i) cursors_[i].data = &current_->columns[i];
-    next_ = launch(next_group_.first, next_group_.second);
+    next_invalid_ = 0;
     return true;
   }
 
-  RawRecord make_record() {
-    RawRecord record;
-    record.index = sliced_ ? current_->first_row + static_cast<uint64_t>(row_) : next_index_++;
-    record.line = record.index + 1;
+  // Cuts records from the decoded row groups; with `buffers`, records borrow their text and the
+  // row groups they come from are added to `buffers`.
+  bool read_records(size_t max_records, std::vector<RawRecord>* out,
+                    std::vector<std::shared_ptr<const void>>* buffers) {
+    size_t produced = 0;
+    const DecodedGroup* shared = nullptr;
+    while (produced < max_records) {
+      if (!current_ || row_ == current_->rows) {
+        if (!advance()) return false;
+        continue;
+      }
+      if (buffers != nullptr && shared != current_.get()) {
+        buffers->push_back(current_);
+        shared = current_.get();
+      }
+      out->emplace_back();
+      make_record(&out->back(), buffers != nullptr);
+      ++produced;
+    }
+    return true;
+  }
+
+  void make_record(RawRecord* record, bool borrow) {
+    record->index = sliced_ ? current_->first_row + static_cast<uint64_t>(row_) : next_index_++;
+    record->line = record->index + 1;
     const size_t row = static_cast<size_t>(row_++);
-    const auto& partitions = files_[current_->file].partitions;
+    const size_t i = current_->value_of(0, row);
+    if (i == SIZE_MAX) {
+      record->error = "text is null";
+    } else {
+      const std::string_view text = current_->columns[0].values.bytes_at(i);
+      const auto& invalid = current_->columns[0].values.invalid_utf8;
+      while (next_invalid_ < invalid.size() && invalid[next_invalid_].first < i) ++next_invalid_;
+      if (text.size() > limits_.max_record_bytes) {
+        record->error = "text of " + std::to_string(text.size()) + " bytes exceeds the limit of " +
+                        std::to_string(limits_.max_record_bytes);
+      } else if (next_invalid_ < invalid.size() && invalid[next_invalid_].first == i) {
+        record->error = "text is not valid UTF-8 (byte " + std::to_string(invalid[next_invalid_].second) + ")";
+      } else if (borrow) {
+        // A view with a null pointer reads as "not borrowed": an empty value gets a real one.
+        record->borrowed = text.data() != nullptr ? text : std::string_view("", 0);
+      } else {
+        record->bytes.assign(text);
+      }
+    }
+    if (borrow) {
+      // parse() builds the carried values on its own thread from the row group the batch holds.
+      record->decoded = current_.get();
+      record->decoded_row = row;
+    } else {
+      InputRow values;
+      carried_values(*current_, row, &values);
+      record->id = std::move(values.id);
+      record->passthrough = std::move(values.passthrough);
+    }
+  }
+
+  // The id and passthrough values of row `row` of a decoded row group.
+  void carried_values(const DecodedGroup& group, size_t row, InputRow* out) const {
+    const auto& partitions = files_[group.file].partitions;
     auto partition_value = [&](const std::string& name) -> nlohmann::json {
       for (const auto& [key, value] : partitions) {
         if (key == name) return value ? nlohmann::json(*value) : nlohmann::json();
       }
       return nullptr;
     };
-    size_t column = 0;
+    size_t column = 1;  // after the text
     auto next_value = [&]() -> nlohmann::json {
       const size_t c = column++;
-      const size_t i = cursors_[c].step(row);
+      const size_t i = group.value_of(c, row);
       if (i == SIZE_MAX) return nullptr;
-      return to_json(current_->columns[c].values, i, current_->types[c], current_->unsigned_ints[c]);
+      return to_json(group.columns[c].values, i, group.types[c], group.unsigned_ints[c]);
     };
-    {
-      const size_t i = cursors_[column++].step(row);
-      if (i == SIZE_MAX) {
-        record.error = "text is null";
-      } else {
-        const std::string_view text = current_->columns[0].values.bytes_at(i);
-        if (text.size() > limits_.max_record_bytes) {
-          record.error = "text of " + std::to_string(text.size()) + " bytes exceeds the limit of " +
-                         std::to_string(limits_.max_record_bytes);
-        } else {
-          record.bytes.assign(text);
-        }
-      }
+    if (id_) out->id = id_->partition ? partition_value(id_->name) : next_value();
+    if (!passthrough_.empty()) {
+      out->passthrough.reserve(passthrough_.size());
+      for (const auto& p : passthrough_) out->passthrough.push_back(p.partition ? partition_value(p.name) : next_value());
     }
-    if (id_) record.id = id_->partition ? partition_value(id_->name) : next_value();
-    record.passthrough.reserve(passthrough_.size());
-    for (const auto& p : passthrough_) {
-      record.passthrough.push_back(p.partition ? partition_value(p.name) : next_value());
-    }
-    return record;
   }
 
   FieldNames fields_;
   SourceLimits limits_;
+  // Recycles the large chunk and page buffers of row groups once nothing points into them.
+  std::shared_ptr<parquet::PageBufferPool> buffer_pool_ =
+      std::make_shared<parquet::PageBufferPool>(static_cast<size_t>(read_ahead_bytes(limits_)));
   std::vector<InputFile> files_;
   uint64_t total_bytes_ = 0;
   std::optional<CarriedSource> id_;
   std::vector<CarriedSource> passthrough_;
 
-  // Used by the decoding task only (one at a time).
-  std::unique_ptr<ParquetFileReader> reader_;
+  // Used by the producer (on the thread that calls read()).
+  std::shared_ptr<ParquetFileReader> reader_;
   size_t reader_file_ = SIZE_MAX;
   std::vector<size_t> leaves_;
-  std::pair<size_t, size_t> next_group_{0, 0};
+  size_t next_file_ = 0;
+  size_t next_group_ = 0;
 
   // Used by read().
-  std::future<std::optional<DecodedGroup>> next_;
-  std::optional<DecodedGroup> current_;
-  std::vector<ColumnCursor> cursors_;
+  std::shared_ptr<DecodedGroup> current_;
   int64_t row_ = 0;
+  size_t next_invalid_ = 0;  // into the text column's invalid_utf8
   uint64_t next_index_ = 0;
-  bool sliced_ = false;
-  std::vector<std::vector<uint64_t>> group_first_row_;  // sliced: [file][group] -> first row's index
-  std::vector<std::vector<bool>> group_in_slice_;       // sliced: [file][group] -> read it
   uint64_t done_bytes_ = 0;
+  bool sliced_ = false;
+  std::vector<std::vector<uint64_t>> group_first_row_;  // sliced: [file][group] -> its first row's index
+  std::vector<std::vector<bool>> group_in_slice_;       // sliced: [file][group] -> read it
   int64_t file_rows_done_ = 0;
+
+  // Last, so that it stops its workers before anything they use goes.
+  std::unique_ptr<RowGroupScheduler> scheduler_;
 };
 
 }  // namespace

@@ -1,9 +1,11 @@
 #include "io/parquet/parquet_writer.h"
 
 #include <algorithm>
+#include <deque>
 #include <cstring>
 #include <unordered_map>
 
+#include "core/cpu.h"
 #include "core/error.h"
 #include "io/compression.h"
 #include "io/parquet/parquet_encoder.h"
@@ -62,23 +64,23 @@ parquet::SchemaElement leaf_element(const std::string& name, ParquetValueKind ki
   return e;
 }
 
-// Compresses one page; `out` is reused across pages.
+// Compresses one page into `out`, whose capacity is reused.
 void compress_page(parquet::CompressionCodec codec, std::string_view in, std::string* out) {
   switch (codec) {
     case parquet::CompressionCodec::kUncompressed:
       out->assign(in);
       return;
     case parquet::CompressionCodec::kSnappy:
-      *out = compress(Compression::kSnappy, in);
+      compress_into(Compression::kSnappy, in, out);
       return;
     case parquet::CompressionCodec::kGzip:
-      *out = compress(Compression::kGzip, in);
+      compress_into(Compression::kGzip, in, out);
       return;
     case parquet::CompressionCodec::kZstd:
-      *out = compress(Compression::kZstd, in);
+      compress_into(Compression::kZstd, in, out);
       return;
     case parquet::CompressionCodec::kLz4Raw:
-      *out = compress(Compression::kLz4Raw, in);
+      compress_into(Compression::kLz4Raw, in, out);
       return;
     default:
       throw Error(ErrorCode::kInternal, std::string("the Parquet writer has no ") +
@@ -86,105 +88,103 @@ void compress_page(parquet::CompressionCodec codec, std::string_view in, std::st
   }
 }
 
+// Page buffers kept for reuse: a fresh megabyte-sized buffer costs the kernel a
+// page fault per 4 KiB, which was a quarter of the writer's time.
+constexpr size_t kMaxSpareBuffers = 1024;
+
 }  // namespace
 
 ParquetColumnBuffer::ParquetColumnBuffer(ParquetColumnSpec spec) : spec_(std::move(spec)) {}
 
 void ParquetColumnBuffer::add_null() {
-  def_levels_.push_back(0);
-  if (spec_.list) rep_levels_.push_back(0);
+  if (spec_.list) {
+    list_sizes_.push_back(-1);
+  } else {
+    defined_.push_back(0);
+  }
   ++rows_;
 }
 
 void ParquetColumnBuffer::add_bool(bool value) {
-  def_levels_.push_back(1);
+  defined_.push_back(1);
   bools_.push_back(value ? 1 : 0);
   ++rows_;
 }
 
 void ParquetColumnBuffer::add_int32(int32_t value) {
-  def_levels_.push_back(1);
+  defined_.push_back(1);
   append_plain(value, &fixed_);
   ++rows_;
 }
 
 void ParquetColumnBuffer::add_int64(int64_t value) {
-  def_levels_.push_back(1);
+  defined_.push_back(1);
   append_plain(value, &fixed_);
   ++rows_;
 }
 
 void ParquetColumnBuffer::add_float(float value) {
-  def_levels_.push_back(1);
+  defined_.push_back(1);
   append_plain(value, &fixed_);
   ++rows_;
 }
 
 void ParquetColumnBuffer::add_double(double value) {
-  def_levels_.push_back(1);
+  defined_.push_back(1);
   append_plain(value, &fixed_);
   ++rows_;
 }
 
 void ParquetColumnBuffer::add_bytes(std::string_view value) {
-  def_levels_.push_back(1);
+  defined_.push_back(1);
   bytes_.append(value);
   ends_.push_back(bytes_.size());
   ++rows_;
 }
 
-// Levels of a list row: an empty list is defined to the group (1); each element
-// is defined to the value (3), the first starting the row (repetition 0), the
-// rest repeating the list (1).
-void ParquetColumnBuffer::begin_list(size_t size) {
-  ++rows_;
-  if (size == 0) {
-    def_levels_.push_back(1);
-    rep_levels_.push_back(0);
-    return;
-  }
-  def_levels_.insert(def_levels_.end(), size, 3);
-  rep_levels_.push_back(0);
-  rep_levels_.insert(rep_levels_.end(), size - 1, 1);
-}
-
 void ParquetColumnBuffer::add_list(std::span<const float> values) {
-  begin_list(values.size());
+  list_sizes_.push_back(static_cast<int32_t>(values.size()));
   fixed_.append(reinterpret_cast<const char*>(values.data()), values.size_bytes());
+  ++rows_;
 }
 
 void ParquetColumnBuffer::add_list(std::span<const int32_t> values) {
-  begin_list(values.size());
+  list_sizes_.push_back(static_cast<int32_t>(values.size()));
   fixed_.append(reinterpret_cast<const char*>(values.data()), values.size_bytes());
+  ++rows_;
 }
 
 void ParquetColumnBuffer::add_list(std::span<const int64_t> values) {
-  begin_list(values.size());
+  list_sizes_.push_back(static_cast<int32_t>(values.size()));
   fixed_.append(reinterpret_cast<const char*>(values.data()), values.size_bytes());
+  ++rows_;
 }
 
 void ParquetColumnBuffer::add_list(std::span<const double> values) {
-  begin_list(values.size());
+  list_sizes_.push_back(static_cast<int32_t>(values.size()));
   fixed_.append(reinterpret_cast<const char*>(values.data()), values.size_bytes());
+  ++rows_;
 }
 
 void ParquetColumnBuffer::add_list(std::span<const std::string> values) {
-  begin_list(values.size());
+  list_sizes_.push_back(static_cast<int32_t>(values.size()));
   for (const auto& v : values) {
     bytes_.append(v);
     ends_.push_back(bytes_.size());
   }
+  ++rows_;
 }
 
 size_t ParquetColumnBuffer::buffered_bytes() const {
-  return fixed_.size() + bools_.size() / 8 + bytes_.size() + 4 * ends_.size() +
-         def_levels_.size() / 4 + rep_levels_.size() / 4;
+  // Levels encode to a few bytes per list row (runs) and a bit per scalar row.
+  return fixed_.size() + bools_.size() / 8 + bytes_.size() + 4 * ends_.size() + defined_.size() / 8 +
+         4 * list_sizes_.size();
 }
 
 void ParquetColumnBuffer::clear() {
   rows_ = 0;
-  def_levels_.clear();
-  rep_levels_.clear();
+  defined_.clear();
+  list_sizes_.clear();
   fixed_.clear();
   bools_.clear();
   bytes_.clear();
@@ -240,6 +240,21 @@ ParquetFileWriter::ParquetFileWriter(const std::filesystem::path& path, ParquetW
   write(kMagic);
 }
 
+std::string ParquetFileWriter::take_buffer() {
+  std::lock_guard lock(spare_mutex_);
+  if (spare_.empty()) return {};
+  std::string buffer = std::move(spare_.back());
+  spare_.pop_back();
+  return buffer;
+}
+
+void ParquetFileWriter::give_back(std::string&& buffer) {
+  if (buffer.capacity() < 4096) return;
+  buffer.clear();
+  std::lock_guard lock(spare_mutex_);
+  if (spare_.size() < kMaxSpareBuffers) spare_.push_back(std::move(buffer));
+}
+
 void ParquetFileWriter::write(std::string_view bytes) {
   file_.write(bytes);
   offset_ += bytes.size();
@@ -248,7 +263,7 @@ void ParquetFileWriter::write(std::string_view bytes) {
 void ParquetFileWriter::write_row_group(std::span<ParquetColumnBuffer> buffers) {
   const size_t rows = buffers.empty() ? 0 : buffers[0].rows();
   if (rows == 0) return;
-  if (metadata_.row_groups.empty()) {
+  if (columns_.empty()) {
     for (const auto& b : buffers) columns_.push_back(b.spec());
   }
   if (buffers.size() != columns_.size()) {
@@ -269,55 +284,93 @@ void ParquetFileWriter::write_row_group(std::span<ParquetColumnBuffer> buffers) 
                                             std::to_string(rows));
     }
   }
+  const bool compressed = options_.codec != parquet::CompressionCodec::kUncompressed;
+  // Pages compress on up to this many threads at once while the next is encoded.
+  const size_t window = static_cast<size_t>(std::max(1, options_.threads > 0 ? options_.threads : available_cores()));
   parquet::RowGroup group;
   group.file_offset = static_cast<int64_t>(offset_);
   group.ordinal = static_cast<int16_t>(metadata_.row_groups.size());
   group.num_rows = static_cast<int64_t>(rows);
-  int64_t compressed = 0;
-  for (auto& b : buffers) {
-    group.columns.push_back(write_column(b));
-    group.total_byte_size += group.columns.back().meta_data->total_uncompressed_size;
-    compressed += group.columns.back().meta_data->total_compressed_size;
-    b.clear();
+  int64_t compressed_total = 0;
+  for (auto& buffer : buffers) {
+    parquet::ColumnChunk chunk;
+    chunk.file_offset = static_cast<int64_t>(offset_);
+    parquet::ColumnMetaData meta;
+    bool data_page_seen = false;
+    auto write_page = [&](EncodedPage page) {
+      if (page.header.type == parquet::PageType::kDictionaryPage) {
+        meta.dictionary_page_offset = static_cast<int64_t>(offset_);
+      } else if (!data_page_seen) {
+        meta.data_page_offset = static_cast<int64_t>(offset_);
+        data_page_seen = true;
+      }
+      const std::string& stored = compressed ? page.compressed : page.body;
+      page.header.compressed_page_size = static_cast<int32_t>(stored.size());
+      ThriftCompactWriter header;
+      parquet::encode(header, page.header);
+      write(header.data());
+      write(stored);
+      meta.total_uncompressed_size += static_cast<int64_t>(header.data().size()) + page.header.uncompressed_page_size;
+      meta.total_compressed_size += static_cast<int64_t>(header.data().size() + stored.size());
+      give_back(std::move(page.compressed));
+      give_back(std::move(page.body));
+    };
+    std::deque<std::future<EncodedPage>> compressing;
+    auto write_until = [&](size_t left) {
+      while (compressing.size() > left) {
+        write_page(compressing.front().get());
+        compressing.pop_front();
+      }
+    };
+    auto compress = [this](EncodedPage page) {
+      page.compressed = take_buffer();
+      compress_page(options_.codec, page.body, &page.compressed);
+      give_back(std::move(page.body));  // the uncompressed copy is no longer needed
+      return page;
+    };
+    encode_column(buffer, &meta, [&](EncodedPage&& page) {
+      if (!compressed) {
+        write_page(std::move(page));
+      } else if (window == 1) {
+        write_page(compress(std::move(page)));
+      } else {
+        compressing.push_back(std::async(std::launch::async, compress, std::move(page)));
+        write_until(window - 1);
+      }
+    });
+    write_until(0);
+    buffer.clear();
+    group.total_byte_size += meta.total_uncompressed_size;
+    compressed_total += meta.total_compressed_size;
+    chunk.meta_data = std::move(meta);
+    group.columns.push_back(std::move(chunk));
   }
-  group.total_compressed_size = compressed;
+  group.total_compressed_size = compressed_total;
   metadata_.row_groups.push_back(std::move(group));
   metadata_.num_rows += static_cast<int64_t>(rows);
 }
 
-void ParquetFileWriter::write_page(const parquet::PageHeader& header_template,
-                                   std::string_view body, parquet::ColumnMetaData* meta) {
-  parquet::PageHeader header = header_template;
-  compress_page(options_.codec, body, &compressed_);
-  header.uncompressed_page_size = static_cast<int32_t>(body.size());
-  header.compressed_page_size = static_cast<int32_t>(compressed_.size());
-  ThriftCompactWriter out;
-  parquet::encode(out, header);
-  write(out.data());
-  write(compressed_);
-  meta->total_uncompressed_size += static_cast<int64_t>(out.data().size() + body.size());
-  meta->total_compressed_size += static_cast<int64_t>(out.data().size() + compressed_.size());
-}
-
-parquet::ColumnChunk ParquetFileWriter::write_column(ParquetColumnBuffer& b) {
+void ParquetFileWriter::encode_column(const ParquetColumnBuffer& b, parquet::ColumnMetaData* out,
+                                      const std::function<void(EncodedPage&&)>& emit) {
   const ParquetColumnSpec& spec = b.spec();
   const uint32_t max_def = b.max_definition_level();
   const uint32_t max_rep = b.max_repetition_level();
-  const size_t levels = b.def_levels_.size();
+  const size_t rows = b.rows();
   const size_t width = fixed_width(spec.kind);
 
-  parquet::ColumnChunk chunk;
-  chunk.file_offset = static_cast<int64_t>(offset_);
-  parquet::ColumnMetaData meta;
+  parquet::ColumnMetaData& meta = *out;
   meta.type = physical_type(spec.kind);
   meta.path_in_schema = spec.list ? std::vector<std::string>{spec.name, "list", "element"}
                                   : std::vector<std::string>{spec.name};
   meta.codec = options_.codec;
-  meta.num_values = static_cast<int64_t>(levels);
 
   auto value_view = [&](size_t i) {
     const size_t begin = i ? b.ends_[i - 1] : 0;
     return std::string_view(b.bytes_).substr(begin, b.ends_[i] - begin);
+  };
+  auto add_page = [&](parquet::PageHeader header, std::string body) {
+    header.uncompressed_page_size = static_cast<int32_t>(body.size());
+    emit(EncodedPage{std::move(header), std::move(body), {}});
   };
 
   // Dictionary for byte arrays while it stays small; PLAIN otherwise.
@@ -325,28 +378,29 @@ parquet::ColumnChunk ParquetFileWriter::write_column(ParquetColumnBuffer& b) {
   bool dictionary = false;
   if (is_byte_array(spec.kind) && !b.ends_.empty()) {
     std::unordered_map<std::string_view, uint32_t> ids;
-    page_.clear();
+    std::string dictionary_page = take_buffer();
     indices.resize(b.ends_.size());
-    dictionary = true;
+    bool fits = true;
     for (size_t i = 0; i < b.ends_.size(); ++i) {
       auto [it, inserted] = ids.try_emplace(value_view(i), static_cast<uint32_t>(ids.size()));
       if (inserted) {
-        append_plain_bytes(it->first, &page_);
-        if (page_.size() > options_.dictionary_max_bytes) {
-          dictionary = false;
+        append_plain_bytes(it->first, &dictionary_page);
+        if (dictionary_page.size() > options_.dictionary_max_bytes) {
+          fits = false;
           break;
         }
       }
       indices[i] = it->second;
     }
-    if (dictionary) {
+    if (fits) {
+      dictionary = true;
       parquet::PageHeader header;
       header.type = parquet::PageType::kDictionaryPage;
       header.dictionary_page_header = parquet::DictionaryPageHeader{
           static_cast<int32_t>(ids.size()), parquet::Encoding::kPlain, std::nullopt};
-      meta.dictionary_page_offset = static_cast<int64_t>(offset_);
-      write_page(header, page_, &meta);
+      add_page(std::move(header), std::move(dictionary_page));
     } else {
+      give_back(std::move(dictionary_page));
       indices.clear();
     }
   }
@@ -366,65 +420,97 @@ parquet::ColumnChunk ParquetFileWriter::write_column(ParquetColumnBuffer& b) {
     }
     return (end - begin) / 8;
   };
+  // Levels and values of row r: a scalar row is one level; a list row one per
+  // element, or one for an empty or null list.
+  auto row_levels = [&](size_t r) -> size_t {
+    return spec.list ? static_cast<size_t>(std::max<int32_t>(1, b.list_sizes_[r])) : 1;
+  };
+  auto row_values = [&](size_t r) -> size_t {
+    return spec.list ? static_cast<size_t>(std::max<int32_t>(0, b.list_sizes_[r])) : b.defined_[r];
+  };
 
-  meta.data_page_offset = static_cast<int64_t>(offset_);
+  std::vector<LevelRun> runs;
+  int64_t levels_total = 0;
   int64_t nulls = 0;
-  size_t level = 0;
+  size_t row = 0;
   size_t value = 0;
   // Pages end at row boundaries, so no row spans two pages.
-  while (level < levels) {
-    size_t level_end = level;
+  while (row < rows) {
+    size_t row_end = row;
     size_t value_end = value;
+    size_t levels = 0;
     do {
-      size_t row_end = level_end + 1;
-      if (max_rep) {
-        while (row_end < levels && b.rep_levels_[row_end] != 0) ++row_end;
-      }
-      for (size_t l = level_end; l < row_end; ++l) value_end += b.def_levels_[l] == max_def;
-      level_end = row_end;
-    } while (level_end < levels &&
-             value_bytes(value, value_end) + (level_end - level) / 4 < options_.page_bytes);
+      levels += row_levels(row_end);
+      value_end += row_values(row_end);
+      ++row_end;
+    } while (row_end < rows && value_bytes(value, value_end) + (row_end - row) / 4 < options_.page_bytes);
 
-    page_.clear();
-    auto append_levels = [&](const std::vector<uint8_t>& source, uint32_t max_level) {
-      scratch_.assign(source.begin() + level, source.begin() + level_end);
-      append_levels_v1(scratch_, max_level, &page_);
-    };
-    if (max_rep) append_levels(b.rep_levels_, max_rep);
-    append_levels(b.def_levels_, max_def);
-    if (!spec.list) nulls += static_cast<int64_t>((level_end - level) - (value_end - value));
+    std::string page = take_buffer();
+    page.reserve(value_bytes(value, value_end) + 8 * (row_end - row) + 64);
+    if (spec.list) {
+      // Repetition: 0 starts a row, 1 repeats its list. Definition: 3 an
+      // element, 1 an empty list, 0 a null list.
+      runs.clear();
+      for (size_t r = row; r < row_end; ++r) {
+        const int32_t n = b.list_sizes_[r];
+        runs.push_back({0, 1});
+        if (n > 1) runs.push_back({1, static_cast<uint64_t>(n - 1)});
+      }
+      append_levels_v1_runs(runs, max_rep, &page);
+      runs.clear();
+      for (size_t r = row; r < row_end; ++r) {
+        const int32_t n = b.list_sizes_[r];
+        if (n > 0) {
+          runs.push_back({max_def, static_cast<uint64_t>(n)});
+        } else {
+          runs.push_back({n == 0 ? 1u : 0u, 1});
+        }
+      }
+      append_levels_v1_runs(runs, max_def, &page);
+    } else {
+      runs.clear();
+      for (size_t r = row; r < row_end; ++r) {
+        if (!runs.empty() && runs.back().value == b.defined_[r]) {
+          ++runs.back().count;
+        } else {
+          runs.push_back({b.defined_[r], 1});
+        }
+      }
+      append_levels_v1_runs(runs, max_def, &page);
+      nulls += static_cast<int64_t>((row_end - row) - (value_end - value));
+    }
     if (dictionary) {
-      page_.push_back(static_cast<char>(index_width));
+      page.push_back(static_cast<char>(index_width));
       append_rle_hybrid(std::span<const uint32_t>(indices).subspan(value, value_end - value),
-                        index_width, &page_);
+                        index_width, &page);
     } else if (width) {
-      page_.append(b.fixed_.data() + value * width, (value_end - value) * width);
+      page.append(b.fixed_.data() + value * width, (value_end - value) * width);
     } else if (is_byte_array(spec.kind)) {
-      for (size_t i = value; i < value_end; ++i) append_plain_bytes(value_view(i), &page_);
+      for (size_t i = value; i < value_end; ++i) append_plain_bytes(value_view(i), &page);
     } else {
       append_plain_bools(std::span<const uint8_t>(b.bools_).subspan(value, value_end - value),
-                         &page_);
+                         &page);
     }
 
     parquet::PageHeader header;
     header.type = parquet::PageType::kDataPage;
     parquet::DataPageHeader data;
-    data.num_values = static_cast<int32_t>(level_end - level);
+    data.num_values = static_cast<int32_t>(levels);
     data.encoding = dictionary ? parquet::Encoding::kRleDictionary : parquet::Encoding::kPlain;
     data.definition_level_encoding = parquet::Encoding::kRle;
     data.repetition_level_encoding = parquet::Encoding::kRle;
     header.data_page_header = data;
-    write_page(header, page_, &meta);
-    level = level_end;
+    add_page(std::move(header), std::move(page));
+    levels_total += static_cast<int64_t>(levels);
+    row = row_end;
     value = value_end;
   }
 
+  meta.num_values = levels_total;
   meta.encodings = {parquet::Encoding::kPlain, parquet::Encoding::kRle};
   if (dictionary) meta.encodings.push_back(parquet::Encoding::kRleDictionary);
   if (!spec.list)
     meta.statistics = parquet::Statistics{nulls, std::nullopt, std::nullopt, std::nullopt};
-  chunk.meta_data = std::move(meta);
-  return chunk;
 }
 
 void ParquetFileWriter::finish(const std::vector<ParquetColumnSpec>& columns) {

@@ -5,7 +5,10 @@
 
 #include <cstdint>
 #include <filesystem>
+#include <functional>
+#include <future>
 #include <memory>
+#include <mutex>
 #include <span>
 #include <string>
 #include <string_view>
@@ -28,7 +31,9 @@ struct ParquetColumnSpec {
   bool list = false;
 };
 
-// Buffers one column's levels and values for the row group being built.
+// Buffers one column's values for the row group being built. Levels are not
+// stored one by one: a scalar row is defined or null, a list row has a length
+// (or is null), and the writer derives the levels as runs from those.
 class ParquetColumnBuffer {
  public:
   explicit ParquetColumnBuffer(ParquetColumnSpec spec);
@@ -63,12 +68,10 @@ class ParquetColumnBuffer {
  private:
   friend class ParquetFileWriter;
 
-  void begin_list(size_t size);
-
   ParquetColumnSpec spec_;
   size_t rows_ = 0;
-  std::vector<uint8_t> def_levels_;
-  std::vector<uint8_t> rep_levels_;  // list columns only
+  std::vector<uint8_t> defined_;     // scalar columns: 1 for a value, 0 for a null, per row
+  std::vector<int32_t> list_sizes_;  // list columns: elements per row, -1 for a null list
   std::string fixed_;                // PLAIN bytes of INT32, INT64, FLOAT, DOUBLE values
   std::vector<uint8_t> bools_;
   std::string bytes_;         // BYTE_ARRAY values, concatenated
@@ -81,6 +84,9 @@ struct ParquetWriteOptions {
   size_t page_bytes = 1u << 20;            // target size of a data page before compression
   size_t dictionary_max_bytes = 1u << 20;  // a larger dictionary falls back to PLAIN
   std::vector<parquet::KeyValue> key_value_metadata;
+  // Pages compressed at once, each on its own thread, while the next page is
+  // encoded (0: one per available core).
+  int threads = 0;
 };
 
 // Parses a codec name: none/uncompressed, snappy, gzip, zstd, lz4_raw (lz4
@@ -89,11 +95,16 @@ struct ParquetWriteOptions {
 parquet::CompressionCodec parse_parquet_codec(const std::string& name);
 
 // One Parquet file being written under "<path>.partial" and renamed by
-// finish().
+// finish(). A row group is encoded page by page; each page is compressed on its
+// own thread while the next is encoded (ParquetWriteOptions::threads at once),
+// and written in order as soon as it is ready, so memory holds the row group's
+// buffers and a few pages.
 class ParquetFileWriter {
  public:
   // Creates the file and writes the leading magic. Throws salvo::Error(kIo).
   ParquetFileWriter(const std::filesystem::path& path, ParquetWriteOptions options);
+  ParquetFileWriter(const ParquetFileWriter&) = delete;
+  ParquetFileWriter& operator=(const ParquetFileWriter&) = delete;
 
   // Encodes the buffers (one per column, in column order, all with the same row
   // count) as one row group, writes it and clears the buffers. Every row group
@@ -108,19 +119,30 @@ class ParquetFileWriter {
   uint64_t rows_written() const { return static_cast<uint64_t>(metadata_.num_rows); }
 
  private:
-  parquet::ColumnChunk write_column(ParquetColumnBuffer& buffer);
-  void write_page(const parquet::PageHeader& header_template, std::string_view body,
-                  parquet::ColumnMetaData* meta);
+  // One page, encoded, then compressed.
+  struct EncodedPage {
+    parquet::PageHeader header;
+    std::string body;        // before compression
+    std::string compressed;  // unused for uncompressed files: the body is written
+  };
+
+  // Encodes one column chunk into pages, handed to `emit` in order (the
+  // dictionary page first), and fills the chunk's metadata but for its offsets
+  // and sizes.
+  void encode_column(const ParquetColumnBuffer& buffer, parquet::ColumnMetaData* meta,
+                     const std::function<void(EncodedPage&&)>& emit);
   void write(std::string_view bytes);
+  // A cleared page buffer, with the capacity a previous page left (thread-safe).
+  std::string take_buffer();
+  void give_back(std::string&& buffer);
 
   std::vector<ParquetColumnSpec> columns_;  // those of the first row group
   ParquetWriteOptions options_;
   OutputFile file_;
   uint64_t offset_ = 0;
   parquet::FileMetaData metadata_;
-  std::string page_;        // scratch: one page body before compression
-  std::string compressed_;  // scratch: the compressed page
-  std::vector<uint32_t> scratch_;
+  std::mutex spare_mutex_;
+  std::vector<std::string> spare_;  // page buffers kept for their capacity
 };
 
 // The schema elements for `columns` under a root named "schema" (exposed for

@@ -11,7 +11,8 @@ clang++-14 -std=c++20 -O1 -g -fsanitize=fuzzer,address,undefined -fno-sanitize-r
   -I"$src/src" "$src/tests/fuzz/parquet/parquet_fuzz.cc" \
   "$src/src/io/parquet/parquet_file_reader.cc" "$src/src/io/parquet/parquet_decoder.cc" \
   "$src/src/io/parquet/parquet_metadata.cc" "$src/src/io/parquet/thrift_compact.cc" \
-  "$src/src/io/compression.cc" "$src/src/core/error.cc" \
+  "$src/src/io/parquet/page_buffer.cc" "$src/src/io/compression.cc" "$src/src/core/error.cc" \
+  "$src/src/core/utf8.cc" \
   -lsnappy -lzstd -llz4 -lz -o "$work/parquet_fuzz"
 mkdir -p "$work/corpus"
 node "$src/tests/fuzz/parquet/make_seeds.js" "$work/corpus"

@@ -55,19 +55,20 @@ int main(int argc, char** argv) {
     for (const auto& c : carried.passthrough) types.push_back(type_name(c.type));
     std::cout << nlohmann::json{{"id_type", carried.id ? type_name(carried.id->type) : "none"}, {"types", types}}.dump()
               << "\n";
-    std::vector<salvo::RawRecord> records;
+    // As the job reads: batches whose records borrow their text, consumed into rows.
+    salvo::RawBatch batch;
     bool more = true;
     while (more) {
-      records.clear();
-      more = source->read(4096, &records);
-      for (const auto& record : records) {
+      batch.clear();
+      more = source->read_batch(4096, &batch);
+      for (auto& record : batch.records) {
         salvo::InputRow row;
-        source->parse(record, &row);
+        source->consume(std::move(record), &row);
         nlohmann::json out;
         out["line"] = row.line;
         out["index"] = row.index;
         if (!row.error.empty()) out["error"] = row.error;
-        out["text"] = row.error.empty() ? nlohmann::json(row.text) : nlohmann::json();
+        out["text"] = row.error.empty() ? nlohmann::json(std::string(row.text_view())) : nlohmann::json();
         if (carried.id) out["id"] = printable(row.id);
         nlohmann::json values = nlohmann::json::array();
         for (const auto& v : row.passthrough) values.push_back(printable(v));

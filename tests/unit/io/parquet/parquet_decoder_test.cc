@@ -251,15 +251,14 @@ TEST(DeltaByteArrayTest, RefusesPrefixBlowUpBeyondTheOutputLimit) {
 
 TEST(DictionaryAndSplitTest, DecodesIndicesAndByteStreamSplit) {
   ColumnValues dictionary{Type::kByteArray};
-  for (const char* w : {"zero", "one", "two"}) {
-    dictionary.bytes += w;
-    dictionary.offsets.push_back(dictionary.bytes.size());
-  }
+  for (const char* w : {"zero", "one", "two"}) dictionary.views.emplace_back(w);
   // Bit width 2; RLE run of 3 ones, then a bit-packed group 2,0,1,2,0,0,0,0.
   auto indices = bytes({0x02, 0x06, 0x01, 0x03, 0x92, 0x00});
   ColumnValues out{Type::kByteArray};
   decode_dictionary_indices(indices.data(), indices.size(), 7, dictionary, &out, kContext);
   EXPECT_EQ(strings(out), (std::vector<std::string>{"one", "one", "one", "two", "zero", "one", "two"}));
+  // The values are the dictionary's own bytes, not copies.
+  EXPECT_EQ(out.views[0].data(), dictionary.views[1].data());
   auto beyond = bytes({0x02, 0x02, 0x03});  // index 3 of a 3-entry dictionary
   EXPECT_THROW(decode_dictionary_indices(beyond.data(), beyond.size(), 1, dictionary, &out, kContext), Error);
   // A run of 10^9 copies of a dictionary entry is refused by the output limit, not allocated.
@@ -278,6 +277,85 @@ TEST(DictionaryAndSplitTest, DecodesIndicesAndByteStreamSplit) {
   ColumnValues floats{Type::kFloat};
   decode_byte_stream_split(split.data(), split.size(), Type::kFloat, 3, &floats, kContext);
   EXPECT_EQ(floats.doubles, (std::vector<double>{1.0, -2.5, static_cast<double>(1e-3f)}));
+}
+
+TEST(ColumnValuesTest, ByteArraysAreViewsIntoThePage) {
+  auto page = concat(concat(bytes({5, 0, 0, 0}), text_bytes("hello")), concat(bytes({3, 0, 0, 0}), text_bytes("abc")));
+  ColumnValues plain{Type::kByteArray};
+  decode_plain(page.data(), page.size(), Type::kByteArray, 0, 2, &plain, kContext);
+  EXPECT_EQ(plain.views[0].data(), reinterpret_cast<const char*>(page.data()) + 4);
+  EXPECT_EQ(plain.views[1].data(), reinterpret_cast<const char*>(page.data()) + 13);
+  EXPECT_EQ(plain.storage_bytes, 0u);  // nothing copied
+}
+
+TEST(ColumnValuesTest, AppendKeepsViewsAndMovesBuffers) {
+  ColumnValues first{Type::kByteArray};
+  char* a = first.allocate(3);
+  std::memcpy(a, "abc", 3);
+  first.views.emplace_back(a, 3);
+  ColumnValues second{Type::kByteArray};
+  char* b = second.allocate(2);
+  std::memcpy(b, "\xff!", 2);
+  second.views.emplace_back(b, 2);
+  second.invalid_utf8.emplace_back(0, 0);
+  first.append(std::move(second));
+  ColumnValues moved = std::move(first);  // buffers do not move: the views stay valid
+  ASSERT_EQ(moved.size(), 2u);
+  EXPECT_EQ(moved.bytes_at(0), "abc");
+  EXPECT_EQ(moved.bytes_at(1), "\xff!");
+  EXPECT_EQ(moved.storage.size(), 2u);
+  EXPECT_EQ(moved.storage_bytes, 5u);
+  // The second part's bad value is now value 1.
+  EXPECT_EQ(moved.invalid_utf8, (std::vector<std::pair<size_t, size_t>>{{1, 0}}));
+}
+
+TEST(Utf8CheckTest, EveryByteArrayEncodingListsTheValuesThatAreNotUtf8) {
+  DecodeContext check{"test.parquet"};
+  check.check_utf8 = true;
+  const std::vector<std::string> texts = {"ok", "caf\xc3\xa9", "bad \xc3(", "", "\xed\xa0\x80 surrogate", "fine"};
+  const std::vector<std::pair<size_t, size_t>> want = {{2, 4}, {4, 0}};
+
+  std::vector<uint8_t> page;
+  for (const auto& t : texts) {
+    const uint32_t n = static_cast<uint32_t>(t.size());
+    page = concat(concat(page, bytes({static_cast<int>(n & 0xff), 0, 0, 0})), text_bytes(t));
+  }
+  ColumnValues plain{Type::kByteArray};
+  decode_plain(page.data(), page.size(), Type::kByteArray, 0, texts.size(), &plain, check);
+  EXPECT_EQ(strings(plain), texts);
+  EXPECT_EQ(plain.invalid_utf8, want);
+  // Without the check nothing is listed.
+  ColumnValues unchecked{Type::kByteArray};
+  decode_plain(page.data(), page.size(), Type::kByteArray, 0, texts.size(), &unchecked, kContext);
+  EXPECT_TRUE(unchecked.invalid_utf8.empty());
+
+  std::vector<int64_t> lengths;
+  std::string joined;
+  for (const auto& t : texts) {
+    lengths.push_back(static_cast<int64_t>(t.size()));
+    joined += t;
+  }
+  const auto dlba = concat(delta_encode(lengths), text_bytes(joined));
+  ColumnValues delta{Type::kByteArray};
+  decode_delta_length_byte_array(dlba.data(), dlba.size(), texts.size(), &delta, check);
+  EXPECT_EQ(strings(delta), texts);
+  EXPECT_EQ(delta.invalid_utf8, want);
+
+  const auto dba = concat(concat(delta_encode(std::vector<int64_t>(texts.size(), 0)), delta_encode(lengths)),
+                          text_bytes(joined));
+  ColumnValues prefixed{Type::kByteArray};
+  decode_delta_byte_array(dba.data(), dba.size(), texts.size(), &prefixed, check);
+  EXPECT_EQ(strings(prefixed), texts);
+  EXPECT_EQ(prefixed.invalid_utf8, want);
+
+  // Dictionary pages list their bad entries; indices then list the rows naming one.
+  ColumnValues dictionary{Type::kByteArray};
+  decode_plain(page.data(), page.size(), Type::kByteArray, 0, texts.size(), &dictionary, check);
+  const auto indices = bytes({0x03, 0x03, 0x42, 0x00, 0x00});  // width 3, one group: 2, 0, 1, 0, 0, 0, 0, 0
+  ColumnValues rows{Type::kByteArray};
+  decode_dictionary_indices(indices.data(), indices.size(), 3, dictionary, &rows, check);
+  EXPECT_EQ(strings(rows), (std::vector<std::string>{texts[2], texts[0], texts[1]}));
+  EXPECT_EQ(rows.invalid_utf8, (std::vector<std::pair<size_t, size_t>>{{0, 4}}));
 }
 
 }  // namespace

@@ -6,6 +6,7 @@
 #include "io/compression.h"
 #include "io/parquet/parquet_file_reader.h"
 #include "io/parquet/parquet_metadata.h"
+#include "io/parquet/parquet_writer.h"
 #include "io/test_files.h"
 
 namespace salvo {
@@ -159,7 +160,9 @@ TEST(ParquetSourceTest, FoldersPartitionsAndMissingColumns) {
 
 // Reads every column of every row group; hostile files must end in salvo::Error, nothing else.
 void read_everything(const std::filesystem::path& path) {
-  ParquetFileReader reader(path, ReaderOptions{1 << 20});
+  ReaderOptions options;
+  options.max_column_bytes = 1 << 20;
+  ParquetFileReader reader(path, options);
   for (size_t g = 0; g < reader.num_row_groups(); ++g) {
     std::vector<size_t> leaves;
     for (size_t c = 0; c < reader.columns().size(); ++c) leaves.push_back(c);
@@ -212,6 +215,189 @@ TEST(ParquetFileReaderTest, HostileFilesGiveErrorsNamingFileAndOffset) {
     }
   }
   EXPECT_GT(errors, good.size());
+}
+
+// A file of `groups` row groups of `rows` rows, written by salvo's writer with small pages (many
+// per column chunk): text (nullable, every 7th row null, every 11th not UTF-8, a few repeated
+// values so some chunks get a dictionary), id INT64 (every 5th null), tag STRING (8 values).
+std::filesystem::path write_groups(const testing::ScratchDir& dir, const std::string& name, size_t groups,
+                                   size_t rows, std::vector<std::string>* texts) {
+  ParquetWriteOptions options;
+  options.page_bytes = 2000;
+  options.dictionary_max_bytes = 3000;
+  const auto path = dir / name;
+  ParquetFileWriter writer(path, options);
+  std::vector<ParquetColumnSpec> columns = {{"text", ParquetValueKind::kString, false},
+                                            {"id", ParquetValueKind::kInt64, false},
+                                            {"tag", ParquetValueKind::kString, false}};
+  std::vector<ParquetColumnBuffer> buffers;
+  for (const auto& c : columns) buffers.emplace_back(c);
+  size_t n = 0;
+  for (size_t g = 0; g < groups; ++g) {
+    for (size_t r = 0; r < rows; ++r, ++n) {
+      std::string text = g % 2 == 0 ? "row " + std::to_string(n) + " text" : "same " + std::to_string(n % 3);
+      if (n % 11 == 4) text += "\xff";
+      if (n % 7 == 3) {
+        buffers[0].add_null();
+        texts->push_back("<null>");
+      } else {
+        buffers[0].add_bytes(text);
+        texts->push_back(text);
+      }
+      n % 5 == 0 ? buffers[1].add_null() : buffers[1].add_int64(static_cast<int64_t>(n) * 1000);
+      buffers[2].add_bytes("tag " + std::to_string(n % 8));
+    }
+    writer.write_row_group(buffers);
+  }
+  writer.finish(columns);
+  return path;
+}
+
+// What a source gives for one row, as a string to compare.
+std::string describe(const InputRow& row) {
+  std::string out = std::to_string(row.index) + "/" + std::to_string(row.line) + " ";
+  out += row.error.empty() ? std::string(row.text_view()) : "error: " + row.error;
+  out += " id=" + row.id.dump();
+  for (const auto& v : row.passthrough) out += " " + v.dump();
+  return out;
+}
+
+TEST(ParquetSourceTest, BatchesBorrowTextThatOutlivesTheSource) {
+  testing::ScratchDir dir;
+  std::vector<std::string> texts;
+  const auto path = write_groups(dir, "groups.parquet", 6, 500, &texts);
+  FieldNames fields;
+  fields.passthrough = {"tag"};
+
+  // The reference: read() copies every value.
+  std::vector<std::string> expected;
+  {
+    auto source = open_parquet_source(path.string(), fields, {});
+    std::vector<RawRecord> records;
+    while (source->read(97, &records)) {
+    }
+    for (const auto& record : records) {
+      InputRow row;
+      source->parse(record, &row);
+      EXPECT_TRUE(row.borrowed_text.empty());
+      expected.push_back(describe(row));
+    }
+  }
+  ASSERT_EQ(expected.size(), 3000u);
+  for (size_t i = 0; i < texts.size(); ++i) {
+    if (texts[i] == "<null>") {
+      EXPECT_NE(expected[i].find("error: text is null"), std::string::npos) << expected[i];
+    } else if (texts[i].back() == '\xff') {
+      EXPECT_NE(expected[i].find("not valid UTF-8 (byte " + std::to_string(texts[i].size() - 1) + ")"),
+                std::string::npos)
+          << expected[i];
+    } else {
+      EXPECT_NE(expected[i].find(" " + texts[i] + " id="), std::string::npos) << expected[i];
+    }
+  }
+
+  // Batches, with every decoding setup: the rows are the same, their text borrowed, and still
+  // valid once the source is gone (the batches keep the decoded row groups alive).
+  for (int threads : {1, 2, 4}) {
+    for (uint64_t budget : {uint64_t{1}, uint64_t{64} << 20}) {
+      SourceLimits limits;
+      limits.decode_threads = threads;
+      limits.read_ahead_bytes = budget;
+      std::vector<RawBatch> batches;
+      {
+        auto source = open_parquet_source(path.string(), fields, limits);
+        for (bool more = true; more;) {
+          RawBatch batch;
+          more = source->read_batch(97, &batch);
+          if (!batch.records.empty()) batches.push_back(std::move(batch));
+        }
+        // parse() on one half, consume() on the other, while the source lives.
+      }
+      auto source = open_parquet_source(path.string(), fields, limits);  // only for parse()
+      std::vector<std::string> got;
+      size_t borrowed = 0;
+      for (auto& batch : batches) {
+        EXPECT_FALSE(batch.buffers.empty());
+        for (auto& record : batch.records) {
+          InputRow row;
+          if (record.index % 2 == 0) {
+            source->parse(record, &row);
+          } else {
+            source->consume(std::move(record), &row);
+          }
+          if (row.error.empty()) {
+            EXPECT_TRUE(row.text.empty());
+            borrowed += row.borrowed_text.data() != nullptr;
+          }
+          got.push_back(describe(row));
+        }
+      }
+      EXPECT_EQ(got, expected) << threads << " threads, budget " << budget;
+      EXPECT_GT(borrowed, 2000u);
+    }
+  }
+}
+
+TEST(ParquetFileReaderTest, PagesDecodeInAnyOrder) {
+  testing::ScratchDir dir;
+  std::vector<std::string> texts;
+  const auto path = write_groups(dir, "pages.parquet", 2, 700, &texts);
+  ParquetFileReader reader(path);
+  size_t most_pages = 0;
+  for (size_t g = 0; g < reader.num_row_groups(); ++g) {
+    for (size_t leaf = 0; leaf < reader.columns().size(); ++leaf) {
+      const ColumnChunkData serial = reader.read_column(g, leaf, true);
+      auto chunk = reader.open_column(g, leaf, true);
+      most_pages = std::max(most_pages, chunk->page_count());
+      std::vector<DecodedPage> pages(chunk->page_count());
+      for (size_t p = pages.size(); p-- > 0;) pages[p] = chunk->decode_page(p);
+      const ColumnChunkData reversed = chunk->assemble(std::move(pages));
+      ASSERT_EQ(reversed.values.size(), serial.values.size());
+      EXPECT_EQ(reversed.defined, serial.defined);
+      EXPECT_EQ(reversed.values.ints, serial.values.ints);
+      EXPECT_EQ(reversed.values.invalid_utf8, serial.values.invalid_utf8);
+      for (size_t i = 0; i < serial.values.views.size(); ++i) {
+        ASSERT_EQ(reversed.values.views[i], serial.values.views[i]);
+      }
+      if (leaf == 0) {
+        EXPECT_FALSE(serial.values.invalid_utf8.empty());
+      }
+    }
+  }
+  EXPECT_GE(most_pages, 5u);
+}
+
+TEST(ParquetSourceTest, ADecodeErrorArrivesAfterTheRowsBeforeIt) {
+  testing::ScratchDir dir;
+  std::vector<std::string> texts;
+  const auto path = write_groups(dir, "ok.parquet", 4, 300, &texts);
+  // Corrupt one byte inside the third row group's text chunk: rows of the first two groups are
+  // read, then the error.
+  std::string file = testing::read_file(path);
+  ParquetFileReader reader(path);
+  const auto& meta = *reader.metadata().row_groups[2].columns[0].meta_data;
+  const size_t at = static_cast<size_t>(meta.data_page_offset);
+  std::string bad = file;
+  for (size_t i = at; i < at + 8; ++i) bad[i] = '\x7f';
+  const auto bad_path = dir.write("bad.parquet", bad);
+  SourceLimits limits;
+  limits.decode_threads = 3;
+  auto source = open_parquet_source(bad_path.string(), {}, limits);
+  RawBatch batch;
+  size_t rows = 0;
+  try {
+    while (source->read_batch(50, &batch)) {
+      rows += batch.records.size();
+      batch.clear();
+    }
+    ADD_FAILURE() << "no error";
+  } catch (const Error& e) {
+    rows += batch.records.size();
+    EXPECT_EQ(e.code(), ErrorCode::kIo);
+    // The page header is what broke: the message names the file and the byte.
+    EXPECT_NE(std::string(e.what()).find("bad.parquet: bad Thrift metadata at byte"), std::string::npos) << e.what();
+  }
+  EXPECT_EQ(rows, 600u);
 }
 
 }  // namespace

@@ -112,6 +112,39 @@ TEST(ParquetEncoderTest, HybridMatchesPlainDecoderOnRandomRuns) {
   }
 }
 
+TEST(ParquetEncoderTest, RunsEncodeLikeTheirExpansion) {
+  std::mt19937 rng(11);
+  for (int width : {1, 2, 3, 7}) {
+    for (int trial = 0; trial < 200; ++trial) {
+      std::vector<LevelRun> runs;
+      std::vector<uint32_t> values;
+      const uint32_t max = (1u << width) - 1;
+      const size_t n = rng() % 40;
+      for (size_t i = 0; i < n; ++i) {
+        // Short and long runs, zero-length ones, and neighbours with the same value.
+        const uint32_t v = rng() % 4 == 0 && !runs.empty() ? runs.back().value : rng() & max;
+        const uint64_t count = rng() % 5 == 0 ? rng() % 500 : rng() % 12;
+        runs.push_back({v, count});
+        values.insert(values.end(), count, v);
+      }
+      std::string encoded;
+      append_rle_hybrid_runs(runs, width, &encoded);
+      EXPECT_EQ(decode_hybrid(encoded, width, values.size()), values) << "width " << width << " trial " << trial;
+      // About as compact as the value-by-value encoder.
+      EXPECT_LE(encoded.size(), hybrid(values, width).size() * 5 / 4 + 8);
+    }
+  }
+  // A list of 384 elements per row: a bit-packed group and one RLE run per row.
+  std::vector<LevelRun> rows;
+  for (int r = 0; r < 3; ++r) {
+    rows.push_back({0, 1});
+    rows.push_back({1, 383});
+  }
+  std::string encoded;
+  append_rle_hybrid_runs(rows, 1, &encoded);
+  EXPECT_EQ(encoded.size(), 3u * 5u);
+}
+
 TEST(ParquetEncoderTest, LevelsCarryLengthPrefix) {
   std::string out;
   append_levels_v1(std::vector<uint32_t>{3, 3, 0, 1, 3}, 3, &out);
@@ -293,6 +326,105 @@ TEST(ParquetWriterTest, PagesEndAtRowBoundariesAndDictionaryFallsBack) {
         << "no dictionary page past the limit";
     EXPECT_EQ(page.header.data_page_header->encoding, parquet::Encoding::kPlain);
   }
+}
+
+TEST(ParquetWriterTest, ListRowsAcrossPagesAndRowGroups) {
+  testing::ScratchDir dir;
+  const std::vector<ParquetColumnSpec> columns = {{"embedding", ParquetValueKind::kFloat, true},
+                                                  {"n", ParquetValueKind::kInt64, false}};
+  std::vector<ParquetColumnBuffer> buffers;
+  for (const auto& c : columns) buffers.emplace_back(c);
+  ParquetWriteOptions options = uncompressed();
+  options.page_bytes = 5000;
+  ParquetFileWriter writer(dir / "f.parquet", options);
+  // Rows: null lists, empty lists, 384-float lists; 3 row groups written while the next fills.
+  std::vector<int> sizes;
+  std::vector<float> floats;
+  for (int r = 0; r < 300; ++r) {
+    const int size = r % 10 == 3 ? -1 : r % 10 == 7 ? 0 : 384;
+    sizes.push_back(size);
+    if (size < 0) {
+      buffers[0].add_null();
+    } else {
+      std::vector<float> v(static_cast<size_t>(size));
+      for (int i = 0; i < size; ++i) v[static_cast<size_t>(i)] = static_cast<float>(r * 1000 + i);
+      floats.insert(floats.end(), v.begin(), v.end());
+      buffers[0].add_list(v);
+    }
+    r % 4 == 0 ? buffers[1].add_null() : buffers[1].add_int64(r);
+    if (r % 100 == 99) writer.write_row_group(buffers);
+  }
+  writer.finish(columns);
+
+  const ParsedFile f = parse(dir / "f.parquet");
+  ASSERT_EQ(f.metadata.row_groups.size(), 3u);
+  EXPECT_EQ(f.metadata.num_rows, 300);
+  std::vector<uint32_t> rep, def;
+  std::string values;
+  for (size_t g = 0; g < 3; ++g) {
+    const auto& pages = f.pages[g * 2];
+    EXPECT_GT(pages.size(), 5u);
+    for (const Page& page : pages) {
+      const int32_t n = page.header.data_page_header->num_values;
+      std::string_view body = page.body;
+      uint32_t length = 0;
+      std::memcpy(&length, body.data(), 4);
+      const auto r = decode_hybrid(body.substr(4, length), 1, n);
+      EXPECT_EQ(r[0], 0u) << "a page starts a row";
+      rep.insert(rep.end(), r.begin(), r.end());
+      body.remove_prefix(4 + length);
+      std::memcpy(&length, body.data(), 4);
+      const auto d = decode_hybrid(body.substr(4, length), 2, n);
+      def.insert(def.end(), d.begin(), d.end());
+      body.remove_prefix(4 + length);
+      values.append(body);
+    }
+  }
+  std::vector<uint32_t> want_rep, want_def;
+  for (int size : sizes) {
+    want_rep.push_back(0);
+    if (size > 1) want_rep.insert(want_rep.end(), static_cast<size_t>(size - 1), 1);
+    if (size > 0) {
+      want_def.insert(want_def.end(), static_cast<size_t>(size), 3);
+    } else {
+      want_def.push_back(size == 0 ? 1 : 0);
+    }
+  }
+  EXPECT_EQ(rep, want_rep);
+  EXPECT_EQ(def, want_def);
+  ASSERT_EQ(values.size(), floats.size() * 4);
+  EXPECT_EQ(std::memcmp(values.data(), floats.data(), values.size()), 0);
+  int64_t n_nulls = 0;
+  for (const auto& group : f.metadata.row_groups) n_nulls += *group.columns[1].meta_data->statistics->null_count;
+  EXPECT_EQ(n_nulls, 75);
+}
+
+TEST(ParquetWriterTest, TheFileDoesNotDependOnTheThreadCount) {
+  testing::ScratchDir dir;
+  const std::vector<ParquetColumnSpec> columns = {{"text", ParquetValueKind::kString, false},
+                                                  {"embedding", ParquetValueKind::kFloat, true}};
+  std::string files[2];
+  for (int t = 0; t < 2; ++t) {
+    std::vector<ParquetColumnBuffer> buffers;
+    for (const auto& c : columns) buffers.emplace_back(c);
+    ParquetWriteOptions options;  // snappy
+    options.page_bytes = 4000;
+    options.threads = t == 0 ? 1 : 4;
+    const auto path = dir / ("f" + std::to_string(t) + ".parquet");
+    ParquetFileWriter writer(path, options);
+    std::vector<float> v(48);
+    for (int r = 0; r < 2000; ++r) {
+      for (size_t i = 0; i < v.size(); ++i) v[i] = static_cast<float>((r * 31 + static_cast<int>(i)) % 97);
+      buffers[0].add_bytes("row " + std::to_string(r) + " of some text");
+      buffers[1].add_list(v);
+      if (r % 500 == 499) writer.write_row_group(buffers);
+    }
+    EXPECT_EQ(writer.rows_written(), 2000u);
+    writer.finish(columns);
+    files[t] = testing::read_file(path);
+  }
+  EXPECT_GT(files[0].size(), 10000u);
+  EXPECT_EQ(files[0], files[1]);
 }
 
 TEST(ParquetWriterTest, CodecNames) {
