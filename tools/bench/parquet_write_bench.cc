@@ -67,23 +67,26 @@ int main(int argc, char** argv) {
     }
     const auto* embeddings = reinterpret_cast<const float*>(embedding_file.data());
 
-    salvo::OutputSchema schema;
-    schema.task = salvo::Task::kEmbed;
-    schema.dims = dims;
-    schema.carried.id = salvo::ColumnSpec{"id", salvo::ValueType::kInt64};
-    schema.carried.passthrough = {salvo::ColumnSpec{"text", salvo::ValueType::kString}};
-    schema.compression = codec;
-
-    std::vector<salvo::OutputRow> output_rows;
+    // The batches a job hands its sink: id, the kept text, the embedding, error.
+    salvo::Schema schema;
+    schema.fields = {{"id", salvo::DataType::int64()},
+                     {"text", salvo::DataType::string()},
+                     {"embedding", salvo::DataType::list(salvo::DataType::float32(), static_cast<int64_t>(dims))},
+                     {"error", salvo::DataType::string()}};
+    salvo::SinkOptions sink_options;
+    sink_options.compression = codec;
+    constexpr size_t kWindow = 2048;  // rows per batch, as the job's sort window
+    std::vector<salvo::RecordBatch> batches;
     if (path == "sink") {
-      output_rows.resize(rows);
-      for (size_t r = 0; r < rows; ++r) {
-        auto& row = output_rows[r];
-        row.index = r;
-        row.line = r + 1;
-        row.id = static_cast<int64_t>(r);
-        row.passthrough = {std::string(texts[r])};
-        row.values.assign(embeddings + r * dims, embeddings + (r + 1) * dims);
+      for (size_t begin = 0; begin < rows; begin += kWindow) {
+        salvo::RecordBatch batch(schema);
+        for (size_t r = begin; r < std::min(rows, begin + kWindow); ++r) {
+          batch.mutable_column(0).append_int64(static_cast<int64_t>(r));
+          batch.mutable_column(1).append_string(texts[r]);
+          batch.mutable_column(2).append_list(std::span<const float>(embeddings + r * dims, dims));
+          batch.mutable_column(3).append_null();
+        }
+        batches.push_back(std::move(batch));
       }
     } else if (path != "writer") {
       throw salvo::Error(salvo::ErrorCode::kInvalidArgument, "--path is sink or writer");
@@ -92,8 +95,8 @@ int main(int argc, char** argv) {
     const auto start = std::chrono::steady_clock::now();
     const double cpu_start = cpu_seconds();
     if (path == "sink") {
-      auto sink = salvo::open_row_sink(argv[4], schema);
-      for (const auto& row : output_rows) sink->write(row);
+      auto sink = salvo::open_row_sink(argv[4], schema, sink_options);
+      for (const auto& batch : batches) sink->write(batch);
       sink->finish();
     } else {
       salvo::ParquetWriteOptions options;
@@ -112,7 +115,7 @@ int main(int argc, char** argv) {
         buffers[3].add_null();
         size_t bytes = 0;
         for (const auto& b : buffers) bytes += b.buffered_bytes();
-        if (bytes >= schema.row_group_bytes) writer.write_row_group(buffers);
+        if (bytes >= sink_options.row_group_bytes) writer.write_row_group(buffers);
       }
       writer.write_row_group(buffers);
       writer.finish(columns);
