@@ -57,10 +57,7 @@ void run_batch(Task task, BatchFlags& flags) {
   job.shard_count = shard.count;
   check_job(job);  // bad paths and fields fail before the model loads, in one line
   std::unique_ptr<Session> session = open_session(flags.compute, task == Task::kTokenize);
-  if (!session->model().info().serves(task)) {
-    throw Error(ErrorCode::kModel, flags.compute.model + " is a " + session->model().info().architecture +
-                                       " model, which cannot " + task_name(task));
-  }
+  session->output_schema(task, job.task_options);  // a task the model lacks: one line naming why
   job.started = [&] {
     if (flags.quiet) return;
     std::string where;

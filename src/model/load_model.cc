@@ -18,10 +18,6 @@ bool ModelInfo::serves(Task task) const {
   return false;
 }
 
-void ModelReplica::run_tensors(const std::vector<TensorColumn>&, int64_t, std::vector<OutputTensor>*) {
-  throw Error(ErrorCode::kInvalidArgument, "this model takes text, not tensors");
-}
-
 int64_t TensorColumn::row_size() const {
   int64_t n = 1;
   for (int64_t d : shape) n *= d;

@@ -7,6 +7,7 @@
 #include <vector>
 
 #include "model/packed_batch.h"
+#include "salvo/error.h"
 #include "salvo/model.h"
 #include "salvo/session.h"
 
@@ -32,8 +33,11 @@ class ModelReplica {
   // ModelImpl::output_width(task) floats, row after row, to `out`.
   virtual void run(Task task, const PackedBatch& batch, float* out) = 0;
   // Runs a batch of `rows` input tensors (each column holds `rows` rows) through a tensor model
-  // (Task::kPredict). Throws kInvalidArgument for a model without tensor inputs.
-  virtual void run_tensors(const std::vector<TensorColumn>& inputs, int64_t rows, std::vector<OutputTensor>* outputs);
+  // (Task::kPredict). Throws kInvalidArgument for a model without tensor inputs. (Inline, like the
+  // rest of this header: the TorchScript plugin, a separate shared object, derives from these.)
+  virtual void run_tensors(const std::vector<TensorColumn>& inputs, int64_t rows, std::vector<OutputTensor>* outputs) {
+    throw Error(ErrorCode::kInvalidArgument, "this model takes text, not tensors");
+  }
 };
 
 class ModelImpl : public Model {

@@ -26,6 +26,8 @@ Schema task_schema(Task task, const ModelInfo& model, const TaskOptions& options
     std::string why;
     if (task == Task::kClassify) why = " (it has no classification head; use embed)";
     if (task == Task::kScore) why = " (it is not a cross-encoder with a one-output head)";
+    if (task == Task::kPredict) why = " (predict runs TorchScript models)";
+    if (model.architecture == "torchscript") why = " (a TorchScript model runs predict)";
     throw Error(ErrorCode::kModel, "model " + model.path.string() + " cannot " + task_name(task) + why);
   }
   Schema schema;

@@ -1,15 +1,22 @@
-// TorchScript models through libtorch. The module is loaded once and shared: each replica calls its
-// forward() on its own thread, under InferenceMode, with the replica thread's OpenMP limit (ATen's
-// parallel regions read the calling thread's omp_get_max_threads()).
+// The TorchScript plugin (libsalvo_torchscript.so): TorchScript models through libtorch, loaded by
+// libsalvo only when a TorchScript model is (libtorch alone costs a second and 150 MB to load).
+// It uses only what salvo's internal headers define inline, and exports one C function.
+//
+// The module is loaded once and shared: each replica calls its forward() on its own thread, under
+// InferenceMode, with the replica thread's OpenMP limit (ATen's parallel regions read the calling
+// thread's omp_get_max_threads()).
 #include <torch/script.h>
 #include <torch/version.h>
 
 #include <algorithm>
 
-#include "model/torchscript_model.h"
+#include "model/model_impl.h"
 #include "salvo/error.h"
 
 namespace salvo {
+
+ModelImpl* load_torchscript_model(const std::filesystem::path& path);
+
 namespace {
 
 namespace fs = std::filesystem;
@@ -70,9 +77,8 @@ class TorchScriptReplica : public ModelReplica {
  public:
   explicit TorchScriptReplica(std::shared_ptr<torch::jit::Module> module) : module_(std::move(module)) {}
 
-  void run(Task task, const PackedBatch&, float*) override {
-    throw Error(ErrorCode::kInvalidArgument, std::string("a TorchScript model cannot ") + task_name(task) +
-                                                 " text; use predict with tensor inputs");
+  void run(Task, const PackedBatch&, float*) override {
+    throw Error(ErrorCode::kInvalidArgument, "a TorchScript model takes tensors, not text; use predict");
   }
 
   void run_tensors(const std::vector<TensorColumn>& inputs, int64_t rows,
@@ -122,10 +128,28 @@ class TorchScriptModel : public ModelImpl {
 };
 
 }  // namespace
+}  // namespace salvo
 
-bool torchscript_available() { return true; }
+// The plugin's entry point: loads `path` into a new model owned by the caller, or sets *error (a
+// salvo::Error thrown here could not be caught reliably across the library boundary).
+extern "C" __attribute__((visibility("default"))) salvo::ModelImpl* salvo_torchscript_load(const char* path,
+                                                                                           std::string* error,
+                                                                                           int* code) {
+  try {
+    return salvo::load_torchscript_model(path);
+  } catch (const salvo::Error& e) {
+    *error = e.what();
+    *code = static_cast<int>(e.code());
+  } catch (const std::exception& e) {
+    *error = e.what();
+    *code = static_cast<int>(salvo::ErrorCode::kInternal);
+  }
+  return nullptr;
+}
 
-std::shared_ptr<const ModelImpl> load_torchscript_model(const fs::path& path, const ModelOptions&) {
+namespace salvo {
+
+ModelImpl* load_torchscript_model(const fs::path& path) {
   std::shared_ptr<torch::jit::Module> module;
   try {
     module = std::make_shared<torch::jit::Module>(torch::jit::load(path.string(), torch::kCPU));
@@ -141,7 +165,7 @@ std::shared_ptr<const ModelImpl> load_torchscript_model(const fs::path& path, co
   info.architecture = "torchscript";
   info.summary = "TorchScript, " + std::to_string(parameters) + " parameters, libtorch " + TORCH_VERSION;
   info.tasks = {Task::kPredict};
-  return std::make_shared<TorchScriptModel>(std::move(module), std::move(info));
+  return new TorchScriptModel(std::move(module), std::move(info));
 }
 
 }  // namespace salvo
