@@ -48,10 +48,6 @@ struct EncodeScratch {
   std::vector<TextPiece> normalized_pieces;
   PreTokenizedText words;
   PreTokenizedText spare;
-  std::u32string stored_text;                                       // left truncation
-  std::vector<std::pair<std::pair<uint32_t, uint32_t>, int32_t>> stored;  // (range, added id)
-  std::vector<int32_t> word_ids;
-  std::vector<std::pair<size_t, size_t>> segments;
   std::vector<int32_t> a;
   std::vector<int32_t> b;
 };
@@ -113,54 +109,19 @@ void for_each_word(const Tokenizer::Config& c, std::string_view text, EncodeScra
   }
 }
 
-// The ids of one sequence, with the library's tokenize_with_limit: with a limit, words are
-// tokenized (from the end for left truncation) until the count reaches it; an added token never
-// stops the count by itself.
-void encode_sequence(const Tokenizer::Config& c, std::string_view text, size_t limit, bool left,
+// The ids of one sequence; with a limit, tokenizing stops once that many ids are there.
+void encode_sequence(const Tokenizer::Config& c, std::string_view text, size_t limit,
                      EncodeScratch& s, std::vector<int32_t>* ids) {
   ids->clear();
   const TokenizerModel& model = *c.model;
-  if (limit == 0 || !left) {
-    for_each_word(c, text, s, [&](const WordRef& w) {
-      if (w.added_id >= 0) {
-        ids->push_back(w.added_id);
-        return true;
-      }
-      model.tokenize(w.text, ids);
-      return limit == 0 || ids->size() < limit;
-    });
-    return;
-  }
-  s.stored_text.clear();
-  s.stored.clear();
   for_each_word(c, text, s, [&](const WordRef& w) {
-    uint32_t begin = static_cast<uint32_t>(s.stored_text.size());
-    s.stored_text.append(w.text);
-    s.stored.push_back({{begin, static_cast<uint32_t>(s.stored_text.size())}, w.added_id});
-    return true;
-  });
-  s.word_ids.clear();
-  s.segments.clear();
-  size_t total = 0;
-  std::u32string_view stored(s.stored_text);
-  for (size_t k = s.stored.size(); k-- > 0;) {
-    const auto& [range, added] = s.stored[k];
-    size_t start = s.word_ids.size();
-    if (added >= 0) {
-      s.word_ids.push_back(added);
-      s.segments.emplace_back(start, s.word_ids.size());
-      total += 1;
-      continue;
+    if (w.added_id >= 0) {
+      ids->push_back(w.added_id);
+    } else {
+      model.tokenize(w.text, ids);
     }
-    model.tokenize(stored.substr(range.first, range.second - range.first), &s.word_ids);
-    s.segments.emplace_back(start, s.word_ids.size());
-    total += s.word_ids.size() - start;
-    if (total >= limit) break;
-  }
-  for (size_t k = s.segments.size(); k-- > 0;) {
-    ids->insert(ids->end(), s.word_ids.begin() + static_cast<std::ptrdiff_t>(s.segments[k].first),
-                s.word_ids.begin() + static_cast<std::ptrdiff_t>(s.segments[k].second));
-  }
+    return limit == 0 || ids->size() < limit;
+  });
 }
 
 // Encoding::truncate with stride 0.
@@ -231,15 +192,17 @@ void encode_with(const Tokenizer::Config& c, size_t max_length, std::string_view
                  const std::string_view* second, Encoding* out) {
   thread_local EncodeScratch s;
   bool is_pair = second != nullptr;
-  // The library runs its models with the truncation's full max_length as a limit on each
-  // sequence (except the first under only_second), then truncates to max_length less the
-  // special tokens.
-  size_t limit_a = max_length;
-  if (c.truncation_strategy == TruncationStrategy::kOnlySecond) limit_a = 0;
-  encode_sequence(c, first, limit_a, c.truncate_left, s, &s.a);
-  if (is_pair) encode_sequence(c, *second, max_length, c.truncate_left, s, &s.b);
+  size_t added = c.post_processor.added_tokens(is_pair);
+  // A single text truncated on the right keeps only its first ids, so the words after them need
+  // not be tokenized (one more id tells that it was too long). Pairs are truncated by comparing
+  // the sequences' full lengths, as the library does.
+  size_t limit = 0;
+  if (!is_pair && !c.truncate_left && max_length > 0 && (added == 0 || max_length >= added)) {
+    limit = max_length - added + 1;
+  }
+  encode_sequence(c, first, limit, s, &s.a);
+  if (is_pair) encode_sequence(c, *second, 0, s, &s.b);
   if (max_length > 0) {
-    size_t added = c.post_processor.added_tokens(is_pair);
     // max_length - added wraps around in the library when it is negative: no truncation then.
     if (added == 0 || max_length >= added) {
       truncate_encodings(&s.a, is_pair ? &s.b : nullptr, max_length - added,

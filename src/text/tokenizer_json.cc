@@ -1,6 +1,8 @@
 // Reads tokenizer.json into a Tokenizer::Config: every component and option is checked, and
 // whatever salvo does not implement is refused with the file, the component and the value.
 #include <algorithm>
+#include <charconv>
+#include <cstdlib>
 #include <cmath>
 #include <fstream>
 #include <limits>
@@ -105,6 +107,71 @@ class Fields {
   const json& object_;
   std::string where_;
 };
+
+// The double serde_json (without its float_roundtrip feature, as the tokenizers library is built)
+// reads for the number written as the shortest representation of `value`: the decimal digits as an
+// integer converted to double, then one multiplication or division by a power of ten. It can
+// differ from the correctly rounded `value` in the last bit, which decides ties between Unigram
+// segmentations.
+double as_serde_json_reads(double value) {
+  static const std::vector<double> kPow10 = [] {
+    std::vector<double> p;
+    for (int k = 0; k <= 308; ++k) p.push_back(std::strtod(("1e" + std::to_string(k)).c_str(), nullptr));
+    return p;
+  }();
+  if (!std::isfinite(value) || value == 0) return value;
+  char buf[64];
+  auto r = std::to_chars(buf, buf + sizeof buf, value);
+  std::string_view text(buf, static_cast<size_t>(r.ptr - buf));
+  bool positive = true;
+  size_t i = 0;
+  if (text[0] == '-') {
+    positive = false;
+    i = 1;
+  }
+  uint64_t significand = 0;
+  int exponent = 0;
+  bool overflowed = false;
+  auto add_digit = [&](int digit, bool after_point) {
+    constexpr uint64_t kMax = std::numeric_limits<uint64_t>::max();
+    if (overflowed || (significand >= kMax / 10 &&
+                       (significand > kMax / 10 || static_cast<uint64_t>(digit) > kMax % 10))) {
+      overflowed = true;
+      if (!after_point) ++exponent;  // further integer digits only scale; decimals are dropped
+      return;
+    }
+    significand = significand * 10 + static_cast<uint64_t>(digit);
+    if (after_point) --exponent;
+  };
+  bool after_point = false;
+  for (; i < text.size(); ++i) {
+    char c = text[i];
+    if (c >= '0' && c <= '9') {
+      add_digit(c - '0', after_point);
+    } else if (c == '.') {
+      after_point = true;
+    } else if (c == 'e' || c == 'E') {
+      exponent += std::atoi(std::string(text.substr(i + 1)).c_str());
+      break;
+    }
+  }
+  double f = static_cast<double>(significand);
+  for (;;) {
+    size_t k = static_cast<size_t>(exponent < 0 ? -exponent : exponent);
+    if (k < kPow10.size()) {
+      if (exponent >= 0) {
+        f *= kPow10[k];
+      } else {
+        f /= kPow10[k];
+      }
+      break;
+    }
+    if (f == 0.0 || exponent >= 0) break;
+    f /= 1e308;
+    exponent += 308;
+  }
+  return positive ? f : -f;
+}
 
 int32_t checked_id(const fs::path& path, int64_t id, const std::string& what) {
   if (id < 0 || id > std::numeric_limits<int32_t>::max()) {
@@ -394,7 +461,7 @@ std::unique_ptr<TokenizerModel> parse_model(const fs::path& path, const json& no
         if (!std::isfinite(score)) {
           fail(path, "model.vocab[" + std::to_string(i) + "] has a score that is not finite");
         }
-        pieces.emplace_back(p[0].get<std::string>(), score);
+        pieces.emplace_back(p[0].get<std::string>(), as_serde_json_reads(score));
       }
       std::optional<size_t> unk_id;
       if (f.has("unk_id")) {

@@ -253,24 +253,22 @@ void normalize_unicode(NormalForm form, std::u32string_view text, std::u32string
   }
   if (any_combining) canonical_reorder(out);
   if (!compose) return;
+  // Composites whose decomposition the library does not know stay as they are in the input; only
+  // ones that utf8proc forms below are undone (when the input has none of them itself).
+  auto unknown_composite = [](char32_t cp) {
+    return cp >= 0x300 && !(char_flags(cp) & kCharDecomposes) &&
+           (utf8proc_char_flags(cp) & kCharDecomposes);
+  };
+  bool input_has_unknown = std::any_of(out->begin(), out->end(), unknown_composite);
   utf8proc_ssize_t n = utf8proc_normalize_utf32(reinterpret_cast<utf8proc_int32_t*>(out->data()),
                                                 static_cast<utf8proc_ssize_t>(out->size()),
-                                                UTF8PROC_COMPOSE);
+                                                static_cast<utf8proc_option_t>(UTF8PROC_COMPOSE | UTF8PROC_STABLE));
   if (n >= 0) out->resize(static_cast<size_t>(n));
   // A composite whose decomposition the tokenizers library does not know is never formed there.
-  bool unknown = false;
-  for (char32_t cp : *out) {
-    if (cp >= 0x300 && !(char_flags(cp) & kCharDecomposes) &&
-        (utf8proc_char_flags(cp) & kCharDecomposes)) {
-      unknown = true;
-      break;
-    }
-  }
-  if (unknown) {
+  if (!input_has_unknown && std::any_of(out->begin(), out->end(), unknown_composite)) {
     std::u32string redone;
     for (char32_t cp : *out) {
-      if (cp >= 0x300 && !(char_flags(cp) & kCharDecomposes) &&
-          (utf8proc_char_flags(cp) & kCharDecomposes)) {
+      if (unknown_composite(cp)) {
         utf8proc_int32_t buffer[32];
         int boundclass = UTF8PROC_BOUNDCLASS_START;
         utf8proc_ssize_t m = utf8proc_decompose_char(static_cast<utf8proc_int32_t>(cp), buffer, 32,
