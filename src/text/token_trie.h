@@ -38,8 +38,11 @@ class TokenTrie {
     uint32_t child = 0;
   };
   static constexpr uint64_t kEmpty = ~uint64_t{0};
-  static size_t slot_of(uint64_t key, size_t mask) {
-    return static_cast<size_t>((key * 0x9E3779B97F4A7C15ull) >> 20) & mask;
+  static size_t slot_of(uint64_t key, size_t mask) {  // MurmurHash3's finalizer
+    key ^= key >> 33;
+    key *= 0xFF51AFD7ED558CCDull;
+    key ^= key >> 33;
+    return static_cast<size_t>(key) & mask;
   }
   uint32_t child(uint32_t node, char32_t cp) const {
     if (edges_.empty()) return 0;

@@ -1,6 +1,7 @@
 #include "text/tokenizer.h"
 
 #include <algorithm>
+#include <atomic>
 #include <fstream>
 #include <limits>
 #include <nlohmann/json.hpp>
@@ -13,6 +14,7 @@
 #include "text/models/wordpiece.h"
 #include "text/tokenizer_config.h"
 #include "text/unicode.h"
+#include "text/word_cache.h"
 
 namespace salvo {
 
@@ -114,11 +116,18 @@ void encode_sequence(const Tokenizer::Config& c, std::string_view text, size_t l
                      EncodeScratch& s, std::vector<int32_t>* ids) {
   ids->clear();
   const TokenizerModel& model = *c.model;
+  thread_local WordCache cache;
+  bool cached = model.worth_caching();
+  if (cached) cache.claim(c.serial);
   for_each_word(c, text, s, [&](const WordRef& w) {
     if (w.added_id >= 0) {
       ids->push_back(w.added_id);
-    } else {
+    } else if (!cached) {
       model.tokenize(w.text, ids);
+    } else if (!cache.lookup(w.text, ids)) {
+      size_t first = ids->size();
+      model.tokenize(w.text, ids);
+      cache.store(w.text, *ids, first);
     }
     return limit == 0 || ids->size() < limit;
   });
@@ -296,11 +305,18 @@ void add_tokens(const std::filesystem::path& path, const std::vector<AddedToken>
   config->vocab_size = limit;
 }
 
+static uint64_t next_tokenizer_serial() {
+  static std::atomic<uint64_t> counter{0};
+  return ++counter;
+}
+
 Tokenizer::Tokenizer(std::shared_ptr<const Config> config)
     : config_(std::move(config)), max_length_(config_->initial_max_length) {}
 
 Tokenizer Tokenizer::from_tokenizer_json(const std::filesystem::path& path) {
-  return Tokenizer(load_tokenizer_json(path));
+  auto config = load_tokenizer_json(path);
+  config->serial = next_tokenizer_serial();
+  return Tokenizer(std::move(config));
 }
 
 Tokenizer Tokenizer::from_vocab_txt(const std::filesystem::path& path, bool lowercase) {
@@ -362,6 +378,7 @@ Tokenizer Tokenizer::from_vocab_txt(const std::filesystem::path& path, bool lowe
   int32_t pad = config->model->token_to_id("[PAD]");
   config->pad_id = pad >= 0 ? pad : 0;
   config->description = "WordPiece (BertNormalizer, BertPreTokenizer), TemplateProcessing";
+  config->serial = next_tokenizer_serial();
   return Tokenizer(std::move(config));
 }
 

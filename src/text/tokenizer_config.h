@@ -37,6 +37,7 @@ struct Tokenizer::Config {
   size_t vocab_size = 0;
   std::string description;
   std::unordered_map<int32_t, std::string> added_by_id;
+  uint64_t serial = 0;  // unique per loaded tokenizer: owner of the per-thread word caches
 };
 
 // Parses tokenizer.json (tokenizer_json.cc). Throws salvo::Error(kModel) naming `path`.

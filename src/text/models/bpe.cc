@@ -10,7 +10,9 @@ namespace salvo {
 
 namespace {
 
-constexpr char32_t kSmallChars = 512;
+// Characters below this (byte-level BPE's, and most scripts' letters and U+2581) are looked up in
+// arrays; the others in tries.
+constexpr char32_t kSmallChars = 0x3000;
 
 // One symbol of a word being merged (tokenizers' Symbol): len 0 marks a merged-away symbol.
 struct Symbol {
@@ -69,7 +71,10 @@ BpeModel::BpeModel(const std::vector<std::pair<std::string, int32_t>>& vocab,
   check_vocabulary_ids(vocab, "BPE vocabulary");
   decode_utf8(options_.continuing_subword_prefix, &prefix_);
   decode_utf8(options_.end_of_word_suffix, &suffix_);
-  for (auto& table : small_chars_) table.assign(kSmallChars, -1);
+  small_chars_[0].assign(kSmallChars, -1);
+  if (!prefix_.empty()) small_chars_[1].assign(kSmallChars, -1);
+  if (!suffix_.empty()) small_chars_[2].assign(kSmallChars, -1);
+  if (!prefix_.empty() && !suffix_.empty()) small_chars_[3].assign(kSmallChars, -1);
   std::u32string key;
   for (const auto& [token, id] : vocab) {
     key.clear();
@@ -80,6 +85,7 @@ BpeModel::BpeModel(const std::vector<std::pair<std::string, int32_t>>& vocab,
     // Which one-character forms is this token?
     std::u32string_view k(key);
     for (int variant = 0; variant < 4; ++variant) {
+      if (small_chars_[variant].empty()) continue;
       std::u32string_view rest = k;
       if (variant & 1) {
         if (prefix_.empty() || rest.substr(0, prefix_.size()) != prefix_) continue;
@@ -103,6 +109,7 @@ BpeModel::BpeModel(const std::vector<std::pair<std::string, int32_t>>& vocab,
   // A repeated token keeps its last id (as in a JSON object); reassign the one-character tables
   // from the final vocabulary so that they agree with vocab_.
   for (int variant = 0; variant < 4; ++variant) {
+    if (small_chars_[variant].empty()) continue;
     for (char32_t c = 0; c < kSmallChars; ++c) {
       if (small_chars_[variant][c] < 0) continue;
       std::u32string form;

@@ -49,8 +49,11 @@ class IdPairMap {
   static uint64_t pack(int32_t a, int32_t b) {
     return (static_cast<uint64_t>(static_cast<uint32_t>(a)) << 32) | static_cast<uint32_t>(b);
   }
-  static size_t hash(uint64_t key) {
-    return static_cast<size_t>((key * 0x9E3779B97F4A7C15ull) >> 17);
+  static size_t hash(uint64_t key) {  // MurmurHash3's finalizer: every key bit moves every bit
+    key ^= key >> 33;
+    key *= 0xFF51AFD7ED558CCDull;
+    key ^= key >> 33;
+    return static_cast<size_t>(key);
   }
   std::vector<Slot> slots_;
   size_t count_ = 0;
@@ -78,7 +81,7 @@ class BpeModel : public TokenizerModel {
   TokenTrie vocab_;
   std::vector<std::string> id_to_token_;
   // Ids of one-character tokens, per variant: bit 0 = with the prefix, bit 1 = with the suffix.
-  // Characters below 512 (all of byte-level BPE's) are looked up directly.
+  // Characters below 0x3000 are looked up directly (tables of unused variants stay empty).
   std::vector<int32_t> small_chars_[4];
   TokenTrie other_chars_[4];
   IdPairMap merges_;  // (left id, right id) -> rank << 32 | new id

@@ -26,6 +26,8 @@ class TokenizerModel {
   virtual size_t id_limit() const = 0;
   // "WordPiece", "BPE" or "Unigram".
   virtual const char* name() const = 0;
+  // Whether remembering the ids of frequent words saves time (see WordCache).
+  virtual bool worth_caching() const { return true; }
 };
 
 // Checks a vocabulary's ids: none negative, none shared by two tokens, none absurdly large.

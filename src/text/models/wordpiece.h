@@ -38,6 +38,7 @@ class WordPieceModel : public TokenizerModel {
   size_t vocab_size() const override { return word_start_.size(); }
   size_t id_limit() const override { return id_to_token_.size(); }
   const char* name() const override { return "WordPiece"; }
+  bool worth_caching() const override { return false; }  // one trie walk is as fast
   int32_t unk_id() const { return unk_id_; }
   const WordPieceOptions& options() const { return options_; }
 

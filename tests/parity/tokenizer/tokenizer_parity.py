@@ -39,6 +39,9 @@ REAL = [
     ("wordllama==0.4.0.post1", "wordllama/tokenizers/l2_supercat_tokenizer_config.json"),
 ]
 FETCH = os.path.join(REPO, "tools", "models", "fetch_model_package.py")
+# These run on every text and pair; the variants that switch on other components and options run
+# on every fifth corpus text (and every third pair) plus all hard cases, to keep the test short.
+FULL = {"bert-uncased", "bpe-bytelevel", "unigram", "wordpiece", "bpe-bytefallback", "vocab-uncased"}
 
 
 def load(name):
@@ -342,10 +345,17 @@ def main():
     print(f"{len(texts)} texts, {len(pairs)} pairs", flush=True)
 
     chosen = args.variant or (list(VARIANTS) + list(VOCAB_TXT) + [r[0] for r in REAL])
+    full_rows = (labels, texts, pair_labels, pairs)
+    subset = [i for i, label in enumerate(labels) if not label.startswith("corpus") or i % 5 == 0]
+    psubset = [i for i in range(len(pairs)) if i % 3 == 0 or "hard" in pair_labels[i]]
+    subset_rows = ([labels[i] for i in subset], [texts[i] for i in subset],
+                   [pair_labels[i] for i in psubset], [pairs[i] for i in psubset])
     failures = 0
     with tempfile.TemporaryDirectory(prefix="salvo-tokenizer-parity-") as work:
         for name in chosen:
             start = time.time()
+            is_full = name in FULL or "==" in name or args.limit
+            labels, texts, pair_labels, pairs = full_rows if is_full else subset_rows
             if name in VOCAB_TXT:
                 folder, lower = VOCAB_TXT[name]
                 tok = vocab_txt_variant(folder, lower)()
