@@ -149,7 +149,14 @@ class JobRunner {
         p.out.id = std::move(row.id);
         p.out.passthrough = std::move(row.passthrough);
         p.out.error = std::move(row.error);
-        if (p.out.error.empty()) tokenizer_.encode(row.text, &p.encoding);
+        if (p.out.error.empty()) {
+          try {
+            tokenizer_.encode(row.text, &p.encoding);
+          } catch (const Error& e) {  // a text the tokenizer fails on (its truncation strategy)
+            p.out.error = e.what();
+            p.encoding = Encoding{};
+          }
+        }
       }
       if (options_.task == Task::kTokenize) {
         ResultChunk result;

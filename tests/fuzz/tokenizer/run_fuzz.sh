@@ -8,11 +8,14 @@ src=$1
 build=$2
 seconds=${3:-60}
 out=$build/fuzz/tokenizer
-mkdir -p "$out/corpus-json" "$out/corpus-encode"
-sources="$(ls "$src"/src/text/*.cc "$src"/src/text/models/*.cc) $src/src/core/error.cc"
+mkdir -p "$out/corpus-json" "$out/corpus-encode" "$out/obj"
+flags="-std=c++20 -O1 -g -fsanitize=fuzzer-no-link,address,undefined -fno-sanitize-recover=undefined -I$src/src"
+# The library's text sources are compiled once, two at a time, for both targets.
+ls "$src"/src/text/*.cc "$src"/src/text/models/*.cc "$src/src/core/error.cc" |
+  xargs -P 2 -I{} sh -c 'clang++-14 '"$flags"' -c "{}" -o "'"$out/obj/"'$(echo "{}" | tr / _).o"'
 for target in tokenizer_json_fuzz tokenizer_encode_fuzz; do
-  clang++-14 -std=c++20 -O1 -g -fsanitize=fuzzer,address,undefined -fno-sanitize-recover=undefined \
-    -I"$src/src" "$src/tests/fuzz/tokenizer/$target.cc" $sources -lutf8proc -lonig -o "$out/$target"
+  clang++-14 $flags -fsanitize=fuzzer "$src/tests/fuzz/tokenizer/$target.cc" "$out"/obj/*.o \
+    -lutf8proc -lonig -o "$out/$target"
 done
 /usr/bin/python3 "$src/tests/fuzz/tokenizer/make_seeds.py" "$src" "$out/seeds"
 # regressions/ holds inputs that once crashed; they are replayed first with the seeds.
