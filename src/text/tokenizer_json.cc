@@ -28,8 +28,9 @@ namespace fs = std::filesystem;
 // tokenizer.json files larger than this are refused before they are read.
 constexpr uintmax_t kMaxFileBytes = 256u << 20;
 // JSON values (numbers, strings, arrays, objects) allowed in one file: a 250k-token Unigram
-// vocabulary has about 750k; this bounds the memory the parsed document takes.
-constexpr size_t kMaxJsonValues = 16u << 20;
+// vocabulary has about 750k, the largest real files about 2M; this bounds the memory the parsed
+// document takes (a few hundred MB).
+constexpr size_t kMaxJsonValues = 8u << 20;
 // Nesting of Sequence components.
 constexpr int kMaxDepth = 16;
 
