@@ -4,7 +4,7 @@ namespace salvo {
 
 namespace {
 
-constexpr size_t kSlots = 1u << 16;      // power of two
+constexpr size_t kSlots = 1u << 15;  // power of two
 constexpr size_t kMaxEntries = kSlots / 2;
 
 }  // namespace

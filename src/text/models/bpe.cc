@@ -1,10 +1,12 @@
 #include "text/models/bpe.h"
 
 #include <algorithm>
+#include <atomic>
 #include <cstdio>
 
 #include "core/error.h"
 #include "text/unicode.h"
+#include "text/word_cache.h"
 
 namespace salvo {
 
@@ -150,6 +152,26 @@ BpeModel::BpeModel(const std::vector<std::pair<std::string, int32_t>>& vocab,
     // A repeated pair keeps its last rank, as the library's map does.
     merges_.insert(a_id, b_id, (static_cast<uint64_t>(rank) << 32) | static_cast<uint32_t>(new_id));
   }
+  // SentencePiece-style models see a whole text as one word. When no token has another character
+  // right before U+2581, no merge can join the symbols on both sides of a point where U+2581
+  // follows another character, so the word can be merged piece by piece there (and the pieces,
+  // which repeat, remembered). Prefixes and suffixes depend on the word's ends, and an unknown
+  // U+2581 would fuse with its neighbours: neither may be there.
+  constexpr char32_t kMetaspace = 0x2581;
+  bool independent = prefix_.empty() && suffix_.empty() && char_id(kMetaspace, 0) >= 0;
+  for (size_t id = 0; independent && id < id_to_token_.size(); ++id) {
+    std::u32string cps;
+    decode_utf8(id_to_token_[id], &cps);
+    for (size_t i = 1; i < cps.size(); ++i) {
+      if (cps[i] == kMetaspace && cps[i - 1] != kMetaspace) {
+        independent = false;
+        break;
+      }
+    }
+  }
+  if (independent) independent_start_ = kMetaspace;
+  static std::atomic<uint64_t> serials{0};
+  serial_ = ++serials;
 }
 
 int32_t BpeModel::char_id(char32_t c, int variant) const {
@@ -167,6 +189,29 @@ void BpeModel::tokenize(std::u32string_view word, std::vector<int32_t>* ids) con
       return;
     }
   }
+  if (independent_start_ == 0 || word.size() <= WordCache::kMaxWordLength) {
+    merge(word, ids);
+    return;
+  }
+  thread_local WordCache cache;
+  cache.claim(serial_);
+  auto piece = [&](std::u32string_view part) {
+    if (cache.lookup(part, ids)) return;
+    size_t first = ids->size();
+    merge(part, ids);
+    cache.store(part, *ids, first);
+  };
+  size_t start = 0;
+  for (size_t i = 1; i < word.size(); ++i) {
+    if (word[i] == independent_start_ && word[i - 1] != independent_start_) {
+      piece(word.substr(start, i - start));
+      start = i;
+    }
+  }
+  piece(word.substr(start));
+}
+
+void BpeModel::merge(std::u32string_view word, std::vector<int32_t>* ids) const {
   thread_local std::vector<Symbol> symbols;
   thread_local std::vector<Candidate> queue;
   thread_local std::string bytes;

@@ -68,6 +68,9 @@ class BpeModel : public TokenizerModel {
            const std::vector<std::pair<std::string, std::string>>& merges, BpeOptions options);
 
   void tokenize(std::u32string_view word, std::vector<int32_t>* ids) const override;
+  // The character before which a word can be cut without changing the result (see the
+  // constructor), or 0 if there is none.
+  char32_t independent_start() const { return independent_start_; }
   int32_t token_to_id(std::string_view token) const override;
   std::string_view id_to_token(int32_t id) const override;
   size_t vocab_size() const override { return vocab_.size(); }
@@ -76,6 +79,8 @@ class BpeModel : public TokenizerModel {
 
  private:
   int32_t char_id(char32_t c, int variant) const;
+  // merge_word without ignore_merges: the symbols of `word` merged by rank.
+  void merge(std::u32string_view word, std::vector<int32_t>* ids) const;
 
   BpeOptions options_;
   TokenTrie vocab_;
@@ -89,6 +94,8 @@ class BpeModel : public TokenizerModel {
   int32_t unk_id_ = -1;
   std::u32string prefix_;
   std::u32string suffix_;
+  char32_t independent_start_ = 0;
+  uint64_t serial_ = 0;  // owner of the per-thread cache of pieces
 };
 
 }  // namespace salvo

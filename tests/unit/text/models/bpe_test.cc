@@ -2,6 +2,8 @@
 
 #include <gtest/gtest.h>
 
+#include <random>
+
 #include "core/error.h"
 #include "text/unicode.h"
 
@@ -84,6 +86,44 @@ TEST(BpeModelTest, MissingUnknownTokenFailsOnlyWhenNeeded) {
   BpeModel m(kVocab, {}, options);
   EXPECT_EQ(run(m, "ab"), (Ids{0, 1}));
   EXPECT_THROW(run(m, "x"), Error);
+}
+
+}  // namespace
+}  // namespace salvo
+
+namespace salvo {
+namespace {
+
+// A SentencePiece-style model merges a long word piece by piece before each U+2581; the result must
+// equal merging the whole word, which the same model does once a token with a character right
+// before U+2581 exists (here "z\u2581", which no merge produces).
+TEST(BpeModelTest, MergingPieceByPieceBeforeMetaspaceEqualsTheWholeWord) {
+  Vocab vocab = {{"\u2581", 0}, {"a", 1}, {"b", 2}, {"\u2581a", 3}, {"ab", 4}, {"\u2581ab", 5},
+                 {"\u2581\u2581", 6}, {"ba", 7}, {"<unk>", 8}};
+  Merges merges = {{"a", "b"}, {"\u2581", "a"}, {"\u2581a", "b"}, {"\u2581", "\u2581"}, {"b", "a"}};
+  BpeOptions options;
+  options.unk_token = "<unk>";
+  options.fuse_unk = true;
+  BpeModel pieces(vocab, merges, options);
+  EXPECT_EQ(pieces.independent_start(), U'\u2581');
+  Vocab blocked = vocab;
+  blocked.emplace_back("z\u2581", 9);
+  BpeModel whole(blocked, merges, options);
+  EXPECT_EQ(whole.independent_start(), 0u);
+  std::mt19937 rng(7);
+  const char32_t alphabet[] = {U'\u2581', U'a', U'b', U'x'};
+  for (int round = 0; round < 300; ++round) {
+    std::u32string word;
+    size_t length = 1 + rng() % 200;
+    for (size_t i = 0; i < length; ++i) word.push_back(alphabet[rng() % 4]);
+    Ids a;
+    Ids b;
+    pieces.tokenize(word, &a);
+    pieces.tokenize(word, &a);  // again, from the piece cache
+    whole.tokenize(word, &b);
+    whole.tokenize(word, &b);
+    ASSERT_EQ(a, b) << to_utf8(word);
+  }
 }
 
 }  // namespace
