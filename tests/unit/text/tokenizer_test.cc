@@ -466,8 +466,13 @@ TEST(TokenizerTest, VocabTxtReadsDoLowerCase) {
       (Tokens{"[CLS]", "[MASK]", "a", "[SEP]"}));
 }
 
-TEST(TokenizerTest, ConcurrentEncodesAgreeWithSequentialOnes) {
-  Tokenizer t = Tokenizer::from_model_dir(kDataDir / "bert-uncased");
+class ConcurrentEncodeTest : public ::testing::TestWithParam<const char*> {};
+
+// Every kind (WordPiece; BPE and Unigram with their per-thread caches; Oniguruma patterns) gives
+// the same ids from several threads at once, and alternating two tokenizers on one thread.
+TEST_P(ConcurrentEncodeTest, AgreesWithSequentialEncodes) {
+  Tokenizer t = Tokenizer::from_model_dir(kDataDir / GetParam());
+  Tokenizer other = Tokenizer::from_model_dir(kDataDir / "trained-unigram");
   std::vector<std::string> texts = hard_cases();
   std::vector<Encoding> expected(texts.size());
   for (size_t i = 0; i < texts.size(); ++i) t.encode(texts[i], &expected[i]);
@@ -480,6 +485,7 @@ TEST(TokenizerTest, ConcurrentEncodesAgreeWithSequentialOnes) {
         for (size_t i = 0; i < texts.size(); ++i) {
           t.encode(texts[(i + k * 7) % texts.size()], &e);
           if (e.ids != expected[(i + k * 7) % texts.size()].ids) ++failures[k];
+          if (i % 5 == 0) other.encode(texts[i], &e);
         }
       }
     });
@@ -487,6 +493,11 @@ TEST(TokenizerTest, ConcurrentEncodesAgreeWithSequentialOnes) {
   for (std::thread& th : threads) th.join();
   EXPECT_EQ(failures, std::vector<int>(4, 0));
 }
+
+INSTANTIATE_TEST_SUITE_P(Kinds, ConcurrentEncodeTest,
+                         ::testing::Values("bert-uncased", "trained-bpe-bytelevel",
+                                           "trained-bpe-bytefallback", "trained-unigram",
+                                           "trained-wordpiece"));
 
 }  // namespace
 }  // namespace salvo
