@@ -7,7 +7,7 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 
 what=${1:-build}
-packages=(g++ cmake ninja-build pkg-config libdnnl-dev libopenblas-dev libutf8proc-dev nlohmann-json3-dev
+packages=(g++ cmake ninja-build pkg-config libdnnl-dev libopenblas-dev libutf8proc-dev libonig-dev nlohmann-json3-dev
           libcli11-dev libgtest-dev libgmock-dev libbenchmark-dev libsnappy-dev libzstd-dev liblz4-dev zlib1g-dev
           libprotobuf-dev protobuf-compiler librdkafka-dev libzip-dev libtorch-dev)
 if [[ $what == test ]]; then

@@ -182,7 +182,12 @@ class Session::Impl {
         }
         throw Error(ErrorCode::kInvalidArgument, "score needs a tokenizer with pair encoding");
       }
-      tokenizer.encode(in.texts[r], &call.encodings[r]);
+      try {
+        tokenizer.encode(in.texts[r], &call.encodings[r]);
+      } catch (const Error& e) {  // a text the tokenizer's truncation strategy cannot fit
+        call.output.set_error(r, e.what());
+        continue;
+      }
       check_row(call, r);
     }
   }

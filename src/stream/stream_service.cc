@@ -374,10 +374,14 @@ class StreamService {
       text = std::move(row.text);
     }
     if (r.error.empty()) {
-      tokenizer_.encode(text, &r.encoding);
-    } else {
-      r.value.assign(value.substr(0, kMaxDeadLetterBytes));
+      try {
+        tokenizer_.encode(text, &r.encoding);
+      } catch (const Error& e) {  // a text the tokenizer fails on (its truncation strategy)
+        r.error = e.what();
+        r.encoding = Encoding{};
+      }
     }
+    if (!r.error.empty()) r.value.assign(value.substr(0, kMaxDeadLetterBytes));
     if (!tracker_.add(r.partition, r.generation, r.offset)) return;
     ++metrics_.requests;
     batcher_.push(std::move(r));

@@ -1,7 +1,5 @@
 #include "text/added_tokens.h"
 
-#include <utf8proc.h>
-
 #include <algorithm>
 
 #include "text/unicode.h"
@@ -10,27 +8,9 @@ namespace salvo {
 
 namespace {
 
-// Rust regex's Unicode \w (letters, marks, digits, connector punctuation, joiners), approximated
-// by general category: it differs only on a few symbols with the Other_Alphabetic property.
-bool is_word_char(char32_t cp) {
-  if (cp == 0x200C || cp == 0x200D) return true;
-  switch (utf8proc_category(static_cast<utf8proc_int32_t>(cp))) {
-    case UTF8PROC_CATEGORY_LU:
-    case UTF8PROC_CATEGORY_LL:
-    case UTF8PROC_CATEGORY_LT:
-    case UTF8PROC_CATEGORY_LM:
-    case UTF8PROC_CATEGORY_LO:
-    case UTF8PROC_CATEGORY_MN:
-    case UTF8PROC_CATEGORY_MC:
-    case UTF8PROC_CATEGORY_ME:
-    case UTF8PROC_CATEGORY_ND:
-    case UTF8PROC_CATEGORY_NL:
-    case UTF8PROC_CATEGORY_PC:
-      return true;
-    default:
-      return false;
-  }
-}
+// Rust regex's Unicode \w (Alphabetic, marks, decimal numbers, connector punctuation,
+// Join_Control), which the library's single_word check uses.
+bool is_word_char(char32_t cp) { return (char_flags(cp) & kCharWord) != 0; }
 
 // Rust regex's Unicode \s.
 bool is_space(char32_t cp) { return (char_flags(cp) & kCharWhitespace) != 0; }

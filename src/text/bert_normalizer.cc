@@ -4,8 +4,23 @@
 
 namespace salvo {
 
-void BertNormalizer::normalize(std::u32string_view text, std::u32string* out) const {
+bool BertNormalizer::normalize(std::u32string_view text, std::u32string* out) const {
   out->clear();
+  // Whether the first character survives (clean_text drops it, or accent stripping removes all of
+  // it).
+  bool first_kept = true;
+  if (!text.empty()) {
+    uint16_t f = char_flags(text[0]);
+    if (options_.clean_text && (f & kCharDrop)) {
+      first_kept = false;
+    } else if (options_.strip_accents && !(options_.handle_chinese_chars && (f & kCharChinese))) {
+      std::u32string d;
+      append_nfd(text[0], &d);
+      bool all_marks = true;
+      for (char32_t c : d) all_marks &= (char_flags(c) & kCharNonspacingMark) != 0;
+      first_kept = !all_marks;
+    }
+  }
   // Steps 1-3 (clean, Chinese, NFD) go char by char into `out`; each output char only depends on
   // one input char, so fusing them gives the same result as the library's separate passes.
   bool any_combining = false;
@@ -70,6 +85,7 @@ void BertNormalizer::normalize(std::u32string_view text, std::u32string* out) co
       out->swap(lowered);
     }
   }
+  return first_kept;
 }
 
 }  // namespace salvo

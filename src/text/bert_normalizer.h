@@ -4,6 +4,8 @@
 #include <string>
 #include <string_view>
 
+#include "text/normalizers.h"
+
 namespace salvo {
 
 // The options of tokenizer.json's "BertNormalizer"; strip_accents is already resolved (a null
@@ -16,12 +18,12 @@ struct BertNormalizerOptions {
 };
 
 // Applies the BertNormalizer steps, in the library's order, to code points.
-class BertNormalizer {
+class BertNormalizer : public Normalizer {
  public:
   explicit BertNormalizer(const BertNormalizerOptions& options) : options_(options) {}
 
   // Writes the normalized form of `text` to `out` (replacing its contents).
-  void normalize(std::u32string_view text, std::u32string* out) const;
+  bool normalize(std::u32string_view text, std::u32string* out) const override;
 
   const BertNormalizerOptions& options() const { return options_; }
 

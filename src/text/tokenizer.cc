@@ -1,49 +1,22 @@
 #include "text/tokenizer.h"
 
 #include <algorithm>
+#include <atomic>
 #include <fstream>
 #include <limits>
 #include <nlohmann/json.hpp>
 #include <optional>
+#include <set>
 #include <sstream>
-#include <string>
 
 #include "core/error.h"
-#include "text/added_tokens.h"
 #include "text/bert_normalizer.h"
-#include "text/bert_pre_tokenizer.h"
+#include "text/models/wordpiece.h"
+#include "text/tokenizer_config.h"
 #include "text/unicode.h"
-#include "text/wordpiece_model.h"
+#include "text/word_cache.h"
 
 namespace salvo {
-
-namespace {
-
-using nlohmann::json;
-
-// One element of the post-processor's template for a single sequence.
-struct TemplatePiece {
-  bool is_sequence = false;
-  std::vector<int32_t> ids;  // the special token's ids (empty for the sequence)
-  int32_t type_id = 0;
-};
-
-}  // namespace
-
-struct Tokenizer::Config {
-  std::optional<BertNormalizer> normalizer;
-  bool bert_pre_tokenizer = true;
-  WordPieceModel model;
-  std::vector<AddedToken> added_tokens{};
-  AddedTokenMatcher raw_matcher{};         // added tokens with normalized = false
-  AddedTokenMatcher normalized_matcher{};  // added tokens with normalized = true
-  std::vector<TemplatePiece> single_template{};
-  size_t num_special = 0;
-  bool truncate_left = false;
-  size_t initial_max_length = 0;
-  int32_t pad_id = 0;
-  size_t vocab_size = 0;
-};
 
 namespace {
 
@@ -51,7 +24,11 @@ namespace {
   throw Error(ErrorCode::kModel, path.string() + ": " + problem);
 }
 
-std::string read_file(const std::filesystem::path& path) {
+std::string read_small_file(const std::filesystem::path& path) {
+  std::error_code ec;
+  if (!std::filesystem::is_regular_file(path, ec)) fail(path, "not a regular file");
+  auto size = std::filesystem::file_size(path, ec);
+  if (ec || size > (64u << 20)) fail(path, "cannot read the file or it is larger than 64 MiB");
   std::ifstream in(path, std::ios::binary);
   if (!in) fail(path, "cannot open the file");
   std::ostringstream buffer;
@@ -59,240 +36,11 @@ std::string read_file(const std::filesystem::path& path) {
   return buffer.str();
 }
 
-// Accessors that name the field when the document does not have the expected shape.
-class Fields {
- public:
-  Fields(const std::filesystem::path& path, const json& object, std::string where)
-      : path_(path), object_(object), where_(std::move(where)) {
-    if (!object_.is_object()) fail(path_, where_ + " must be an object");
-  }
-
-  bool has(const char* key) const { return object_.contains(key) && !object_[key].is_null(); }
-
-  const json& get(const char* key) const {
-    if (!has(key)) fail(path_, "missing " + name(key));
-    return object_[key];
-  }
-
-  std::string string(const char* key, std::optional<std::string> fallback = std::nullopt) const {
-    if (!has(key)) {
-      if (fallback) return *fallback;
-      fail(path_, "missing " + name(key));
-    }
-    if (!object_[key].is_string()) fail(path_, name(key) + " must be a string");
-    return object_[key].get<std::string>();
-  }
-
-  bool boolean(const char* key, bool fallback) const {
-    if (!has(key)) return fallback;
-    if (!object_[key].is_boolean()) fail(path_, name(key) + " must be true or false");
-    return object_[key].get<bool>();
-  }
-
-  int64_t integer(const char* key, std::optional<int64_t> fallback = std::nullopt) const {
-    if (!has(key)) {
-      if (fallback) return *fallback;
-      fail(path_, "missing " + name(key));
-    }
-    if (!object_[key].is_number_integer()) fail(path_, name(key) + " must be an integer");
-    return object_[key].get<int64_t>();
-  }
-
-  std::string name(const char* key) const { return where_ + "." + key; }
-
- private:
-  const std::filesystem::path& path_;
-  const json& object_;
-  std::string where_;
+// A word of a sequence: text (code points) or an added token's id.
+struct WordRef {
+  std::u32string_view text;
+  int32_t added_id;  // -1 for text
 };
-
-int32_t checked_id(const std::filesystem::path& path, int64_t id, const std::string& what) {
-  if (id < 0 || id > std::numeric_limits<int32_t>::max()) {
-    fail(path, what + " has an invalid id " + std::to_string(id));
-  }
-  return static_cast<int32_t>(id);
-}
-
-BertNormalizerOptions parse_normalizer(const std::filesystem::path& path, const json& node) {
-  Fields f(path, node, "normalizer");
-  std::string type = f.string("type");
-  if (type != "BertNormalizer") {
-    fail(path, "unsupported normalizer type '" + type + "' (only BertNormalizer is supported)");
-  }
-  BertNormalizerOptions options;
-  options.clean_text = f.boolean("clean_text", true);
-  options.handle_chinese_chars = f.boolean("handle_chinese_chars", true);
-  options.lowercase = f.boolean("lowercase", true);
-  options.strip_accents = f.boolean("strip_accents", options.lowercase);
-  return options;
-}
-
-WordPieceModel parse_model(const std::filesystem::path& path, const json& node) {
-  Fields f(path, node, "model");
-  std::string type = f.has("type") ? f.string("type") : "WordPiece";
-  if (type != "WordPiece") {
-    fail(path, "unsupported model type '" + type + "' (only WordPiece is supported)");
-  }
-  WordPieceOptions options;
-  options.unk_token = f.string("unk_token", "[UNK]");
-  options.continuing_subword_prefix = f.string("continuing_subword_prefix", "##");
-  int64_t max_chars = f.integer("max_input_chars_per_word", 100);
-  if (max_chars < 0) fail(path, "model.max_input_chars_per_word must not be negative");
-  options.max_input_chars_per_word = static_cast<size_t>(max_chars);
-  const json& vocab_node = f.get("vocab");
-  if (!vocab_node.is_object()) fail(path, "model.vocab must be an object of token -> id");
-  if (vocab_node.empty()) fail(path, "model.vocab is empty");
-  std::vector<std::pair<std::string, int32_t>> vocab;
-  vocab.reserve(vocab_node.size());
-  for (auto it = vocab_node.begin(); it != vocab_node.end(); ++it) {
-    if (!it.value().is_number_integer()) {
-      fail(path, "model.vocab['" + it.key() + "'] must be an integer id");
-    }
-    vocab.emplace_back(
-        it.key(), checked_id(path, it.value().get<int64_t>(), "model.vocab['" + it.key() + "']"));
-  }
-  try {
-    return WordPieceModel(vocab, options);
-  } catch (const Error& e) {
-    fail(path, e.what());
-  }
-}
-
-std::vector<AddedToken> parse_added_tokens(const std::filesystem::path& path, const json& node,
-                                           const WordPieceModel& model) {
-  if (!node.is_array()) fail(path, "added_tokens must be an array");
-  std::vector<AddedToken> tokens;
-  for (size_t i = 0; i < node.size(); ++i) {
-    Fields f(path, node[i], "added_tokens[" + std::to_string(i) + "]");
-    AddedToken token;
-    token.content = f.string("content");
-    token.id = checked_id(path, f.integer("id"), f.name("id"));
-    // The library keeps the model's id for a token the vocabulary already has.
-    int32_t model_id = model.token_to_id(token.content);
-    if (model_id >= 0) token.id = model_id;
-    token.single_word = f.boolean("single_word", false);
-    token.lstrip = f.boolean("lstrip", false);
-    token.rstrip = f.boolean("rstrip", false);
-    token.special = f.boolean("special", false);
-    token.normalized = f.boolean("normalized", !token.special);
-    tokens.push_back(std::move(token));
-  }
-  return tokens;
-}
-
-// Looks up a special token of a post-processor: [name, id] for BertProcessing.
-std::vector<int32_t> parse_pair_token(const std::filesystem::path& path, const json& node,
-                                      const std::string& where) {
-  if (!node.is_array() || node.size() != 2 || !node[0].is_string() ||
-      !node[1].is_number_integer()) {
-    fail(path, where + " must be [token, id]");
-  }
-  return {checked_id(path, node[1].get<int64_t>(), where)};
-}
-
-std::vector<TemplatePiece> parse_post_processor(const std::filesystem::path& path,
-                                                const json& node) {
-  Fields f(path, node, "post_processor");
-  std::string type = f.string("type");
-  if (type == "BertProcessing" || type == "RobertaProcessing") {
-    // Single sequence: cls A sep, all with type id 0.
-    return {TemplatePiece{false, parse_pair_token(path, f.get("cls"), "post_processor.cls"), 0},
-            TemplatePiece{true, {}, 0},
-            TemplatePiece{false, parse_pair_token(path, f.get("sep"), "post_processor.sep"), 0}};
-  }
-  if (type != "TemplateProcessing") {
-    fail(path, "unsupported post_processor type '" + type +
-                   "' (supported: TemplateProcessing, BertProcessing, RobertaProcessing)");
-  }
-  const json& specials = f.get("special_tokens");
-  if (!specials.is_object()) fail(path, "post_processor.special_tokens must be an object");
-  const json& single = f.get("single");
-  if (!single.is_array()) fail(path, "post_processor.single must be an array");
-  std::vector<TemplatePiece> pieces;
-  for (size_t i = 0; i < single.size(); ++i) {
-    std::string where = "post_processor.single[" + std::to_string(i) + "]";
-    const json& item = single[i];
-    if (!item.is_object() || item.size() != 1) {
-      fail(path, where + " must be {\"SpecialToken\": ...} or {\"Sequence\": ...}");
-    }
-    std::string kind = item.begin().key();
-    Fields piece(path, item.begin().value(), where + "." + kind);
-    TemplatePiece out;
-    out.type_id = checked_id(path, piece.integer("type_id", 0), piece.name("type_id"));
-    if (kind == "Sequence") {
-      std::string id = piece.string("id");
-      if (id != "A") fail(path, piece.name("id") + " is '" + id + "'; a single sequence is A");
-      out.is_sequence = true;
-    } else if (kind == "SpecialToken") {
-      std::string id = piece.string("id");
-      if (!specials.contains(id)) {
-        fail(path, piece.name("id") + " '" + id + "' is not in post_processor.special_tokens");
-      }
-      Fields special(path, specials[id], "post_processor.special_tokens['" + id + "']");
-      const json& ids = special.get("ids");
-      if (!ids.is_array()) fail(path, special.name("ids") + " must be an array");
-      for (const json& v : ids) {
-        if (!v.is_number_integer()) fail(path, special.name("ids") + " must hold integers");
-        out.ids.push_back(checked_id(path, v.get<int64_t>(), special.name("ids")));
-      }
-    } else {
-      fail(path, where + " has unknown kind '" + kind + "'");
-    }
-    pieces.push_back(std::move(out));
-  }
-  return pieces;
-}
-
-// Builds the two matchers, normalizing the contents of normalized tokens as the library does.
-void build_matchers(Tokenizer::Config* config) {
-  std::vector<AddedTokenMatcher::Pattern> raw;
-  std::vector<AddedTokenMatcher::Pattern> normalized;
-  std::u32string text;
-  // The library matches special tokens first, then the others, each in file order; the order
-  // only matters for duplicates, which leftmost-longest matching resolves to the first.
-  auto add = [&](const AddedToken& token) {
-    text.clear();
-    decode_utf8(token.content, &text);
-    if (token.normalized) {
-      std::u32string norm;
-      if (config->normalizer) {
-        config->normalizer->normalize(text, &norm);
-      } else {
-        norm = text;
-      }
-      normalized.push_back({norm, token});
-    } else {
-      raw.push_back({text, token});
-    }
-  };
-  for (const AddedToken& t : config->added_tokens) {
-    if (t.special) add(t);
-  }
-  for (const AddedToken& t : config->added_tokens) {
-    if (!t.special) add(t);
-  }
-  config->raw_matcher = AddedTokenMatcher(std::move(raw));
-  config->normalized_matcher = AddedTokenMatcher(std::move(normalized));
-}
-
-void finish(Tokenizer::Config* config) {
-  build_matchers(config);
-  config->num_special = 0;
-  for (const TemplatePiece& p : config->single_template) config->num_special += p.ids.size();
-  size_t limit = config->model.id_limit();
-  for (const AddedToken& t : config->added_tokens) {
-    limit = std::max(limit, static_cast<size_t>(t.id) + 1);
-  }
-  config->vocab_size = limit;
-}
-
-int32_t default_pad_id(const Tokenizer::Config& config) {
-  for (const AddedToken& t : config.added_tokens) {
-    if (t.content == "[PAD]") return t.id;
-  }
-  int32_t id = config.model.token_to_id("[PAD]");
-  return id >= 0 ? id : 0;
-}
 
 // Scratch buffers reused across encode() calls on the same thread.
 struct EncodeScratch {
@@ -300,160 +48,19 @@ struct EncodeScratch {
   std::u32string normalized;
   std::vector<TextPiece> raw_pieces;
   std::vector<TextPiece> normalized_pieces;
-  std::vector<WordSpan> words;
-  std::vector<int32_t> ids;
+  PreTokenizedText words;
+  PreTokenizedText spare;
+  std::vector<int32_t> a;
+  std::vector<int32_t> b;
 };
 
-}  // namespace
-
-Tokenizer::Tokenizer(std::shared_ptr<const Config> config)
-    : config_(std::move(config)), max_length_(config_->initial_max_length) {}
-
-Tokenizer Tokenizer::from_tokenizer_json(const std::filesystem::path& path) {
-  json doc;
-  try {
-    doc = json::parse(read_file(path));
-  } catch (const json::exception& e) {
-    fail(path, std::string("not valid JSON: ") + e.what());
-  }
-  if (!doc.is_object()) fail(path, "the document must be a JSON object");
-  try {
-    Fields top(path, doc, "tokenizer");
-    if (top.has("version") && top.string("version") != "1.0") {
-      fail(path, "unknown tokenizer version '" + top.string("version") + "' (expected 1.0)");
-    }
-    std::optional<BertNormalizer> normalizer;
-    if (top.has("normalizer")) normalizer.emplace(parse_normalizer(path, doc["normalizer"]));
-    bool bert_pre_tokenizer = false;
-    if (top.has("pre_tokenizer")) {
-      Fields pre(path, doc["pre_tokenizer"], "pre_tokenizer");
-      std::string type = pre.string("type");
-      if (type != "BertPreTokenizer") {
-        fail(path,
-             "unsupported pre_tokenizer type '" + type + "' (only BertPreTokenizer is supported)");
-      }
-      bert_pre_tokenizer = true;
-    }
-    auto config = std::make_shared<Config>(Config{.normalizer = normalizer,
-                                                  .bert_pre_tokenizer = bert_pre_tokenizer,
-                                                  .model = parse_model(path, top.get("model"))});
-    if (top.has("added_tokens")) {
-      config->added_tokens = parse_added_tokens(path, doc["added_tokens"], config->model);
-    }
-    if (top.has("post_processor")) {
-      config->single_template = parse_post_processor(path, doc["post_processor"]);
-    } else {
-      config->single_template = {TemplatePiece{true, {}, 0}};
-    }
-    if (top.has("truncation")) {
-      Fields trunc(path, doc["truncation"], "truncation");
-      int64_t max_length = trunc.integer("max_length");
-      if (max_length < 0) fail(path, "truncation.max_length must not be negative");
-      config->initial_max_length = static_cast<size_t>(max_length);
-      std::string direction = trunc.string("direction", "Right");
-      if (direction != "Right" && direction != "Left") {
-        fail(path, "truncation.direction must be Right or Left, not '" + direction + "'");
-      }
-      config->truncate_left = direction == "Left";
-    }
-    finish(config.get());
-    config->pad_id = default_pad_id(*config);
-    if (top.has("padding")) {
-      Fields padding(path, doc["padding"], "padding");
-      config->pad_id =
-          checked_id(path, padding.integer("pad_id", config->pad_id), "padding.pad_id");
-    }
-    return Tokenizer(std::move(config));
-  } catch (const json::exception& e) {
-    fail(path, std::string("unexpected structure: ") + e.what());
-  }
-}
-
-Tokenizer Tokenizer::from_vocab_txt(const std::filesystem::path& path,
-                                                      bool lowercase) {
-  std::string content = read_file(path);
-  std::vector<std::pair<std::string, int32_t>> vocab;
-  size_t pos = 0;
-  int32_t index = 0;
-  while (pos < content.size()) {
-    size_t eol = content.find('\n', pos);
-    if (eol == std::string::npos) eol = content.size();
-    std::string line = content.substr(pos, eol - pos);
-    // Rust's str::trim_end, as tokenizers' WordPiece::read_file applies it.
-    std::u32string cps;
-    decode_utf8(line, &cps);
-    size_t keep = cps.size();
-    while (keep > 0 && (char_flags(cps[keep - 1]) & kCharWhitespace)) --keep;
-    vocab.emplace_back(
-        keep == cps.size() ? line : to_utf8(std::u32string_view(cps).substr(0, keep)), index++);
-    pos = eol + 1;
-  }
-  if (vocab.empty()) fail(path, "the vocabulary is empty");
-  WordPieceOptions options;
-  std::optional<WordPieceModel> model;
-  try {
-    model.emplace(vocab, options);
-  } catch (const Error& e) {
-    fail(path, e.what());
-  }
-  BertNormalizerOptions normalizer;
-  normalizer.lowercase = lowercase;
-  normalizer.strip_accents = lowercase;
-  auto config = std::make_shared<Config>(Config{.normalizer = BertNormalizer(normalizer),
-                                                .bert_pre_tokenizer = true,
-                                                .model = std::move(*model)});
-  // transformers' BertTokenizerFast registers its special tokens as added tokens.
-  for (const char* name : {"[PAD]", "[UNK]", "[CLS]", "[SEP]", "[MASK]"}) {
-    int32_t id = config->model.token_to_id(name);
-    if (id >= 0) config->added_tokens.push_back({name, id, false, false, false, false, true});
-  }
-  int32_t cls = config->model.token_to_id("[CLS]");
-  int32_t sep = config->model.token_to_id("[SEP]");
-  if (cls < 0 || sep < 0) fail(path, "the vocabulary has no [CLS] or no [SEP] token");
-  config->single_template = {TemplatePiece{false, {cls}, 0}, TemplatePiece{true, {}, 0},
-                             TemplatePiece{false, {sep}, 0}};
-  finish(config.get());
-  config->pad_id = default_pad_id(*config);
-  return Tokenizer(std::move(config));
-}
-
-Tokenizer Tokenizer::from_model_dir(const std::filesystem::path& dir) {
-  std::filesystem::path json_path = dir / "tokenizer.json";
-  if (std::filesystem::exists(json_path)) return from_tokenizer_json(json_path);
-  std::filesystem::path vocab_path = dir / "vocab.txt";
-  if (!std::filesystem::exists(vocab_path)) {
-    throw Error(ErrorCode::kModel, dir.string() + ": no tokenizer.json and no vocab.txt");
-  }
-  bool lowercase = true;
-  std::filesystem::path config_path = dir / "tokenizer_config.json";
-  if (std::filesystem::exists(config_path)) {
-    json config;
-    try {
-      config = json::parse(read_file(config_path));
-    } catch (const json::exception& e) {
-      fail(config_path, std::string("not valid JSON: ") + e.what());
-    }
-    if (config.is_object() && config.contains("do_lower_case")) {
-      if (!config["do_lower_case"].is_boolean())
-        fail(config_path, "do_lower_case must be a boolean");
-      lowercase = config["do_lower_case"].get<bool>();
-    }
-  }
-  return from_vocab_txt(vocab_path, lowercase);
-}
-
-void Tokenizer::encode(std::string_view text, Encoding* out) const {
-  thread_local EncodeScratch s;
-  const Config& c = *config_;
+// Calls sink(WordRef) for every word of `text` in order, as the library's extract_and_normalize,
+// pre-tokenization and split filtering produce them; stops when sink returns false.
+template <typename Sink>
+void for_each_word(const Tokenizer::Config& c, std::string_view text, EncodeScratch& s,
+                   Sink sink) {
   s.raw.clear();
   decode_utf8(text, &s.raw);
-  s.ids.clear();
-
-  size_t keep = std::numeric_limits<size_t>::max();
-  if (max_length_ > 0) keep = max_length_ > c.num_special ? max_length_ - c.num_special : 0;
-  // With right truncation, ids past `keep` are dropped anyway, so stop producing them.
-  size_t stop_at = c.truncate_left ? std::numeric_limits<size_t>::max() : keep;
-
   s.raw_pieces.clear();
   uint32_t raw_size = static_cast<uint32_t>(s.raw.size());
   if (c.raw_matcher.empty()) {
@@ -463,14 +70,15 @@ void Tokenizer::encode(std::string_view text, Encoding* out) const {
   }
   std::u32string_view raw(s.raw);
   for (const TextPiece& piece : s.raw_pieces) {
-    if (s.ids.size() >= stop_at) break;
     if (piece.added_id >= 0) {
-      s.ids.push_back(piece.added_id);
+      if (!sink(WordRef{{}, piece.added_id})) return;
       continue;
     }
+    if (piece.begin == piece.end) continue;
     std::u32string_view normalized = raw.substr(piece.begin, piece.end - piece.begin);
+    bool at_origin = piece.begin == 0;
     if (c.normalizer) {
-      c.normalizer->normalize(normalized, &s.normalized);
+      at_origin &= c.normalizer->normalize(normalized, &s.normalized);
       normalized = s.normalized;
     }
     s.normalized_pieces.clear();
@@ -481,43 +89,348 @@ void Tokenizer::encode(std::string_view text, Encoding* out) const {
       c.normalized_matcher.split(normalized, 0, size, &s.normalized_pieces);
     }
     for (const TextPiece& sub : s.normalized_pieces) {
-      if (s.ids.size() >= stop_at) break;
       if (sub.added_id >= 0) {
-        s.ids.push_back(sub.added_id);
+        if (!sink(WordRef{{}, sub.added_id})) return;
         continue;
       }
+      if (sub.begin == sub.end) continue;
       std::u32string_view part = normalized.substr(sub.begin, sub.end - sub.begin);
-      s.words.clear();
-      if (c.bert_pre_tokenizer) {
-        bert_pre_tokenize(part, &s.words);
-      } else if (!part.empty()) {
-        s.words.push_back({0, static_cast<uint32_t>(part.size())});
+      if (!c.pre_tokenizer) {
+        if (!sink(WordRef{part, -1})) return;
+        continue;
       }
-      for (const WordSpan& w : s.words) {
-        c.model.tokenize(part.substr(w.begin, w.end - w.begin), &s.ids);
-        if (s.ids.size() >= stop_at) break;
+      s.words.text.assign(part);
+      s.words.spans.assign(1, TextSpan{0, static_cast<uint32_t>(part.size()),
+                                       at_origin && sub.begin == 0});
+      c.pre_tokenizer->pre_tokenize(&s.words, &s.spare);
+      std::u32string_view words_text(s.words.text);
+      for (const TextSpan& w : s.words.spans) {
+        if (!sink(WordRef{words_text.substr(w.begin, w.end - w.begin), -1})) return;
       }
     }
   }
-  if (s.ids.size() > keep) {
-    if (c.truncate_left) {
-      s.ids.erase(s.ids.begin(), s.ids.end() - static_cast<std::ptrdiff_t>(keep));
-    } else {
-      s.ids.resize(keep);
-    }
-  }
+}
 
+// The ids of one sequence; with a limit, tokenizing stops once that many ids are there.
+void encode_sequence(const Tokenizer::Config& c, std::string_view text, size_t limit,
+                     EncodeScratch& s, std::vector<int32_t>* ids) {
+  ids->clear();
+  const TokenizerModel& model = *c.model;
+  thread_local WordCache cache;
+  bool cached = model.worth_caching();
+  if (cached) cache.claim(c.serial);
+  for_each_word(c, text, s, [&](const WordRef& w) {
+    if (w.added_id >= 0) {
+      ids->push_back(w.added_id);
+    } else if (!cached) {
+      model.tokenize(w.text, ids);
+    } else if (!cache.lookup(w.text, ids)) {
+      size_t first = ids->size();
+      model.tokenize(w.text, ids);
+      cache.store(w.text, *ids, first);
+    }
+    return limit == 0 || ids->size() < limit;
+  });
+}
+
+// Encoding::truncate with stride 0.
+void truncate_ids(std::vector<int32_t>* ids, size_t max_len, bool left) {
+  if (ids->size() <= max_len) return;
+  if (left) {
+    ids->erase(ids->begin(), ids->end() - static_cast<std::ptrdiff_t>(max_len));
+  } else {
+    ids->resize(max_len);
+  }
+}
+
+// tokenizers' truncate_encodings.
+void truncate_encodings(std::vector<int32_t>* a, std::vector<int32_t>* b, size_t max_length,
+                        TruncationStrategy strategy, bool left) {
+  if (max_length == 0) {
+    a->clear();
+    if (b) b->clear();
+    return;
+  }
+  size_t total = a->size() + (b ? b->size() : 0);
+  if (total <= max_length) return;
+  size_t to_remove = total - max_length;
+  switch (strategy) {
+    case TruncationStrategy::kLongestFirst:
+      if (b) {
+        size_t n1 = a->size();
+        size_t n2 = b->size();
+        bool swap = n1 > n2;
+        if (swap) std::swap(n1, n2);
+        if (n1 > max_length) {
+          n2 = n1;
+        } else {
+          n2 = std::max(n1, max_length - n1);
+        }
+        if (n1 + n2 > max_length) {
+          n1 = max_length / 2;
+          n2 = n1 + max_length % 2;
+        }
+        if (swap) std::swap(n1, n2);
+        truncate_ids(a, n1, left);
+        truncate_ids(b, n2, left);
+      } else {
+        truncate_ids(a, total - to_remove, left);
+      }
+      return;
+    case TruncationStrategy::kOnlyFirst:
+    case TruncationStrategy::kOnlySecond: {
+      std::vector<int32_t>* target = strategy == TruncationStrategy::kOnlyFirst ? a : b;
+      if (target == nullptr) {
+        throw Error(ErrorCode::kInvalidArgument,
+                    "truncation error: the only_second strategy needs a second sequence, and the "
+                    "text is longer than the maximum length");
+      }
+      if (target->size() > to_remove) {
+        truncate_ids(target, target->size() - to_remove, left);
+      } else {
+        throw Error(ErrorCode::kInvalidArgument,
+                    "truncation error: the sequence to truncate is too short to respect the "
+                    "maximum length");
+      }
+      return;
+    }
+  }
+}
+
+void encode_with(const Tokenizer::Config& c, size_t max_length, std::string_view first,
+                 const std::string_view* second, Encoding* out) {
+  thread_local EncodeScratch s;
+  bool is_pair = second != nullptr;
+  size_t added = c.post_processor.added_tokens(is_pair);
+  // A single text truncated on the right keeps only its first ids, so the words after them need
+  // not be tokenized (one more id tells that it was too long). Pairs are truncated by comparing
+  // the sequences' full lengths, as the library does.
+  size_t limit = 0;
+  if (!is_pair && !c.truncate_left && max_length > 0 && (added == 0 || max_length >= added)) {
+    limit = max_length - added + 1;
+  }
+  encode_sequence(c, first, limit, s, &s.a);
+  if (is_pair) encode_sequence(c, *second, 0, s, &s.b);
+  if (max_length > 0) {
+    // max_length - added wraps around in the library when it is negative: no truncation then.
+    if (added == 0 || max_length >= added) {
+      truncate_encodings(&s.a, is_pair ? &s.b : nullptr, max_length - added,
+                         c.truncation_strategy, c.truncate_left);
+    }
+  }
   out->ids.clear();
   out->type_ids.clear();
-  for (const TemplatePiece& p : c.single_template) {
-    if (p.is_sequence) {
-      out->ids.insert(out->ids.end(), s.ids.begin(), s.ids.end());
-      out->type_ids.insert(out->type_ids.end(), s.ids.size(), p.type_id);
-    } else {
-      out->ids.insert(out->ids.end(), p.ids.begin(), p.ids.end());
-      out->type_ids.insert(out->type_ids.end(), p.ids.size(), p.type_id);
+  c.post_processor.apply(is_pair, s.a, s.b, &out->ids, &out->type_ids);
+}
+
+}  // namespace
+
+void add_tokens(const std::filesystem::path& path, const std::vector<AddedToken>& tokens,
+                Tokenizer::Config* config) {
+  const TokenizerModel& model = *config->model;
+  // AddedVocabulary::add_tokens: one entry per content; a token already in the model keeps the
+  // model's id, others are numbered from the model's vocabulary size on.
+  std::vector<AddedToken>& added = config->added_tokens;
+  int64_t next_id = static_cast<int64_t>(model.vocab_size());
+  for (const AddedToken& t : added) {
+    if (t.id >= static_cast<int32_t>(model.vocab_size()) || model.vocab_size() == 0) {
+      next_id = std::max<int64_t>(next_id, t.id + 1);
     }
   }
+  for (const AddedToken& token : tokens) {
+    if (token.content.empty()) continue;
+    auto same = std::find_if(added.begin(), added.end(),
+                             [&](const AddedToken& t) { return t.content == token.content; });
+    int32_t id;
+    if (same != added.end()) {
+      id = same->id;
+    } else {
+      id = model.token_to_id(token.content);
+      if (id < 0) {
+        if (next_id > std::numeric_limits<int32_t>::max()) fail(path, "too many added tokens");
+        id = static_cast<int32_t>(next_id++);
+        if (static_cast<size_t>(id) < model.id_limit() && !model.id_to_token(id).empty()) {
+          fail(path, "added token '" + token.content + "' would get id " + std::to_string(id) +
+                         ", which the model's vocabulary already gives to '" +
+                         std::string(model.id_to_token(id)) + "'");
+        }
+      }
+    }
+    AddedToken entry = token;
+    entry.id = id;
+    if (same != added.end()) {
+      *same = entry;  // the last flags win
+    } else {
+      added.push_back(entry);
+    }
+  }
+  // An id given to two contents keeps the last token added for it.
+  std::vector<AddedToken> unique;
+  for (size_t i = 0; i < added.size(); ++i) {
+    bool later = false;
+    for (size_t j = i + 1; j < added.size(); ++j) later |= added[j].id == added[i].id;
+    if (!later) unique.push_back(added[i]);
+  }
+  added.swap(unique);
+
+  std::vector<AddedTokenMatcher::Pattern> raw;
+  std::vector<AddedTokenMatcher::Pattern> normalized;
+  std::set<std::u32string> normalized_seen;
+  for (const AddedToken& token : added) {
+    std::u32string text;
+    decode_utf8(token.content, &text);
+    if (token.normalized) {
+      std::u32string norm = text;
+      if (config->normalizer) config->normalizer->normalize(text, &norm);
+      if (norm.empty()) {
+        fail(path, "added token '" + token.content + "' normalizes to an empty string");
+      }
+      if (!normalized_seen.insert(norm).second) {
+        fail(path, "two normalized added tokens normalize to the same text as '" + token.content +
+                       "'");
+      }
+      normalized.push_back({norm, token});
+    } else {
+      raw.push_back({text, token});
+    }
+  }
+  config->raw_matcher = AddedTokenMatcher(std::move(raw));
+  config->normalized_matcher = AddedTokenMatcher(std::move(normalized));
+  size_t limit = model.id_limit();
+  config->added_by_id.clear();
+  for (const AddedToken& t : added) {
+    limit = std::max(limit, static_cast<size_t>(t.id) + 1);
+    config->added_by_id[t.id] = t.content;
+  }
+  config->vocab_size = limit;
+}
+
+static uint64_t next_tokenizer_serial() {
+  static std::atomic<uint64_t> counter{0};
+  return ++counter;
+}
+
+Tokenizer::Tokenizer(std::shared_ptr<const Config> config)
+    : config_(std::move(config)), max_length_(config_->initial_max_length) {}
+
+Tokenizer Tokenizer::from_tokenizer_json(const std::filesystem::path& path) {
+  auto config = load_tokenizer_json(path);
+  config->serial = next_tokenizer_serial();
+  return Tokenizer(std::move(config));
+}
+
+Tokenizer Tokenizer::from_vocab_txt(const std::filesystem::path& path, bool lowercase) {
+  std::string content = read_small_file(path);
+  std::vector<std::pair<std::string, int32_t>> vocab;
+  size_t pos = 0;
+  int32_t index = 0;
+  std::set<std::string> seen;
+  while (pos < content.size()) {
+    size_t eol = content.find('\n', pos);
+    if (eol == std::string::npos) eol = content.size();
+    std::string line = content.substr(pos, eol - pos);
+    // Rust's str::trim_end, as tokenizers' WordPiece::read_file applies it.
+    std::u32string cps;
+    decode_utf8(line, &cps);
+    size_t keep = cps.size();
+    while (keep > 0 && (char_flags(cps[keep - 1]) & kCharWhitespace)) --keep;
+    std::string token =
+        keep == cps.size() ? line : to_utf8(std::u32string_view(cps).substr(0, keep));
+    // A repeated line keeps its last index (the library's map); drop the earlier entry.
+    if (!seen.insert(token).second) {
+      vocab.erase(std::remove_if(vocab.begin(), vocab.end(),
+                                 [&](const auto& e) { return e.first == token; }),
+                  vocab.end());
+    }
+    vocab.emplace_back(std::move(token), index++);
+    pos = eol + 1;
+  }
+  if (vocab.empty()) fail(path, "the vocabulary is empty");
+  auto config = std::make_shared<Config>();
+  try {
+    config->model = std::make_unique<WordPieceModel>(vocab, WordPieceOptions{});
+  } catch (const Error& e) {
+    fail(path, e.what());
+  }
+  BertNormalizerOptions normalizer;
+  normalizer.lowercase = lowercase;
+  normalizer.strip_accents = lowercase;
+  config->normalizer = std::make_unique<BertNormalizer>(normalizer);
+  config->pre_tokenizer = std::make_unique<BertPreTokenizer>();
+  int32_t cls = config->model->token_to_id("[CLS]");
+  int32_t sep = config->model->token_to_id("[SEP]");
+  if (cls < 0 || sep < 0) fail(path, "the vocabulary has no [CLS] or no [SEP] token");
+  using Kind = TemplatePiece::Kind;
+  config->post_processor.single = {{Kind::kSpecialTokens, {cls}, 0}, {Kind::kSequenceA, {}, 0},
+                                   {Kind::kSpecialTokens, {sep}, 0}};
+  config->post_processor.pair = {{Kind::kSpecialTokens, {cls}, 0}, {Kind::kSequenceA, {}, 0},
+                                 {Kind::kSpecialTokens, {sep}, 0}, {Kind::kSequenceB, {}, 1},
+                                 {Kind::kSpecialTokens, {sep}, 1}};
+  config->post_processor.name = "TemplateProcessing";
+  // transformers' BertTokenizerFast registers its special tokens as added tokens.
+  std::vector<AddedToken> specials;
+  for (const char* name : {"[PAD]", "[UNK]", "[CLS]", "[SEP]", "[MASK]"}) {
+    if (config->model->token_to_id(name) >= 0) {
+      specials.push_back({name, 0, false, false, false, false, true});
+    }
+  }
+  add_tokens(path, specials, config.get());
+  int32_t pad = config->model->token_to_id("[PAD]");
+  config->pad_id = pad >= 0 ? pad : 0;
+  config->description = "WordPiece (BertNormalizer, BertPreTokenizer), TemplateProcessing";
+  config->serial = next_tokenizer_serial();
+  return Tokenizer(std::move(config));
+}
+
+Tokenizer Tokenizer::from_model_dir(const std::filesystem::path& dir) {
+  namespace fs = std::filesystem;
+  fs::path json_path = dir / "tokenizer.json";
+  if (fs::exists(json_path)) return from_tokenizer_json(json_path);
+  fs::path vocab_path = dir / "vocab.txt";
+  if (!fs::exists(vocab_path)) {
+    std::error_code ec;
+    bool sentencepiece = false;
+    for (const auto& entry : fs::directory_iterator(dir, ec)) {
+      if (entry.path().extension() == ".model") sentencepiece = true;
+    }
+    if (sentencepiece) {
+      throw Error(ErrorCode::kModel,
+                  dir.string() + ": only a SentencePiece .model file; salvo needs tokenizer.json "
+                                 "(save the tokenizer with transformers' save_pretrained to get it)");
+    }
+    if (fs::exists(dir / "vocab.json") || fs::exists(dir / "merges.txt")) {
+      throw Error(ErrorCode::kModel,
+                  dir.string() + ": only vocab.json/merges.txt; salvo needs tokenizer.json "
+                                 "(save the tokenizer with transformers' save_pretrained to get it)");
+    }
+    throw Error(ErrorCode::kModel, dir.string() + ": no tokenizer.json and no vocab.txt");
+  }
+  bool lowercase = true;
+  fs::path config_path = dir / "tokenizer_config.json";
+  if (fs::exists(config_path)) {
+    nlohmann::json config;
+    try {
+      config = nlohmann::json::parse(read_small_file(config_path));
+    } catch (const nlohmann::json::exception& e) {
+      fail(config_path, std::string("not valid JSON: ") + e.what());
+    }
+    if (config.is_object() && config.contains("do_lower_case")) {
+      if (!config["do_lower_case"].is_boolean()) {
+        fail(config_path, "do_lower_case must be a boolean");
+      }
+      lowercase = config["do_lower_case"].get<bool>();
+    }
+  }
+  return from_vocab_txt(vocab_path, lowercase);
+}
+
+void Tokenizer::encode(std::string_view text, Encoding* out) const {
+  encode_with(*config_, max_length_, text, nullptr, out);
+}
+
+void Tokenizer::encode_pair(std::string_view first, std::string_view second,
+                            Encoding* out) const {
+  encode_with(*config_, max_length_, first, &second, out);
 }
 
 size_t Tokenizer::max_length() const { return max_length_; }
@@ -528,13 +441,23 @@ int32_t Tokenizer::pad_id() const { return config_->pad_id; }
 
 size_t Tokenizer::vocab_size() const { return config_->vocab_size; }
 
-size_t Tokenizer::num_special_tokens() const { return config_->num_special; }
+size_t Tokenizer::num_special_tokens(bool pair) const {
+  return config_->post_processor.added_tokens(pair);
+}
+
+std::string Tokenizer::describe() const { return config_->description; }
 
 std::string_view Tokenizer::id_to_token(int32_t id) const {
+  auto it = config_->added_by_id.find(id);
+  if (it != config_->added_by_id.end()) return it->second;
+  return config_->model->id_to_token(id);
+}
+
+int32_t Tokenizer::token_to_id(std::string_view token) const {
   for (const AddedToken& t : config_->added_tokens) {
-    if (t.id == id) return t.content;
+    if (t.content == token) return t.id;
   }
-  return config_->model.id_to_token(id);
+  return config_->model->token_to_id(token);
 }
 
 }  // namespace salvo

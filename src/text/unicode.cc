@@ -114,6 +114,35 @@ uint16_t utf8proc_char_flags(char32_t cp) {
     flags |= kCharLowercaseChanges;
   }
   if (prop->combining_class != 0) flags |= kCharCombining;
+  switch (category) {
+    case UTF8PROC_CATEGORY_LU:
+    case UTF8PROC_CATEGORY_LL:
+    case UTF8PROC_CATEGORY_LT:
+    case UTF8PROC_CATEGORY_LM:
+    case UTF8PROC_CATEGORY_LO:
+      flags |= kCharWord | kCharLetter;
+      break;
+    case UTF8PROC_CATEGORY_MN:
+    case UTF8PROC_CATEGORY_MC:
+    case UTF8PROC_CATEGORY_ME:
+      flags |= kCharWord | kCharMark;
+      break;
+    case UTF8PROC_CATEGORY_ND:
+    case UTF8PROC_CATEGORY_NL:
+      flags |= kCharWord | kCharNumber | kCharNumeric;
+      break;
+    case UTF8PROC_CATEGORY_NO:
+      flags |= kCharNumber | kCharNumeric;
+      break;
+    case UTF8PROC_CATEGORY_PC:
+      flags |= kCharWord;
+      break;
+    default:
+      break;
+  }
+  if (cp == 0x200C || cp == 0x200D) flags |= kCharWord;  // Join_Control
+  if (is_rust_whitespace(cp)) flags |= kCharRegexSpace;
+  if (prop->decomp_seqindex != UINT16_MAX || is_hangul_syllable(cp)) flags |= kCharCompatDecomposes;
   return flags;
 }
 
@@ -129,7 +158,12 @@ constexpr uint16_t ascii_flags(char32_t c) {
   } else if (whitespace) {
     flags |= kCharCleanSpace;
   }
-  if (whitespace) flags |= kCharWhitespace;
+  if (whitespace) flags |= kCharWhitespace | kCharRegexSpace;
+  bool letter = (c >= 'A' && c <= 'Z') || (c >= 'a' && c <= 'z');
+  bool digit = c >= '0' && c <= '9';
+  if (letter) flags |= kCharWord | kCharLetter;
+  if (digit) flags |= kCharWord | kCharNumber | kCharNumeric;
+  if (c == '_') flags |= kCharWord;
   if ((c >= 0x21 && c <= 0x2F) || (c >= 0x3A && c <= 0x40) || (c >= 0x5B && c <= 0x60) ||
       (c >= 0x7B && c <= 0x7E)) {
     flags |= kCharPunct;
@@ -150,7 +184,7 @@ uint16_t table_char_flags(char32_t cp) { return flag_table().get(cp); }
 }  // namespace unicode_detail
 
 int combining_class(char32_t cp) {
-  if (cp > kMaxCodePoint) return 0;
+  if (cp > kMaxCodePoint || !(char_flags(cp) & kCharCombining)) return 0;
   return utf8proc_get_property(static_cast<utf8proc_int32_t>(cp))->combining_class;
 }
 
@@ -168,6 +202,95 @@ void append_nfd(char32_t cp, std::u32string* out) {
     return;
   }
   for (utf8proc_ssize_t i = 0; i < n; ++i) out->push_back(static_cast<char32_t>(buffer[i]));
+}
+
+void append_nfkd(char32_t cp, std::u32string* out) {
+  if (!(char_flags(cp) & kCharCompatDecomposes)) {
+    out->push_back(cp);
+    return;
+  }
+  utf8proc_int32_t buffer[32];
+  int boundclass = UTF8PROC_BOUNDCLASS_START;
+  utf8proc_ssize_t n = utf8proc_decompose_char(static_cast<utf8proc_int32_t>(cp), buffer, 32,
+                                               static_cast<utf8proc_option_t>(UTF8PROC_DECOMPOSE | UTF8PROC_COMPAT),
+                                               &boundclass);
+  if (n <= 0 || n > 32) {
+    out->push_back(cp);
+    return;
+  }
+  for (utf8proc_ssize_t i = 0; i < n; ++i) out->push_back(static_cast<char32_t>(buffer[i]));
+}
+
+void normalize_unicode(NormalForm form, std::u32string_view text, std::u32string* out) {
+  bool compat = form == NormalForm::kNFKC || form == NormalForm::kNFKD;
+  bool compose = form == NormalForm::kNFC || form == NormalForm::kNFKC;
+  // Below these limits every code point is already in the form (and composes with nothing).
+  char32_t stable_below = compat ? 0xA0 : compose ? 0x300 : 0xC0;
+  bool stable = true;
+  for (char32_t cp : text) {
+    if (cp >= stable_below) {
+      stable = false;
+      break;
+    }
+  }
+  if (stable) {
+    out->assign(text);
+    return;
+  }
+  out->clear();
+  out->reserve(text.size() + 8);
+  bool any_combining = false;
+  for (char32_t cp : text) {
+    size_t start = out->size();
+    if (compat) {
+      append_nfkd(cp, out);
+    } else {
+      append_nfd(cp, out);
+    }
+    for (size_t i = start; i < out->size(); ++i) {
+      any_combining |= (char_flags((*out)[i]) & kCharCombining) != 0;
+    }
+  }
+  if (any_combining) canonical_reorder(out);
+  if (!compose) return;
+  // Composites whose decomposition the library does not know stay as they are in the input; only
+  // ones that utf8proc forms below are undone (when the input has none of them itself).
+  auto unknown_composite = [](char32_t cp) {
+    return cp >= 0x300 && !(char_flags(cp) & kCharDecomposes) &&
+           (utf8proc_char_flags(cp) & kCharDecomposes);
+  };
+  bool input_has_unknown = std::any_of(out->begin(), out->end(), unknown_composite);
+  utf8proc_ssize_t n = utf8proc_normalize_utf32(reinterpret_cast<utf8proc_int32_t*>(out->data()),
+                                                static_cast<utf8proc_ssize_t>(out->size()),
+                                                static_cast<utf8proc_option_t>(UTF8PROC_COMPOSE | UTF8PROC_STABLE));
+  if (n >= 0) out->resize(static_cast<size_t>(n));
+  // A composite whose decomposition the tokenizers library does not know is never formed there.
+  if (!input_has_unknown && std::any_of(out->begin(), out->end(), unknown_composite)) {
+    std::u32string redone;
+    for (char32_t cp : *out) {
+      if (unknown_composite(cp)) {
+        utf8proc_int32_t buffer[32];
+        int boundclass = UTF8PROC_BOUNDCLASS_START;
+        utf8proc_ssize_t m = utf8proc_decompose_char(static_cast<utf8proc_int32_t>(cp), buffer, 32,
+                                                     UTF8PROC_DECOMPOSE, &boundclass);
+        for (utf8proc_ssize_t i = 0; i < m && m <= 32; ++i) redone.push_back(buffer[i]);
+      } else {
+        redone.push_back(cp);
+      }
+    }
+    out->swap(redone);
+  }
+}
+
+size_t grapheme_end(std::u32string_view text, size_t start) {
+  utf8proc_int32_t state = 0;
+  size_t i = start + 1;
+  while (i < text.size() &&
+         !utf8proc_grapheme_break_stateful(static_cast<utf8proc_int32_t>(text[i - 1]),
+                                           static_cast<utf8proc_int32_t>(text[i]), &state)) {
+    ++i;
+  }
+  return i;
 }
 
 void append_lowercase(char32_t cp, std::u32string* out) {

@@ -25,6 +25,13 @@ enum CharFlag : uint16_t {
   kCharDecomposes = 1 << 6,      // NFD changes it
   kCharLowercaseChanges = 1 << 7,  // Rust char::to_lowercase changes it
   kCharCombining = 1 << 8,         // canonical combining class is not 0
+  kCharWord = 1 << 9,              // Rust regex \w: Whitespace pre-tokenizer, single_word tokens
+  kCharLetter = 1 << 10,           // Oniguruma \p{L}: the ByteLevel (GPT-2) split
+  kCharNumber = 1 << 11,           // Oniguruma \p{N}: the ByteLevel (GPT-2) split
+  kCharRegexSpace = 1 << 12,       // Oniguruma \s: the ByteLevel (GPT-2) split
+  kCharNumeric = 1 << 13,          // Rust char::is_numeric: the Digits pre-tokenizer
+  kCharMark = 1 << 14,             // General_Category Mark: removed by StripAccents
+  kCharCompatDecomposes = 1 << 15,  // NFKD changes it
 };
 
 namespace unicode_detail {
@@ -49,6 +56,19 @@ void append_nfd(char32_t cp, std::u32string* out);
 
 // Appends Rust's char::to_lowercase(cp) (which can be two code points, as for U+0130) to `out`.
 void append_lowercase(char32_t cp, std::u32string* out);
+
+// Appends the compatibility decomposition (NFKD) of `cp` to `out`, or `cp` itself if it has none.
+void append_nfkd(char32_t cp, std::u32string* out);
+
+// The four Unicode normalization forms.
+enum class NormalForm { kNFC, kNFD, kNFKC, kNFKD };
+
+// Writes `text` in normal form `form` to `out` (replacing its contents), as the tokenizers library
+// computes it: decompositions and combining classes it does not know are left alone.
+void normalize_unicode(NormalForm form, std::u32string_view text, std::u32string* out);
+
+// The end of the extended grapheme cluster (UAX #29) that starts at text[start]; start < size.
+size_t grapheme_end(std::u32string_view text, size_t start);
 
 // Sorts each run of code points with a non-zero combining class by class, stably (the canonical
 // ordering step of NFD).

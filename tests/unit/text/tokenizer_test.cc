@@ -78,6 +78,12 @@ json base_json() {
          {{{"SpecialToken", {{"id", "[CLS]"}, {"type_id", 0}}}},
           {{"Sequence", {{"id", "A"}, {"type_id", 0}}}},
           {{"SpecialToken", {{"id", "[SEP]"}, {"type_id", 0}}}}}},
+        {"pair",
+         {{{"SpecialToken", {{"id", "[CLS]"}, {"type_id", 0}}}},
+          {{"Sequence", {{"id", "A"}, {"type_id", 0}}}},
+          {{"SpecialToken", {{"id", "[SEP]"}, {"type_id", 0}}}},
+          {{"Sequence", {{"id", "B"}, {"type_id", 1}}}},
+          {{"SpecialToken", {{"id", "[SEP]"}, {"type_id", 1}}}}}},
         {"special_tokens",
          {{"[CLS]", {{"id", "[CLS]"}, {"ids", {2}}, {"tokens", {"[CLS]"}}}},
           {"[SEP]", {{"id", "[SEP]"}, {"ids", {3}}, {"tokens", {"[SEP]"}}}}}}}},
@@ -212,10 +218,10 @@ void expect_model_error(const json& doc, const std::string& needle) {
 
 TEST(TokenizerTest, MalformedOrUnsupportedFilesAreModelErrors) {
   json doc = base_json();
-  doc["model"] = {{"type", "BPE"}, {"vocab", json::object()}, {"merges", json::array()}};
-  expect_model_error(doc, "BPE");
+  doc["model"] = {{"type", "WordLevel"}, {"vocab", json::object()}, {"unk_token", "[UNK]"}};
+  expect_model_error(doc, "WordLevel");
   doc["model"] = {{"type", "Unigram"}, {"vocab", json::array()}};
-  expect_model_error(doc, "Unigram");
+  expect_model_error(doc, "Unigram vocabulary is empty");
   doc = base_json();
   doc["model"].erase("vocab");
   expect_model_error(doc, "model.vocab");
@@ -226,11 +232,11 @@ TEST(TokenizerTest, MalformedOrUnsupportedFilesAreModelErrors) {
   doc["model"]["unk_token"] = "<unk>";
   expect_model_error(doc, "<unk>");
   doc = base_json();
-  doc["normalizer"] = {{"type", "Sequence"}, {"normalizers", json::array()}};
-  expect_model_error(doc, "Sequence");
+  doc["normalizer"] = {{"type", "Sequence"}, {"normalizers", {{{"type", "Unidecode"}}}}};
+  expect_model_error(doc, "normalizer.normalizers[0] type 'Unidecode'");
   doc = base_json();
-  doc["pre_tokenizer"] = {{"type", "ByteLevel"}};
-  expect_model_error(doc, "ByteLevel");
+  doc["pre_tokenizer"] = {{"type", "UnicodeScripts"}};
+  expect_model_error(doc, "pre_tokenizer type 'UnicodeScripts'");
   doc = base_json();
   doc["post_processor"]["single"][0]["SpecialToken"]["id"] = "[BOS]";
   expect_model_error(doc, "[BOS]");
@@ -241,8 +247,148 @@ TEST(TokenizerTest, MalformedOrUnsupportedFilesAreModelErrors) {
   doc["truncation"] = {{"direction", "Right"}};
   expect_model_error(doc, "truncation.max_length");
   doc = base_json();
+  doc["truncation"] = {{"max_length", 8}, {"stride", 2}};
+  expect_model_error(doc, "truncation.stride '2'");
+  doc = base_json();
+  doc["truncation"] = {{"max_length", 8}, {"strategy", "Sideways"}};
+  expect_model_error(doc, "truncation.strategy 'Sideways'");
+  doc = base_json();
   doc["version"] = "2.0";
   expect_model_error(doc, "version");
+  doc = base_json();
+  doc["model"] = {{"type", "BPE"}, {"vocab", {{"a", 0}}}, {"merges", json::array()},
+                  {"dropout", 0.1}};
+  expect_model_error(doc, "model.dropout '0.1'");
+  doc = base_json();
+  doc["pre_tokenizer"] = {{"type", "Split"}, {"pattern", {{"Regex", "(unclosed"}}},
+                          {"behavior", "Isolated"}, {"invert", false}};
+  expect_model_error(doc, "invalid regular expression '(unclosed'");
+  doc = base_json();
+  doc["pre_tokenizer"] = {{"type", "Metaspace"}, {"replacement", "_"}, {"prepend_scheme", "sometimes"}};
+  expect_model_error(doc, "prepend_scheme 'sometimes'");
+}
+
+// Regressions of a hostile-input probe: each must fail at load with a clear kModel error.
+TEST(TokenizerTest, PostProcessorIdOutsideTheVocabularyFailsAtLoad) {
+  json doc = base_json();
+  doc["post_processor"]["special_tokens"]["[SEP]"]["ids"] = {1000000};
+  expect_model_error(doc, "special token id 1000000 is outside the vocabulary");
+  doc = base_json();
+  doc["post_processor"] = {{"type", "RobertaProcessing"}, {"sep", {"</s>", 99}}, {"cls", {"<s>", 0}},
+                           {"trim_offsets", true}, {"add_prefix_space", true}};
+  expect_model_error(doc, "special token id 99");
+}
+
+TEST(TokenizerTest, FilesThatAreNotRegularOrTooLargeFailFast) {
+  TempDir dir;
+  fs::create_symlink("/dev/zero", dir.path() / "tokenizer.json");
+  try {
+    Tokenizer::from_model_dir(dir.path());
+    ADD_FAILURE() << "no error for /dev/zero";
+  } catch (const Error& e) {
+    EXPECT_EQ(e.code(), ErrorCode::kModel);
+    EXPECT_NE(std::string(e.what()).find("not a regular file"), std::string::npos) << e.what();
+  }
+  fs::path big = dir.path() / "big.json";
+  {
+    std::ofstream out(big, std::ios::binary);
+    out << "{\"model\": \"";
+  }
+  fs::resize_file(big, (256u << 20) + 1);
+  try {
+    Tokenizer::from_tokenizer_json(big);
+    ADD_FAILURE() << "no error for a file over 256 MiB";
+  } catch (const Error& e) {
+    EXPECT_NE(std::string(e.what()).find("more than the 256 MiB allowed"), std::string::npos)
+        << e.what();
+  }
+}
+
+TEST(TokenizerTest, AbsurdVocabulariesAndBadIdsAreRefused) {
+  json doc = base_json();
+  doc["model"]["vocab"]["huge"] = 2000000000;
+  expect_model_error(doc, "far beyond the");
+  doc = base_json();
+  doc["model"]["vocab"]["negative"] = -3;
+  expect_model_error(doc, "invalid id -3");
+  doc = base_json();
+  doc["model"]["vocab"]["twin"] = 8;  // "hello" has 8
+  expect_model_error(doc, "id 8 is given to more than one token");
+  doc = base_json();
+  doc["model"] = {{"type", "BPE"}, {"vocab", {{"a", 0}, {"b", 1}, {"ab", 2}}},
+                  {"merges", {"a c"}}};
+  expect_model_error(doc, "'c' is not in the vocabulary");
+  doc["model"]["merges"] = {"b a"};
+  expect_model_error(doc, "the result 'ba' is not in the vocabulary");
+  doc["model"]["merges"] = {"a b c"};
+  expect_model_error(doc, "is not two tokens separated by one space");
+  doc = base_json();
+  doc["model"] = {{"type", "Unigram"}, {"vocab", json::array({json::array({"<unk>", 0.0}), json::array({"a", -1.0})})},
+                  {"unk_id", 5}};
+  expect_model_error(doc, "unk_id 5 is outside the vocabulary");
+  // A vocabulary of millions of entries is refused while parsing, before it takes gigabytes.
+  TempDir dir;
+  std::string many = "{\"model\": {\"type\": \"Unigram\", \"vocab\": [";
+  for (int i = 0; i < 3000000; ++i) many += "[\"\",0],";
+  many += "[\"x\",0]]}}";
+  try {
+    Tokenizer::from_tokenizer_json(dir.write("tokenizer.json", many));
+    ADD_FAILURE() << "no error for 3 million pieces";
+  } catch (const Error& e) {
+    EXPECT_EQ(e.code(), ErrorCode::kModel);
+    EXPECT_NE(std::string(e.what()).find("the vocabulary is too large"), std::string::npos)
+        << e.what();
+  }
+}
+
+TEST(TokenizerTest, ModelDirWithoutTokenizerJsonNamesWhatIsNeeded) {
+  TempDir dir;
+  dir.write("sentencepiece.bpe.model", "x");
+  try {
+    Tokenizer::from_model_dir(dir.path());
+    ADD_FAILURE();
+  } catch (const Error& e) {
+    EXPECT_NE(std::string(e.what()).find("needs tokenizer.json"), std::string::npos) << e.what();
+  }
+  TempDir bpe;
+  bpe.write("vocab.json", "{}");
+  bpe.write("merges.txt", "");
+  try {
+    Tokenizer::from_model_dir(bpe.path());
+    ADD_FAILURE();
+  } catch (const Error& e) {
+    EXPECT_NE(std::string(e.what()).find("needs tokenizer.json"), std::string::npos) << e.what();
+  }
+}
+
+TEST(TokenizerTest, PairsUseThePairTemplateAndTruncateLongestFirst) {
+  TempDir dir;
+  Tokenizer t = load(dir, base_json());
+  Encoding e;
+  t.encode_pair("hello world", "unaffable !", &e);
+  EXPECT_EQ(e.ids, (std::vector<int32_t>{2, 8, 9, 3, 5, 6, 7, 10, 3}));
+  EXPECT_EQ(e.type_ids, (std::vector<int32_t>{0, 0, 0, 0, 1, 1, 1, 1, 1}));
+  EXPECT_EQ(t.num_special_tokens(true), 3u);
+  t.set_max_length(6);  // 3 ids left: the longer second text gives up more
+  t.encode_pair("hello world", "unaffable !", &e);
+  EXPECT_EQ(e.ids, (std::vector<int32_t>{2, 8, 3, 5, 6, 3}));
+  EXPECT_EQ(t.describe(), "WordPiece (BertNormalizer, BertPreTokenizer), TemplateProcessing");
+}
+
+TEST(TokenizerTest, OnlySecondOnASingleTextThatIsTooLongIsAnInputError) {
+  TempDir dir;
+  json doc = base_json();
+  doc["truncation"] = {{"max_length", 4}, {"strategy", "OnlySecond"}};
+  Tokenizer t = load(dir, doc);
+  Encoding e;
+  t.encode("hello", &e);
+  EXPECT_EQ(e.ids.size(), 3u);
+  try {
+    t.encode("hello world !", &e);
+    ADD_FAILURE();
+  } catch (const Error& err) {
+    EXPECT_EQ(err.code(), ErrorCode::kInvalidArgument);
+  }
 }
 
 TEST(TokenizerTest, UnreadableFilesAreModelErrors) {
@@ -320,8 +466,13 @@ TEST(TokenizerTest, VocabTxtReadsDoLowerCase) {
       (Tokens{"[CLS]", "[MASK]", "a", "[SEP]"}));
 }
 
-TEST(TokenizerTest, ConcurrentEncodesAgreeWithSequentialOnes) {
-  Tokenizer t = Tokenizer::from_model_dir(kDataDir / "bert-uncased");
+class ConcurrentEncodeTest : public ::testing::TestWithParam<const char*> {};
+
+// Every kind (WordPiece; BPE and Unigram with their per-thread caches; Oniguruma patterns) gives
+// the same ids from several threads at once, and alternating two tokenizers on one thread.
+TEST_P(ConcurrentEncodeTest, AgreesWithSequentialEncodes) {
+  Tokenizer t = Tokenizer::from_model_dir(kDataDir / GetParam());
+  Tokenizer other = Tokenizer::from_model_dir(kDataDir / "trained-unigram");
   std::vector<std::string> texts = hard_cases();
   std::vector<Encoding> expected(texts.size());
   for (size_t i = 0; i < texts.size(); ++i) t.encode(texts[i], &expected[i]);
@@ -334,6 +485,7 @@ TEST(TokenizerTest, ConcurrentEncodesAgreeWithSequentialOnes) {
         for (size_t i = 0; i < texts.size(); ++i) {
           t.encode(texts[(i + k * 7) % texts.size()], &e);
           if (e.ids != expected[(i + k * 7) % texts.size()].ids) ++failures[k];
+          if (i % 5 == 0) other.encode(texts[i], &e);
         }
       }
     });
@@ -341,6 +493,11 @@ TEST(TokenizerTest, ConcurrentEncodesAgreeWithSequentialOnes) {
   for (std::thread& th : threads) th.join();
   EXPECT_EQ(failures, std::vector<int>(4, 0));
 }
+
+INSTANTIATE_TEST_SUITE_P(Kinds, ConcurrentEncodeTest,
+                         ::testing::Values("bert-uncased", "trained-bpe-bytelevel",
+                                           "trained-bpe-bytefallback", "trained-unigram",
+                                           "trained-wordpiece"));
 
 }  // namespace
 }  // namespace salvo
