@@ -1,4 +1,5 @@
 """Processes for the Kafka tests: the mock cluster helper, salvo stream workers and kcat."""
+import ctypes
 import json
 import os
 import signal
@@ -13,6 +14,12 @@ MODEL = os.path.join(ROOT, "examples", "debian-sections")
 DESCRIPTIONS = os.path.join(ROOT, "examples", "descriptions.jsonl")
 
 
+def die_with_parent():
+    """preexec_fn: the child gets SIGKILL when the test process dies, however it dies."""
+    libc = ctypes.CDLL("libc.so.6", use_errno=True)
+    libc.prctl(1, signal.SIGKILL)  # PR_SET_PDEATHSIG
+
+
 class MockCluster:
     """The helper process; commands go to its stdin, one reply line each."""
 
@@ -21,7 +28,7 @@ class MockCluster:
         for name, partitions in topics.items():
             args += ["--topic", f"{name}:{partitions}"]
         self.proc = subprocess.Popen(args, stdin=subprocess.PIPE, stdout=subprocess.PIPE,
-                                     stderr=subprocess.DEVNULL, text=True)
+                                     stderr=subprocess.DEVNULL, text=True, preexec_fn=die_with_parent)
         line = self.proc.stdout.readline()
         if not line.startswith("bootstrap "):
             self.proc.kill()
@@ -51,12 +58,13 @@ class MockCluster:
 class Worker:
     """One `salvo stream` process; stderr goes to a file for the statistics lines."""
 
-    def __init__(self, cluster, group="g", extra=(), input_topic="in", output_topic="out", threads=1):
+    def __init__(self, cluster, group="g", extra=(), input_topic="in", output_topic="out", threads=1,
+                 stats_interval_ms=1000):
         self.log = tempfile.NamedTemporaryFile("w+", prefix="salvo-stream-", suffix=".log", delete=False)
         args = [SALVO, "stream", "--model", MODEL, "--brokers", cluster.bootstrap, "--input-topic", input_topic,
-                "--output-topic", output_topic, "--group", group, "--threads", str(threads), "--stats-interval-ms", "1000",
+                "--output-topic", output_topic, "--group", group, "--threads", str(threads), "--stats-interval-ms", str(stats_interval_ms),
                 "--stats-json", "-X", "session.timeout.ms=6000", "-X", "heartbeat.interval.ms=500", *extra]
-        self.proc = subprocess.Popen(args, stdout=subprocess.DEVNULL, stderr=self.log)
+        self.proc = subprocess.Popen(args, stdout=subprocess.DEVNULL, stderr=self.log, preexec_fn=die_with_parent)
 
     def terminate(self, timeout=60):
         """SIGTERM, then the exit code (None if it did not exit in time and had to be killed)."""
@@ -73,6 +81,15 @@ class Worker:
     def kill9(self):
         self.proc.send_signal(signal.SIGKILL)
         self.proc.wait()
+
+    def memory_kib(self):
+        """(current RSS, peak RSS) in KiB from /proc, or None once the process has exited."""
+        try:
+            with open(f"/proc/{self.proc.pid}/status") as f:
+                fields = dict(line.split(":", 1) for line in f)
+            return int(fields["VmRSS"].split()[0]), int(fields["VmHWM"].split()[0])
+        except (OSError, KeyError, ValueError):
+            return None
 
     def stderr(self):
         with open(self.log.name, encoding="utf-8", errors="replace") as f:
