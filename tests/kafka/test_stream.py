@@ -278,6 +278,52 @@ class StreamOnMockCluster(StreamTests, unittest.TestCase):
         print("\n  " + "\n  ".join(sorted(set(f[:110] for f in faults))[:6]))
         print(f"\n  broker faults: {sum(ids.values()) - n} duplicate responses")
 
+    def test_exactly_once_rewind_waits_for_the_committed_offsets(self):
+        # Regression: after an aborted transaction the worker rewinds its partitions to their
+        # committed offsets. When reading those failed, it took every partition for "nothing
+        # committed" and started it over from the beginning, answering requests committed long ago
+        # once more. Here an at-least-once run commits requests 0-199; an exactly-once run then
+        # aborts one transaction while the next reads of committed offsets (OffsetFetch, API 9) fail
+        # (GROUP_AUTHORIZATION_FAILED, 30). (The mock keeps no transactional offsets, so requests
+        # after 199 may be answered again here; on a real broker they are not.)
+        first, rest = numbered_requests(600)[:200], numbered_requests(600)[200:]
+        produce(self.cluster, self.IN, first)
+        w = self.worker(*FAST)
+        self.assertTrue(self.wait_answered(200), w.stderr()[-2000:])
+        self.assertEqual(w.terminate(), 0)
+        produce(self.cluster, self.IN, rest[:20])
+        eos = self.worker(*FAST, "--exactly-once", "--batch-rows", "16", stats_interval_ms=200)
+        self.assertTrue(self.wait_answered(220), eos.stderr()[-2000:])
+        self.cluster.command("errors 9 3 30")   # the next three OffsetFetch requests fail
+        self.cluster.command("errors 25 1 30")  # AddOffsetsToTxn fails: the transaction is aborted
+        produce(self.cluster, self.IN, rest[20:])
+        self.assertTrue(self.wait_answered(600, 180), eos.stderr()[-3000:])
+        self.assertTrue(wait_for(lambda: eos.stats()[-1]["aborted_transactions"] >= 1, 30), eos.stderr()[-3000:])
+        self.assertEqual(eos.terminate(), 0, eos.stderr()[-3000:])
+        ids = self.answered()
+        self.assertIn("reading committed offsets", eos.stderr())
+        self.assertEqual([ids[i] for i in range(200)], [1] * 200, "committed requests are not answered again")
+
+    def test_exactly_once_unavailable_transaction_coordinator_is_retried(self):
+        # Regression: send_offsets_to_transaction failing with a retriable error (the transaction
+        # coordinator unavailable past the call's timeout, as when its broker dies) ended the service
+        # with "Kafka transaction commit failed". It is retried (then aborted and redone if it still
+        # fails). The call's timeout is capped by transaction.timeout.ms, here 3 s; AddOffsetsToTxn
+        # (API 25) answers COORDINATOR_NOT_AVAILABLE (15) 60 times, for longer than that.
+        requests = numbered_requests(300)
+        produce(self.cluster, self.IN, requests[:20])
+        w = self.worker(*FAST, "--exactly-once", "--batch-rows", "16", "-X", "transaction.timeout.ms=3000")
+        self.assertTrue(self.wait_answered(20), w.stderr()[-2000:])
+        self.cluster.command("errors 25 60 15")
+        produce(self.cluster, self.IN, requests[20:])
+        self.assertTrue(wait_for(lambda: w.proc.poll() is not None or len(self.answered()) >= 300, 180, 1),
+                        w.stderr()[-3000:])
+        self.assertIsNone(w.proc.poll(), w.stderr()[-3000:])
+        self.assertIn("Coordinator not available", w.stderr())
+        self.assertEqual(w.terminate(), 0, w.stderr()[-3000:])
+        self.assertEqual(set(self.answered()), set(range(300)))
+
+
 class StreamOnRealBroker(StreamTests, unittest.TestCase):
     """One Apache Kafka node (broker and controller) for the whole class; each test gets its own
     topics and group."""
