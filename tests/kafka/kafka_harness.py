@@ -1,5 +1,6 @@
 """Processes for the Kafka tests: the mock cluster helper, salvo stream workers and kcat."""
 import ctypes
+import itertools
 import json
 import os
 import signal
@@ -145,6 +146,20 @@ def wait_for(predicate, timeout, interval=0.5):
             return result
         time.sleep(interval)
     return predicate()
+
+
+def wait_consuming(cluster, topic, workers, timeout=60):
+    """Until every worker has consumed something, so holds partitions: warm-up requests (ids
+    "warm-up N", keys spread over the partitions) go to `topic` once a second. False on timeout."""
+    deadline = time.time() + timeout
+    for i in itertools.count():
+        if all(w.stats() and w.stats()[-1]["requests"] > 0 for w in workers):
+            return True
+        if time.time() > deadline:
+            return False
+        produce(cluster, topic, [json.dumps({"id": f"warm-up {i}", "text": "warm up"}).encode()] * 24,
+                keys=[b"warm-up %d-%d" % (i, k) for k in range(24)])
+        time.sleep(1)
 
 
 def headers(message):
