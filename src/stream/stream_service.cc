@@ -7,6 +7,7 @@
 
 #include <chrono>
 #include <cstdio>
+#include <cstring>
 #include <exception>
 #include <map>
 #include <memory>
@@ -302,7 +303,11 @@ class StreamService {
   }
 
   void rebalance(rd_kafka_resp_err_t err, rd_kafka_topic_partition_list_t* partitions) {
-    const bool cooperative = std::string(rd_kafka_rebalance_protocol(consumer_)) == "COOPERATIVE";
+    // NULL when the group cannot answer (e.g. while closing): keep the protocol seen before.
+    if (const char* protocol = rd_kafka_rebalance_protocol(consumer_)) {
+      cooperative_ = std::strcmp(protocol, "COOPERATIVE") == 0;
+    }
+    const bool cooperative = cooperative_;
     if (err == RD_KAFKA_RESP_ERR__ASSIGN_PARTITIONS) {
       for (int i = 0; i < partitions->cnt; ++i) {
         const int32_t p = partitions->elems[i].partition;
@@ -694,6 +699,7 @@ class StreamService {
 
   std::map<int32_t, uint64_t> generations_;  // consumer thread only: assigned partitions
   bool paused_ = false;                       // consumer thread only
+  bool cooperative_ = false;                  // consumer thread only: the group's rebalance protocol
 
   std::mutex transaction_mutex_;  // held by a running transaction; a revocation waits for it
   std::mutex rewind_mutex_;
