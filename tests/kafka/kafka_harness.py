@@ -63,7 +63,8 @@ class Worker:
                  stats_interval_ms=1000):
         self.log = tempfile.NamedTemporaryFile("w+", prefix="salvo-stream-", suffix=".log", delete=False)
         args = [SALVO, "stream", "--model", MODEL, "--brokers", cluster.bootstrap, "--input-topic", input_topic,
-                "--output-topic", output_topic, "--group", group, "--threads", str(threads), "--stats-interval-ms", str(stats_interval_ms),
+                "--output-topic", output_topic, "--group", group, "--threads", str(threads),
+                "--stats-interval-ms", str(stats_interval_ms),
                 "--stats-json", "-X", "session.timeout.ms=6000", "-X", "heartbeat.interval.ms=500", *extra]
         self.proc = subprocess.Popen(args, stdout=subprocess.DEVNULL, stderr=self.log, preexec_fn=die_with_parent)
 

@@ -12,7 +12,6 @@ managed with confluent-kafka's AdminClient; client quotas with Kafka's own Confi
 """
 import atexit
 import base64
-import concurrent.futures
 import glob
 import os
 import shutil
@@ -188,9 +187,9 @@ class KafkaCluster:
         cluster_id = "-"
         while cluster_id.startswith("-"):  # as Kafka's Uuid.randomUuid: not taken for an option
             cluster_id = base64.urlsafe_b64encode(uuid.uuid4().bytes).rstrip(b"=").decode()
-        procs = [(n, subprocess.Popen(n.java("kafka.tools.StorageTool", "format", "--cluster-id", cluster_id, "--config",
-                                             n.properties), stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
-                                      preexec_fn=die_with_parent))
+        procs = [(n, subprocess.Popen(n.java("kafka.tools.StorageTool", "format", "--cluster-id", cluster_id,
+                                             "--config", n.properties),
+                                      stdout=subprocess.PIPE, stderr=subprocess.STDOUT, preexec_fn=die_with_parent))
                  for n in self.nodes.values()]
         for node, proc in procs:
             out = proc.communicate(timeout=120)[0].decode(errors="replace")

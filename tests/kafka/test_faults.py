@@ -9,6 +9,8 @@ Sizes are parameters, so a longer run can be done by hand:
     SALVO_KAFKA_REQUESTS  requests per scenario (default 3000)
     SALVO_KAFKA_REPEATS   runs of each kill point (early, middle, late) and scenario (default 1)
     SALVO_KAFKA_RESULTS   a file to which each run appends one JSON line (docs/reliability.md)
+    SALVO_KAFKA_FETCH_BUFFERS=default  the memory test with librdkafka's default fetch buffers:
+                          memory is measured and reported, not bounded
 """
 import collections
 import itertools
@@ -26,6 +28,7 @@ from test_stream import numbered_requests
 REQUESTS = int(os.environ.get("SALVO_KAFKA_REQUESTS", "3000"))
 REPEATS = int(os.environ.get("SALVO_KAFKA_REPEATS", "1"))
 RESULTS = os.environ.get("SALVO_KAFKA_RESULTS")
+FETCH_BUFFERS = os.environ.get("SALVO_KAFKA_FETCH_BUFFERS", "small")
 
 # Where in the load a worker or broker is killed: the fraction of the responses already written.
 KILL_POINTS = {"early": 0.1, "middle": 0.5, "late": 0.85}
@@ -95,7 +98,8 @@ class RealClusterTest(unittest.TestCase):
     def wait_consuming(self, workers):
         """Until every worker holds partitions (warm-up requests, whose string ids answered()
         leaves out); progress is then counted from here."""
-        self.assertTrue(wait_consuming(self.cluster, self.IN, workers), "not all workers got partitions: " + self.logs())
+        self.assertTrue(wait_consuming(self.cluster, self.IN, workers),
+                        "not all workers got partitions: " + self.logs())
         self.base = self.progress()
 
     def answered(self):
@@ -224,7 +228,8 @@ class SingleBrokerFaults(RealClusterTest):
             lost, duplicates = self.check_output(n, exactly_once=True)
             last = [line for line in zombie.stderr().splitlines() if line.startswith("salvo")][-1:]
             self.record("exactly-once, zombie worker (SIGSTOP past its session, then SIGCONT)", requests=n,
-                        lost=lost, duplicates=duplicates, zombie_exit=code, zombie_last_line=last[0][:200] if last else "")
+                        lost=lost, duplicates=duplicates, zombie_exit=code,
+                        zombie_last_line=last[0][:200] if last else "")
             self.close_workers()
 
     def cooperative_members_join_and_leave(self, mode):
@@ -268,7 +273,10 @@ class SingleBrokerFaults(RealClusterTest):
         # that the bound is tight), not by the backlog.
         max_in_flight = 250
         n = 40 * max_in_flight
-        buffers = {"queued.max.messages.kbytes": 4096, "fetch.max.bytes": 2 << 20, "max.partition.fetch.bytes": 512 << 10}
+        buffers = {"queued.max.messages.kbytes": 4096, "fetch.max.bytes": 2 << 20,
+                   "max.partition.fetch.bytes": 512 << 10}
+        if FETCH_BUFFERS == "default":  # by hand: librdkafka's defaults, measured and reported only
+            buffers = {}
         text = ("Debian package description words for the memory test " * 160)[:8000]
         requests = [json.dumps({"id": i, "text": f"{i} {text}"}).encode() for i in range(n)]
         warm_up = [json.dumps({"id": f"warm-up {i}", "text": text}).encode() for i in range(2 * max_in_flight)]
@@ -304,14 +312,17 @@ class SingleBrokerFaults(RealClusterTest):
         growth_mib = (peak - baseline) / 1024
         # What may be held, twice over for the allocator: the in-flight requests and responses (8 KB
         # and 2.5 KB), librdkafka's queue and one fetch response; plus 16 MB of heap slack.
-        bound_mib = 2 * (max_in_flight * (8192 + 2560) + buffers["queued.max.messages.kbytes"] * 1024 +
-                         buffers["fetch.max.bytes"]) / 2**20 + 16
+        bound_mib = 2 * (max_in_flight * (8192 + 2560) + buffers.get("queued.max.messages.kbytes", 0) * 1024 +
+                         buffers.get("fetch.max.bytes", 0)) / 2**20 + 16
         self.record("backpressure: output throttled by a quota, backlog 40x --max-in-flight", requests=n,
+                    librdkafka_buffers=buffers or "default",
                     lost=lost, duplicates=sum(ids.values()) - len(ids), backlog_mib=round(backlog_mib, 1),
                     max_in_flight=max_in_flight, peak_in_flight=in_flight,
                     baseline_rss_mib=round(baseline / 1024, 1), peak_rss_mib=round(peak / 1024, 1),
                     throttled_rss_mib=round(max(samples) / 1024, 1), growth_bound_mib=round(bound_mib, 1))
         self.assertLessEqual(in_flight, max_in_flight, "consumption paused at --max-in-flight")
+        if not buffers:
+            return
         self.assertLess(growth_mib, bound_mib)
         self.assertLess(bound_mib, backlog_mib / 2, "the bound is well below the backlog, so it means something")
 
@@ -332,7 +343,10 @@ class ThreeBrokerFaults(RealClusterTest):
         n = REQUESTS
         self.fresh_topics()
         victim = self.cluster.coordinator(self.group)
-        args = list(FAST)
+        # librdkafka's default session timeout (45 s) instead of the harness's 6 s: no worker dies
+        # here, and with 6 s the members' sessions expire during the coordinator's failover, so
+        # everything since the last commit is redone (at-least-once: ~2000 duplicates of 3000).
+        args = FAST + ["-X", "session.timeout.ms=45000", "-X", "heartbeat.interval.ms=3000"]
         if mode == "exactly-once":
             # Transactional ids whose coordinator is the victim too (salvo's default id is random).
             ids = (f"{self.group}-{i}" for i in range(200))
