@@ -2,7 +2,8 @@
 # Installs what salvo needs from Debian 12's archive (and, for tests, npm). Idempotent and quiet
 # when everything is already there.
 #   scripts/install-deps.sh build   # compiler and libraries
-#   scripts/install-deps.sh test    # plus GoogleTest, Google Benchmark, PyTorch reference, node tools
+#   scripts/install-deps.sh test    # plus GoogleTest, Google Benchmark, PyTorch reference, node tools,
+#                                   # Apache Kafka for the real-cluster stream tests
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -12,8 +13,10 @@ packages=(g++ cmake ninja-build pkg-config libdnnl-dev libopenblas-dev libutf8pr
           libprotobuf-dev protobuf-compiler librdkafka-dev libzip-dev libtorch-dev)
 if [[ $what == test ]]; then
   # PyTorch is the numerical reference; protobuf for Python decodes TFRecords independently; clang builds the
-  # libFuzzer targets; kcat is a real Kafka client for the streaming tests.
-  packages+=(libblis-openmp-dev python3 python3-venv python3-dev python3-torch python3-numpy python3-protobuf clang-14 libclang-rt-14-dev kcat nodejs npm)
+  # libFuzzer targets; kcat is a real Kafka client for the streaming tests, which also run Apache Kafka
+  # itself (Java 17; its jars come from Maven Central through Maven, below).
+  packages+=(libblis-openmp-dev python3 python3-venv python3-dev python3-torch python3-numpy python3-protobuf
+             clang-14 libclang-rt-14-dev kcat nodejs npm openjdk-17-jre-headless maven)
 fi
 
 missing=()
@@ -50,4 +53,6 @@ if [[ $what == test ]]; then
   # packages as missing. ONNXRUNTIME_NODE_INSTALL=skip (also in tools/node/.npmrc): onnxruntime-node's
   # install script would download GPU libraries; its CPU library ships inside the package.
   (cd tools/node && ONNXRUNTIME_NODE_INSTALL=skip npm install --no-audit --no-fund --loglevel=error >/dev/null)
+  # Apache Kafka (broker, KRaft controller, admin tools) for tests/kafka/real_cluster.py: quick when present.
+  scripts/fetch-kafka.sh
 fi

@@ -4,6 +4,7 @@
 
 #include <chrono>
 #include <cstdio>
+#include <cstring>
 #include <exception>
 #include <map>
 #include <memory>
@@ -288,7 +289,11 @@ class StreamService {
   }
 
   void rebalance(rd_kafka_resp_err_t err, rd_kafka_topic_partition_list_t* partitions) {
-    const bool cooperative = std::string(rd_kafka_rebalance_protocol(consumer_)) == "COOPERATIVE";
+    // NULL when the group cannot answer (e.g. while closing): keep the protocol seen before.
+    if (const char* protocol = rd_kafka_rebalance_protocol(consumer_)) {
+      cooperative_ = std::strcmp(protocol, "COOPERATIVE") == 0;
+    }
+    const bool cooperative = cooperative_;
     if (err == RD_KAFKA_RESP_ERR__ASSIGN_PARTITIONS) {
       for (int i = 0; i < partitions->cnt; ++i) {
         const int32_t p = partitions->elems[i].partition;
@@ -422,16 +427,25 @@ class StreamService {
     rd_kafka_topic_partition_list_t* assignment = nullptr;
     if (rd_kafka_assignment(consumer_, &assignment) == RD_KAFKA_RESP_ERR_NO_ERROR) {
       PartitionList owned(assignment);
-      rd_kafka_resp_err_t err = rd_kafka_committed(consumer_, assignment, 10000);
-      if (err) log(std::string("salvo stream: reading committed offsets: ") + rd_kafka_err2str(err));
-      for (int i = 0; i < assignment->cnt; ++i) {
-        auto& e = assignment->elems[i];
-        if (e.offset < 0) e.offset = RD_KAFKA_OFFSET_BEGINNING;
-        generations_[e.partition] = tracker_.assign(e.partition);
+      if (assignment->cnt > 0) {  // none left (e.g. the assignment was lost): nothing to rewind
+        // Without the committed offsets (the group coordinator is moving, a transaction is still
+        // pending) there is nothing to rewind to: try again on the next turn of the poll loop
+        // rather than take the unread offsets for "none committed" and start the partitions over.
+        rd_kafka_resp_err_t err = rd_kafka_committed(consumer_, assignment, 10000);
+        for (int i = 0; i < assignment->cnt && !err; ++i) err = assignment->elems[i].err;
+        if (err) {
+          log(std::string("salvo stream: reading committed offsets: ") + rd_kafka_err2str(err) + "; retrying");
+          return;
+        }
+        for (int i = 0; i < assignment->cnt; ++i) {
+          auto& e = assignment->elems[i];
+          if (e.offset < 0) e.offset = RD_KAFKA_OFFSET_BEGINNING;
+          generations_[e.partition] = tracker_.assign(e.partition);
+        }
+        batcher_.discard_if([&](const StreamRequest& r) { return !tracker_.live(r.partition, r.generation); });
+        KafkaError e(rd_kafka_seek_partitions(consumer_, assignment, 10000));
+        if (e) log(std::string("salvo stream: rewinding: ") + rd_kafka_error_string(e.get()));
       }
-      batcher_.discard_if([&](const StreamRequest& r) { return !tracker_.live(r.partition, r.generation); });
-      KafkaError e(rd_kafka_seek_partitions(consumer_, assignment, 10000));
-      if (e) log(std::string("salvo stream: rewinding: ") + rd_kafka_error_string(e.get()));
     }
     std::lock_guard lock(rewind_mutex_);
     rewind_requested_ = false;
@@ -582,9 +596,16 @@ class StreamService {
     for (const auto& [p, o] : next) {
       rd_kafka_topic_partition_list_add(offsets.get(), options_.input_topic.c_str(), p)->offset = o;
     }
-    rd_kafka_consumer_group_metadata_t* group = rd_kafka_consumer_group_metadata(consumer_);
-    KafkaError e(rd_kafka_send_offsets_to_transaction(producer_, offsets.get(), group, 30000));
-    rd_kafka_consumer_group_metadata_destroy(group);
+    // A retriable error (the transaction coordinator moved or is down) is retried; a retry after an
+    // abortable error returns that error. Whatever it ends with, short of a fatal error, the
+    // transaction is still open and can be aborted.
+    KafkaError e = retry_retriable([&] {
+      rd_kafka_consumer_group_metadata_t* group = rd_kafka_consumer_group_metadata(consumer_);
+      rd_kafka_error_t* error = rd_kafka_send_offsets_to_transaction(producer_, offsets.get(), group, 30000);
+      rd_kafka_consumer_group_metadata_destroy(group);
+      return error;
+    });
+    const bool offsets_failed = e != nullptr;
     for (int attempt = 0; !e; ++attempt) {
       e.reset(rd_kafka_commit_transaction(producer_, 60000));
       if (!e) break;
@@ -592,10 +613,12 @@ class StreamService {
       e.reset();
     }
     if (e) {
-      if (!rd_kafka_error_txn_requires_abort(e.get())) check_transaction(e.get(), "commit");
+      if (rd_kafka_error_is_fatal(e.get()) || (!offsets_failed && !rd_kafka_error_txn_requires_abort(e.get()))) {
+        check_transaction(e.get(), "commit");
+      }
       log(std::string("salvo stream: transaction aborted (") + rd_kafka_error_string(e.get()) +
           "); redoing from the committed offsets");
-      check_transaction(KafkaError(rd_kafka_abort_transaction(producer_, 30000)).get(), "abort");
+      check_transaction(retry_retriable([&] { return rd_kafka_abort_transaction(producer_, 30000); }).get(), "abort");
       ++metrics_.aborted;
       return false;
     }
@@ -607,6 +630,18 @@ class StreamService {
       tracker_.done(r.partition, r.generation, r.offset);
     }
     return true;
+  }
+
+  // Calls a transactional API again while it fails with a retriable error (its coordinator is down or
+  // moving: a failover takes the broker's session timeout and an election), for up to a minute.
+  template <typename Call>
+  KafkaError retry_retriable(Call call) {
+    const auto deadline = Clock::now() + std::chrono::seconds(60);
+    for (;;) {
+      KafkaError e(call());
+      if (!e || !rd_kafka_error_is_retriable(e.get()) || Clock::now() >= deadline) return e;
+      std::this_thread::sleep_for(milliseconds(200));
+    }
   }
 
   // Fencing and other fatal transaction errors end the service.
@@ -640,6 +675,7 @@ class StreamService {
 
   std::map<int32_t, uint64_t> generations_;  // consumer thread only: assigned partitions
   bool paused_ = false;                       // consumer thread only
+  bool cooperative_ = false;                  // consumer thread only: the group's rebalance protocol
 
   std::mutex transaction_mutex_;  // held by a running transaction; a revocation waits for it
   std::mutex rewind_mutex_;

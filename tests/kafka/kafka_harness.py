@@ -1,4 +1,6 @@
 """Processes for the Kafka tests: the mock cluster helper, salvo stream workers and kcat."""
+import ctypes
+import itertools
 import json
 import os
 import signal
@@ -13,6 +15,12 @@ MODEL = os.path.join(ROOT, "examples", "debian-sections")
 DESCRIPTIONS = os.path.join(ROOT, "examples", "descriptions.jsonl")
 
 
+def die_with_parent():
+    """preexec_fn: the child gets SIGKILL when the test process dies, however it dies."""
+    libc = ctypes.CDLL("libc.so.6", use_errno=True)
+    libc.prctl(1, signal.SIGKILL)  # PR_SET_PDEATHSIG
+
+
 class MockCluster:
     """The helper process; commands go to its stdin, one reply line each."""
 
@@ -21,7 +29,7 @@ class MockCluster:
         for name, partitions in topics.items():
             args += ["--topic", f"{name}:{partitions}"]
         self.proc = subprocess.Popen(args, stdin=subprocess.PIPE, stdout=subprocess.PIPE,
-                                     stderr=subprocess.DEVNULL, text=True)
+                                     stderr=subprocess.DEVNULL, text=True, preexec_fn=die_with_parent)
         line = self.proc.stdout.readline()
         if not line.startswith("bootstrap "):
             self.proc.kill()
@@ -51,12 +59,14 @@ class MockCluster:
 class Worker:
     """One `salvo stream` process; stderr goes to a file for the statistics lines."""
 
-    def __init__(self, cluster, group="g", extra=(), input_topic="in", output_topic="out", threads=1):
+    def __init__(self, cluster, group="g", extra=(), input_topic="in", output_topic="out", threads=1,
+                 stats_interval_ms=1000):
         self.log = tempfile.NamedTemporaryFile("w+", prefix="salvo-stream-", suffix=".log", delete=False)
         args = [SALVO, "stream", "--model", MODEL, "--brokers", cluster.bootstrap, "--input-topic", input_topic,
-                "--output-topic", output_topic, "--group", group, "--threads", str(threads), "--stats-interval-ms", "1000",
+                "--output-topic", output_topic, "--group", group, "--threads", str(threads),
+                "--stats-interval-ms", str(stats_interval_ms),
                 "--stats-json", "-X", "session.timeout.ms=6000", "-X", "heartbeat.interval.ms=500", *extra]
-        self.proc = subprocess.Popen(args, stdout=subprocess.DEVNULL, stderr=self.log)
+        self.proc = subprocess.Popen(args, stdout=subprocess.DEVNULL, stderr=self.log, preexec_fn=die_with_parent)
 
     def terminate(self, timeout=60):
         """SIGTERM, then the exit code (None if it did not exit in time and had to be killed)."""
@@ -73,6 +83,15 @@ class Worker:
     def kill9(self):
         self.proc.send_signal(signal.SIGKILL)
         self.proc.wait()
+
+    def memory_kib(self):
+        """(current RSS, peak RSS) in KiB from /proc, or None once the process has exited."""
+        try:
+            with open(f"/proc/{self.proc.pid}/status") as f:
+                fields = dict(line.split(":", 1) for line in f)
+            return int(fields["VmRSS"].split()[0]), int(fields["VmHWM"].split()[0])
+        except (OSError, KeyError, ValueError):
+            return None
 
     def stderr(self):
         with open(self.log.name, encoding="utf-8", errors="replace") as f:
@@ -128,6 +147,20 @@ def wait_for(predicate, timeout, interval=0.5):
             return result
         time.sleep(interval)
     return predicate()
+
+
+def wait_consuming(cluster, topic, workers, timeout=60):
+    """Until every worker has consumed something, so holds partitions: warm-up requests (ids
+    "warm-up N", keys spread over the partitions) go to `topic` once a second. False on timeout."""
+    deadline = time.time() + timeout
+    for i in itertools.count():
+        if all(w.stats() and w.stats()[-1]["requests"] > 0 for w in workers):
+            return True
+        if time.time() > deadline:
+            return False
+        produce(cluster, topic, [json.dumps({"id": f"warm-up {i}", "text": "warm up"}).encode()] * 24,
+                keys=[b"warm-up %d-%d" % (i, k) for k in range(24)])
+        time.sleep(1)
 
 
 def headers(message):
