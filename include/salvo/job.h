@@ -45,8 +45,10 @@ struct JobSummary {
 struct JobOptions {
   Task task = Task::kEmbed;
   TaskOptions task_options;
-  // Input: .jsonl, .csv, .parquet (file, folder of part files, glob) or .tfrecord (.gz, .zz).
+  // Input: .jsonl, .csv, .parquet (file, folder of part files, glob) or .tfrecord (.gz, .zz); or a
+  // folder or glob of other files, read as Spark's binaryFile source reads them (see `files`).
   std::filesystem::path input;
+  BinaryFileOptions files;
   // Output: .jsonl, .csv, .npy, .parquet (a path ending in "/" is a folder of part files) or .tfrecord.
   std::filesystem::path output;
   std::string text_field = "text";
@@ -55,7 +57,10 @@ struct JobOptions {
   std::vector<std::string> keep_columns;  // copied to the output unchanged
   size_t max_record_bytes = 16u << 20;    // a longer input record becomes an error row
   std::string compression;                // output codec (Parquet, TFRecord)
+  std::string record_type;  // TFRecord: "Example" (default) or "SequenceExample"
+  size_t num_shards = 0;    // TFRecord: > 0 writes a folder of part-NNNNN-of-MMMMM files and _SUCCESS
   size_t window_rows = 2048;  // rows handed to the session together: sorted by length together
+  size_t window_bytes = 0;    // > 0: a window also closes once its records hold this many bytes
   // Called from the job's thread after each window is written.
   std::function<void(const JobProgress&)> progress;
 };

@@ -20,6 +20,7 @@ struct BatchFlags {
 void run_batch(Task task, BatchFlags& flags) {
   JobOptions& job = flags.job;
   job.task = task;
+  if (job.num_shards > 0 && !job.output.string().ends_with('/')) job.output = job.output.string() + "/";
   check_job(job);  // bad paths and fields fail before the model loads, in one line
   std::unique_ptr<Session> session = open_session(flags.compute, task == Task::kTokenize);
   if (!flags.quiet) {
@@ -63,6 +64,16 @@ CLI::App* add_batch_command(CLI::App& app, Task task, const std::string& descrip
   cmd->add_option("--keep-columns", job.keep_columns,
                   "Input fields or columns copied to each output row unchanged (comma-separated)")
       ->delimiter(',');
+  cmd->add_flag("--recursive", job.files.recursive,
+                "Input is a folder or glob of files, one row each (Spark's binaryFile: path, modificationTime, "
+                "length, content), without key=value partition columns (recursiveFileLookup)");
+  cmd->add_option("--glob", job.files.glob, "Files input: only files whose name matches (Spark's pathGlobFilter)");
+  cmd->add_option("--label-from", job.files.label_from,
+                  "Files input: a label column from the parent folder (parent) or the path (regex:PATTERN)");
+  cmd->add_option("--record-type", job.record_type, "TFRecord output: Example (default) or SequenceExample")
+      ->check(CLI::IsMember({"Example", "SequenceExample"}));
+  cmd->add_option("--num-shards", job.num_shards, "TFRecord output: a folder of N shards and _SUCCESS")
+      ->check(CLI::Range(1, 1 << 20));
   cmd->add_option("--compression", job.compression,
                   "Output codec: Parquet none|snappy|gzip|zstd|lz4_raw (default snappy); TFRecord none|gzip|zlib");
   add_compute_flags(cmd, "batch", "rows", task != Task::kTokenize, &flags->compute);

@@ -174,7 +174,9 @@ std::unique_ptr<RowSink> open_row_sink(const std::filesystem::path& path, const 
   }
   std::string ext = lower(path.extension().string());
   if (ext == ".gz" || ext == ".zz") ext = lower(path.stem().extension().string());
-  if (ext == ".tfrecord" || ext == ".tfrecords") return open_tfrecord_sink(path, schema, options);
+  if (ext == ".tfrecord" || ext == ".tfrecords" || options.num_shards > 0) {
+    return open_tfrecord_sink(path, schema, options);
+  }
   if (ext == ".parquet" || path.string().ends_with('/')) return open_parquet_sink(path, schema, options);
   if (ext == ".jsonl" || ext == ".ndjson" || ext == ".json") return std::make_unique<JsonlSink>(path);
   if (ext == ".csv") return std::make_unique<CsvSink>(path, schema);

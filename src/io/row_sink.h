@@ -15,6 +15,10 @@ struct SinkOptions {
   std::string compression;              // Parquet / TFRecord codec; empty: the format's default
   size_t row_group_bytes = 128u << 20;  // Parquet: target size of a row group
   size_t part_file_bytes = 1u << 30;    // Parquet output folder: target size of a part file
+  std::string record_type;  // TFRecord: "Example" (default) or "SequenceExample"
+  // TFRecord: > 0 writes a folder of part-NNNNN-of-MMMMM.tfrecord files, row i in part i mod N,
+  // and an empty _SUCCESS file once all are complete.
+  size_t num_shards = 0;
 };
 
 // Writes batches of rows in the order given. The file appears under its final name only after
@@ -30,7 +34,8 @@ class RowSink {
 };
 
 // Opens a sink for `path` by its extension: .jsonl, .csv, .npy, .parquet (a file; a path ending in
-// "/" is a folder of part files), .tfrecord / .tfrecords. Throws salvo::Error(kInvalidArgument)
+// "/" is a folder of part files), .tfrecord / .tfrecords; a folder of TFRecord shards when
+// options.num_shards > 0. Throws salvo::Error(kInvalidArgument)
 // for an unknown extension, a schema the format cannot hold or two columns of one name, kIo when
 // the file cannot be created.
 std::unique_ptr<RowSink> open_row_sink(const std::filesystem::path& path, const Schema& schema,

@@ -5,6 +5,7 @@
 
 #include "core/error.h"
 #include "core/utf8.h"
+#include "io/binary_file_source.h"
 #include "io/json_rows.h"
 #include "io/parquet/parquet_source.h"
 #include "io/record_reader.h"
@@ -207,8 +208,12 @@ class CsvSource : public FramedSource {
 }  // namespace
 
 std::unique_ptr<RowSource> open_row_source(const std::filesystem::path& path, const FieldNames& fields,
-                                           const SourceLimits& limits) {
+                                           const SourceLimits& limits, const BinaryFileOptions& files) {
   const std::string name = path.string();
+  if (files.enabled || files.recursive || !files.glob.empty() || !files.label_from.empty() ||
+      looks_like_binary_files(name)) {
+    return open_binary_file_source(name, fields, limits, files);
+  }
   std::string ext = lower(path.extension().string());
   if (ext == ".gz" || ext == ".zz") ext = lower(path.stem().extension().string());
   if (ext == ".tfrecord" || ext == ".tfrecords") return open_tfrecord_source(path, fields, limits);

@@ -47,6 +47,7 @@ DataType carried_type(ValueType type) {
     case ValueType::kInt64: return DataType::int64();
     case ValueType::kFloat: return DataType::float32();
     case ValueType::kDouble: return DataType::float64();
+    case ValueType::kTimestamp: return DataType::timestamp();
   }
   return DataType::json();
 }
@@ -72,7 +73,8 @@ void append_carried(const json& v, Column* column) {
       return;
     case TypeId::kBool: column->append_bool(v.get<bool>()); return;
     case TypeId::kInt32: column->append_int32(v.get<int32_t>()); return;
-    case TypeId::kInt64: column->append_int64(v.get<int64_t>()); return;
+    case TypeId::kInt64:
+    case TypeId::kTimestamp: column->append_int64(v.get<int64_t>()); return;
     case TypeId::kFloat32: column->append_float32(v.get<float>()); return;
     case TypeId::kFloat64: column->append_float64(v.get<double>()); return;
     default: throw Error(ErrorCode::kInternal, "carried column of " + column->type().to_string());
@@ -127,6 +129,7 @@ std::vector<std::string> task_column_names(Task task, const TaskOptions& options
     case Task::kScore: return {"score"};
     case Task::kTokenize: return {"input_ids", "token_type_ids"};
     case Task::kPredict: return {};
+    case Task::kFeaturize: return {"features", "shape"};
   }
   return {};
 }
@@ -158,7 +161,8 @@ class JobRunner {
 
   JobSummary run() {
     const auto start = std::chrono::steady_clock::now();
-    source_ = open_row_source(options_.input, field_names(options_), SourceLimits{options_.max_record_bytes});
+    source_ = open_row_source(options_.input, field_names(options_), SourceLimits{options_.max_record_bytes},
+                              options_.files);
     Schema schema;
     schema.fields = carried_fields(*source_);
     carried_count_ = schema.fields.size();
@@ -167,7 +171,11 @@ class JobRunner {
     schema.metadata = results.metadata;
     schema.fields.push_back({"error", DataType::string()});
     progress_.total_bytes = source_->total_bytes();
-    sink_ = open_row_sink(options_.output, schema, SinkOptions{options_.compression});
+    SinkOptions sink_options;
+    sink_options.compression = options_.compression;
+    sink_options.record_type = options_.record_type;
+    sink_options.num_shards = options_.num_shards;
+    sink_ = open_row_sink(options_.output, schema, sink_options);
     schema_ = std::move(schema);
 
     std::thread reader([this] { guarded([this] { read_loop(); }); });
@@ -202,8 +210,13 @@ class JobRunner {
     bool more = true;
     while (more) {
       records.clear();
-      while (more && records.size() < options_.window_rows) {
-        more = source_->read(std::min(kRecordsPerRead, options_.window_rows - records.size()), &records);
+      size_t bytes = 0;
+      while (more && records.size() < options_.window_rows &&
+             (options_.window_bytes == 0 || bytes < options_.window_bytes)) {
+        const size_t before = records.size();
+        const size_t limit = options_.window_bytes ? 1 : kRecordsPerRead;  // whole files: one at a time
+        more = source_->read(std::min(limit, options_.window_rows - records.size()), &records);
+        for (size_t i = before; i < records.size(); ++i) bytes += records[i].bytes.size();
       }
       bytes_read_ = source_->bytes_read();
       if (records.empty()) break;
@@ -258,8 +271,7 @@ class JobRunner {
         if (errors.is_null(r)) {
           named.append_null();
         } else {
-          named.append_string(std::string(source_->record_name()) + " " + std::to_string(rows[r].line) + ": " +
-                              std::string(errors.string_at(r)));
+          named.append_string(source_->record_label(rows[r]) + ": " + std::string(errors.string_at(r)));
         }
       }
       result.columns.mutable_column(error_index) = std::move(named);
@@ -309,7 +321,8 @@ void check_job(const JobOptions& options) {
     throw Error(ErrorCode::kInvalidArgument, "score needs the field of the second text (--text-pair-field)");
   }
   check_output_place(options.output);
-  const auto source = open_row_source(options.input, field_names(options), SourceLimits{options.max_record_bytes});
+  const auto source =
+      open_row_source(options.input, field_names(options), SourceLimits{options.max_record_bytes}, options.files);
   std::vector<std::string> names;
   for (const auto& f : carried_fields(*source)) names.push_back(f.name);
   for (const auto& n : task_column_names(options.task, options.task_options)) names.push_back(n);

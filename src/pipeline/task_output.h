@@ -1,5 +1,5 @@
 // The columns each task gives, and how a model's rows of floats become them: the one place that
-// knows what "embed", "classify", "score" and "tokenize" look like as data. Sinks and front ends
+// knows what "embed", "classify", "score", "tokenize" and "featurize" look like as data. Sinks and front ends
 // only see the resulting RecordBatch.
 #pragma once
 
@@ -7,20 +7,23 @@
 #include <string>
 #include <vector>
 
+#include "salvo/featurizer.h"
 #include "salvo/model.h"
 #include "salvo/table.h"
 
 namespace salvo {
 
 // The result columns of `task` for `model`, without "error". Throws kModel when the model does not
-// serve the task.
-Schema task_schema(Task task, const ModelInfo& model, const TaskOptions& options);
+// serve the task. `features`: what the session's featurizer makes (kFeaturize's column types).
+Schema task_schema(Task task, const ModelInfo& model, const TaskOptions& options,
+                   FeatureKind features = FeatureKind::kTokens);
 
 // Collects one call's results row by row (in any order) and turns them into columns.
 class TaskOutput {
  public:
   // `width`: floats per row the model writes (ModelImpl::output_width).
-  TaskOutput(Task task, const ModelInfo& model, const TaskOptions& options, size_t rows, size_t width);
+  TaskOutput(Task task, const ModelInfo& model, const TaskOptions& options, size_t rows, size_t width,
+             FeatureKind features = FeatureKind::kTokens);
 
   // Where the model's `width` floats for input row `row` go.
   float* values(size_t row);
@@ -29,8 +32,9 @@ class TaskOutput {
   bool has_error(size_t row) const { return !errors_[row].empty(); }
   size_t errors() const { return error_count_; }
 
-  // The result columns followed by "error". `encodings` holds each row's tokens (kTokenize).
-  RecordBatch finish(const std::vector<Encoding>& encodings);
+  // The result columns followed by "error". `features` holds each row's tokens (kTokenize) or
+  // tensor (kFeaturize).
+  RecordBatch finish(const std::vector<Features>& features);
 
  private:
   Task task_;
