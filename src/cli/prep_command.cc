@@ -1,5 +1,6 @@
 // prep: features from files (audio log-mel spectrograms, image tensors) for training, written as
 // TFRecord, Parquet or any other output. A featurizer-only session on all cores, run by run_job.
+#include <algorithm>
 #include <cstdio>
 #include <memory>
 #include <string>
@@ -37,7 +38,7 @@ void run_prep(PrepFlags& flags) {
   if (!job.files.label_from.empty()) keep.push_back("label");
   keep.push_back("path");
   for (const auto& c : job.keep_columns) {
-    if (c != "label" && c != "path") keep.push_back(c);
+    if (std::find(keep.begin(), keep.end(), c) == keep.end()) keep.push_back(c);
   }
   job.keep_columns = keep;
   if (job.record_type == "SequenceExample") {

@@ -157,10 +157,39 @@ class AudioLogMelFeaturizer : public Featurizer {
   LogMelSpectrogram spectrogram_;
 };
 
+uint32_t le32(std::string_view b, size_t at) {
+  return static_cast<uint32_t>(static_cast<uint8_t>(b[at])) | static_cast<uint32_t>(static_cast<uint8_t>(b[at + 1])) << 8 |
+         static_cast<uint32_t>(static_cast<uint8_t>(b[at + 2])) << 16 |
+         static_cast<uint32_t>(static_cast<uint8_t>(b[at + 3])) << 24;
+}
+
+// libsndfile reads a WAV whose data chunk is cut short without complaint (so does soundfile, and
+// so librosa would train on half a clip); the chunk's declared size tells. "" when whole, not a
+// RIFF WAVE file, or of unknown length (0 or 0xFFFFFFFF, as streaming writers leave it).
+std::string truncated_wav(std::string_view bytes) {
+  if (bytes.size() < 12 || bytes.substr(0, 4) != "RIFF" || bytes.substr(8, 4) != "WAVE") return "";
+  size_t pos = 12;
+  while (pos + 8 <= bytes.size()) {
+    const uint32_t size = le32(bytes, pos + 4);
+    if (bytes.substr(pos, 4) == "data") {
+      if (size == 0 || size == 0xFFFFFFFFu) return "";
+      const uint64_t have = bytes.size() - (pos + 8);
+      if (have < size) {
+        return "truncated WAV: the data chunk declares " + std::to_string(size) + " bytes, the file holds " +
+               std::to_string(have);
+      }
+      return "";
+    }
+    pos += 8 + static_cast<size_t>(size) + (size & 1);
+  }
+  return "";
+}
+
 }  // namespace
 
 std::string decode_audio(std::string_view bytes, MonoAudio* out) {
   if (bytes.empty()) return "empty file: no audio";
+  if (std::string truncated = truncated_wav(bytes); !truncated.empty()) return truncated;
   MemoryFile file{bytes, 0};
   SF_VIRTUAL_IO io{mem_length, mem_seek, mem_read, mem_write, mem_tell};
   SF_INFO info{};
@@ -181,7 +210,10 @@ std::string decode_audio(std::string_view bytes, MonoAudio* out) {
   const size_t channels = static_cast<size_t>(info.channels);
   const size_t frames = interleaved.size() / channels;
   if (frames == 0) return "audio has no samples";
-  if (info.frames > 0 && info.frames != SF_COUNT_MAX && static_cast<sf_count_t>(frames) < info.frames) {
+  // Where the header states the length exactly (FLAC, Vorbis), fewer frames mean a cut file; an
+  // MP3's length is an estimate from its bit rate.
+  const bool exact_length = (info.format & SF_FORMAT_TYPEMASK) != SF_FORMAT_MPEG;
+  if (exact_length && info.frames > 0 && info.frames != SF_COUNT_MAX && static_cast<sf_count_t>(frames) < info.frames) {
     return "truncated audio: " + std::to_string(frames) + " of " + std::to_string(info.frames) + " frames";
   }
   out->sample_rate = info.samplerate;

@@ -134,6 +134,7 @@ std::pair<std::vector<fs::path>, fs::path> list_paths(const std::string& input) 
   }
   if (fs::is_directory(input, ec)) {
     walk_folder(input, &paths);
+    std::sort(paths.begin(), paths.end());
     return {paths, input};
   }
   if (!fs::exists(fs::symlink_status(input, ec))) throw Error(ErrorCode::kIo, "cannot open " + input + ": no such file");

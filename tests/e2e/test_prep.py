@@ -70,30 +70,30 @@ class PrepEndToEndTest(unittest.TestCase):
         by_name = {pathlib.Path(r["path"]).name: r for r in rows}
         for name in ("truncated.wav", "empty.wav", "text.wav", "unreadable.wav"):
             row = by_name[name]
-            self.assertIsNotNone(row["error"], name)
-            self.assertIn(str(self.audio / "label=bad" / name), row["error"], "the error names the file")
-            self.assertIsNone(row["features"])
+            self.assertIsNotNone(row.get("error"), name)
+            self.assertIn(str(self.audio / "label=bad" / name), row.get("error"), "the error names the file")
+            self.assertIsNone(row.get("features"))
             self.assertEqual(row["label"], "bad", "partition columns are kept on error rows")
         self.assertIn("truncated", by_name["truncated.wav"]["error"])
         self.assertIn("cannot open", by_name["unreadable.wav"]["error"])
         for name in ("clip.flac", "clip.ogg", "clip.mp3"):
             row = by_name[name]
-            self.assertIsNone(row["error"], f"{name}: {row['error']}")
+            self.assertIsNone(row.get("error"), f"{name}: {row.get('error')}")
             n_mels, frames = row["shape"]
             self.assertEqual(n_mels, 40)
-            self.assertEqual(len(row["features"]), n_mels * frames)
+            self.assertEqual(len(row.get("features")), n_mels * frames)
             self.assertEqual(row["label"], "good")
 
     def test_images_good_and_corrupt_files(self):
         rows, stderr = self.prep("--input", self.images, "--features", "image", "--resize", "32", "--crop", "28",
                                  "--label-from", "parent")
         self.assertIn("4 errors", stderr)
-        errors = {pathlib.Path(r["path"]).name: r["error"] for r in rows if r["error"]}
+        errors = {pathlib.Path(r["path"]).name: r.get("error") for r in rows if r.get("error")}
         self.assertEqual(set(errors), {"text.jpg", "empty.png", "truncated.png", "unreadable.png"})
         self.assertIn("not a JPEG, PNG, WebP or GIF image", errors["text.jpg"])
         for name, error in errors.items():
             self.assertIn(name, error)
-        good = [r for r in rows if not r["error"]]
+        good = [r for r in rows if not r.get("error")]
         self.assertEqual(len(good), 4)
         for r in good:
             self.assertEqual(r["shape"], [3, 28, 28])
@@ -106,7 +106,7 @@ class PrepEndToEndTest(unittest.TestCase):
         self.assertNotIn("label", rows[0], "--recursive: no partition columns")
         rows, stderr = self.prep("--input", self.audio / "label=good", "--features", "audio-logmel",
                                  "--max-record-bytes", "1000", "--label-from", r"regex:label=(\w+)")
-        self.assertTrue(all("--max-record-bytes" in r["error"] for r in rows))
+        self.assertTrue(all("--max-record-bytes" in r.get("error") for r in rows))
         self.assertTrue(all(r["label"] == "good" for r in rows))
 
     def test_sharded_gzip_tfrecord_and_success_marker(self):

@@ -64,6 +64,7 @@ class AudioParityTest(unittest.TestCase):
             want = librosa_logmel(path, **ref)
             self.assertEqual(features.shape, want.shape, path)
             worst = max(worst, float(np.max(np.abs(features - want))))
+        print(f"\n  {folder.name} {' '.join(flags)}: largest difference {worst:.2e} dB", file=sys.stderr)
         self.assertLess(worst, TOLERANCE_DB, f"largest difference {worst} dB")
         return worst
 

@@ -22,7 +22,8 @@ STD = [0.229, 0.224, 0.225]
 
 
 def reference(path, resize, crop, normalise=True):
-    img = ImageOps.exif_transpose(Image.open(path)).convert("RGB")
+    with Image.open(path) as opened:
+        img = ImageOps.exif_transpose(opened).convert("RGB")
     steps = []
     if resize:
         steps.append(transforms.Resize(resize, interpolation=transforms.InterpolationMode.BILINEAR, antialias=True))
@@ -92,6 +93,7 @@ class ImageParityTest(unittest.TestCase):
             self.assertLessEqual(diff, tolerance, f"{path}: {diff * 255:.1f}/255")
             worst = max(worst, diff)
             np.testing.assert_allclose(normalised[path], reference(path, resize, crop), atol=tolerance / min(STD) + 1e-6)
+        print(f"\n  {folder.name} resize {resize} crop {crop}: largest difference {worst * 255:.0f}/255", file=sys.stderr)
         return worst
 
     def test_icons_with_alpha(self):
