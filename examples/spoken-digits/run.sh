@@ -9,6 +9,7 @@ work=${1:-$repo/build/spoken-digits}
 salvo=${SALVO_BIN:-$repo/build/salvo}
 
 [[ -d $work/clips ]] || /usr/bin/python3 "$repo/tools/data/make_spoken_digits.py" "$work/clips" --formats wav,flac,ogg
+mkdir -p "$work/features"
 for split in train test; do
   "$salvo" prep --input "$work/clips/$split" --output "$work/features/$split/" --features audio-logmel \
     --sample-rate 16000 --n-fft 512 --hop-length 160 --n-mels 40 --frames 101 \

@@ -46,7 +46,7 @@ class LogMelSpectrogram {
 
  private:
   AudioLogMelOptions options_;
-  std::vector<double> window_;
+  std::vector<float> window_;
   std::vector<float> filters_;                      // n_mels x bins
   std::vector<std::pair<int, int>> filter_ranges_;  // each mel's non-zero bins [first, last)
 };

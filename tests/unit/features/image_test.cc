@@ -89,9 +89,9 @@ TEST(ImageGeometryTest, ResizedSizeAndCropOffsetsFollowTorchvision) {
   // A larger crop pads with zeros, the odd pixel after the image.
   const RgbImage padded = center_crop(in, 10, 5);
   EXPECT_EQ(padded.pixels[2 * 3], 1) << "left padding is (10 - 7) / 2 = 1: image x = 1 at column 2";
-  EXPECT_EQ(padded.pixels[8 * 3], 6) << "the image's last column";
-  EXPECT_EQ(padded.pixels[9 * 3 + 2], 0) << "right padding";
-  EXPECT_EQ(padded.pixels[9 * 3], 0) << "right padding";
+  EXPECT_EQ(padded.pixels[7 * 3], 6) << "the image's last column";
+  EXPECT_EQ(padded.pixels[8 * 3 + 1], 0) << "right padding: (10 - 7 + 1) / 2 = 2 columns";
+  EXPECT_EQ(padded.pixels[(4 * 10 + 7) * 3 + 1], 4) << "the image's last row, last column";
 }
 
 TEST(ImageGeometryTest, OrientationsTurnAsExifSays) {

@@ -57,7 +57,9 @@ TEST(FeaturizeSessionTest, RowsComeBackInOrderWithShapesAndErrors) {
         continue;
       }
       EXPECT_EQ(b.column("features").list_values<float>(i).size(), n);
-      if (n) EXPECT_EQ(b.column("features").list_values<float>(i)[0], static_cast<float>(inputs[i][0]));
+      if (n) {
+        EXPECT_EQ(b.column("features").list_values<float>(i)[0], static_cast<float>(inputs[i][0]));
+      }
       EXPECT_EQ(b.column("shape").list_values<int64_t>(i)[1], static_cast<int64_t>(n / 2));
     }
   }
