@@ -21,7 +21,7 @@ struct PrepFlags {
   std::string mel_norm = "slaney";
   ImageOptions image;
   int threads = 0;
-  size_t window_files = 256;
+  size_t window_files = 64;  // an image's tensor is ~600 KB: 4 windows in flight stay ~150 MB
   size_t window_mib = 64;
   bool quiet = false;
 };

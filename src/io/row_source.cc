@@ -10,6 +10,7 @@
 #include "io/parquet/parquet_source.h"
 #include "io/record_reader.h"
 #include "io/tfrecord/tfrecord_source.h"
+#include "salvo/types.h"
 
 namespace salvo {
 namespace {
@@ -206,6 +207,11 @@ class CsvSource : public FramedSource {
 };
 
 }  // namespace
+
+std::unique_ptr<RowSource> open_row_source(const std::filesystem::path& path, const FieldNames& fields,
+                                           const SourceLimits& limits) {
+  return open_row_source(path, fields, limits, BinaryFileOptions{});
+}
 
 std::unique_ptr<RowSource> open_row_source(const std::filesystem::path& path, const FieldNames& fields,
                                            const SourceLimits& limits, const BinaryFileOptions& files) {

@@ -9,9 +9,10 @@
 #include <vector>
 
 #include "io/record.h"
-#include "salvo/types.h"
 
 namespace salvo {
+
+struct BinaryFileOptions;  // salvo/types.h
 
 // Which fields of a record hold the text and the id, and which are copied to the output.
 struct FieldNames {
@@ -59,6 +60,8 @@ struct SourceLimits {
 // file, see io/binary_file_source.h). Throws salvo::Error (kInvalidArgument for an unknown
 // extension, kIo for an unreadable file or a bad CSV header).
 std::unique_ptr<RowSource> open_row_source(const std::filesystem::path& path, const FieldNames& fields,
-                                           const SourceLimits& limits = {}, const BinaryFileOptions& files = {});
+                                           const SourceLimits& limits, const BinaryFileOptions& files);
+std::unique_ptr<RowSource> open_row_source(const std::filesystem::path& path, const FieldNames& fields,
+                                           const SourceLimits& limits = {});
 
 }  // namespace salvo

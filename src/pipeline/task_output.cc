@@ -205,6 +205,17 @@ RecordBatch TaskOutput::finish(const std::vector<Features>& features) {
     case Task::kFeaturize: {
       Column& tensor = out.mutable_column(0);
       Column& shape = out.mutable_column(1);
+      // Tensors are large (an image is ~150k floats): one allocation for the window, not a
+      // doubling vector that copies them over and over.
+      size_t values = 0;
+      for (int64_t r = 0; r < n; ++r) {
+        if (!has_error(r)) values += features[r].values.size();
+      }
+      if (tensor.type().is_list() && !tensor.type().element().is_list() &&
+          tensor.type().element().id() == TypeId::kFloat32) {
+        tensor.mutable_child().reserve(static_cast<int64_t>(values));
+      }
+      tensor.reserve(n);
       for (int64_t r = 0; r < n; ++r) {
         if (has_error(r)) {
           tensor.append_null();
