@@ -17,7 +17,7 @@ struct SinkOptions {
   size_t part_file_bytes = 1u << 30;    // Parquet output folder: target size of a part file
   std::string record_type;  // TFRecord: "Example" (default) or "SequenceExample"
   // TFRecord: > 0 writes a folder of part-NNNNN-of-MMMMM.tfrecord files, row i in part i mod N,
-  // and an empty _SUCCESS file once all are complete.
+  // and an empty _SUCCESS file once all are complete; shards of an earlier run there are removed.
   size_t num_shards = 0;
 };
 

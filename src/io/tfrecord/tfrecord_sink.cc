@@ -5,6 +5,7 @@
 
 
 #include <cstdio>
+#include <set>
 
 #include "core/error.h"
 #include "io/tfrecord/example.pb.h"
@@ -71,6 +72,7 @@ class TfRecordSink : public RowSink {
       char name[64];
       std::snprintf(name, sizeof(name), "part-%05zu-of-%05zu.tfrecord%s", i, options.num_shards, suffix);
       writers_.push_back(std::make_unique<TfRecordWriter>(folder_ / name, compression));
+      shard_names_.insert(name);
     }
   }
 
@@ -122,7 +124,18 @@ class TfRecordSink : public RowSink {
 
   void finish() override {
     for (auto& w : writers_) w->finish();
-    if (!folder_.empty()) OutputFile(folder_ / "_SUCCESS").finish();
+    if (folder_.empty()) return;
+    // Shards of an earlier run with another shard count would be read with these: remove them,
+    // as Spark's overwrite does. Only names of this sink's pattern are touched.
+    std::error_code ec;
+    for (const auto& entry : std::filesystem::directory_iterator(folder_, ec)) {
+      const std::string name = entry.path().filename().string();
+      if (name.starts_with("part-") && name.find("-of-") != std::string::npos &&
+          name.find(".tfrecord") != std::string::npos && !shard_names_.contains(name)) {
+        std::filesystem::remove(entry.path(), ec);
+      }
+    }
+    OutputFile(folder_ / "_SUCCESS").finish();
   }
 
  private:
@@ -183,6 +196,7 @@ class TfRecordSink : public RowSink {
   bool sequence_ = false;
   std::vector<std::unique_ptr<TfRecordWriter>> writers_;  // one, or one per shard
   std::filesystem::path folder_;                          // the shards' folder; empty for one file
+  std::set<std::string> shard_names_;
   uint64_t rows_ = 0;
   tf::Example example_;
   tf::SequenceExample sequence_example_;

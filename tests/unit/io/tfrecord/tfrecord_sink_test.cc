@@ -78,12 +78,17 @@ TEST(TfRecordSinkTest, ShardsTakeRowsRoundRobinAndSuccessComesLast) {
   SinkOptions options;
   options.num_shards = 3;
   options.compression = "gzip";
+  fs::create_directories(dir / "out");
+  dir.write("out/part-00003-of-00004.tfrecord.gz", "an earlier run's shard");
+  dir.write("out/notes.txt", "the user's");
   auto sink = open_tfrecord_sink(dir / "out/", schema, options);
   sink->write(batch);
   EXPECT_FALSE(fs::exists(dir / "out/_SUCCESS"));
   EXPECT_FALSE(fs::exists(dir / "out/part-00000-of-00003.tfrecord.gz")) << "complete only after finish";
   sink->finish();
   EXPECT_TRUE(fs::exists(dir / "out/_SUCCESS"));
+  EXPECT_FALSE(fs::exists(dir / "out/part-00003-of-00004.tfrecord.gz")) << "stale shards are removed";
+  EXPECT_TRUE(fs::exists(dir / "out/notes.txt"));
   for (int s = 0; s < 3; ++s) {
     const auto recs = records(dir / ("out/part-0000" + std::to_string(s) + "-of-00003.tfrecord.gz"),
                               TfRecordCompression::kGzip);
