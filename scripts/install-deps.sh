@@ -10,13 +10,16 @@ cd "$(dirname "$0")/.."
 what=${1:-build}
 packages=(g++ cmake ninja-build pkg-config libdnnl-dev libopenblas-dev libutf8proc-dev libonig-dev nlohmann-json3-dev
           libcli11-dev libgtest-dev libgmock-dev libbenchmark-dev libsnappy-dev libzstd-dev liblz4-dev zlib1g-dev
-          libprotobuf-dev protobuf-compiler librdkafka-dev libzip-dev libtorch-dev)
+          libprotobuf-dev protobuf-compiler librdkafka-dev libzip-dev libtorch-dev
+          libsndfile1-dev libsoxr-dev libfftw3-dev libjpeg62-turbo-dev libpng-dev libwebp-dev libgif-dev libexif-dev)
 if [[ $what == test ]]; then
   # PyTorch is the numerical reference; protobuf for Python decodes TFRecords independently; clang builds the
   # libFuzzer targets; kcat is a real Kafka client for the streaming tests, which also run Apache Kafka
-  # itself (Java 17; its jars come from Maven Central through Maven, below).
+  # itself (Java 17; its jars come from Maven Central through Maven, below). espeak-ng and sox make the
+  # spoken-digits audio of the data-preparation tests and example; the icon themes are their images.
   packages+=(libblis-openmp-dev python3 python3-venv python3-dev python3-torch python3-numpy python3-protobuf
-             clang-14 libclang-rt-14-dev kcat nodejs npm openjdk-17-jre-headless maven)
+             clang-14 libclang-rt-14-dev kcat nodejs npm openjdk-17-jre-headless maven
+             espeak-ng sox libsox-fmt-all adwaita-icon-theme hicolor-icon-theme)
 fi
 
 missing=()

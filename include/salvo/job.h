@@ -47,8 +47,10 @@ struct JobSummary {
 struct JobOptions {
   Task task = Task::kEmbed;
   TaskOptions task_options;
-  // Input: .jsonl, .csv, .parquet (file, folder of part files, glob) or .tfrecord (.gz, .zz).
+  // Input: .jsonl, .csv, .parquet (file, folder of part files, glob) or .tfrecord (.gz, .zz); or a
+  // folder or glob of other files, read as Spark's binaryFile source reads them (see `files`).
   std::filesystem::path input;
+  BinaryFileOptions files;
   // Output: .jsonl, .csv, .npy, .parquet or .tfrecord; a path ending in "/" is a folder of part
   // files of `folder_format`, each holding `part_rows` rows, with a manifest and a _SUCCESS marker.
   std::filesystem::path output;
@@ -76,7 +78,10 @@ struct JobOptions {
   std::vector<std::string> input_dtypes;           // "float32" (default) or "int64", one per column
   size_t max_record_bytes = 16u << 20;    // a longer input record becomes an error row
   std::string compression;                // output codec (Parquet, TFRecord)
+  std::string record_type;  // TFRecord: "Example" (default) or "SequenceExample"
+  size_t num_shards = 0;    // TFRecord: > 0 writes a folder of part-NNNNN-of-MMMMM files and _SUCCESS
   size_t window_rows = 2048;  // rows handed to the session together: sorted by length together
+  size_t window_bytes = 0;    // > 0: a window also closes once its records hold this many bytes
   // Called once the input and output are open and checked, just before rows run (a front end's
   // start line goes here, so that an error found while opening stays the only line printed).
   std::function<void()> started;

@@ -39,7 +39,9 @@ struct TensorColumn {
 // The rows of one call. Text is given as views: the caller keeps the bytes alive until the call
 // returns (run) or its result is ready (submit); `keep_alive` may own them for asynchronous calls.
 struct SALVO_API Inputs {
-  std::vector<std::string_view> texts;       // one per row (the first text of a pair for kScore)
+  // One per row (the first text of a pair for kScore); for a featurizer that reads files (audio,
+  // images), each row's bytes.
+  std::vector<std::string_view> texts;
   std::vector<std::string_view> text_pairs;  // kScore: the second text of each pair
   // Optional, one per row: a non-empty string marks the row bad before it runs (a null or a value
   // of the wrong type in the caller's data) and is reported as its error.
@@ -82,6 +84,7 @@ struct Result {
 class SALVO_API Session {
  public:
   // Starts the session's replica threads. Throws salvo::Error(kInvalidArgument) for bad options.
+  // `model` may be null when options.featurizer is set: the session then serves Task::kFeaturize.
   Session(std::shared_ptr<const Model> model, const SessionOptions& options = {});
   // Loads `path` and starts a session on it.
   static std::unique_ptr<Session> open(const std::filesystem::path& path, const ModelOptions& model_options = {},
@@ -91,6 +94,7 @@ class SALVO_API Session {
   Session(const Session&) = delete;
   Session& operator=(const Session&) = delete;
 
+  // The model; throws kInvalidArgument for a featurizer-only session.
   const Model& model() const;
   std::shared_ptr<const Model> shared_model() const;
   // Compute threads in all, after resolving 0 to the core count.

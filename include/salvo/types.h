@@ -6,11 +6,14 @@
 #include <cstddef>
 #include <cstdint>
 #include <functional>
+#include <memory>
 #include <string>
 #include <string_view>
 #include <vector>
 
 namespace salvo {
+
+class Featurizer;
 
 // The library's version, e.g. "0.2.0".
 SALVO_API const char* library_version();
@@ -22,9 +25,10 @@ enum class Task {
   kScore,     // one relevance score per text pair (cross-encoders, rerankers)
   kTokenize,  // the token ids the model would see
   kPredict,   // a TorchScript model's output tensors for input tensors
+  kFeaturize,  // the session's featurizer alone (audio, image): a tensor per row, no model run
 };
 
-// "embed", "classify", "score", "tokenize", "predict".
+// "embed", "classify", "score", "tokenize", "predict", "featurize".
 SALVO_API const char* task_name(Task task);
 // Parses a task name; throws salvo::Error(kInvalidArgument) for anything else.
 SALVO_API Task parse_task(std::string_view name);
@@ -78,12 +82,29 @@ struct SessionOptions {
   int replicas = 1;  // model replicas working on separate batches; threads are split between them
   BatchingOptions batching;
   LogCallback log;
+  // The first stage applied to each row (see featurizer.h); empty: the model's tokenizer. A
+  // session with a featurizer and no model serves Task::kFeaturize only.
+  std::shared_ptr<const Featurizer> featurizer;
 };
 
 // Per-call choices of a task.
 struct TaskOptions {
   size_t top_k = 0;         // classify: also give the k most likely labels and their scores
   bool all_scores = false;  // classify: also give every label's score, in label order
+  // featurize: the tensor as a list of its rows along the first axis (list<list<float32>>), which
+  // a SequenceExample writes as a feature list; otherwise one flat list.
+  bool nested_features = false;
+};
+
+// How a folder or glob of files is read as Spark's binaryFile source reads it: one row per file
+// (path, modificationTime, length, content, and the key=value folders above it as columns).
+struct BinaryFileOptions {
+  bool enabled = false;    // read the input as binary files (else only when it is not Parquet)
+  bool recursive = false;  // Spark's recursiveFileLookup: no columns from key=value folders
+  std::string glob;        // Spark's pathGlobFilter: only files whose name matches ("*.wav")
+  // Adds a "label" column: "parent" (the file's folder name) or "regex:PATTERN" (the first
+  // capture group of PATTERN searched in the path; null when it does not match).
+  std::string label_from;
 };
 
 }  // namespace salvo

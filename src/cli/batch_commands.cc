@@ -52,6 +52,7 @@ void run_batch(Task task, BatchFlags& flags) {
   JobOptions& job = flags.job;
   job.task = task;
   if (!flags.tensor_shapes.empty()) job.input_shapes = parse_tensor_shapes(flags.tensor_shapes);
+  if (job.num_shards > 0 && !job.output.string().ends_with('/')) job.output = job.output.string() + "/";
   const ShardChoice shard = parse_shard(flags.shard, flags.shard_count, [](const char* name) { return std::getenv(name); });
   job.shard_index = shard.index;
   job.shard_count = shard.count;
@@ -135,6 +136,16 @@ CLI::App* add_batch_command(CLI::App& app, Task task, const std::string& descrip
   cmd->add_option("--keep-columns", job.keep_columns,
                   "Input fields or columns copied to each output row unchanged (comma-separated)")
       ->delimiter(',');
+  cmd->add_flag("--recursive", job.files.recursive,
+                "Input is a folder or glob of files, one row each (Spark's binaryFile: path, modificationTime, "
+                "length, content), without key=value partition columns (recursiveFileLookup)");
+  cmd->add_option("--glob", job.files.glob, "Files input: only files whose name matches (Spark's pathGlobFilter)");
+  cmd->add_option("--label-from", job.files.label_from,
+                  "Files input: a label column from the parent folder (parent) or the path (regex:PATTERN)");
+  cmd->add_option("--record-type", job.record_type, "TFRecord output: Example (default) or SequenceExample")
+      ->check(CLI::IsMember({"Example", "SequenceExample"}));
+  cmd->add_option("--num-shards", job.num_shards, "TFRecord output: a folder of N shards and _SUCCESS")
+      ->check(CLI::Range(1, 1 << 20));
   cmd->add_option("--compression", job.compression,
                   "Output codec: Parquet none|snappy|gzip|zstd|lz4_raw (default snappy); TFRecord none|gzip|zlib");
   const ModelKind kind = task == Task::kTokenize  ? ModelKind::kTokenizer

@@ -13,6 +13,9 @@ using Runner = std::function<void()>;
 // embed, classify and tokenize: files in, one output row per input row.
 void add_batch_commands(CLI::App& app, Runner* selected);
 
+// prep: features (audio log-mel, images) from folders of files.
+void add_prep_command(CLI::App& app, Runner* selected);
+
 // stream: the Kafka consumer-group inference service.
 void add_stream_command(CLI::App& app, Runner* selected);
 

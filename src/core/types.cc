@@ -13,16 +13,17 @@ const char* task_name(Task task) {
     case Task::kScore: return "score";
     case Task::kTokenize: return "tokenize";
     case Task::kPredict: return "predict";
+    case Task::kFeaturize: return "featurize";
   }
   return "?";
 }
 
 Task parse_task(std::string_view name) {
-  for (Task t : {Task::kEmbed, Task::kClassify, Task::kScore, Task::kTokenize, Task::kPredict}) {
+  for (Task t : {Task::kEmbed, Task::kClassify, Task::kScore, Task::kTokenize, Task::kPredict, Task::kFeaturize}) {
     if (name == task_name(t)) return t;
   }
   throw Error(ErrorCode::kInvalidArgument,
-              "unknown task \"" + std::string(name) + "\" (expected embed, classify, score, tokenize or predict)");
+              "unknown task \"" + std::string(name) + "\" (expected embed, classify, score, tokenize, predict or featurize)");
 }
 
 const char* dtype_name(DType dtype) {

@@ -22,6 +22,7 @@ enum class ValueType {
   kInt64,
   kFloat,
   kDouble,
+  kTimestamp,  // microseconds since the Unix epoch (binaryFile's modificationTime)
 };
 
 // A column carried from input to output: its name in the output and its type.

@@ -175,8 +175,12 @@ std::unique_ptr<RowSink> open_row_sink(const std::filesystem::path& path, const 
   }
   std::string ext = lower(path.extension().string());
   if (ext == ".gz" || ext == ".zz") ext = lower(path.stem().extension().string());
-  if (ext == ".tfrecord" || ext == ".tfrecords") return open_tfrecord_sink(path, schema, options);
-  if (path.string().ends_with('/')) return std::make_unique<PartFolderSink>(path, schema, PartFolderOptions{"parquet", 100000, 0, 1, "{}", false, options});
+  if (ext == ".tfrecord" || ext == ".tfrecords" || options.num_shards > 0) {
+    return open_tfrecord_sink(path, schema, options);
+  }
+  if (path.string().ends_with('/')) {
+    return std::make_unique<PartFolderSink>(path, schema, PartFolderOptions{"parquet", 100000, 0, 1, "{}", false, options});
+  }
   if (ext == ".parquet") return open_parquet_sink(path, schema, options);
   if (ext == ".jsonl" || ext == ".ndjson" || ext == ".json") return std::make_unique<JsonlSink>(path);
   if (ext == ".csv") return std::make_unique<CsvSink>(path, schema);

@@ -14,6 +14,10 @@ namespace salvo {
 struct SinkOptions {
   std::string compression;              // Parquet / TFRecord codec; empty: the format's default
   size_t row_group_bytes = 128u << 20;  // Parquet: target size of a row group
+  std::string record_type;  // TFRecord: "Example" (default) or "SequenceExample"
+  // TFRecord: > 0 writes a folder of part-NNNNN-of-MMMMM.tfrecord files, row i in part i mod N,
+  // and an empty _SUCCESS file once all are complete; shards of an earlier run there are removed.
+  size_t num_shards = 0;
 };
 
 // Writes batches of rows in the order given. The file appears under its final name only after
@@ -29,7 +33,8 @@ class RowSink {
 };
 
 // Opens a sink for `path` by its extension: .jsonl, .csv, .npy, .parquet, .tfrecord / .tfrecords;
-// a path ending in "/" is a folder of Parquet part files (see part_folder_sink.h). Throws salvo::Error(kInvalidArgument)
+// a path ending in "/" is a folder of part files (see part_folder_sink.h); a folder of TFRecord
+// shards when options.num_shards > 0. Throws salvo::Error(kInvalidArgument)
 // for an unknown extension, a schema the format cannot hold or two columns of one name, kIo when
 // the file cannot be created.
 std::unique_ptr<RowSink> open_row_sink(const std::filesystem::path& path, const Schema& schema,

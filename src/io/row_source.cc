@@ -6,10 +6,12 @@
 
 #include "core/error.h"
 #include "core/utf8.h"
+#include "io/binary_file_source.h"
 #include "io/json_rows.h"
 #include "io/parquet/parquet_source.h"
 #include "io/record_reader.h"
 #include "io/tfrecord/tfrecord_source.h"
+#include "salvo/types.h"
 
 namespace salvo {
 namespace {
@@ -271,20 +273,30 @@ std::unique_ptr<RowSource> open_whole_source(const std::filesystem::path& path, 
 }  // namespace
 
 std::unique_ptr<RowSource> open_row_source(const std::filesystem::path& path, const FieldNames& fields,
-                                           const SourceLimits& limits, const Slice& slice) {
+                                           const SourceLimits& limits, const Slice& slice,
+                                           const BinaryFileOptions& files) {
   if (slice.count == 0 || slice.index >= slice.count) {
     throw Error(ErrorCode::kInvalidArgument, "slice " + std::to_string(slice.index) + " of " +
                                                  std::to_string(slice.count) + " does not exist");
   }
   const std::string name = path.string();
-  std::string ext = lower(path.extension().string());
-  if (ext == ".parquet" || name.find_first_of("*?[") != std::string::npos || std::filesystem::is_directory(path)) {
-    return open_parquet_source(name, fields, limits, slice);
+  std::unique_ptr<RowSource> source;
+  if (files.enabled || files.recursive || !files.glob.empty() || !files.label_from.empty() ||
+      looks_like_binary_files(name)) {
+    // Binary files slice by file: a file belongs to the slice its first byte falls in.
+    source = open_binary_file_source(name, fields, limits, files);
+  } else {
+    const std::string ext = lower(path.extension().string());
+    if (ext == ".parquet" || name.find_first_of("*?[") != std::string::npos || std::filesystem::is_directory(path)) {
+      return open_parquet_source(name, fields, limits, slice);
+    }
+    source = open_whole_source(path, fields, limits);
   }
-  if (auto source = open_whole_source(path, fields, limits)) {
+  if (source) {
     if (slice.whole()) return source;
     return std::make_unique<SlicedSource>(std::move(source), slice, path);
   }
+  std::string ext = lower(path.extension().string());
   throw Error(ErrorCode::kInvalidArgument, "cannot read " + path.string() + ": unknown input format \"" + ext +
                                                "\" (expected .jsonl, .csv, .parquet or .tfrecord)");
 }

@@ -9,6 +9,7 @@
 #include <vector>
 
 #include "io/record.h"
+#include "salvo/types.h"
 
 namespace salvo {
 
@@ -49,6 +50,10 @@ class RowSource {
 
   // What one record is called in messages ("line 12: ..."): "line", "row" or "record".
   virtual const char* record_name() const { return "record"; }
+  // How an error message names a row: "line 12", or a file's path.
+  virtual std::string record_label(const InputRow& row) const {
+    return std::string(record_name()) + " " + std::to_string(row.line);
+  }
 
   // Bytes consumed so far and the input's total size when known, for progress and ETA.
   virtual uint64_t bytes_read() const = 0;
@@ -76,10 +81,13 @@ struct SourceLimits {
 };
 
 // Opens `path` by its extension: .jsonl / .ndjson / .json (JSON lines), .csv, .parquet (also a
-// folder of part files or a glob), .tfrecord / .tfrecords (optionally .gz / .zz). Throws salvo::Error
-// (kInvalidArgument for an unknown extension, kIo for an unreadable file or a bad CSV header).
-// `slice` selects a part of the input (records keep their index in the whole input).
+// folder of part files or a glob), .tfrecord / .tfrecords (optionally .gz / .zz). A folder or glob
+// of other files, or any input when `files` asks for it, is read as binary files (one row per
+// file, see io/binary_file_source.h). Throws salvo::Error (kInvalidArgument for an unknown
+// extension, kIo for an unreadable file or a bad CSV header). `slice` selects a part of the input
+// (records keep their index in the whole input).
 std::unique_ptr<RowSource> open_row_source(const std::filesystem::path& path, const FieldNames& fields,
-                                           const SourceLimits& limits = {}, const Slice& slice = {});
+                                           const SourceLimits& limits = {}, const Slice& slice = {},
+                                           const BinaryFileOptions& files = {});
 
 }  // namespace salvo

@@ -55,6 +55,7 @@ DataType carried_type(ValueType type) {
     case ValueType::kInt64: return DataType::int64();
     case ValueType::kFloat: return DataType::float32();
     case ValueType::kDouble: return DataType::float64();
+    case ValueType::kTimestamp: return DataType::timestamp();
   }
   return DataType::json();
 }
@@ -80,7 +81,8 @@ void append_carried(const json& v, Column* column) {
       return;
     case TypeId::kBool: column->append_bool(v.get<bool>()); return;
     case TypeId::kInt32: column->append_int32(v.get<int32_t>()); return;
-    case TypeId::kInt64: column->append_int64(v.get<int64_t>()); return;
+    case TypeId::kInt64:
+    case TypeId::kTimestamp: column->append_int64(v.get<int64_t>()); return;
     case TypeId::kFloat32: column->append_float32(v.get<float>()); return;
     case TypeId::kFloat64: column->append_float64(v.get<double>()); return;
     default: throw Error(ErrorCode::kInternal, "carried column of " + column->type().to_string());
@@ -205,6 +207,7 @@ std::vector<std::string> task_column_names(Task task, const TaskOptions& options
     case Task::kScore: return {"score"};
     case Task::kTokenize: return {"input_ids", "token_type_ids"};
     case Task::kPredict: return {};
+    case Task::kFeaturize: return {"features", "shape"};
   }
   return {};
 }
@@ -270,7 +273,7 @@ class JobRunner {
       return summary_;
     }
     source_ = open_row_source(options_.input, field_names(options_), SourceLimits{options_.max_record_bytes},
-                              slice_of(options_));
+                              slice_of(options_), options_.files);
     Schema schema;
     schema.fields = carried_fields(*source_, options_.keep_columns.size());
     carried_count_ = schema.fields.size();
@@ -301,15 +304,19 @@ class JobRunner {
  private:
   // Opens the sink for `schema`; true when a resumed job finds its output complete.
   bool open_sink(const Schema& schema) {
-    if (is_folder_output(options_)) {
+    SinkOptions sink_options;
+    sink_options.compression = options_.compression;
+    sink_options.record_type = options_.record_type;
+    sink_options.num_shards = options_.num_shards;
+    if (is_folder_output(options_) && options_.num_shards == 0) {
       PartFolderOptions parts;
       parts.format = options_.folder_format;
       parts.part_rows = options_.part_rows;
       parts.shard_index = options_.shard_index;
       parts.shard_count = options_.shard_count;
-      parts.job = job_identity(options_, session_.model().info());
+      parts.job = job_identity(options_, session_.shared_model() ? session_.model().info() : ModelInfo{});
       parts.resume = options_.resume;
-      parts.sink = SinkOptions{options_.compression};
+      parts.sink = sink_options;
       auto folder = std::make_unique<PartFolderSink>(options_.output, schema, parts);
       if (folder->complete()) {
         summary_.already_complete = true;
@@ -319,7 +326,7 @@ class JobRunner {
       folder_ = folder.get();
       sink_ = std::move(folder);
     } else {
-      sink_ = open_row_sink(options_.output, schema, SinkOptions{options_.compression});
+      sink_ = open_row_sink(options_.output, schema, sink_options);
     }
     if (!schema.fields.empty() && schema.fields.back().name == "error") schema_ = schema;
     return false;
@@ -352,8 +359,13 @@ class JobRunner {
     }
     while (more) {
       RawBatch batch;
-      while (more && batch.records.size() < options_.window_rows) {
-        more = source_->read_batch(std::min(kRecordsPerRead, options_.window_rows - batch.records.size()), &batch);
+      size_t bytes = 0;
+      while (more && batch.records.size() < options_.window_rows &&
+             (options_.window_bytes == 0 || bytes < options_.window_bytes)) {
+        const size_t before = batch.records.size();
+        const size_t limit = options_.window_bytes ? 1 : kRecordsPerRead;  // whole files: one at a time
+        more = source_->read_batch(std::min(limit, options_.window_rows - batch.records.size()), &batch);
+        for (size_t i = before; i < batch.records.size(); ++i) bytes += batch.records[i].data().size();
       }
       bytes_read_ = source_->bytes_read();
       if (batch.records.empty()) break;
@@ -417,8 +429,7 @@ class JobRunner {
         if (errors.is_null(r)) {
           named.append_null();
         } else {
-          named.append_string(std::string(source_->record_name()) + " " + std::to_string(rows[r].line) + ": " +
-                              std::string(errors.string_at(r)));
+          named.append_string(source_->record_label(rows[r]) + ": " + std::string(errors.string_at(r)));
         }
       }
       result.columns.mutable_column(error_index) = std::move(named);
@@ -518,7 +529,8 @@ void check_job(const JobOptions& options) {
   }
   check_output_place(options.output);
   const auto source =
-      open_row_source(options.input, field_names(options), SourceLimits{options.max_record_bytes}, slice_of(options));
+      open_row_source(options.input, field_names(options), SourceLimits{options.max_record_bytes}, slice_of(options),
+                      options.files);
   std::vector<std::string> names;
   for (const auto& f : carried_fields(*source, options.keep_columns.size())) names.push_back(f.name);
   for (const auto& n : task_column_names(options.task, options.task_options)) names.push_back(n);

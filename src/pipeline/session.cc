@@ -1,6 +1,7 @@
 // A call's path through a session:
 //
-//   submit() ── rows in chunks ──> tokenizer pool: validate, tokenize each row
+//   submit() ── rows in chunks ──> featurizer pool: validate, featurize each row (the model's
+//     tokenizer, or the session's featurizer: audio, images; Task::kFeaturize stops here)
 //     ── the last chunk plans the call: good rows sorted by length and cut into batches under the
 //        token budget ──> replica pool: pack, run the model, copy each row's floats to its input
 //        position ── the last batch assembles the columns (TaskOutput) and fulfils the promise.
@@ -23,12 +24,13 @@
 #include "pipeline/task_output.h"
 #include "pipeline/token_budget_batcher.h"
 #include "salvo/error.h"
-#include "text/tokenizer.h"
+#include "salvo/featurizer.h"
+#include "text/text_featurizer.h"
 
 namespace salvo {
 namespace {
 
-constexpr size_t kRowsPerChunk = 256;  // rows one tokenizer task takes
+constexpr size_t kRowsPerChunk = 256;  // most rows one featurizer task takes
 
 struct NoState {};
 
@@ -39,17 +41,17 @@ struct ReplicaState {
 
 // One call in flight, shared by the tasks that work on it.
 struct Call {
-  Call(Request r, const ModelInfo& info, size_t width)
+  Call(Request r, const ModelInfo& info, size_t width, FeatureKind kind)
       : request(std::move(r)),
         rows(request.inputs.size()),
-        output(request.task, info, request.options, rows, width),
-        encodings(rows) {}
+        output(request.task, info, request.options, rows, width, kind),
+        features(rows) {}
 
   Request request;
   size_t rows;
   TaskOutput output;
-  std::vector<Encoding> encodings;
-  std::atomic<size_t> pending{0};  // tokenizer chunks still running, then batches
+  std::vector<Features> features;
+  std::atomic<size_t> pending{0};  // featurizer chunks still running, then batches
   std::atomic<uint64_t> tokens{0}, padded_tokens{0}, batches{0};
   std::atomic<bool> failed{false};
   std::promise<Result> promise;
@@ -71,30 +73,60 @@ class Session::Impl {
  public:
   Impl(std::shared_ptr<const Model> model, const SessionOptions& options)
       : model_(std::move(model)),
-        impl_(model_impl(*model_)),
+        impl_(model_ ? &model_impl(*model_) : nullptr),
         options_(options),
         threads_(options.threads > 0 ? options.threads : available_cores()),
         planner_(options.batching) {
     if (options.replicas < 1) throw Error(ErrorCode::kInvalidArgument, "replicas must be at least 1");
+    if (options.featurizer) {
+      featurizer_ = options.featurizer;
+    } else if (impl_ && impl_->info().serves(Task::kPredict)) {
+      // A tensor model: rows arrive as tensors, nothing to featurize.
+    } else if (impl_) {
+      featurizer_ = std::make_shared<TextFeaturizer>(impl_->tokenizer());
+    } else {
+      throw Error(ErrorCode::kInvalidArgument, "a session needs a model or a featurizer");
+    }
+    if (!impl_) {
+      featurizer_info_.architecture = "featurizer";
+      featurizer_info_.summary = featurizer_->describe();
+      featurizer_info_.tasks = {Task::kFeaturize};
+    }
+    featurizers_ = std::make_unique<WorkerPool<NoState>>(threads_, 4 * static_cast<size_t>(threads_),
+                                                         [] { return NoState{}; });
+    if (!impl_) return;
     const int replicas = std::min(options.replicas, threads_);
     const int per_replica = std::max(1, threads_ / replicas);
-    tokenizers_ = std::make_unique<WorkerPool<NoState>>(threads_, 4 * static_cast<size_t>(threads_),
-                                                        [] { return NoState{}; });
     replicas_ = std::make_unique<WorkerPool<ReplicaState>>(
         replicas, 4 * static_cast<size_t>(replicas), [this, per_replica] {
           // This thread's own OpenMP limit: the host's other threads keep theirs.
           omp_set_num_threads(per_replica);
-          return ReplicaState{impl_.create_replica(), {}};
+          return ReplicaState{impl_->create_replica(), {}};
         });
   }
 
   ~Impl() {
-    tokenizers_->close();  // tokenizer tasks post batches to the replicas: stop them first
-    replicas_->close();
+    featurizers_->close();  // featurizer tasks post batches to the replicas: stop them first
+    if (replicas_) replicas_->close();
+  }
+
+  // What the session serves: its model's, or featurize alone.
+  const ModelInfo& info() const { return impl_ ? impl_->info() : featurizer_info_; }
+
+  Schema output_schema(Task task, const TaskOptions& options) const {
+    return task_schema(task, info(), options, featurizer_ ? featurizer_->kind() : FeatureKind::kTokens);
   }
 
   std::future<Result> submit(Request request) {
-    task_schema(request.task, impl_.info(), request.options);  // throws for a task the model lacks
+    output_schema(request.task, request.options);  // throws for a task the session cannot serve
+    if (request.task == Task::kPredict) return submit_tensors(std::move(request));
+    const bool wants_tokens = request.task != Task::kFeaturize;
+    if (wants_tokens != (featurizer_->kind() == FeatureKind::kTokens)) {
+      throw Error(ErrorCode::kInvalidArgument,
+                  std::string(task_name(request.task)) + " needs " + (wants_tokens ? "token ids" : "a tensor") +
+                      ", and this session's featurizer (" + featurizer_->describe() + ") makes " +
+                      (wants_tokens ? "tensors" : "token ids"));
+    }
     const Inputs& in = request.inputs;
     const size_t rows = in.size();
     if (!in.texts.empty() && !in.encodings.empty()) {
@@ -110,24 +142,17 @@ class Session::Impl {
     if (!in.errors.empty() && in.errors.size() != rows) {
       throw Error(ErrorCode::kInvalidArgument, "errors must be empty or one per row");
     }
-    if (request.task == Task::kPredict) check_tensors(in);
     const bool tokenized = !in.encodings.empty();
-    auto call = std::make_shared<Call>(std::move(request), impl_.info(), impl_.output_width(request.task));
+    const size_t width = wants_tokens && impl_ ? impl_->output_width(request.task) : 0;
+    auto call = std::make_shared<Call>(std::move(request), info(), width, featurizer_->kind());
     std::future<Result> future = call->promise.get_future();
     if (rows == 0) {
       finish(call);
       return future;
     }
-    if (call->request.task == Task::kPredict) {
-      const std::vector<std::string>& errors = call->request.inputs.errors;
-      for (size_t r = 0; r < rows && !errors.empty(); ++r) {
-        if (!errors[r].empty()) call->output.set_error(r, errors[r]);
-      }
-      plan(call);
-      return future;
-    }
     if (tokenized) {
-      call->encodings = std::move(call->request.inputs.encodings);
+      std::vector<Encoding>& encodings = call->request.inputs.encodings;
+      for (size_t r = 0; r < rows; ++r) call->features[r].encoding = std::move(encodings[r]);
       const std::vector<std::string>& errors = call->request.inputs.errors;
       for (size_t r = 0; r < rows; ++r) {
         if (!errors.empty() && !errors[r].empty()) {
@@ -139,14 +164,17 @@ class Session::Impl {
       plan(call);
       return future;
     }
-    const size_t chunks = (rows + kRowsPerChunk - 1) / kRowsPerChunk;
+    // Chunks small enough that every thread gets several: a window of a few dozen files must
+    // spread over all cores as a window of thousands of texts does.
+    const size_t per_chunk = std::clamp<size_t>(rows / (4 * static_cast<size_t>(threads_)), 1, kRowsPerChunk);
+    const size_t chunks = (rows + per_chunk - 1) / per_chunk;
     call->pending = chunks;
     for (size_t c = 0; c < chunks; ++c) {
-      const size_t begin = c * kRowsPerChunk;
-      const size_t end = std::min(rows, begin + kRowsPerChunk);
-      tokenizers_->post([this, call, begin, end](NoState&) {
+      const size_t begin = c * per_chunk;
+      const size_t end = std::min(rows, begin + per_chunk);
+      featurizers_->post([this, call, begin, end](NoState&) {
         try {
-          if (!call->failed) tokenize(*call, begin, end);
+          if (!call->failed) featurize(*call, begin, end);
         } catch (...) {
           call->fail(std::current_exception());
         }
@@ -157,101 +185,15 @@ class Session::Impl {
   }
 
   std::shared_ptr<const Model> model_;
-  const ModelImpl& impl_;
+  const ModelImpl* impl_;  // null: a featurizer-only session
   SessionOptions options_;
   int threads_;
 
  private:
-  void tokenize(Call& call, size_t begin, size_t end) {
-    const Tokenizer& tokenizer = impl_.tokenizer();
-    const Inputs& in = call.request.inputs;
-    for (size_t r = begin; r < end; ++r) {
-      if (!in.errors.empty() && !in.errors[r].empty()) {
-        call.output.set_error(r, in.errors[r]);
-        continue;
-      }
-      size_t bad = 0;
-      if (!is_valid_utf8(in.texts[r], &bad)) {
-        call.output.set_error(r, "text is not valid UTF-8 (byte " + std::to_string(bad) + ")");
-        continue;
-      }
-      if (call.request.task == Task::kScore) {
-        if (!is_valid_utf8(in.text_pairs[r], &bad)) {
-          call.output.set_error(r, "text pair is not valid UTF-8 (byte " + std::to_string(bad) + ")");
-          continue;
-        }
-        throw Error(ErrorCode::kInvalidArgument, "score needs a tokenizer with pair encoding");
-      }
-      try {
-        tokenizer.encode(in.texts[r], &call.encodings[r]);
-      } catch (const Error& e) {  // a text the tokenizer's truncation strategy cannot fit
-        call.output.set_error(r, e.what());
-        continue;
-      }
-      check_row(call, r);
-    }
-  }
-
-  // A row the tokenizer turned into nothing cannot run (a model needs at least one token).
-  void check_row(Call& call, size_t r) {
-    if (!call.output.has_error(r) && call.encodings[r].ids.empty()) {
-      call.output.set_error(r, "the text gives no tokens");
-    }
-  }
-
-  // Cuts the call's good rows into batches and queues them for the replicas.
-  void plan(const std::shared_ptr<Call>& call) {
-    if (call->failed) return;
-    try {
-      if (call->request.task == Task::kTokenize) {
-        for (const auto& e : call->encodings) call->tokens += e.ids.size();
-        finish(call);
-        return;
-      }
-      if (call->request.task == Task::kPredict) {
-        plan_tensors(call);
-        return;
-      }
-      std::vector<size_t> good;
-      std::vector<size_t> lengths;
-      for (size_t r = 0; r < call->rows; ++r) {
-        if (call->output.has_error(r)) continue;
-        good.push_back(r);
-        lengths.push_back(call->encodings[r].ids.size());
-      }
-      std::vector<std::vector<size_t>> batches = planner_.plan(lengths);
-      if (batches.empty()) {
-        finish(call);
-        return;
-      }
-      call->pending = batches.size();
-      for (auto& positions : batches) {
-        auto batch = std::make_shared<PackedBatch>();
-        auto rows = std::make_shared<std::vector<size_t>>();
-        batch->offsets.push_back(0);
-        for (size_t pos : positions) {
-          const size_t r = good[pos];
-          const Encoding& e = call->encodings[r];
-          batch->ids.insert(batch->ids.end(), e.ids.begin(), e.ids.end());
-          batch->type_ids.insert(batch->type_ids.end(), e.type_ids.begin(), e.type_ids.end());
-          batch->offsets.push_back(static_cast<int32_t>(batch->ids.size()));
-          rows->push_back(r);
-        }
-        replicas_->post([this, call, batch, rows](ReplicaState& state) {
-          try {
-            if (!call->failed) run_batch(*call, *batch, *rows, state);
-          } catch (...) {
-            call->fail(std::current_exception());
-          }
-          if (--call->pending == 0) finish(call);
-        });
-      }
-    } catch (...) {
-      call->fail(std::current_exception());
-    }
-  }
-
-  static void check_tensors(const Inputs& in) {
+  // Task::kPredict: tensors in, no featurizer; good rows in input order, in batches of at most
+  // max_batch_rows.
+  std::future<Result> submit_tensors(Request request) {
+    const Inputs& in = request.inputs;
     if (in.tensors.empty()) throw Error(ErrorCode::kInvalidArgument, "predict needs input tensors");
     if (!in.texts.empty() || !in.encodings.empty()) {
       throw Error(ErrorCode::kInvalidArgument, "predict takes tensors, not texts");
@@ -266,33 +208,40 @@ class Session::Impl {
                                                      std::to_string(size));
       }
     }
-  }
-
-  // kPredict: good rows in input order, in batches of at most max_batch_rows.
-  void plan_tensors(const std::shared_ptr<Call>& call) {
+    if (!in.errors.empty() && in.errors.size() != static_cast<size_t>(rows)) {
+      throw Error(ErrorCode::kInvalidArgument, "errors must be empty or one per row");
+    }
+    auto call = std::make_shared<Call>(std::move(request), info(), 0, FeatureKind::kTokens);
+    std::future<Result> future = call->promise.get_future();
     std::vector<size_t> good;
+    const std::vector<std::string>& errors = call->request.inputs.errors;
     for (size_t r = 0; r < call->rows; ++r) {
-      if (!call->output.has_error(r)) good.push_back(r);
+      if (!errors.empty() && !errors[r].empty()) {
+        call->output.set_error(r, errors[r]);
+      } else {
+        good.push_back(r);
+      }
     }
     const size_t per_batch = options_.batching.max_batch_rows;
     const size_t batches = (good.size() + per_batch - 1) / per_batch;
     if (batches == 0) {
       finish(call);
-      return;
+      return future;
     }
     call->pending = batches;
     for (size_t b = 0; b < batches; ++b) {
-      auto rows = std::make_shared<std::vector<size_t>>(good.begin() + b * per_batch,
-                                                        good.begin() + std::min(good.size(), (b + 1) * per_batch));
-      replicas_->post([this, call, rows](ReplicaState& state) {
+      auto batch_rows = std::make_shared<std::vector<size_t>>(
+          good.begin() + b * per_batch, good.begin() + std::min(good.size(), (b + 1) * per_batch));
+      replicas_->post([this, call, batch_rows](ReplicaState& state) {
         try {
-          if (!call->failed) run_tensor_batch(*call, *rows, state);
+          if (!call->failed) run_tensor_batch(*call, *batch_rows, state);
         } catch (...) {
           call->fail(std::current_exception());
         }
         if (--call->pending == 0) finish(call);
       });
     }
+    return future;
   }
 
   void run_tensor_batch(Call& call, const std::vector<size_t>& rows, ReplicaState& state) {
@@ -318,8 +267,87 @@ class Session::Impl {
     ++call.batches;
   }
 
+  void featurize(Call& call, size_t begin, size_t end) {
+    const Inputs& in = call.request.inputs;
+    for (size_t r = begin; r < end; ++r) {
+      if (!in.errors.empty() && !in.errors[r].empty()) {
+        call.output.set_error(r, in.errors[r]);
+        continue;
+      }
+      if (call.request.task == Task::kScore) {
+        size_t bad = 0;
+        if (!is_valid_utf8(in.texts[r], &bad)) {
+          call.output.set_error(r, "text is not valid UTF-8 (byte " + std::to_string(bad) + ")");
+          continue;
+        }
+        if (!is_valid_utf8(in.text_pairs[r], &bad)) {
+          call.output.set_error(r, "text pair is not valid UTF-8 (byte " + std::to_string(bad) + ")");
+          continue;
+        }
+        throw Error(ErrorCode::kInvalidArgument, "score needs a tokenizer with pair encoding");
+      }
+      std::string error = featurizer_->featurize(in.texts[r], &call.features[r]);
+      if (!error.empty()) call.output.set_error(r, std::move(error));
+    }
+  }
+
+  // A row the tokenizer turned into nothing cannot run (a model needs at least one token).
+  void check_row(Call& call, size_t r) {
+    if (!call.output.has_error(r) && call.features[r].encoding.ids.empty()) {
+      call.output.set_error(r, "the text gives no tokens");
+    }
+  }
+
+  // Cuts the call's good rows into batches and queues them for the replicas.
+  void plan(const std::shared_ptr<Call>& call) {
+    if (call->failed) return;
+    try {
+      if (call->request.task == Task::kTokenize || call->request.task == Task::kFeaturize) {
+        for (const auto& f : call->features) call->tokens += f.encoding.ids.size();
+        finish(call);
+        return;
+      }
+      std::vector<size_t> good;
+      std::vector<size_t> lengths;
+      for (size_t r = 0; r < call->rows; ++r) {
+        if (call->output.has_error(r)) continue;
+        good.push_back(r);
+        lengths.push_back(call->features[r].encoding.ids.size());
+      }
+      std::vector<std::vector<size_t>> batches = planner_.plan(lengths);
+      if (batches.empty()) {
+        finish(call);
+        return;
+      }
+      call->pending = batches.size();
+      for (auto& positions : batches) {
+        auto batch = std::make_shared<PackedBatch>();
+        auto rows = std::make_shared<std::vector<size_t>>();
+        batch->offsets.push_back(0);
+        for (size_t pos : positions) {
+          const size_t r = good[pos];
+          const Encoding& e = call->features[r].encoding;
+          batch->ids.insert(batch->ids.end(), e.ids.begin(), e.ids.end());
+          batch->type_ids.insert(batch->type_ids.end(), e.type_ids.begin(), e.type_ids.end());
+          batch->offsets.push_back(static_cast<int32_t>(batch->ids.size()));
+          rows->push_back(r);
+        }
+        replicas_->post([this, call, batch, rows](ReplicaState& state) {
+          try {
+            if (!call->failed) run_batch(*call, *batch, *rows, state);
+          } catch (...) {
+            call->fail(std::current_exception());
+          }
+          if (--call->pending == 0) finish(call);
+        });
+      }
+    } catch (...) {
+      call->fail(std::current_exception());
+    }
+  }
+
   void run_batch(Call& call, const PackedBatch& batch, const std::vector<size_t>& rows, ReplicaState& state) {
-    const size_t width = impl_.output_width(call.request.task);
+    const size_t width = impl_->output_width(call.request.task);
     state.out.resize(batch.rows() * width);
     state.replica->run(call.request.task, batch, state.out.data());
     size_t longest = 0;
@@ -336,7 +364,7 @@ class Session::Impl {
     if (call->failed) return;
     try {
       Result result;
-      result.columns = call->output.finish(call->encodings);
+      result.columns = call->output.finish(call->features);
       result.stats.rows = call->rows;
       result.stats.errors = call->output.errors();
       result.stats.tokens = call->tokens;
@@ -349,12 +377,13 @@ class Session::Impl {
   }
 
   TokenBudgetBatcher planner_;
-  std::unique_ptr<WorkerPool<NoState>> tokenizers_;
-  std::unique_ptr<WorkerPool<ReplicaState>> replicas_;
+  std::shared_ptr<const Featurizer> featurizer_;
+  ModelInfo featurizer_info_;  // what a session without a model serves
+  std::unique_ptr<WorkerPool<NoState>> featurizers_;
+  std::unique_ptr<WorkerPool<ReplicaState>> replicas_;  // none without a model
 };
 
 Session::Session(std::shared_ptr<const Model> model, const SessionOptions& options) {
-  if (!model) throw Error(ErrorCode::kInvalidArgument, "a session needs a model");
   impl_ = std::make_unique<Impl>(std::move(model), options);
 }
 
@@ -365,12 +394,15 @@ std::unique_ptr<Session> Session::open(const std::filesystem::path& path, const 
 
 Session::~Session() = default;
 
-const Model& Session::model() const { return *impl_->model_; }
+const Model& Session::model() const {
+  if (!impl_->model_) throw Error(ErrorCode::kInvalidArgument, "this session has a featurizer and no model");
+  return *impl_->model_;
+}
 std::shared_ptr<const Model> Session::shared_model() const { return impl_->model_; }
 int Session::threads() const { return impl_->threads_; }
 
 Schema Session::output_schema(Task task, const TaskOptions& options) const {
-  return task_schema(task, impl_->impl_.info(), options);
+  return impl_->output_schema(task, options);
 }
 
 std::future<Result> Session::submit(Request request) { return impl_->submit(std::move(request)); }

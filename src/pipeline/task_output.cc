@@ -11,6 +11,30 @@
 namespace salvo {
 namespace {
 
+// Appends one tensor: flat (a float list, or the bytes), or as a list of its rows along the first axis.
+void append_tensor(const Features& f, Column* column) {
+  const bool bytes = column->type().id() == TypeId::kBinary ||
+                     (column->type().is_list() && column->type().element().id() == TypeId::kBinary);
+  const size_t total = bytes ? f.bytes.size() : f.values.size();
+  auto flat = [&](size_t begin, size_t count, Column* c) {
+    if (bytes) {
+      c->append_string({reinterpret_cast<const char*>(f.bytes.data()) + begin, count});
+    } else {
+      c->append_list(std::span<const float>(f.values.data() + begin, count));
+    }
+  };
+  const bool nested = column->type().is_list() && (bytes || column->type().element().is_list());
+  if (!nested) {
+    flat(0, total, column);
+    return;
+  }
+  const size_t outer = f.shape.empty() ? 1 : static_cast<size_t>(f.shape[0]);
+  const size_t inner = outer ? total / outer : 0;
+  column->begin_list();
+  for (size_t i = 0; i < outer; ++i) flat(i * inner, inner, &column->mutable_child());
+  column->end_list();
+}
+
 // Label indices by descending probability (ties keep label order).
 std::vector<size_t> labels_by_score(const float* probs, size_t n) {
   std::vector<size_t> order(n);
@@ -21,7 +45,23 @@ std::vector<size_t> labels_by_score(const float* probs, size_t n) {
 
 }  // namespace
 
-Schema task_schema(Task task, const ModelInfo& model, const TaskOptions& options) {
+Schema task_schema(Task task, const ModelInfo& model, const TaskOptions& options, FeatureKind features) {
+  if (task == Task::kFeaturize) {
+    // Any session featurizes: its featurizer decides the columns, not its model.
+    if (features == FeatureKind::kTokens) {
+      throw Error(ErrorCode::kInvalidArgument, "featurize needs an audio or image featurizer (for text, use tokenize)");
+    }
+    Schema schema;
+    DataType tensor = features == FeatureKind::kUInt8 ? DataType::binary() : DataType::float32();
+    if (features == FeatureKind::kFloat32) tensor = DataType::list(tensor);
+    if (options.nested_features) {
+      // uint8 rows stay binary values; float rows are lists, inside a list of rows.
+      tensor = DataType::list(features == FeatureKind::kUInt8 ? DataType::binary() : tensor);
+    }
+    schema.fields.push_back({"features", tensor});
+    schema.fields.push_back({"shape", DataType::list(DataType::int64())});
+    return schema;
+  }
   if (!model.serves(task)) {
     std::string why;
     if (task == Task::kClassify) why = " (it has no classification head; use embed)";
@@ -58,14 +98,16 @@ Schema task_schema(Task task, const ModelInfo& model, const TaskOptions& options
       break;
     case Task::kPredict:
       break;  // the model's outputs decide
+    case Task::kFeaturize: break;  // above
   }
   return schema;
 }
 
-TaskOutput::TaskOutput(Task task, const ModelInfo& model, const TaskOptions& options, size_t rows, size_t width)
+TaskOutput::TaskOutput(Task task, const ModelInfo& model, const TaskOptions& options, size_t rows, size_t width,
+                       FeatureKind features)
     : task_(task),
       options_(options),
-      schema_(task_schema(task, model, options)),
+      schema_(task_schema(task, model, options, features)),
       labels_(model.labels),
       rows_(rows),
       width_(width),
@@ -84,6 +126,15 @@ TaskOutput::TaskOutput(Task task, const ModelInfo& model, const TaskOptions& opt
 float* TaskOutput::values(size_t row) {
   if (task_ == Task::kEmbed) return embedding_ + row * width_;
   return matrix_.data() + row * width_;
+}
+
+void TaskOutput::set_error(size_t row, std::string message) {
+  if (message.empty()) message = "failed";
+  errors_[row] = std::move(message);
+}
+
+size_t TaskOutput::errors() const {
+  return static_cast<size_t>(std::count_if(errors_.begin(), errors_.end(), [](const auto& e) { return !e.empty(); }));
 }
 
 void TaskOutput::set_outputs(const std::vector<size_t>& rows, const std::vector<OutputTensor>& outputs) {
@@ -108,8 +159,8 @@ void TaskOutput::set_outputs(const std::vector<size_t>& rows, const std::vector<
   for (size_t c = 0; c < outputs.size(); ++c) {
     const OutputTensor& o = outputs[c];
     PredictColumn& p = predict_[c];
-    if (o.name != p.name || o.int64 != p.int64 || !std::equal(o.shape.begin() + 1, o.shape.end(), p.row_shape.begin(),
-                                                              p.row_shape.end())) {
+    if (o.name != p.name || o.int64 != p.int64 ||
+        !std::equal(o.shape.begin() + 1, o.shape.end(), p.row_shape.begin(), p.row_shape.end())) {
       throw Error(ErrorCode::kInvalidArgument, "the model's output \"" + o.name +
                                                    "\" changed its name, type or per-row shape between batches");
     }
@@ -123,16 +174,7 @@ void TaskOutput::set_outputs(const std::vector<size_t>& rows, const std::vector<
   }
 }
 
-void TaskOutput::set_error(size_t row, std::string message) {
-  if (message.empty()) message = "failed";
-  errors_[row] = std::move(message);
-}
-
-size_t TaskOutput::errors() const {
-  return static_cast<size_t>(std::count_if(errors_.begin(), errors_.end(), [](const auto& e) { return !e.empty(); }));
-}
-
-RecordBatch TaskOutput::finish(const std::vector<Encoding>& encodings) {
+RecordBatch TaskOutput::finish(const std::vector<Features>& features) {
   RecordBatch out(schema_);
   const int64_t n = static_cast<int64_t>(rows_);
   switch (task_) {
@@ -196,8 +238,8 @@ RecordBatch TaskOutput::finish(const std::vector<Encoding>& encodings) {
           ids.append_null();
           types.append_null();
         } else {
-          ids.append_list(std::span<const int32_t>(encodings[r].ids));
-          types.append_list(std::span<const int32_t>(encodings[r].type_ids));
+          ids.append_list(std::span<const int32_t>(features[r].encoding.ids));
+          types.append_list(std::span<const int32_t>(features[r].encoding.type_ids));
         }
       }
       break;
@@ -221,6 +263,31 @@ RecordBatch TaskOutput::finish(const std::vector<Encoding>& encodings) {
         out.add_column({p.name, column.type()}, std::move(column));
       }
       break;
+    case Task::kFeaturize: {
+      Column& tensor = out.mutable_column(0);
+      Column& shape = out.mutable_column(1);
+      // Tensors are large (an image is ~150k floats): one allocation for the window, not a
+      // doubling vector that copies them over and over.
+      size_t values = 0;
+      for (int64_t r = 0; r < n; ++r) {
+        if (!has_error(r)) values += features[r].values.size();
+      }
+      if (tensor.type().is_list() && !tensor.type().element().is_list() &&
+          tensor.type().element().id() == TypeId::kFloat32) {
+        tensor.mutable_child().reserve(static_cast<int64_t>(values));
+      }
+      tensor.reserve(n);
+      for (int64_t r = 0; r < n; ++r) {
+        if (has_error(r)) {
+          tensor.append_null();
+          shape.append_null();
+          continue;
+        }
+        append_tensor(features[r], &tensor);
+        shape.append_list(std::span<const int64_t>(features[r].shape));
+      }
+      break;
+    }
   }
   Column error(DataType::string());
   error.reserve(n);

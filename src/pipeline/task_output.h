@@ -1,5 +1,5 @@
 // The columns each task gives, and how a model's rows of floats become them: the one place that
-// knows what "embed", "classify", "score" and "tokenize" look like as data. Sinks and front ends
+// knows what "embed", "classify", "score", "tokenize" and "featurize" look like as data. Sinks and front ends
 // only see the resulting RecordBatch.
 #pragma once
 
@@ -9,35 +9,40 @@
 #include <vector>
 
 #include "model/model_impl.h"
+#include "salvo/featurizer.h"
 #include "salvo/model.h"
 #include "salvo/table.h"
 
 namespace salvo {
 
 // The result columns of `task` for `model`, without "error". Throws kModel when the model does not
-// serve the task. kPredict's columns come from the model's outputs: its schema here is empty.
-Schema task_schema(Task task, const ModelInfo& model, const TaskOptions& options);
+// serve the task. `features`: what the session's featurizer makes (kFeaturize's column types).
+// kPredict's columns come from the model's outputs: its schema here is empty.
+Schema task_schema(Task task, const ModelInfo& model, const TaskOptions& options,
+                   FeatureKind features = FeatureKind::kTokens);
 
 // Collects one call's results row by row (in any order) and turns them into columns.
 class TaskOutput {
  public:
   // `width`: floats per row the model writes (ModelImpl::output_width).
-  TaskOutput(Task task, const ModelInfo& model, const TaskOptions& options, size_t rows, size_t width);
+  TaskOutput(Task task, const ModelInfo& model, const TaskOptions& options, size_t rows, size_t width,
+             FeatureKind features = FeatureKind::kTokens);
 
   // Where the model's `width` floats for input row `row` go.
   float* values(size_t row);
-  // kPredict: the outputs of a batch whose row i is input row rows[i]. The first batch fixes the
-  // output columns; a later batch whose outputs differ in name, kind or shape is an error.
-  // Thread-safe (batches finish on several replicas).
-  void set_outputs(const std::vector<size_t>& rows, const std::vector<OutputTensor>& outputs);
   // Marks a row bad; its result columns are null and "error" holds `message`. Threads may mark
   // different rows at once.
   void set_error(size_t row, std::string message);
   bool has_error(size_t row) const { return !errors_[row].empty(); }
   size_t errors() const;
+  // kPredict: the outputs of a batch whose row i is input row rows[i]. The first batch fixes the
+  // output columns; a later batch whose outputs differ in name, kind or shape is an error.
+  // Thread-safe (batches finish on several replicas).
+  void set_outputs(const std::vector<size_t>& rows, const std::vector<OutputTensor>& outputs);
 
-  // The result columns followed by "error". `encodings` holds each row's tokens (kTokenize).
-  RecordBatch finish(const std::vector<Encoding>& encodings);
+  // The result columns followed by "error". `features` holds each row's tokens (kTokenize) or
+  // tensor (kFeaturize).
+  RecordBatch finish(const std::vector<Features>& features);
 
  private:
   Task task_;

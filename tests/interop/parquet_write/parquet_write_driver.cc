@@ -85,7 +85,7 @@ salvo::RecordBatch make_row(uint64_t i, salvo::Task task, const salvo::ModelInfo
   }
   const size_t width = task == salvo::Task::kEmbed ? 16 : task == salvo::Task::kClassify ? model.labels.size() : 0;
   salvo::TaskOutput output(task, model, options, 1, width);
-  std::vector<salvo::Encoding> encodings(1);
+  std::vector<salvo::Features> encodings(1);
   if (i % 7 == 6) {
     output.set_error(0, "text is not valid UTF-8 (row " + std::to_string(i) + ")");
   } else if (task == salvo::Task::kEmbed) {
@@ -96,8 +96,8 @@ salvo::RecordBatch make_row(uint64_t i, salvo::Task task, const salvo::ModelInfo
     for (size_t d = 0; d < width; ++d) output.values(0)[d] /= sum;
   } else {
     for (size_t t = 0; t < i % 5; ++t) {
-      encodings[0].ids.push_back(static_cast<int32_t>(100 + i + t));
-      encodings[0].type_ids.push_back(static_cast<int32_t>(t % 2));
+      encodings[0].encoding.ids.push_back(static_cast<int32_t>(100 + i + t));
+      encodings[0].encoding.type_ids.push_back(static_cast<int32_t>(t % 2));
     }
   }
   batch.append_columns(output.finish(encodings));

@@ -58,13 +58,39 @@ TEST(TaskOutputTest, EmbedWritesStraightIntoTheColumn) {
 
 TEST(TaskOutputTest, TokenizeTakesTheEncodings) {
   TaskOutput out(Task::kTokenize, classifier(), {}, 2, 0);
-  std::vector<Encoding> encodings(2);
-  encodings[0].ids = {101, 7, 102};
-  encodings[0].type_ids = {0, 0, 0};
+  std::vector<Features> rows(2);
+  rows[0].encoding.ids = {101, 7, 102};
+  rows[0].encoding.type_ids = {0, 0, 0};
   out.set_error(1, "line 2: bad");
-  const RecordBatch b = out.finish(encodings);
+  const RecordBatch b = out.finish(rows);
   EXPECT_EQ(b.column("input_ids").list_values<int32_t>(0)[1], 7);
   EXPECT_TRUE(b.column("token_type_ids").is_null(1));
+}
+
+TEST(TaskOutputTest, FeaturizeGivesTheTensorAndItsShape) {
+  ModelInfo none;
+  TaskOptions nested;
+  nested.nested_features = true;
+  std::vector<Features> rows(2);
+  rows[0].shape = {2, 3};
+  rows[0].values = {1, 2, 3, 4, 5, 6};
+  for (bool is_nested : {false, true}) {
+    TaskOutput out(Task::kFeaturize, none, is_nested ? nested : TaskOptions{}, 2, 0, FeatureKind::kFloat32);
+    out.set_error(1, "bad file");
+    const RecordBatch b = out.finish(rows);
+    EXPECT_EQ(b.schema().fields[0].type.to_string(), is_nested ? "list<list<float32>>" : "list<float32>");
+    EXPECT_EQ(b.column("shape").list_values<int64_t>(0)[1], 3);
+    EXPECT_TRUE(b.column("features").is_null(1));
+    const Column& f = b.column("features");
+    if (is_nested) {
+      ASSERT_EQ(f.list_end(0) - f.list_begin(0), 2);
+      EXPECT_EQ(f.child().list_values<float>(1)[0], 4.0f);
+    } else {
+      EXPECT_EQ(f.list_values<float>(0)[5], 6.0f);
+    }
+  }
+  EXPECT_THROW(task_schema(Task::kFeaturize, none, {}, FeatureKind::kTokens), Error) << "text is tokenize's";
+  EXPECT_EQ(task_schema(Task::kFeaturize, none, {}, FeatureKind::kUInt8).fields[0].type.to_string(), "binary");
 }
 
 TEST(TaskOutputTest, ATaskTheModelLacksIsAModelError) {

@@ -52,12 +52,12 @@ std::string make_file(int64_t text_page_size_delta = 0) {
   page.type = PageType::kDataPage;
   page.uncompressed_page_size = static_cast<int32_t>(body.size());
   page.compressed_page_size = static_cast<int32_t>(packed.size() + text_page_size_delta);
-  page.data_page_header = DataPageHeader{4, Encoding::kPlain, Encoding::kRle, Encoding::kRle, std::nullopt};
+  page.data_page_header = DataPageHeader{4, parquet::Encoding::kPlain, parquet::Encoding::kRle, parquet::Encoding::kRle, std::nullopt};
   ThriftCompactWriter header;
   encode(header, page);
   ColumnMetaData text_meta;
   text_meta.type = Type::kByteArray;
-  text_meta.encodings = {Encoding::kPlain, Encoding::kRle};
+  text_meta.encodings = {parquet::Encoding::kPlain, parquet::Encoding::kRle};
   text_meta.path_in_schema = {"text"};
   text_meta.codec = CompressionCodec::kSnappy;
   text_meta.num_values = 4;
@@ -81,7 +81,7 @@ std::string make_file(int64_t text_page_size_delta = 0) {
   encode(header2, page2);
   ColumnMetaData n_meta;
   n_meta.type = Type::kInt64;
-  n_meta.encodings = {Encoding::kPlain};
+  n_meta.encodings = {parquet::Encoding::kPlain};
   n_meta.path_in_schema = {"n"};
   n_meta.codec = CompressionCodec::kUncompressed;
   n_meta.num_values = 4;

@@ -1,0 +1,558 @@
+#include "features/image.h"
+
+#include <gif_lib.h>
+#include <jpeglib.h>
+// jpeglib.h first: jerror.h needs its types.
+#include <jerror.h>
+#include <libexif/exif-data.h>
+#include <png.h>
+#include <webp/decode.h>
+#include <webp/demux.h>
+
+#include <algorithm>
+#include <cmath>
+#include <csetjmp>
+#include <cstring>
+
+#include "salvo/error.h"
+
+namespace salvo::image {
+namespace {
+
+std::string too_large(int64_t width, int64_t height) {
+  return "image of " + std::to_string(width) + " x " + std::to_string(height) + " pixels is over the limit of " +
+         std::to_string(kMaxPixels) + " pixels";
+}
+
+bool starts_with(std::string_view bytes, std::string_view magic) { return bytes.substr(0, magic.size()) == magic; }
+
+// --- JPEG ---------------------------------------------------------------------------------------
+
+struct JpegError {
+  jpeg_error_mgr mgr;
+  std::jmp_buf jump;
+  char message[JMSG_LENGTH_MAX];
+  bool truncated = false;
+};
+
+void jpeg_fail(j_common_ptr cinfo) {
+  auto* e = reinterpret_cast<JpegError*>(cinfo->err);
+  (*cinfo->err->format_message)(cinfo, e->message);
+  std::longjmp(e->jump, 1);
+}
+
+void jpeg_message(j_common_ptr cinfo, int level) {
+  auto* e = reinterpret_cast<JpegError*>(cinfo->err);
+  // A file that ends early decodes as grey below the cut; Pillow refuses it ("image file is
+  // truncated"), and so do we. Other warnings (extraneous bytes) are harmless, as in Pillow.
+  if (level < 0 && cinfo->err->msg_code == JWRN_JPEG_EOF) e->truncated = true;
+}
+
+// EXIF orientation from a JPEG's APP1 segment (1 when absent or unreadable).
+int exif_orientation(const jpeg_decompress_struct& cinfo) {
+  for (jpeg_saved_marker_ptr m = cinfo.marker_list; m; m = m->next) {
+    if (m->marker != JPEG_APP0 + 1 || m->data_length < 6 || std::memcmp(m->data, "Exif\0\0", 6) != 0) continue;
+    ExifData* exif = exif_data_new_from_data(m->data, m->data_length);
+    if (!exif) return 1;
+    int orientation = 1;
+    if (ExifEntry* entry = exif_content_get_entry(exif->ifd[EXIF_IFD_0], EXIF_TAG_ORIENTATION);
+        entry && entry->format == EXIF_FORMAT_SHORT && entry->components >= 1) {
+      orientation = exif_get_short(entry->data, exif_data_get_byte_order(exif));
+    }
+    exif_data_unref(exif);
+    return orientation >= 1 && orientation <= 8 ? orientation : 1;
+  }
+  return 1;
+}
+
+std::string decode_jpeg(std::string_view bytes, RgbImage* out) {
+  jpeg_decompress_struct cinfo{};
+  JpegError error{};
+  std::vector<uint8_t> row;
+  int orientation = 1;
+  cinfo.err = jpeg_std_error(&error.mgr);
+  error.mgr.error_exit = jpeg_fail;
+  error.mgr.emit_message = jpeg_message;
+  // Everything that must survive a longjmp is declared above; nothing with a destructor is made
+  // below until the decoder is done.
+  if (setjmp(error.jump)) {
+    jpeg_destroy_decompress(&cinfo);
+    return std::string("corrupt JPEG: ") + error.message;
+  }
+  jpeg_create_decompress(&cinfo);
+  jpeg_mem_src(&cinfo, reinterpret_cast<const unsigned char*>(bytes.data()), static_cast<unsigned long>(bytes.size()));
+  jpeg_save_markers(&cinfo, JPEG_APP0 + 1, 0xFFFF);
+  jpeg_read_header(&cinfo, TRUE);
+  if (static_cast<int64_t>(cinfo.image_width) * cinfo.image_height > kMaxPixels) {
+    std::string message = too_large(cinfo.image_width, cinfo.image_height);
+    jpeg_destroy_decompress(&cinfo);
+    return message;
+  }
+  orientation = exif_orientation(cinfo);
+  const bool cmyk = cinfo.jpeg_color_space == JCS_CMYK || cinfo.jpeg_color_space == JCS_YCCK;
+  cinfo.out_color_space = cmyk ? JCS_CMYK : JCS_RGB;
+  jpeg_start_decompress(&cinfo);
+  out->width = static_cast<int>(cinfo.output_width);
+  out->height = static_cast<int>(cinfo.output_height);
+  out->pixels.resize(static_cast<size_t>(out->width) * out->height * 3);
+  row.resize(static_cast<size_t>(cinfo.output_width) * cinfo.output_components);
+  while (cinfo.output_scanline < cinfo.output_height) {
+    const size_t y = cinfo.output_scanline;
+    JSAMPROW rows[1] = {row.data()};
+    jpeg_read_scanlines(&cinfo, rows, 1);
+    uint8_t* dst = out->pixels.data() + y * out->width * 3;
+    if (!cmyk) {
+      std::memcpy(dst, row.data(), static_cast<size_t>(out->width) * 3);
+      continue;
+    }
+    // Adobe's inverted CMYK, as Pillow reads it ("CMYK;I") and converts it to RGB.
+    for (int x = 0; x < out->width; ++x) {
+      const int k = row[x * 4 + 3];
+      for (int c = 0; c < 3; ++c) dst[x * 3 + c] = static_cast<uint8_t>(row[x * 4 + c] * k / 255);
+    }
+  }
+  jpeg_finish_decompress(&cinfo);
+  jpeg_destroy_decompress(&cinfo);
+  if (error.truncated) return "truncated JPEG: the data ends before the image does";
+  if (orientation != 1) *out = apply_orientation(*out, orientation);
+  return "";
+}
+
+// --- PNG ----------------------------------------------------------------------------------------
+
+struct PngReader {
+  std::string_view bytes;
+  size_t pos = 0;
+  char message[256] = {};
+};
+
+void png_read_memory(png_structp png, png_bytep data, png_size_t length) {
+  auto* r = static_cast<PngReader*>(png_get_io_ptr(png));
+  if (length > r->bytes.size() - r->pos) png_error(png, "the data ends before the image does (truncated)");
+  std::memcpy(data, r->bytes.data() + r->pos, length);
+  r->pos += length;
+}
+
+void png_fail(png_structp png, png_const_charp message) {
+  auto* r = static_cast<PngReader*>(png_get_error_ptr(png));
+  std::snprintf(r->message, sizeof(r->message), "%s", message);
+  png_longjmp(png, 1);
+}
+
+void png_warn(png_structp, png_const_charp) {}
+
+std::string decode_png(std::string_view bytes, RgbImage* out) {
+  PngReader reader{bytes};
+  png_structp png = png_create_read_struct(PNG_LIBPNG_VER_STRING, &reader, png_fail, png_warn);
+  if (!png) return "cannot start libpng";
+  png_infop info = png_create_info_struct(png);
+  std::vector<png_bytep> rows;
+  if (!info || setjmp(png_jmpbuf(png))) {
+    png_destroy_read_struct(&png, &info, nullptr);
+    return std::string("corrupt PNG: ") + reader.message;
+  }
+  png_set_read_fn(png, &reader, png_read_memory);
+  png_set_user_limits(png, 0x7fffffff, 0x7fffffff);
+  png_read_info(png, info);
+  const png_uint_32 width = png_get_image_width(png, info);
+  const png_uint_32 height = png_get_image_height(png, info);
+  if (static_cast<int64_t>(width) * height > kMaxPixels) {
+    std::string message = too_large(width, height);
+    png_destroy_read_struct(&png, &info, nullptr);
+    return message;
+  }
+  // convert("RGB"): palettes to their colours (transparency ignored), grey widened, alpha dropped,
+  // 16-bit samples to their high byte (Pillow's "RGB;16B" reading).
+  const int color = png_get_color_type(png, info);
+  if (color == PNG_COLOR_TYPE_PALETTE) png_set_palette_to_rgb(png);
+  if (color == PNG_COLOR_TYPE_GRAY && png_get_bit_depth(png, info) < 8) png_set_expand_gray_1_2_4_to_8(png);
+  if (png_get_bit_depth(png, info) == 16) png_set_strip_16(png);
+  if (color == PNG_COLOR_TYPE_GRAY || color == PNG_COLOR_TYPE_GRAY_ALPHA) png_set_gray_to_rgb(png);
+  if (color & PNG_COLOR_MASK_ALPHA) png_set_strip_alpha(png);
+  png_set_interlace_handling(png);
+  png_read_update_info(png, info);
+  if (png_get_rowbytes(png, info) != static_cast<size_t>(width) * 3) {
+    png_destroy_read_struct(&png, &info, nullptr);
+    return "unsupported PNG layout";
+  }
+  out->width = static_cast<int>(width);
+  out->height = static_cast<int>(height);
+  out->pixels.resize(static_cast<size_t>(width) * height * 3);
+  rows.resize(height);
+  for (png_uint_32 y = 0; y < height; ++y) rows[y] = out->pixels.data() + static_cast<size_t>(y) * width * 3;
+  png_read_image(png, rows.data());
+  png_read_end(png, nullptr);
+  png_destroy_read_struct(&png, &info, nullptr);
+  return "";
+}
+
+// --- WebP ---------------------------------------------------------------------------------------
+
+std::string decode_webp(std::string_view bytes, RgbImage* out) {
+  const auto* data = reinterpret_cast<const uint8_t*>(bytes.data());
+  WebPData whole{data, bytes.size()};
+  // An animation's first frame; a still image is its own first frame.
+  WebPDemuxer* demux = WebPDemux(&whole);
+  if (!demux) return "corrupt WebP: the container cannot be parsed";
+  WebPIterator frame{};
+  std::string error;
+  if (!WebPDemuxGetFrame(demux, 1, &frame)) {
+    WebPDemuxDelete(demux);
+    return "corrupt WebP: no frame";
+  }
+  int width = 0, height = 0;
+  if (!WebPGetInfo(frame.fragment.bytes, frame.fragment.size, &width, &height)) {
+    error = "corrupt WebP: bad frame header";
+  } else if (static_cast<int64_t>(width) * height > kMaxPixels) {
+    error = too_large(width, height);
+  } else {
+    out->width = width;
+    out->height = height;
+    out->pixels.resize(static_cast<size_t>(width) * height * 3);
+    // RGB without alpha: the colours as stored, as Pillow's convert("RGB") keeps them.
+    if (!WebPDecodeRGBInto(frame.fragment.bytes, frame.fragment.size, out->pixels.data(), out->pixels.size(),
+                           width * 3)) {
+      error = "corrupt WebP: the image data cannot be decoded";
+    }
+  }
+  WebPDemuxReleaseIterator(&frame);
+  WebPDemuxDelete(demux);
+  return error;
+}
+
+// --- GIF ----------------------------------------------------------------------------------------
+
+struct GifReader {
+  std::string_view bytes;
+  size_t pos = 0;
+};
+
+int gif_read_memory(GifFileType* gif, GifByteType* buffer, int length) {
+  auto* r = static_cast<GifReader*>(gif->UserData);
+  const size_t n = std::min(static_cast<size_t>(length), r->bytes.size() - r->pos);
+  std::memcpy(buffer, r->bytes.data() + r->pos, n);
+  r->pos += n;
+  return static_cast<int>(n);
+}
+
+std::string decode_gif(std::string_view bytes, RgbImage* out) {
+  GifReader reader{bytes};
+  int code = 0;
+  GifFileType* gif = DGifOpen(&reader, gif_read_memory, &code);
+  if (!gif) return std::string("corrupt GIF: ") + GifErrorString(code);
+  auto fail = [&](const std::string& what) {
+    const char* reason = GifErrorString(gif->Error);
+    DGifCloseFile(gif, &code);
+    return "corrupt GIF: " + what + (reason ? std::string(" (") + reason + ")" : std::string());
+  };
+  const int64_t width = gif->SWidth, height = gif->SHeight;
+  if (width * height > kMaxPixels) {
+    DGifCloseFile(gif, &code);
+    return too_large(width, height);
+  }
+  if (width <= 0 || height <= 0) return fail("empty screen");
+  for (;;) {
+    GifRecordType type;
+    if (DGifGetRecordType(gif, &type) == GIF_ERROR) return fail("bad record");
+    if (type == TERMINATE_RECORD_TYPE) {
+      DGifCloseFile(gif, &code);
+      return "GIF without an image";
+    }
+    if (type == EXTENSION_RECORD_TYPE) {
+      int ext_code = 0;
+      GifByteType* ext = nullptr;
+      if (DGifGetExtension(gif, &ext_code, &ext) == GIF_ERROR) return fail("bad extension");
+      while (ext) {
+        if (DGifGetExtensionNext(gif, &ext) == GIF_ERROR) return fail("bad extension");
+      }
+      continue;
+    }
+    if (type != IMAGE_DESC_RECORD_TYPE) continue;
+    if (DGifGetImageDesc(gif) == GIF_ERROR) return fail("bad image descriptor");
+    const GifImageDesc& desc = gif->Image;
+    const ColorMapObject* colors = desc.ColorMap ? desc.ColorMap : gif->SColorMap;
+    if (!colors) return fail("no colour table");
+    if (desc.Width <= 0 || desc.Height <= 0 || static_cast<int64_t>(desc.Width) * desc.Height > kMaxPixels) {
+      return fail("bad frame size");
+    }
+    std::vector<GifPixelType> indices(static_cast<size_t>(desc.Width) * desc.Height);
+    // Interlaced images store rows in four passes.
+    std::vector<int> order;
+    if (desc.Interlace) {
+      for (int pass = 0; pass < 4; ++pass) {
+        static const int kStart[4] = {0, 4, 2, 1}, kStep[4] = {8, 8, 4, 2};
+        for (int y = kStart[pass]; y < desc.Height; y += kStep[pass]) order.push_back(y);
+      }
+    } else {
+      for (int y = 0; y < desc.Height; ++y) order.push_back(y);
+    }
+    for (int y : order) {
+      if (DGifGetLine(gif, indices.data() + static_cast<size_t>(y) * desc.Width, desc.Width) == GIF_ERROR) {
+        return fail("truncated image data");
+      }
+    }
+    // The frame on the logical screen; outside it, the background colour.
+    out->width = static_cast<int>(width);
+    out->height = static_cast<int>(height);
+    out->pixels.assign(static_cast<size_t>(width * height * 3), 0);
+    auto put = [&](size_t at, int index) {
+      if (index < 0 || index >= colors->ColorCount) return;
+      out->pixels[at] = colors->Colors[index].Red;
+      out->pixels[at + 1] = colors->Colors[index].Green;
+      out->pixels[at + 2] = colors->Colors[index].Blue;
+    };
+    if (gif->SColorMap) {
+      for (int64_t i = 0; i < width * height; ++i) put(static_cast<size_t>(i) * 3, gif->SBackGroundColor);
+    }
+    for (int y = 0; y < desc.Height; ++y) {
+      const int64_t sy = desc.Top + y;
+      if (sy < 0 || sy >= height) continue;
+      for (int x = 0; x < desc.Width; ++x) {
+        const int64_t sx = desc.Left + x;
+        if (sx < 0 || sx >= width) continue;
+        put(static_cast<size_t>(sy * width + sx) * 3, indices[static_cast<size_t>(y) * desc.Width + x]);
+      }
+    }
+    DGifCloseFile(gif, &code);
+    return "";
+  }
+}
+
+// --- resampling ---------------------------------------------------------------------------------
+
+constexpr int kPrecisionBits = 32 - 8 - 2;  // fixed-point bits of a weight: sums of 255 * 2^22 fit
+
+// Each output position's first input, count and fixed-point weights.
+struct Taps {
+  int ksize = 0;
+  std::vector<int> first;
+  std::vector<int> count;
+  std::vector<int32_t> weights;  // out_size * ksize
+};
+
+Taps triangle_taps(int in_size, int out_size) {
+  const double scale = static_cast<double>(in_size) / out_size;
+  const double filter_scale = std::max(scale, 1.0);
+  const double support = 1.0 * filter_scale;  // the triangle's support (1), widened to antialias
+  Taps taps;
+  taps.ksize = static_cast<int>(std::ceil(support)) * 2 + 1;
+  taps.first.resize(out_size);
+  taps.count.resize(out_size);
+  taps.weights.assign(static_cast<size_t>(out_size) * taps.ksize, 0);
+  std::vector<double> w(static_cast<size_t>(taps.ksize));
+  for (int o = 0; o < out_size; ++o) {
+    const double center = (o + 0.5) * scale;
+    // Truncation toward zero, then clamped: the input range the filter reaches.
+    int first = static_cast<int>(center - support + 0.5);
+    if (first < 0) first = 0;
+    int last = static_cast<int>(center + support + 0.5);
+    if (last > in_size) last = in_size;
+    const int count = last - first;
+    double total = 0;
+    for (int i = 0; i < count; ++i) {
+      const double x = std::fabs((i + first - center + 0.5) / filter_scale);
+      w[i] = x < 1.0 ? 1.0 - x : 0.0;
+      total += w[i];
+    }
+    for (int i = 0; i < count; ++i) {
+      const double normalised = total != 0 ? w[i] / total : w[i];
+      // Rounded half away from zero into fixed point.
+      taps.weights[static_cast<size_t>(o) * taps.ksize + i] =
+          static_cast<int32_t>(normalised * (1 << kPrecisionBits) + (normalised < 0 ? -0.5 : 0.5));
+    }
+    taps.first[o] = first;
+    taps.count[o] = count;
+  }
+  return taps;
+}
+
+inline uint8_t clip8(int32_t sum) {
+  const int32_t v = sum >> kPrecisionBits;
+  return static_cast<uint8_t>(v < 0 ? 0 : v > 255 ? 255 : v);
+}
+
+RgbImage resize_horizontal(const RgbImage& in, int width) {
+  const Taps taps = triangle_taps(in.width, width);
+  RgbImage out{width, in.height, std::vector<uint8_t>(static_cast<size_t>(width) * in.height * 3)};
+  for (int y = 0; y < in.height; ++y) {
+    const uint8_t* src = in.pixels.data() + static_cast<size_t>(y) * in.width * 3;
+    uint8_t* dst = out.pixels.data() + static_cast<size_t>(y) * width * 3;
+    for (int o = 0; o < width; ++o) {
+      const int32_t* k = taps.weights.data() + static_cast<size_t>(o) * taps.ksize;
+      const uint8_t* p = src + static_cast<size_t>(taps.first[o]) * 3;
+      int32_t r = 1 << (kPrecisionBits - 1), g = r, b = r;
+      for (int i = 0; i < taps.count[o]; ++i) {
+        r += p[i * 3] * k[i];
+        g += p[i * 3 + 1] * k[i];
+        b += p[i * 3 + 2] * k[i];
+      }
+      dst[o * 3] = clip8(r);
+      dst[o * 3 + 1] = clip8(g);
+      dst[o * 3 + 2] = clip8(b);
+    }
+  }
+  return out;
+}
+
+RgbImage resize_vertical(const RgbImage& in, int height) {
+  const Taps taps = triangle_taps(in.height, height);
+  const size_t stride = static_cast<size_t>(in.width) * 3;
+  RgbImage out{in.width, height, std::vector<uint8_t>(stride * height)};
+  std::vector<int32_t> sums(stride);
+  for (int o = 0; o < height; ++o) {
+    const int32_t* k = taps.weights.data() + static_cast<size_t>(o) * taps.ksize;
+    std::fill(sums.begin(), sums.end(), 1 << (kPrecisionBits - 1));
+    for (int i = 0; i < taps.count[o]; ++i) {
+      const uint8_t* row = in.pixels.data() + static_cast<size_t>(taps.first[o] + i) * stride;
+      const int32_t w = k[i];
+      for (size_t x = 0; x < stride; ++x) sums[x] += row[x] * w;
+    }
+    uint8_t* dst = out.pixels.data() + static_cast<size_t>(o) * stride;
+    for (size_t x = 0; x < stride; ++x) dst[x] = clip8(sums[x]);
+  }
+  return out;
+}
+
+class ImageFeaturizer : public Featurizer {
+ public:
+  explicit ImageFeaturizer(const ImageOptions& options) : options_(options) {
+    auto bad = [](const std::string& what) { throw Error(ErrorCode::kInvalidArgument, what); };
+    if (options.resize < 0 || options.crop < 0) bad("--resize and --crop must not be negative");
+    if (options.mean.size() != 3 || options.std.size() != 3) bad("--mean and --std take three values (R,G,B)");
+    for (float s : options.std) {
+      if (!(s > 0)) bad("--std values must be positive");
+    }
+  }
+
+  FeatureKind kind() const override { return options_.raw ? FeatureKind::kUInt8 : FeatureKind::kFloat32; }
+
+  std::string describe() const override {
+    std::string d = "image (";
+    if (options_.resize) d += "shorter side " + std::to_string(options_.resize) + ", bilinear; ";
+    if (options_.crop) d += "centre crop " + std::to_string(options_.crop) + "; ";
+    d += options_.raw ? "uint8 HWC)" : "float32 CHW, normalised)";
+    return d;
+  }
+
+  std::string featurize(std::string_view input, Features* out) const override {
+    RgbImage img;
+    std::string error = decode_image(input, &img);
+    if (!error.empty()) return error;
+    if (options_.resize > 0) {
+      const auto [w, h] = resized_size(img.width, img.height, options_.resize);
+      if (w != img.width || h != img.height) img = resize_bilinear(img, w, h);
+    }
+    if (options_.crop > 0) img = center_crop(img, options_.crop, options_.crop);
+    const size_t plane = static_cast<size_t>(img.width) * img.height;
+    if (options_.raw) {
+      out->bytes = std::move(img.pixels);
+      out->shape = {img.height, img.width, 3};
+      return "";
+    }
+    // ToTensor (/255 in float32) then Normalize ((x - mean) / std in float32), channels first.
+    out->values.resize(plane * 3);
+    for (int c = 0; c < 3; ++c) {
+      const float mean = options_.mean[c], std = options_.std[c];
+      float* dst = out->values.data() + c * plane;
+      for (size_t i = 0; i < plane; ++i) dst[i] = (static_cast<float>(img.pixels[i * 3 + c]) / 255.0f - mean) / std;
+    }
+    out->shape = {3, img.height, img.width};
+    return "";
+  }
+
+ private:
+  ImageOptions options_;
+};
+
+}  // namespace
+
+std::string decode_image(std::string_view bytes, RgbImage* out) {
+  if (bytes.empty()) return "empty file: no image";
+  std::string error;
+  if (starts_with(bytes, "\xFF\xD8\xFF")) {
+    error = decode_jpeg(bytes, out);
+  } else if (starts_with(bytes, "\x89PNG\r\n\x1A\n")) {
+    error = decode_png(bytes, out);
+  } else if (starts_with(bytes, "GIF87a") || starts_with(bytes, "GIF89a")) {
+    error = decode_gif(bytes, out);
+  } else if (bytes.size() >= 12 && starts_with(bytes, "RIFF") && bytes.substr(8, 4) == "WEBP") {
+    error = decode_webp(bytes, out);
+  } else {
+    return "not a JPEG, PNG, WebP or GIF image";
+  }
+  if (error.empty() && (out->width <= 0 || out->height <= 0)) error = "image without pixels";
+  return error;
+}
+
+RgbImage apply_orientation(const RgbImage& in, int orientation) {
+  if (orientation < 2 || orientation > 8) return in;
+  const bool swap = orientation >= 5;
+  RgbImage out;
+  out.width = swap ? in.height : in.width;
+  out.height = swap ? in.width : in.height;
+  out.pixels.resize(in.pixels.size());
+  const int W = in.width, H = in.height;
+  for (int y = 0; y < out.height; ++y) {
+    for (int x = 0; x < out.width; ++x) {
+      int sx = x, sy = y;
+      switch (orientation) {
+        case 2: sx = W - 1 - x; break;                    // mirrored
+        case 3: sx = W - 1 - x; sy = H - 1 - y; break;    // upside down
+        case 4: sy = H - 1 - y; break;                    // mirrored upside down
+        case 5: sx = y; sy = x; break;                    // transposed
+        case 6: sx = y; sy = H - 1 - x; break;            // turned a quarter clockwise to view
+        case 7: sx = W - 1 - y; sy = H - 1 - x; break;    // transversed
+        case 8: sx = W - 1 - y; sy = x; break;            // turned a quarter anticlockwise to view
+      }
+      std::memcpy(&out.pixels[(static_cast<size_t>(y) * out.width + x) * 3],
+                  &in.pixels[(static_cast<size_t>(sy) * W + sx) * 3], 3);
+    }
+  }
+  return out;
+}
+
+RgbImage resize_bilinear(const RgbImage& in, int width, int height) {
+  if (width < 1 || height < 1) throw Error(ErrorCode::kInvalidArgument, "resize to an empty image");
+  RgbImage out = width != in.width ? resize_horizontal(in, width) : in;
+  if (height != in.height) out = resize_vertical(out, height);
+  return out;
+}
+
+std::pair<int, int> resized_size(int width, int height, int size) {
+  const bool portrait = width <= height;
+  const int shorter = portrait ? width : height, longer = portrait ? height : width;
+  const int new_long = static_cast<int>(static_cast<double>(size) * longer / shorter);
+  return portrait ? std::pair{size, new_long} : std::pair{new_long, size};
+}
+
+RgbImage center_crop(const RgbImage& in, int width, int height) {
+  // Padding first when the crop is larger (zeros, split as torchvision splits them).
+  const int pad_left = width > in.width ? (width - in.width) / 2 : 0;
+  const int pad_top = height > in.height ? (height - in.height) / 2 : 0;
+  const int pw = std::max(in.width, width), ph = std::max(in.height, height);
+  // Python's round(): half to even, as nearbyint rounds in the default mode.
+  const int top = static_cast<int>(std::nearbyint((ph - height) / 2.0));
+  const int left = static_cast<int>(std::nearbyint((pw - width) / 2.0));
+  RgbImage out{width, height, std::vector<uint8_t>(static_cast<size_t>(width) * height * 3, 0)};
+  for (int y = 0; y < height; ++y) {
+    const int sy = y + top - pad_top;
+    if (sy < 0 || sy >= in.height) continue;
+    for (int x = 0; x < width; ++x) {
+      const int sx = x + left - pad_left;
+      if (sx < 0 || sx >= in.width) continue;
+      std::memcpy(&out.pixels[(static_cast<size_t>(y) * width + x) * 3],
+                  &in.pixels[(static_cast<size_t>(sy) * in.width + sx) * 3], 3);
+    }
+  }
+  return out;
+}
+
+}  // namespace salvo::image
+
+namespace salvo {
+
+std::shared_ptr<const Featurizer> make_image_featurizer(const ImageOptions& options) {
+  return std::make_shared<image::ImageFeaturizer>(options);
+}
+
+}  // namespace salvo

@@ -1,0 +1,145 @@
+"""salvo prep end to end: folders of good and bad files in, one row per file out, each bad file an
+error row that names it, the job going on; binary-file inputs (globs, pathGlobFilter, partitions,
+labels) for prep and for the other batch commands."""
+import json
+import os
+import pathlib
+import shutil
+import subprocess
+import sys
+import tempfile
+import unittest
+
+sys.path.insert(0, str(pathlib.Path(__file__).resolve().parents[2] / "tools/python"))
+from salvo_ref import prep_fixtures as fx  # noqa: E402
+
+
+def read_jsonl(path):
+    with open(path) as f:
+        return [json.loads(line) for line in f]
+
+
+class PrepEndToEndTest(unittest.TestCase):
+    @classmethod
+    def setUpClass(cls):
+        cls.tmp = tempfile.TemporaryDirectory()
+        root = pathlib.Path(cls.tmp.name)
+        cls.root = root
+        digits = fx.spoken_digits(root / "digits", per_digit=1, formats="wav")
+        audio = root / "audio"
+        (audio / "label=good").mkdir(parents=True)
+        (audio / "label=bad").mkdir(parents=True)
+        wavs = sorted(digits.glob("*/*/*.wav"))
+        for w in wavs[:3]:
+            shutil.copy(w, audio / "label=good" / w.name.replace(".wav", f"-{w.parent.name}.wav"))
+        fx.sox(wavs[0], audio / "label=good" / "clip.flac")
+        fx.sox(wavs[1], audio / "label=good" / "clip.ogg")
+        fx.sox(wavs[2], audio / "label=good" / "clip.mp3")
+        data = wavs[0].read_bytes()
+        (audio / "label=bad" / "truncated.wav").write_bytes(data[: len(data) // 3])
+        (audio / "label=bad" / "empty.wav").write_bytes(b"")
+        (audio / "label=bad" / "text.wav").write_text("not audio, just words\n")
+        os.symlink(audio / "label=bad" / "deleted.wav", audio / "label=bad" / "unreadable.wav")
+        cls.audio = audio
+
+        images = root / "images"
+        fx.icons(images / "good", sizes=("48x48",), categories=("devices", "places"), per_category=2)
+        bad = images / "bad"
+        bad.mkdir()
+        (bad / "text.jpg").write_text("I am a text file with a .jpg name\n")
+        (bad / "empty.png").write_bytes(b"")
+        png = sorted((images / "good").glob("*/*.png"))[0].read_bytes()
+        (bad / "truncated.png").write_bytes(png[: len(png) // 2])
+        os.symlink(bad / "nowhere.png", bad / "unreadable.png")
+        cls.images = images
+
+    @classmethod
+    def tearDownClass(cls):
+        cls.tmp.cleanup()
+
+    def prep(self, *args, name="out.jsonl"):
+        out = self.root / name
+        proc = fx.run_salvo("prep", "--output", out, *args)
+        return read_jsonl(out), proc.stderr
+
+    def test_audio_good_and_corrupt_files(self):
+        rows, stderr = self.prep("--input", self.audio, "--features", "audio-logmel", "--sample-rate", "16000",
+                                 "--n-mels", "40", "--hop-length", "160", "--n-fft", "400", "--keep-columns", "label")
+        self.assertEqual(len(rows), 10)
+        self.assertIn("10 files, 4 errors", stderr)
+        by_name = {pathlib.Path(r["path"]).name: r for r in rows}
+        for name in ("truncated.wav", "empty.wav", "text.wav", "unreadable.wav"):
+            row = by_name[name]
+            self.assertIsNotNone(row.get("error"), name)
+            self.assertIn(str(self.audio / "label=bad" / name), row.get("error"), "the error names the file")
+            self.assertIsNone(row.get("features"))
+            self.assertEqual(row["label"], "bad", "partition columns are kept on error rows")
+        self.assertIn("truncated", by_name["truncated.wav"]["error"])
+        self.assertIn("cannot open", by_name["unreadable.wav"]["error"])
+        for name in ("clip.flac", "clip.ogg", "clip.mp3"):
+            row = by_name[name]
+            self.assertIsNone(row.get("error"), f"{name}: {row.get('error')}")
+            n_mels, frames = row["shape"]
+            self.assertEqual(n_mels, 40)
+            self.assertEqual(len(row.get("features")), n_mels * frames)
+            self.assertEqual(row["label"], "good")
+
+    def test_images_good_and_corrupt_files(self):
+        rows, stderr = self.prep("--input", self.images, "--features", "image", "--resize", "32", "--crop", "28",
+                                 "--label-from", "parent")
+        self.assertIn("4 errors", stderr)
+        errors = {pathlib.Path(r["path"]).name: r.get("error") for r in rows if r.get("error")}
+        self.assertEqual(set(errors), {"text.jpg", "empty.png", "truncated.png", "unreadable.png"})
+        self.assertIn("not a JPEG, PNG, WebP or GIF image", errors["text.jpg"])
+        for name, error in errors.items():
+            self.assertIn(name, error)
+        good = [r for r in rows if not r.get("error")]
+        self.assertEqual(len(good), 4)
+        for r in good:
+            self.assertEqual(r["shape"], [3, 28, 28])
+            self.assertIn(r["label"], ("devices", "places"))
+
+    def test_globs_filters_and_limits(self):
+        rows, _ = self.prep("--input", f"{self.audio}/**/*.wav", "--features", "audio-logmel", "--glob", "t*",
+                            "--recursive", "--keep-columns", "length")
+        self.assertEqual(sorted(pathlib.Path(r["path"]).name for r in rows), ["text.wav", "truncated.wav"])
+        self.assertNotIn("label", rows[0], "--recursive: no partition columns")
+        rows, stderr = self.prep("--input", self.audio / "label=good", "--features", "audio-logmel",
+                                 "--max-record-bytes", "1000", "--label-from", r"regex:label=(\w+)")
+        self.assertTrue(all("--max-record-bytes" in r.get("error") for r in rows))
+        self.assertTrue(all(r["label"] == "good" for r in rows))
+
+    def test_sharded_gzip_tfrecord_and_success_marker(self):
+        out = self.root / "shards"
+        fx.run_salvo("prep", "--input", self.images / "good", "--output", out, "--features", "image", "--num-shards",
+                     "3", "--compression", "gzip", "--resize", "16", "--crop", "16", "--quiet")
+        names = sorted(p.name for p in out.iterdir())
+        self.assertEqual(names, ["_SUCCESS"] + [f"part-0000{i}-of-00003.tfrecord.gz" for i in range(3)])
+
+    def test_usage_errors_are_one_line(self):
+        proc = fx.run_salvo("prep", "--input", self.images, "--output", self.root / "x.jsonl", "--features", "image",
+                            "--keep-columns", "nope", check=False)
+        self.assertEqual(proc.returncode, 2)
+        self.assertIn('no column "nope"', proc.stderr)
+        self.assertEqual(len(proc.stderr.strip().splitlines()), 1)
+        proc = fx.run_salvo("prep", "--input", self.root / "missing", "--output", self.root / "x.jsonl", "--features",
+                            "image", check=False)
+        self.assertEqual(proc.returncode, 3, proc.stderr)
+
+    def test_other_commands_read_binary_files(self):
+        texts = self.root / "texts"
+        (texts / "lang=en").mkdir(parents=True)
+        (texts / "lang=en" / "a.txt").write_text("a library for fonts")
+        (texts / "lang=en" / "b.txt").write_bytes(b"\xff\xfe bad utf-8")
+        out = self.root / "tok.jsonl"
+        model = fx.ROOT / "examples/debian-sections"
+        fx.run_salvo("tokenize", "--model", model, "--input", texts, "--output", out, "--text-field", "content",
+                     "--keep-columns", "path,lang", "--quiet")
+        rows = read_jsonl(out)
+        self.assertEqual(rows[0]["lang"], "en")
+        self.assertGreater(len(rows[0]["input_ids"]), 2)
+        self.assertIn("b.txt: text is not valid UTF-8", rows[1]["error"])
+
+
+if __name__ == "__main__":
+    unittest.main()

@@ -1,0 +1,151 @@
+// Binary files as rows: listing (folders, globs with **, pathGlobFilter, hidden files), Spark's
+// partition columns and their types, labels, and bad files as error rows.
+#include "io/binary_file_source.h"
+
+#include <gtest/gtest.h>
+#include <unistd.h>
+
+#include "salvo/error.h"
+#include "test_files.h"
+
+namespace salvo {
+namespace {
+
+namespace fs = std::filesystem;
+
+struct Layout {
+  testing::ScratchDir dir;
+  Layout() {
+    for (const char* d : {"year=2024/kind=cat", "year=2025/kind=dog", "year=2025/kind=cat", ".hidden", "_tmp"}) {
+      fs::create_directories(dir / d);
+    }
+    dir.write("year=2024/kind=cat/a.wav", "AAAA");
+    dir.write("year=2025/kind=dog/b.wav", "BB");
+    dir.write("year=2025/kind=cat/c.txt", "C");
+    dir.write("year=2025/kind=cat/.d.wav", "hidden");
+    dir.write(".hidden/e.wav", "hidden");
+    dir.write("_tmp/f.wav", "hidden");
+  }
+};
+
+std::vector<InputRow> read_all(RowSource& source) {
+  std::vector<RawRecord> records;
+  while (source.read(1, &records)) {
+  }
+  std::vector<InputRow> rows(records.size());
+  for (size_t i = 0; i < records.size(); ++i) source.parse(records[i], &rows[i]);
+  return rows;
+}
+
+FieldNames fields(std::vector<std::string> keep, std::string text = "content") {
+  FieldNames f;
+  f.text = std::move(text);
+  f.passthrough = std::move(keep);
+  return f;
+}
+
+TEST(BinaryFileSourceTest, AFolderGivesSparksColumnsWithTypedPartitions) {
+  Layout l;
+  auto source = open_binary_file_source(l.dir.path().string(), fields({"path", "length", "year", "kind", "modificationTime"}),
+                                        {}, {});
+  const CarriedColumns carried = source->carried_columns();
+  ASSERT_EQ(carried.passthrough.size(), 5u);
+  EXPECT_EQ(carried.passthrough[1].type, ValueType::kInt64);
+  EXPECT_EQ(carried.passthrough[2].type, ValueType::kInt32) << "Spark infers integer partition values";
+  EXPECT_EQ(carried.passthrough[3].type, ValueType::kString);
+  EXPECT_EQ(carried.passthrough[4].type, ValueType::kTimestamp);
+  const auto rows = read_all(*source);
+  ASSERT_EQ(rows.size(), 3u) << "hidden files and folders are skipped";
+  EXPECT_EQ(rows[0].text, "AAAA");
+  EXPECT_EQ(rows[0].passthrough[0], (l.dir / "year=2024/kind=cat/a.wav").string());
+  EXPECT_EQ(rows[0].passthrough[1], 4);
+  EXPECT_EQ(rows[0].passthrough[2], 2024);
+  EXPECT_EQ(rows[0].passthrough[3], "cat");
+  EXPECT_GT(rows[0].passthrough[4].get<int64_t>(), 1600000000LL * 1000000);
+  EXPECT_EQ(rows[2].passthrough[3], "dog") << "sorted by path";
+  EXPECT_EQ(source->total_bytes(), 7u);
+}
+
+TEST(BinaryFileSourceTest, GlobsFiltersAndRecursiveLookup) {
+  Layout l;
+  const std::string root = l.dir.path().string();
+  auto globbed = open_binary_file_source(root + "/**/*.wav", fields({"path"}), {}, {});
+  EXPECT_EQ(read_all(*globbed).size(), 2u);
+  auto one_level = open_binary_file_source(root + "/year=2025/*/*", fields({"path"}), {}, {});
+  EXPECT_EQ(read_all(*one_level).size(), 2u);
+  BinaryFileOptions filter;
+  filter.glob = "*.txt";
+  auto filtered = open_binary_file_source(root, fields({"path"}), {}, filter);
+  const auto rows = read_all(*filtered);
+  ASSERT_EQ(rows.size(), 1u);
+  EXPECT_EQ(rows[0].text, "C");
+  BinaryFileOptions recursive;
+  recursive.recursive = true;
+  EXPECT_THROW(open_binary_file_source(root, fields({"year"}), {}, recursive), Error)
+      << "recursiveFileLookup turns partition columns off";
+  EXPECT_THROW(open_binary_file_source(root + "/*.flac", fields({}), {}, {}), Error) << "nothing matches";
+}
+
+TEST(BinaryFileSourceTest, LabelsFromTheParentFolderOrARegex) {
+  Layout l;
+  BinaryFileOptions parent;
+  parent.label_from = "parent";
+  auto a = open_binary_file_source(l.dir.path().string(), fields({"label"}), {}, parent);
+  const auto rows = read_all(*a);
+  EXPECT_EQ(rows[0].passthrough[0], "kind=cat");
+  BinaryFileOptions regex;
+  regex.label_from = "regex:kind=(\\w+)/b";
+  auto b = open_binary_file_source(l.dir.path().string(), fields({"label"}), {}, regex);
+  const auto labelled = read_all(*b);
+  EXPECT_TRUE(labelled[0].passthrough[0].is_null()) << "no match: no label";
+  EXPECT_EQ(labelled[2].passthrough[0], "dog");
+  regex.label_from = "regex:([";
+  EXPECT_THROW(open_binary_file_source(l.dir.path().string(), fields({}), {}, regex), Error);
+  regex.label_from = "grandparent";
+  EXPECT_THROW(open_binary_file_source(l.dir.path().string(), fields({}), {}, regex), Error);
+}
+
+TEST(BinaryFileSourceTest, BadFilesAreErrorRowsNamingTheFile) {
+  testing::ScratchDir dir;
+  dir.write("big.bin", std::string(100, 'x'));
+  dir.write("ok.bin", "fine");
+  fs::create_symlink(dir / "missing", dir / "gone.bin");
+  auto source = open_binary_file_source(dir.path().string(), fields({"path", "length"}), SourceLimits{50}, {});
+  const auto rows = read_all(*source);
+  ASSERT_EQ(rows.size(), 3u);
+  EXPECT_NE(rows[0].error.find("over the limit of 50"), std::string::npos) << rows[0].error;
+  EXPECT_EQ(rows[0].passthrough[1], 100) << "the row keeps its columns";
+  EXPECT_NE(rows[1].error.find("cannot open"), std::string::npos) << rows[1].error;
+  EXPECT_EQ(source->record_label(rows[1]), (dir / "gone.bin").string());
+  EXPECT_EQ(rows[2].error, "");
+  EXPECT_EQ(rows[2].text, "fine");
+}
+
+TEST(BinaryFileSourceTest, UnknownColumnsAreNamedWithTheColumnsThereAre) {
+  testing::ScratchDir dir;
+  dir.write("a.bin", "x");
+  try {
+    open_binary_file_source(dir.path().string(), fields({}, "text"), {}, {});
+    FAIL();
+  } catch (const Error& e) {
+    EXPECT_NE(std::string(e.what()).find("path, modificationTime, length, content"), std::string::npos) << e.what();
+  }
+  auto by_path = open_binary_file_source(dir.path().string(), fields({}, "path"), {}, {});
+  EXPECT_EQ(read_all(*by_path)[0].text, (dir / "a.bin").string());
+}
+
+TEST(BinaryFileSourceTest, OnlyNonParquetFoldersAndGlobsLookLikeBinaryFiles) {
+  testing::ScratchDir dir;
+  fs::create_directories(dir / "p");
+  fs::create_directories(dir / "w");
+  dir.write("p/part-0.parquet", "x");
+  dir.write("w/a.wav", "x");
+  EXPECT_FALSE(looks_like_binary_files((dir / "p").string()));
+  EXPECT_TRUE(looks_like_binary_files((dir / "w").string()));
+  EXPECT_TRUE(looks_like_binary_files((dir / "w/*.wav").string()));
+  EXPECT_FALSE(looks_like_binary_files((dir / "p/*.parquet").string()));
+  EXPECT_FALSE(looks_like_binary_files((dir / "w/a.wav").string()));
+}
+
+}  // namespace
+}  // namespace salvo
