@@ -16,6 +16,7 @@ namespace {
 
 constexpr size_t kHeaderBytes = 8;  // u32 key length, u32 payload length (native order: the file is private)
 constexpr size_t kPage = 4096;
+constexpr size_t kHugePage = size_t{2} << 20;
 
 size_t round_up(size_t n, size_t to) { return (n + to - 1) / to * to; }
 
@@ -42,9 +43,21 @@ class MappedBuffer {
  public:
   MappedBuffer() = default;
   explicit MappedBuffer(size_t size) : size_(round_up(std::max<size_t>(size, 1), kPage)) {
-    void* p = ::mmap(nullptr, size_, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+    // Buffers of whole huge pages get them (where the system allows it): records are read back in
+    // sorted order, all over the arena, and 4 KiB pages would make most of those reads TLB misses.
+    const bool huge = size_ % kHugePage == 0;
+    const size_t mapped = huge ? size_ + kHugePage : size_;
+    void* p = ::mmap(nullptr, mapped, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
     if (p == MAP_FAILED) throw Error(ErrorCode::kIo, "cannot allocate " + std::to_string(size_) + " bytes: " + errno_text());
     data_ = static_cast<uint8_t*>(p);
+    if (huge) {
+      uint8_t* aligned = reinterpret_cast<uint8_t*>(round_up(reinterpret_cast<uintptr_t>(data_), kHugePage));
+      if (aligned > data_) ::munmap(data_, static_cast<size_t>(aligned - data_));
+      const size_t tail = static_cast<size_t>(data_ + mapped - (aligned + size_));
+      if (tail > 0) ::munmap(aligned + size_, tail);
+      data_ = aligned;
+      ::madvise(data_, size_, MADV_HUGEPAGE);
+    }
   }
   MappedBuffer(MappedBuffer&& other) noexcept : data_(other.data_), size_(other.size_) {
     other.data_ = nullptr;
@@ -309,6 +322,7 @@ class ExternalSorter::Impl {
     options_.memory_bytes = std::max<size_t>(options_.memory_bytes, 16 * kPage);
     options_.min_read_buffer = std::max<size_t>(options_.min_read_buffer, kPage);
     block_bytes_ = round_up(std::clamp<size_t>(options_.memory_bytes / 16, kPage, size_t{4} << 20), kPage);
+    if (block_bytes_ >= kHugePage) block_bytes_ = block_bytes_ / kHugePage * kHugePage;
     write_buffer_bytes_ = round_up(std::clamp<size_t>(options_.memory_bytes / 16, kPage, size_t{1} << 20), kPage);
   }
 
@@ -329,7 +343,7 @@ class ExternalSorter::Impl {
   void finish() {
     finished_ = true;
     if (runs_.empty()) {
-      std::sort(index_.begin(), index_.end(), entry_less);
+      std::sort(index_.begin(), index_.end(), [](const Entry& a, const Entry& b) { return entry_less(a, b); });
       return;
     }
     if (!index_.empty()) spill_run();
@@ -364,6 +378,13 @@ class ExternalSorter::Impl {
     if (!finished_) throw Error(ErrorCode::kInternal, "ExternalSorter::next before finish");
     if (merger_) return merger_->next(key, payload);
     if (next_entry_ >= index_.size()) return false;
+    // Sorted entries point all over the arena: fetch records a little ahead of their turn.
+    constexpr size_t kAhead = 12;
+    if (next_entry_ + kAhead < index_.size()) {
+      const uint8_t* ahead = index_[next_entry_ + kAhead].record;
+      __builtin_prefetch(ahead);
+      __builtin_prefetch(ahead + 64);
+    }
     const Entry& e = index_[next_entry_++];
     *key = entry_key(e);
     *payload = entry_payload(e);
@@ -406,7 +427,7 @@ class ExternalSorter::Impl {
 
   // Sorts the records in memory and appends them to the spill file as one run.
   void spill_run() {
-    std::sort(index_.begin(), index_.end(), entry_less);
+    std::sort(index_.begin(), index_.end(), [](const Entry& a, const Entry& b) { return entry_less(a, b); });
     if (!file_) file_ = std::make_unique<SpillFile>(options_.temp_dir);
     const uint64_t start = file_->size();
     RunWriter writer(file_.get(), write_buffer_bytes_);
