@@ -112,7 +112,10 @@ void add_windows_command(CLI::App& app, Runner* selected) {
                 "The input is already ordered by (group, time), groups ascending: skip the sort (verified as it "
                 "streams: a row out of order ends the job)");
   cmd->add_flag("--skip-empty", o.skip_empty, "Leave out windows that hold no event");
-  cmd->add_option("--memory", o.memory, "Memory budget of the sort, e.g. 64M, 2G")->capture_default_str();
+  cmd->add_option("--memory", o.memory,
+                  "Memory budget of the sort and the output buffers, e.g. 64M, 2G (the events of the widest window "
+                  "come on top)")
+      ->capture_default_str();
   cmd->add_option("--temp-dir", o.temp_dir, "Where sorted runs are spilled (default $TMPDIR or /tmp)");
   cmd->add_option("--errors-output", o.errors_output,
                   "Write the rows left out (null or unreadable time, unreadable values) here, as .jsonl or .csv: "

@@ -160,8 +160,10 @@ WindowsSummary run_windows(const WindowsOptions& o) {
   const WindowsPlan& plan = job.plan;
   TableSource& source = *job.source;
 
+  // The budget covers the output's buffered row group too (Parquet's default is 128 MiB).
   SinkOptions sink_options;
   sink_options.compression = o.compression;
+  sink_options.row_group_bytes = std::clamp<uint64_t>(plan.memory_bytes / 16, uint64_t{1} << 20, uint64_t{128} << 20);
   std::unique_ptr<RowSink> sink = open_row_sink(o.output, job.output, sink_options);
   const Schema error_schema{{{"row", DataType::int64()}, {"error", DataType::string()}}, {}};
   std::unique_ptr<RowSink> error_sink;
@@ -183,9 +185,10 @@ WindowsSummary run_windows(const WindowsOptions& o) {
   WindowEngine engine(plan.geometry, kinds, std::move(features), std::move(label), job.output,
                       [&](RecordBatch&& rows) { sink->write(rows); });
 
-  // The sort gets the budget but what reading and writing hold besides: a decoded input batch
-  // and an output batch.
-  const uint64_t reserve = std::min<uint64_t>(plan.memory_bytes / 4, uint64_t{32} << 20);
+  // The sort gets the budget but a quarter, which covers the output's row group (a sixteenth) and
+  // what encoding it takes, the output batches and the spill's write buffer. The events of the
+  // widest window, and the decoded input row groups, come on top.
+  const uint64_t reserve = plan.memory_bytes / 4;
   std::optional<ExternalSorter> sorter;
   if (!o.sorted) sorter.emplace(ExternalSorterOptions{plan.memory_bytes - reserve, o.temp_dir});
 
