@@ -33,11 +33,12 @@ void run(WindowsFlags& flags) {
       std::string text = std::string(p.phase) + ", " + human_count(p.rows) + " rows";
       if (p.bad_rows) text += " (" + human_count(p.bad_rows) + " bad)";
       text += ", " + human_count(p.windows) + " windows";
+      // Reading (and, with --sorted, everything) goes by input bytes; after a sort, by rows merged.
       double fraction = -1;
-      if (std::string(p.phase) == "reading" && p.total_bytes && *p.total_bytes > 0) {
-        fraction = static_cast<double>(p.bytes_read) / *p.total_bytes;
-      } else if (std::string(p.phase) == "windows" && p.rows > 0 && p.rows_done > 0) {
+      if (p.rows_done > 0 && p.rows > 0) {
         fraction = static_cast<double>(p.rows_done) / p.rows;
+      } else if (p.total_bytes && *p.total_bytes > 0) {
+        fraction = static_cast<double>(p.bytes_read) / *p.total_bytes;
       }
       progress.update_text(text, fraction);
     };

@@ -125,17 +125,22 @@ bool event_time(const Column& column, int64_t row, TimeUnit unit, int64_t* micro
   }
   bool ok = true;
   switch (column.type().id()) {
-    case TypeId::kTimestamp: *micros = column.int64_at(row); return true;
+    case TypeId::kTimestamp: *micros = column.int64_at(row); break;
     case TypeId::kInt32: ok = to_micros(static_cast<int64_t>(column.int32_at(row)), unit, micros); break;
     case TypeId::kInt64: ok = to_micros(column.int64_at(row), unit, micros); break;
     case TypeId::kFloat32: ok = to_micros(static_cast<double>(column.float32_at(row)), unit, micros); break;
     case TypeId::kFloat64: ok = to_micros(column.float64_at(row), unit, micros); break;
     case TypeId::kString:
-      if (parse_timestamp(column.string_at(row), micros)) return true;
-      *why = "the time \"" + std::string(column.string_at(row)) + "\" is not an ISO 8601 timestamp";
-      return false;
+      if (!parse_timestamp(column.string_at(row), micros)) {
+        *why = "the time \"" + std::string(column.string_at(row)) + "\" is not an ISO 8601 timestamp";
+        return false;
+      }
+      break;
     default: ok = false;
   }
+  // Far enough from int64's ends that window arithmetic never overflows (about 146,000 years).
+  constexpr int64_t kLimit = int64_t{1} << 62;
+  if (ok && (*micros < -kLimit || *micros > kLimit)) ok = false;
   if (!ok) *why = "the time is out of range";
   return ok;
 }

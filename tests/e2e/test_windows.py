@@ -259,6 +259,12 @@ class TestWindowsOutputs(WindowsTestCase):
         want, schema = read_parquet_rows(self.path("out.parquet"))
         self.assertEqual(schema.field("window_end").type, pa.timestamp("us", tz="UTC"))
         self.assertEqual(schema.field("label").type, pa.bool_())
+        import duckdb  # an independent Parquet reader sees timestamps too
+        types = {row[0]: row[1] for row in
+                 duckdb.sql(f"DESCRIBE SELECT * FROM read_parquet('{self.path('out.parquet')}')").fetchall()}
+        self.assertEqual(types["window_start"], "TIMESTAMP WITH TIME ZONE")
+        first = duckdb.sql(f"SELECT epoch_us(window_start) FROM read_parquet('{self.path('out.parquet')}') LIMIT 1")
+        self.assertEqual(first.fetchall()[0][0], want[0]["window_start"])
         self.run_windows(*args, "--output", self.path("folder") + "/")
         self.assertTrue(os.path.exists(self.path("folder/_SUCCESS")))
         self.assertEqual(read_parquet_rows(self.path("folder"))[0], want)
