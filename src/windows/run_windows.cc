@@ -53,6 +53,17 @@ PreparedJob prepare(const WindowsOptions& o) {
   const WindowsPlan& plan = job.plan;
   TableSourceOptions source_options;
   source_options.column_types = plan.column_types;
+  // A CSV or JSONL column without a value to infer its type from gets one its aggregates accept.
+  auto hint = [&](const FeatureSpec& f) {
+    if (f.column.empty()) return;
+    if (f.kind == AggregateKind::kSum || f.kind == AggregateKind::kMean || f.kind == AggregateKind::kStddev) {
+      source_options.empty_column_types[f.column] = DataType::float64();
+    } else if (f.kind == AggregateKind::kAny) {
+      source_options.empty_column_types[f.column] = DataType::boolean();
+    }
+  };
+  for (const FeatureSpec& f : plan.features) hint(f);
+  if (plan.label) hint(plan.label->aggregate);
   job.source = open_table_source(o.input.string(), plan.columns, source_options);
   const Schema& in = job.source->schema();
 

@@ -126,8 +126,9 @@ bool append_value(const json& v, bool csv, Column* out) {
   }
 }
 
-// The type every non-null value of a column fits (see TableSourceOptions::infer_rows).
-DataType infer_type(const std::deque<TextRow>& rows, size_t column, bool csv) {
+// The type every non-null value of a column fits (see TableSourceOptions::infer_rows), or
+// `if_empty` when there is none.
+DataType infer_type(const std::deque<TextRow>& rows, size_t column, bool csv, const DataType& if_empty) {
   bool any = false, all_bool = true, all_int = true, all_number = true;
   for (const TextRow& row : rows) {
     if (!row.error.empty()) continue;
@@ -150,7 +151,7 @@ DataType infer_type(const std::deque<TextRow>& rows, size_t column, bool csv) {
       all_number = all_number && v.is_number();
     }
   }
-  if (!any) return DataType::string();
+  if (!any) return if_empty;
   if (all_bool) return DataType::boolean();
   if (all_int) return DataType::int64();
   if (all_number) return DataType::float64();
@@ -179,8 +180,13 @@ class TextTableSource : public TableSource {
     }
     for (size_t c = 0; c < columns.size(); ++c) {
       auto given = options.column_types.find(columns[c]);
-      schema_.fields.push_back({columns[c], given != options.column_types.end() ? given->second
-                                                                                : infer_type(pending_, c, csv_)});
+      auto if_empty = options.empty_column_types.find(columns[c]);
+      schema_.fields.push_back(
+          {columns[c], given != options.column_types.end()
+                           ? given->second
+                           : infer_type(pending_, c, csv_,
+                                        if_empty != options.empty_column_types.end() ? if_empty->second
+                                                                                     : DataType::string())});
     }
     if (csv_) return;
     // A CSV header names its columns; JSON lines only show theirs row by row.

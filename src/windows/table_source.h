@@ -27,6 +27,8 @@ struct InputBatch {
 struct TableSourceOptions {
   // Types to read CSV and JSONL columns as, instead of inferring them ("amount" -> float64).
   std::map<std::string, DataType> column_types;
+  // Types for CSV and JSONL columns that have no value in the rows types are inferred from.
+  std::map<std::string, DataType> empty_column_types;
   size_t max_record_bytes = size_t{16} << 20;
   // CSV and JSONL columns without a given type get the type that fits every value of the first
   // `infer_rows` records: bool, int64, float64 (a mix of integers and decimals), else string.

@@ -308,6 +308,17 @@ class TestWindowsBadInput(WindowsTestCase):
             out = [json.loads(line) for line in f]
         self.assertEqual([(r["customer"], r["count"], r["sum_amount"]) for r in out], [("a", 1, 1.5), ("b", 1, 4.0)])
 
+    def test_empty_input_gives_an_empty_table_with_the_schema(self):
+        path = self.path("empty.csv")
+        with open(path, "w") as f:
+            f.write("customer,ts,amount\n")
+        proc = self.run_windows("--input", path, "--output", self.path("out.parquet"), "--group-by", "customer",
+                                "--time-column", "ts", "--window", "1d", "--features", "count(*), sum(amount)")
+        self.assertIn("0 rows, 0 groups, 0 windows", proc.stderr)
+        table = pq.read_table(self.path("out.parquet"))
+        self.assertEqual(table.num_rows, 0)
+        self.assertEqual(table.schema.field("sum_amount").type, pa.float64())
+
     def test_usage_errors_are_one_line_naming_the_problem(self):
         df = make_events(11, groups=3)
         path = self.path("events.parquet")

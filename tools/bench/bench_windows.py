@@ -6,7 +6,8 @@ events each and a few huge ones, two years of history, in scrambled order. Both 
 customer and per 14-day window starting every day (Spark's window() alignment, non-empty windows):
 count(*), sum(amount), mean(duration), max(amount), distinct(kind), last(plan).
 
-- salvo: `salvo windows ... --skip-empty --memory <M>` (Parquet in, Parquet out).
+- salvo: `salvo windows ... --skip-empty --memory <M>` (Parquet in, Parquet out), once per --memory
+  given (by default 512M, which sorts these events in memory, and 64M, which spills sorted runs).
 - pandas, vectorised: read the Parquet file, sort by (customer, time), give each event one row per
   window that holds it (np.repeat: Spark's explode), groupby(customer, window_start).agg(...), write
   Parquet. The fastest way we know to get these windows from pandas; it needs window/step copies of
@@ -19,7 +20,8 @@ Each system runs as its own process; wall time, CPU time (user + system, all thr
 resident memory (VmHWM from /proc, polled every 10 ms) are measured from outside. The outputs of
 salvo and vectorised pandas are compared row by row before anything is reported.
 
-    /work/venv/bin/python tools/bench/bench_windows.py --events 3000000 [--repeats 3] [--salvo build/salvo]
+    /work/venv/bin/python tools/bench/bench_windows.py --events 3000000 [--repeats 3] [--memory 512M,64M]
+        [--apply-groups 100] [--salvo build/salvo]
 """
 import argparse
 import json
@@ -172,7 +174,7 @@ def main():
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--events", type=int, default=3_000_000)
     parser.add_argument("--repeats", type=int, default=1)
-    parser.add_argument("--memory", default="512M", help="salvo's --memory")
+    parser.add_argument("--memory", default="512M,64M", help="salvo's --memory, one run each (comma-separated)")
     parser.add_argument("--apply-groups", type=int, default=200, help="customers for the per-group apply (0: skip)")
     parser.add_argument("--salvo", default=os.path.join(REPO, "build", "salvo"))
     parser.add_argument("--workdir", default=None)
@@ -192,26 +194,33 @@ def main():
     print(f"{args.events} events of {groups} customers (largest {largest}), {os.path.getsize(events) / 1e6:.0f} MB "
           f"Parquet; windows of 14 days every day; {os.cpu_count()} cores", file=sys.stderr)
     salvo_out, pandas_out = os.path.join(work, "salvo.parquet"), os.path.join(work, "pandas.parquet")
-    salvo_cmd = [args.salvo, "windows", "--input", events, "--output", salvo_out, "--group-by", "customer_id",
-                 "--time-column", "ts", "--window", "14d", "--step", "1d", "--features", FEATURES, "--skip-empty",
-                 "--memory", args.memory, "--temp-dir", work, "--quiet"]
+    memories = args.memory.split(",")
+
+    def salvo_cmd(memory):
+        return [args.salvo, "windows", "--input", events, "--output", salvo_out, "--group-by", "customer_id",
+                "--time-column", "ts", "--window", "14d", "--step", "1d", "--features", FEATURES, "--skip-empty",
+                "--memory", memory, "--temp-dir", work, "--quiet"]
+
     pandas_cmd = [sys.executable, __file__, "--role", "pandas", "--input", events, "--output", pandas_out]
-    results = {"salvo": [], "pandas": []}
+    results = {m: [] for m in memories}
+    results["pandas"] = []
+    windows = 0
     for _ in range(args.repeats):
-        results["salvo"].append(measure(salvo_cmd)[:3])
         results["pandas"].append(measure(pandas_cmd)[:3])
-    windows = compare(salvo_out, pandas_out)
+        for m in memories:
+            results[m].append(measure(salvo_cmd(m))[:3])
+            windows = compare(salvo_out, pandas_out)
 
     def median(rows, i):
         values = sorted(r[i] for r in rows)
         return values[len(values) // 2]
 
-    print(f"\n{windows} windows; same rows from both. Median of {args.repeats}:\n")
+    print(f"\n{windows} windows; the same rows from every run. Median of {args.repeats}:\n")
     print("| system | wall s | CPU s | events/s (wall) | peak memory |")
     print("| --- | --- | --- | --- | --- |")
-    for name in ("salvo", "pandas"):
+    for name in memories + ["pandas"]:
         wall, cpu, rss = median(results[name], 0), median(results[name], 1), median(results[name], 2)
-        label = f"salvo windows --memory {args.memory}" if name == "salvo" else "pandas, vectorised (explode + groupby)"
+        label = f"salvo windows --memory {name}" if name != "pandas" else "pandas, vectorised (explode + groupby)"
         print(f"| {label} | {wall:.1f} | {cpu:.1f} | {args.events / wall / 1e6:.2f}M | {rss / 2**20:.0f} MiB |")
     if args.apply_groups:
         wall, cpu, rss, out, _ = measure([sys.executable, __file__, "--role", "pandas-apply", "--input", events,
@@ -220,10 +229,12 @@ def main():
         n = json.loads(out.strip().splitlines()[-1])["events"]
         print(f"| pandas, per-group apply ({args.apply_groups} customers, {n} events) | {wall:.1f} | {cpu:.1f} | "
               f"{n / wall / 1e6:.3f}M | {rss / 2**20:.0f} MiB |")
-    s_wall, p_wall = median(results["salvo"], 0), median(results["pandas"], 0)
-    s_cpu, p_cpu = median(results["salvo"], 1), median(results["pandas"], 1)
-    print(f"\nsalvo / pandas (vectorised): {p_wall / s_wall:.1f}x faster in wall time, {p_cpu / s_cpu:.1f}x in CPU time, "
-          f"{median(results['pandas'], 2) / median(results['salvo'], 2):.1f}x less peak memory")
+    p_wall, p_cpu, p_rss = (median(results["pandas"], i) for i in range(3))
+    print()
+    for m in memories:
+        s_wall, s_cpu, s_rss = (median(results[m], i) for i in range(3))
+        print(f"salvo --memory {m} against pandas (vectorised): {p_wall / s_wall:.1f}x in wall time, "
+              f"{p_cpu / s_cpu:.1f}x in CPU time, {p_rss / s_rss:.1f}x less peak memory")
 
 
 if __name__ == "__main__":
