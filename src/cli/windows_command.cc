@@ -18,9 +18,12 @@ struct WindowsFlags {
 
 std::string human_bytes(double bytes) {
   char buf[32];
-  if (bytes >= 1e9) std::snprintf(buf, sizeof(buf), "%.1f GB", bytes / 1e9);
-  else if (bytes >= 1e6) std::snprintf(buf, sizeof(buf), "%.1f MB", bytes / 1e6);
-  else std::snprintf(buf, sizeof(buf), "%.0f kB", bytes / 1e3);
+  if (bytes >= 1e9)
+    std::snprintf(buf, sizeof(buf), "%.1f GB", bytes / 1e9);
+  else if (bytes >= 1e6)
+    std::snprintf(buf, sizeof(buf), "%.1f MB", bytes / 1e6);
+  else
+    std::snprintf(buf, sizeof(buf), "%.0f kB", bytes / 1e3);
   return buf;
 }
 

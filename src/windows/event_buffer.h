@@ -19,7 +19,9 @@ enum class ValueKind : uint8_t { kBool, kInt, kFloat, kString, kTimestamp };
 // The kind of a column type; throws salvo::Error(kInvalidArgument) for lists and JSON values.
 ValueKind value_kind_of(const DataType& type, const std::string& column);
 
-inline bool is_integer_kind(ValueKind k) { return k == ValueKind::kBool || k == ValueKind::kInt || k == ValueKind::kTimestamp; }
+inline bool is_integer_kind(ValueKind k) {
+  return k == ValueKind::kBool || k == ValueKind::kInt || k == ValueKind::kTimestamp;
+}
 
 class EventBuffer {
  public:

@@ -72,8 +72,7 @@ void append_group_key(const Column& column, int64_t row, std::string* key) {
       key->push_back('\0');
       return;
     }
-    default:
-      throw Error(ErrorCode::kInternal, "group key of type " + column.type().to_string());
+    default: throw Error(ErrorCode::kInternal, "group key of type " + column.type().to_string());
   }
 }
 
@@ -108,8 +107,7 @@ void append_group_value(std::string_view group, Column* out) {
       out->append_string(value);
       return;
     }
-    default:
-      throw Error(ErrorCode::kInternal, "group key of type " + out->type().to_string());
+    default: throw Error(ErrorCode::kInternal, "group key of type " + out->type().to_string());
   }
 }
 
@@ -150,8 +148,7 @@ void append_payload(const std::vector<const Column*>& columns, int64_t row, std:
         payload->append(s);
         break;
       }
-      default:
-        throw Error(ErrorCode::kInternal, "value column of type " + column.type().to_string());
+      default: throw Error(ErrorCode::kInternal, "value column of type " + column.type().to_string());
     }
     (*payload)[bitmap_at + c / 8] = static_cast<char>((*payload)[bitmap_at + c / 8] | (1 << (c % 8)));
   }

@@ -48,7 +48,8 @@ class MappedBuffer {
     const bool huge = size_ % kHugePage == 0;
     const size_t mapped = huge ? size_ + kHugePage : size_;
     void* p = ::mmap(nullptr, mapped, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
-    if (p == MAP_FAILED) throw Error(ErrorCode::kIo, "cannot allocate " + std::to_string(size_) + " bytes: " + errno_text());
+    if (p == MAP_FAILED)
+      throw Error(ErrorCode::kIo, "cannot allocate " + std::to_string(size_) + " bytes: " + errno_text());
     data_ = static_cast<uint8_t*>(p);
     if (huge) {
       uint8_t* aligned = reinterpret_cast<uint8_t*>(round_up(reinterpret_cast<uintptr_t>(data_), kHugePage));
@@ -355,8 +356,9 @@ class ExternalSorter::Impl {
       std::vector<Run> merged;
       const size_t buffer = std::max(options_.min_read_buffer, (options_.memory_bytes - write_buffer_bytes_) / fan_in);
       for (size_t first = 0; first < runs_.size(); first += fan_in) {
-        const std::vector<Run> group(runs_.begin() + static_cast<std::ptrdiff_t>(first),
-                                     runs_.begin() + static_cast<std::ptrdiff_t>(std::min(runs_.size(), first + fan_in)));
+        const std::vector<Run> group(
+            runs_.begin() + static_cast<std::ptrdiff_t>(first),
+            runs_.begin() + static_cast<std::ptrdiff_t>(std::min(runs_.size(), first + fan_in)));
         Merger merger(file_.get(), group, buffer);
         RunWriter writer(out.get(), write_buffer_bytes_);
         const uint64_t start = out->size();
@@ -458,8 +460,8 @@ class ExternalSorter::Impl {
 
   // The run being collected: records in arena blocks (reused from run to run), and their index.
   std::vector<MappedBuffer> blocks_;
-  size_t block_ = 0;       // blocks in use by this run; the last of them is being filled
-  size_t block_used_ = 0;  // bytes used in the block being filled
+  size_t block_ = 0;                    // blocks in use by this run; the last of them is being filled
+  size_t block_used_ = 0;               // bytes used in the block being filled
   std::vector<MappedBuffer> oversize_;  // records larger than a block
   size_t oversize_bytes_ = 0;
   std::vector<Entry> index_;

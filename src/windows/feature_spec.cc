@@ -17,13 +17,13 @@ struct Function {
 };
 
 constexpr Function kFunctions[] = {
-    {"count", AggregateKind::kCount, true},      {"sum", AggregateKind::kSum, false},
-    {"mean", AggregateKind::kMean, false},       {"avg", AggregateKind::kMean, false},
-    {"min", AggregateKind::kMin, false},         {"max", AggregateKind::kMax, false},
-    {"first", AggregateKind::kFirst, false},     {"last", AggregateKind::kLast, false},
+    {"count", AggregateKind::kCount, true},        {"sum", AggregateKind::kSum, false},
+    {"mean", AggregateKind::kMean, false},         {"avg", AggregateKind::kMean, false},
+    {"min", AggregateKind::kMin, false},           {"max", AggregateKind::kMax, false},
+    {"first", AggregateKind::kFirst, false},       {"last", AggregateKind::kLast, false},
     {"distinct", AggregateKind::kDistinct, false}, {"count_distinct", AggregateKind::kDistinct, false},
-    {"stddev", AggregateKind::kStddev, false},   {"stddev_samp", AggregateKind::kStddev, false},
-    {"std", AggregateKind::kStddev, false},      {"any", AggregateKind::kAny, true},
+    {"stddev", AggregateKind::kStddev, false},     {"stddev_samp", AggregateKind::kStddev, false},
+    {"std", AggregateKind::kStddev, false},        {"any", AggregateKind::kAny, true},
 };
 
 std::string lower(std::string_view s) {
@@ -65,7 +65,8 @@ std::string read_name(std::string_view s, size_t& pos, std::string_view flag, st
     if (name.empty()) fail(flag, item, "empty column name");
     return name;
   }
-  while (pos < s.size() && !is_space(s[pos]) && s[pos] != '(' && s[pos] != ')' && s[pos] != ',') name.push_back(s[pos++]);
+  while (pos < s.size() && !is_space(s[pos]) && s[pos] != '(' && s[pos] != ')' && s[pos] != ',')
+    name.push_back(s[pos++]);
   return name;
 }
 
@@ -111,8 +112,9 @@ FeatureSpec read_aggregate(std::string_view item, size_t& pos, std::string_view 
     if (f.name == spec.function) function = &f;
   }
   if (function == nullptr) {
-    fail(flag, item, "unknown aggregate \"" + spec.function +
-                         "\" (expected count, sum, mean, avg, min, max, first, last, distinct, stddev or any)");
+    fail(flag, item,
+         "unknown aggregate \"" + spec.function +
+             "\" (expected count, sum, mean, avg, min, max, first, last, distinct, stddev or any)");
   }
   spec.kind = function->kind;
   skip_spaces(item, pos);
@@ -188,8 +190,8 @@ std::vector<FeatureSpec> parse_features(std::string_view text) {
       fail(flag, item, "unexpected \"" + std::string(item.substr(pos)) + "\"");
     }
     if (!names.insert(spec.name).second) {
-      throw Error(ErrorCode::kInvalidArgument, "--features: two aggregates are named \"" + spec.name +
-                                                   "\" (rename one with \"as\")");
+      throw Error(ErrorCode::kInvalidArgument,
+                  "--features: two aggregates are named \"" + spec.name + "\" (rename one with \"as\")");
     }
     features.push_back(std::move(spec));
   }

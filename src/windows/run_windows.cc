@@ -87,7 +87,8 @@ PreparedJob prepare(const WindowsOptions& o) {
   }
 
   for (const std::string& name : plan.value_columns) {
-    const size_t index = static_cast<size_t>(std::find(plan.columns.begin(), plan.columns.end(), name) - plan.columns.begin());
+    const size_t index =
+        static_cast<size_t>(std::find(plan.columns.begin(), plan.columns.end(), name) - plan.columns.begin());
     job.value_sources.push_back(index);
     job.value_types.push_back(in.fields[index].type);
     value_kind_of(in.fields[index].type, name);  // refuses lists and JSON values
@@ -112,8 +113,10 @@ PreparedJob prepare(const WindowsOptions& o) {
     }
   }
 
-  job.output.fields = {{o.group_by, group}, {"window_start", DataType::timestamp()}, {"window_end", DataType::timestamp()}};
-  for (size_t i = 0; i < plan.features.size(); ++i) job.output.fields.push_back({plan.features[i].name, job.result_types[i]});
+  job.output.fields = {
+      {o.group_by, group}, {"window_start", DataType::timestamp()}, {"window_end", DataType::timestamp()}};
+  for (size_t i = 0; i < plan.features.size(); ++i)
+    job.output.fields.push_back({plan.features[i].name, job.result_types[i]});
   if (plan.label) job.output.fields.push_back({"label", job.result_types.back()});
   std::set<std::string> names;
   for (const Field& f : job.output.fields) {
@@ -187,17 +190,23 @@ WindowsSummary run_windows(const WindowsOptions& o) {
   RecordBatch error_rows(error_schema);
 
   std::vector<ValueKind> kinds;
-  for (size_t i = 0; i < job.value_types.size(); ++i) kinds.push_back(value_kind_of(job.value_types[i], plan.value_columns[i]));
+  for (size_t i = 0; i < job.value_types.size(); ++i)
+    kinds.push_back(value_kind_of(job.value_types[i], plan.value_columns[i]));
   auto value_index = [&](const FeatureSpec& f) -> size_t {
     if (f.column.empty()) return 0;
     return static_cast<size_t>(std::find(plan.value_columns.begin(), plan.value_columns.end(), f.column) -
                                plan.value_columns.begin());
   };
-  auto value_type = [&](const FeatureSpec& f) { return f.column.empty() ? DataType::int64() : job.value_types[value_index(f)]; };
+  auto value_type = [&](const FeatureSpec& f) {
+    return f.column.empty() ? DataType::int64() : job.value_types[value_index(f)];
+  };
   std::vector<std::unique_ptr<SlidingAggregate>> features;
-  for (const FeatureSpec& f : plan.features) features.push_back(make_sliding_aggregate(f, value_index(f), value_type(f)));
+  for (const FeatureSpec& f : plan.features)
+    features.push_back(make_sliding_aggregate(f, value_index(f), value_type(f)));
   std::unique_ptr<SlidingAggregate> label;
-  if (plan.label) label = make_sliding_aggregate(plan.label->aggregate, value_index(plan.label->aggregate), value_type(plan.label->aggregate));
+  if (plan.label)
+    label = make_sliding_aggregate(plan.label->aggregate, value_index(plan.label->aggregate),
+                                   value_type(plan.label->aggregate));
   WindowEngine engine(plan.geometry, kinds, std::move(features), std::move(label), job.output,
                       [&](RecordBatch&& rows) { sink->write(rows); });
 
@@ -266,7 +275,8 @@ WindowsSummary run_windows(const WindowsOptions& o) {
       int64_t time = 0;
       if (!event_time(time_column, r, plan.time_unit, &time, &why)) {
         const std::string where = batch.lines.empty() ? "row " + std::to_string(row_number)
-                                                      : std::string(source.record_name()) + " " + std::to_string(batch.lines[static_cast<size_t>(r)]);
+                                                      : std::string(source.record_name()) + " " +
+                                                            std::to_string(batch.lines[static_cast<size_t>(r)]);
         bad_row(row_number, where + ": " + why);
         continue;
       }
@@ -281,7 +291,8 @@ WindowsSummary run_windows(const WindowsOptions& o) {
       }
       if (key < previous_key) {
         const std::string where = batch.lines.empty() ? "row " + std::to_string(row_number)
-                                                      : std::string(source.record_name()) + " " + std::to_string(batch.lines[static_cast<size_t>(r)]);
+                                                      : std::string(source.record_name()) + " " +
+                                                            std::to_string(batch.lines[static_cast<size_t>(r)]);
         usage("--sorted: the input is not ordered by (" + o.group_by + ", " + o.time_column + "): " + where + " (" +
               describe_event(o.group_by, job.output.fields[0].type, o.time_column, key) + ") comes after (" +
               describe_event(o.group_by, job.output.fields[0].type, o.time_column, previous_key) +

@@ -374,8 +374,7 @@ DataType result_type(const FeatureSpec& spec, const DataType& input) {
     case AggregateKind::kStddev:
       if (!number) refuse(spec, input, "numbers");
       return DataType::float64();
-    default:
-      return input;  // min, max, first, last keep the column's type
+    default: return input;  // min, max, first, last keep the column's type
   }
 }
 
@@ -389,7 +388,8 @@ std::unique_ptr<SlidingAggregate> make_sliding_aggregate(const FeatureSpec& spec
       if (star) return std::make_unique<CountAggregate>(std::nullopt, true);
       return std::make_unique<AnyAggregate>(column);
     case AggregateKind::kSum:
-      if (value_kind_of(input, spec.column) == ValueKind::kFloat) return std::make_unique<FloatSumAggregate>(column, false);
+      if (value_kind_of(input, spec.column) == ValueKind::kFloat)
+        return std::make_unique<FloatSumAggregate>(column, false);
       return std::make_unique<IntSumAggregate>(column);
     case AggregateKind::kMean: return std::make_unique<FloatSumAggregate>(column, true);
     case AggregateKind::kStddev: return std::make_unique<StddevAggregate>(column);
@@ -398,7 +398,8 @@ std::unique_ptr<SlidingAggregate> make_sliding_aggregate(const FeatureSpec& spec
     case AggregateKind::kFirst: return std::make_unique<EndAggregate>(column, false);
     case AggregateKind::kLast: return std::make_unique<EndAggregate>(column, true);
     case AggregateKind::kDistinct:
-      if (value_kind_of(input, spec.column) == ValueKind::kString) return std::make_unique<StringDistinctAggregate>(column);
+      if (value_kind_of(input, spec.column) == ValueKind::kString)
+        return std::make_unique<StringDistinctAggregate>(column);
       return std::make_unique<NumberDistinctAggregate>(column);
   }
   throw Error(ErrorCode::kInternal, "unknown aggregate");

@@ -38,7 +38,6 @@ DataType result_type(const FeatureSpec& spec, const DataType& input);
 
 // An aggregate reading column `column` of the event buffer (ignored for count(*) and any(*)),
 // whose values are of `input` type.
-std::unique_ptr<SlidingAggregate> make_sliding_aggregate(const FeatureSpec& spec, size_t column,
-                                                         const DataType& input);
+std::unique_ptr<SlidingAggregate> make_sliding_aggregate(const FeatureSpec& spec, size_t column, const DataType& input);
 
 }  // namespace salvo::windows

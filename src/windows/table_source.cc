@@ -6,7 +6,6 @@
 #include <cmath>
 #include <deque>
 #include <filesystem>
-
 #include <nlohmann/json.hpp>
 
 #include "core/error.h"
@@ -63,8 +62,7 @@ bool parse_bool(std::string_view s, bool* out) {
 }
 
 bool json_fits_int64(const json& v) {
-  return v.is_number_integer() &&
-         (!v.is_number_unsigned() || v.get<uint64_t>() <= static_cast<uint64_t>(INT64_MAX));
+  return v.is_number_integer() && (!v.is_number_unsigned() || v.get<uint64_t>() <= static_cast<uint64_t>(INT64_MAX));
 }
 
 // A CSV or JSONL record's values for the columns asked for (null: missing or empty), or why it is bad.
@@ -85,16 +83,20 @@ bool append_value(const json& v, bool csv, Column* out) {
   switch (out->type().id()) {
     case TypeId::kBool: {
       bool b = false;
-      if (v.is_boolean()) b = v.get<bool>();
-      else if (!(text && parse_bool(*text, &b))) return false;
+      if (v.is_boolean())
+        b = v.get<bool>();
+      else if (!(text && parse_bool(*text, &b)))
+        return false;
       out->append_bool(b);
       return true;
     }
     case TypeId::kInt32:
     case TypeId::kInt64: {
       int64_t i = 0;
-      if (json_fits_int64(v)) i = v.get<int64_t>();
-      else if (!(csv && text && parse_int64(*text, &i))) return false;
+      if (json_fits_int64(v))
+        i = v.get<int64_t>();
+      else if (!(csv && text && parse_int64(*text, &i)))
+        return false;
       if (out->type().id() == TypeId::kInt32) {
         if (i < INT32_MIN || i > INT32_MAX) return false;
         out->append_int32(static_cast<int32_t>(i));
@@ -106,10 +108,14 @@ bool append_value(const json& v, bool csv, Column* out) {
     case TypeId::kFloat32:
     case TypeId::kFloat64: {
       double d = 0;
-      if (v.is_number()) d = v.get<double>();
-      else if (!(csv && text && parse_double(*text, &d))) return false;
-      if (out->type().id() == TypeId::kFloat32) out->append_float32(static_cast<float>(d));
-      else out->append_float64(d);
+      if (v.is_number())
+        d = v.get<double>();
+      else if (!(csv && text && parse_double(*text, &d)))
+        return false;
+      if (out->type().id() == TypeId::kFloat32)
+        out->append_float32(static_cast<float>(d));
+      else
+        out->append_float64(d);
       return true;
     }
     case TypeId::kTimestamp: {
@@ -182,11 +188,11 @@ class TextTableSource : public TableSource {
       auto given = options.column_types.find(columns[c]);
       auto if_empty = options.empty_column_types.find(columns[c]);
       schema_.fields.push_back(
-          {columns[c], given != options.column_types.end()
-                           ? given->second
-                           : infer_type(pending_, c, csv_,
-                                        if_empty != options.empty_column_types.end() ? if_empty->second
-                                                                                     : DataType::string())});
+          {columns[c],
+           given != options.column_types.end()
+               ? given->second
+               : infer_type(pending_, c, csv_,
+                            if_empty != options.empty_column_types.end() ? if_empty->second : DataType::string())});
     }
     if (csv_) return;
     // A CSV header names its columns; JSON lines only show theirs row by row.
@@ -218,8 +224,12 @@ class TextTableSource : public TableSource {
         if (!append_value(row.values[c], csv_, &column)) {
           const json& v = row.values[c];
           error = "column \"" + columns_[c] + "\": " + (v.is_string() ? "\"" + v.get<std::string>() + "\"" : v.dump()) +
-                  " is not " + (schema_.fields[c].type.id() == TypeId::kTimestamp ? "an ISO 8601 timestamp" : "a " + schema_.fields[c].type.to_string()) +
-                  (options_.column_types.count(columns_[c]) ? "" : " (the type its first rows have; set another with --column-types)");
+                  " is not " +
+                  (schema_.fields[c].type.id() == TypeId::kTimestamp ? "an ISO 8601 timestamp"
+                                                                     : "a " + schema_.fields[c].type.to_string()) +
+                  (options_.column_types.count(columns_[c])
+                       ? ""
+                       : " (the type its first rows have; set another with --column-types)");
         }
       }
       if (!error.empty()) {
@@ -228,7 +238,8 @@ class TextTableSource : public TableSource {
           Column& column = batch->rows.mutable_column(c);
           if (column.size() == at) column.append_null();
         }
-        batch->errors.emplace_back(at, std::string(source_->record_name()) + " " + std::to_string(row.line) + ": " + error);
+        batch->errors.emplace_back(at,
+                                   std::string(source_->record_name()) + " " + std::to_string(row.line) + ": " + error);
       }
       pending_.pop_front();
     }
@@ -311,8 +322,9 @@ DataType parse_type_name(const std::string& name) {
   if (n == "float64" || n == "double") return DataType::float64();
   if (n == "string" || n == "str") return DataType::string();
   if (n == "timestamp") return DataType::timestamp();
-  throw Error(ErrorCode::kInvalidArgument, "--column-types: unknown type \"" + name +
-                                               "\" (expected bool, int32, int64, float32, float64, string or timestamp)");
+  throw Error(ErrorCode::kInvalidArgument,
+              "--column-types: unknown type \"" + name +
+                  "\" (expected bool, int32, int64, float32, float64, string or timestamp)");
 }
 
 std::unique_ptr<TableSource> open_table_source(const std::string& path, const std::vector<std::string>& columns,
@@ -322,7 +334,8 @@ std::unique_ptr<TableSource> open_table_source(const std::string& path, const st
   if (ext == ".gz" || ext == ".zz") ext = lower(p.stem().extension().string());
   if (ext == ".parquet" || path.find_first_of("*?[") != std::string::npos || std::filesystem::is_directory(p)) {
     if (!options.column_types.empty()) {
-      throw Error(ErrorCode::kInvalidArgument, "--column-types applies to CSV and JSONL input; Parquet columns have their own types");
+      throw Error(ErrorCode::kInvalidArgument,
+                  "--column-types applies to CSV and JSONL input; Parquet columns have their own types");
     }
     return std::make_unique<ParquetTableSource>(path, columns);
   }

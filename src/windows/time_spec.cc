@@ -67,15 +67,15 @@ int64_t parse_duration(std::string_view text, std::string_view what) {
 
 std::string format_duration(int64_t micros) {
   for (int i = static_cast<int>(std::size(kUnits)) - 1; i >= 0; --i) {
-    if (micros % kUnits[i].micros == 0) return std::to_string(micros / kUnits[i].micros) + std::string(kUnits[i].suffix);
+    if (micros % kUnits[i].micros == 0)
+      return std::to_string(micros / kUnits[i].micros) + std::string(kUnits[i].suffix);
   }
   return std::to_string(micros) + "us";
 }
 
 int64_t days_from_civil(int64_t year, unsigned month, unsigned day) {
   using namespace std::chrono;
-  const year_month_day ymd{std::chrono::year(static_cast<int>(year)), std::chrono::month(month),
-                           std::chrono::day(day)};
+  const year_month_day ymd{std::chrono::year(static_cast<int>(year)), std::chrono::month(month), std::chrono::day(day)};
   return sys_days(ymd).time_since_epoch().count();
 }
 

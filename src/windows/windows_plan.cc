@@ -38,15 +38,23 @@ uint64_t parse_byte_size(std::string_view text, std::string_view what) {
   if (ec != std::errc() || ptr == t.data()) usage(std::string(what) + " \"" + t + "\": not a size (write 512M, 2G)");
   std::string unit(ptr, t.data() + t.size());
   std::transform(unit.begin(), unit.end(), unit.begin(), [](unsigned char c) { return std::tolower(c); });
-  if (unit.ends_with("ib")) unit.resize(unit.size() - 2);
-  else if (unit.size() > 1 && unit.ends_with("b")) unit.resize(unit.size() - 1);
+  if (unit.ends_with("ib"))
+    unit.resize(unit.size() - 2);
+  else if (unit.size() > 1 && unit.ends_with("b"))
+    unit.resize(unit.size() - 1);
   int shift = 0;
-  if (unit.empty() || unit == "b") shift = 0;
-  else if (unit == "k") shift = 10;
-  else if (unit == "m") shift = 20;
-  else if (unit == "g") shift = 30;
-  else if (unit == "t") shift = 40;
-  else usage(std::string(what) + " \"" + t + "\": unknown unit (write K, M, G or T)");
+  if (unit.empty() || unit == "b")
+    shift = 0;
+  else if (unit == "k")
+    shift = 10;
+  else if (unit == "m")
+    shift = 20;
+  else if (unit == "g")
+    shift = 30;
+  else if (unit == "t")
+    shift = 40;
+  else
+    usage(std::string(what) + " \"" + t + "\": unknown unit (write K, M, G or T)");
   if (count == 0 || count > (std::numeric_limits<uint64_t>::max() >> (shift + 1))) {
     usage(std::string(what) + " \"" + t + "\": out of range");
   }
@@ -89,7 +97,8 @@ WindowsPlan plan_windows(const WindowsOptions& o) {
       try {
         plan.geometry.origin = parse_duration(origin, "--origin");
       } catch (const Error&) {
-        usage("--origin \"" + origin + "\": neither a timestamp (2024-01-01T06:00:00Z) nor a duration after the epoch (6h)");
+        usage("--origin \"" + origin +
+              "\": neither a timestamp (2024-01-01T06:00:00Z) nor a duration after the epoch (6h)");
       }
     }
     plan.geometry.origin = floor_mod(plan.geometry.origin, plan.geometry.step);
@@ -104,12 +113,18 @@ WindowsPlan plan_windows(const WindowsOptions& o) {
   if (plan.memory_bytes < (uint64_t{1} << 20)) usage("--memory \"" + o.memory + "\": at least 1M, please");
 
   const std::string unit = trim(o.time_unit);
-  if (unit.empty()) plan.time_unit = TimeUnit::kNone;
-  else if (unit == "s") plan.time_unit = TimeUnit::kSeconds;
-  else if (unit == "ms") plan.time_unit = TimeUnit::kMillis;
-  else if (unit == "us") plan.time_unit = TimeUnit::kMicros;
-  else if (unit == "ns") plan.time_unit = TimeUnit::kNanos;
-  else usage("--time-unit \"" + unit + "\": expected s, ms, us or ns");
+  if (unit.empty())
+    plan.time_unit = TimeUnit::kNone;
+  else if (unit == "s")
+    plan.time_unit = TimeUnit::kSeconds;
+  else if (unit == "ms")
+    plan.time_unit = TimeUnit::kMillis;
+  else if (unit == "us")
+    plan.time_unit = TimeUnit::kMicros;
+  else if (unit == "ns")
+    plan.time_unit = TimeUnit::kNanos;
+  else
+    usage("--time-unit \"" + unit + "\": expected s, ms, us or ns");
 
   if (!trim(o.column_types).empty()) {
     std::string_view rest = o.column_types;

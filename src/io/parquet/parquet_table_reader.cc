@@ -100,7 +100,9 @@ Plan plan_for(const LeafColumn& c, const fs::path& file) {
       if (logical == LogicalKind::kTimestamp) {
         using Unit = parquet::LogicalType::TimeUnit;
         const Unit unit = e.logical_type->unit;
-        p.conversion = unit == Unit::kMillis ? Conversion::kMillis : unit == Unit::kMicros ? Conversion::kMicros : Conversion::kNanos;
+        p.conversion = unit == Unit::kMillis   ? Conversion::kMillis
+                       : unit == Unit::kMicros ? Conversion::kMicros
+                                               : Conversion::kNanos;
       } else if (e.converted_type && *e.converted_type == ConvertedType::kTimestampMillis) {
         p.conversion = Conversion::kMillis;
       } else if (e.converted_type && *e.converted_type == ConvertedType::kTimestampMicros) {
@@ -174,14 +176,14 @@ struct ParquetTableReader::File {
 struct ParquetTableReader::OpenFile {
   std::unique_ptr<parquet::ParquetFileReader> reader;
   size_t file = SIZE_MAX;
-  std::vector<Plan> plans;    // one per output column
+  std::vector<Plan> plans;     // one per output column
   std::vector<size_t> leaves;  // the leaves read, in the order of the plans that read a leaf
 };
 
 namespace {
 
 std::vector<std::pair<std::string, std::optional<std::string>>> partitions_of(const fs::path& file,
-                                                                             const fs::path& root) {
+                                                                              const fs::path& root) {
   std::vector<std::pair<std::string, std::optional<std::string>>> partitions;
   for (const auto& part : fs::relative(file.parent_path(), root)) {
     const std::string folder = part.string();
@@ -263,7 +265,8 @@ void ParquetTableReader::open_file(size_t index) {
     if (const LeafColumn* leaf = open->reader->find_column(name)) {
       plan = plan_for(*leaf, file.path);
       open->leaves.push_back(leaf->index);
-    } else if (std::any_of(file.partitions.begin(), file.partitions.end(), [&](const auto& p) { return p.first == name; })) {
+    } else if (std::any_of(file.partitions.begin(), file.partitions.end(),
+                           [&](const auto& p) { return p.first == name; })) {
       plan = Plan{name, true, 0, Conversion::kBytes, DataType::string()};
     } else {
       throw Error(ErrorCode::kInvalidArgument, file.path.string() + ": no column named \"" + name + "\"" +
@@ -299,7 +302,8 @@ std::future<std::optional<ParquetTableReader::Group>> ParquetTableReader::launch
       Column& column = out.batch.mutable_column(c);
       if (plan.partition) {
         const auto& partitions = files_[f].partitions;
-        const auto it = std::find_if(partitions.begin(), partitions.end(), [&](const auto& p) { return p.first == plan.name; });
+        const auto it =
+            std::find_if(partitions.begin(), partitions.end(), [&](const auto& p) { return p.first == plan.name; });
         column.reserve(rows);
         for (int64_t r = 0; r < rows; ++r) {
           if (it->second) {

@@ -85,7 +85,8 @@ TEST(EventCodec, TimeOrdersWithinAGroupAndNeverAcrossGroups) {
 }
 
 TEST(EventCodec, PayloadRoundTripsThroughTheEventBuffer) {
-  Column b(DataType::boolean()), i(DataType::int32()), f(DataType::float32()), s(DataType::string()), t(DataType::timestamp());
+  Column b(DataType::boolean()), i(DataType::int32()), f(DataType::float32()), s(DataType::string()),
+      t(DataType::timestamp());
   b.append_bool(true);
   i.append_null();
   f.append_float32(std::nanf(""));  // NaN is read as null

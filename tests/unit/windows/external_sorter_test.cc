@@ -36,13 +36,15 @@ std::vector<Record> random_records(size_t n, uint32_t seed, size_t max_key = 24,
 
 std::vector<Record> expected_order(std::vector<Record> records) {
   std::stable_sort(records.begin(), records.end(), [](const Record& a, const Record& b) {
-    return std::lexicographical_compare(a.key.begin(), a.key.end(), b.key.begin(), b.key.end(),
-                                        [](char x, char y) { return static_cast<uint8_t>(x) < static_cast<uint8_t>(y); });
+    return std::lexicographical_compare(a.key.begin(), a.key.end(), b.key.begin(), b.key.end(), [](char x, char y) {
+      return static_cast<uint8_t>(x) < static_cast<uint8_t>(y);
+    });
   });
   return records;
 }
 
-std::vector<Record> sort_all(const std::vector<Record>& records, ExternalSorterOptions options, ExternalSorterStats* stats) {
+std::vector<Record> sort_all(const std::vector<Record>& records, ExternalSorterOptions options,
+                             ExternalSorterStats* stats) {
   ExternalSorter sorter(options);
   for (const Record& r : records) sorter.add(r.key, r.payload);
   sorter.finish();
@@ -55,7 +57,8 @@ std::vector<Record> sort_all(const std::vector<Record>& records, ExternalSorterO
 }
 
 size_t entries(const std::filesystem::path& dir) {
-  return static_cast<size_t>(std::distance(std::filesystem::directory_iterator(dir), std::filesystem::directory_iterator()));
+  return static_cast<size_t>(
+      std::distance(std::filesystem::directory_iterator(dir), std::filesystem::directory_iterator()));
 }
 
 size_t open_descriptors() { return entries("/proc/self/fd"); }

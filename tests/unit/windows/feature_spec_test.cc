@@ -73,7 +73,8 @@ TEST(ParseLabel, AggregateAndHorizon) {
   EXPECT_EQ(l.aggregate.name, "label");
   EXPECT_EQ(l.horizon, 30 * kMicrosPerDay);
   EXPECT_EQ(parse_label("  COUNT(*)  OVER  NEXT 180d ").horizon, 180 * kMicrosPerDay);
-  for (const char* bad : {"max(churned)", "max(churned) over 30d", "max(churned) over next", "max(churned) over next 1mo"}) {
+  for (const char* bad :
+       {"max(churned)", "max(churned) over 30d", "max(churned) over next", "max(churned) over next 1mo"}) {
     EXPECT_THROW(parse_label(bad), Error) << bad;
   }
 }

@@ -35,8 +35,9 @@ struct Events {
       auto null = [&] { return rng() % 5 == 0; };
       null() ? columns[0].append_null() : columns[0].append_int64(static_cast<int64_t>(rng() % 21) - 10);
       // Large and small magnitudes: sums of a window must not inherit the rounding of values gone.
-      null() ? columns[1].append_null()
-             : columns[1].append_float64((rng() % 3 == 0 ? 1e12 : 1.0) * (static_cast<double>(rng() % 2001) / 100 - 10));
+      null()
+          ? columns[1].append_null()
+          : columns[1].append_float64((rng() % 3 == 0 ? 1e12 : 1.0) * (static_cast<double>(rng() % 2001) / 100 - 10));
       null() ? columns[2].append_null() : columns[2].append_string(std::string(1 + rng() % 3, "abc"[rng() % 3]));
       null() ? columns[3].append_null() : columns[3].append_bool(rng() % 3 == 0);
       null() ? columns[4].append_null() : columns[4].append_int32(static_cast<int32_t>(rng() % 7));
@@ -80,7 +81,8 @@ void naive(const FeatureSpec& spec, size_t c, const std::vector<Column>& columns
     case AggregateKind::kCount: out->append_int64(static_cast<int64_t>(rows.size())); return;
     case AggregateKind::kDistinct: {
       std::set<std::string> seen;
-      for (int64_t r : rows) seen.insert(type == TypeId::kString ? std::string(col.string_at(r)) : std::to_string(number(r)));
+      for (int64_t r : rows)
+        seen.insert(type == TypeId::kString ? std::string(col.string_at(r)) : std::to_string(number(r)));
       out->append_int64(static_cast<int64_t>(seen.size()));
       return;
     }
@@ -145,12 +147,11 @@ struct Case {
 
 TEST(SlidingAggregates, MatchANaiveRecomputationAfterEveryStep) {
   const Case cases[] = {
-      {"count(*)", 0},    {"any(*)", 0},        {"count(x)", 0},    {"sum(x)", 0},      {"sum(x)", 1},
-      {"sum(x)", 3},      {"sum(x)", 4},        {"mean(x)", 0},     {"mean(x)", 1},     {"stddev(x)", 1},
-      {"stddev(x)", 0},   {"min(x)", 0},        {"min(x)", 1},      {"min(x)", 2},      {"max(x)", 2},
-      {"max(x)", 4},      {"max(x)", 5},        {"max(x)", 3},      {"first(x)", 2},    {"last(x)", 1},
-      {"first(x)", 5},    {"distinct(x)", 0},   {"distinct(x)", 1}, {"distinct(x)", 2}, {"distinct(x)", 3},
-      {"any(x)", 3},      {"count(x)", 2},
+      {"count(*)", 0},    {"any(*)", 0},  {"count(x)", 0}, {"sum(x)", 0},      {"sum(x)", 1},      {"sum(x)", 3},
+      {"sum(x)", 4},      {"mean(x)", 0}, {"mean(x)", 1},  {"stddev(x)", 1},   {"stddev(x)", 0},   {"min(x)", 0},
+      {"min(x)", 1},      {"min(x)", 2},  {"max(x)", 2},   {"max(x)", 4},      {"max(x)", 5},      {"max(x)", 3},
+      {"first(x)", 2},    {"last(x)", 1}, {"first(x)", 5}, {"distinct(x)", 0}, {"distinct(x)", 1}, {"distinct(x)", 2},
+      {"distinct(x)", 3}, {"any(x)", 3},  {"count(x)", 2},
   };
   for (uint32_t seed : {1u, 2u, 3u}) {
     const size_t n = 3000;
@@ -174,7 +175,8 @@ TEST(SlidingAggregates, MatchANaiveRecomputationAfterEveryStep) {
         }
         aggregate->append_result(events.buffer, &got);
         naive(spec, c.column, events.columns, lo, hi, &want);
-        expect_same(got, want, step, c.column == 1 ? 1e13 : 1.0, std::string(c.spec) + " of column " + std::to_string(c.column));
+        expect_same(got, want, step, c.column == 1 ? 1e13 : 1.0,
+                    std::string(c.spec) + " of column " + std::to_string(c.column));
         if (::testing::Test::HasFatalFailure()) return;
         ++step;
       }

@@ -85,8 +85,12 @@ std::vector<Row> run_engine(const std::vector<Event>& events, const WindowGeomet
   features.push_back(make_sliding_aggregate(count, 0, DataType::int64()));
   features.push_back(make_sliding_aggregate(sum, 0, DataType::int64()));
   features.push_back(make_sliding_aggregate(max, 0, DataType::int64()));
-  Schema schema{{{"g", DataType::int64()}, {"window_start", DataType::timestamp()}, {"window_end", DataType::timestamp()},
-                 {"count", DataType::int64()}, {"sum_x", DataType::int64()}, {"max_x", DataType::int64()}},
+  Schema schema{{{"g", DataType::int64()},
+                 {"window_start", DataType::timestamp()},
+                 {"window_end", DataType::timestamp()},
+                 {"count", DataType::int64()},
+                 {"sum_x", DataType::int64()},
+                 {"max_x", DataType::int64()}},
                 {}};
   std::unique_ptr<SlidingAggregate> label_aggregate;
   if (label) {
@@ -94,13 +98,16 @@ std::vector<Row> run_engine(const std::vector<Event>& events, const WindowGeomet
     schema.fields.push_back({"label", DataType::int64()});
   }
   std::vector<Row> rows;
-  auto opt = [](const Column& c, int64_t r) { return c.is_null(r) ? std::nullopt : std::optional<int64_t>(c.int64_at(r)); };
+  auto opt = [](const Column& c, int64_t r) {
+    return c.is_null(r) ? std::nullopt : std::optional<int64_t>(c.int64_at(r));
+  };
   WindowEngine engine(
       g, {ValueKind::kInt}, std::move(features), std::move(label_aggregate), schema,
       [&](RecordBatch&& b) {
         for (int64_t r = 0; r < b.num_rows(); ++r) {
-          rows.push_back({b.column(0).int64_at(r), b.column(1).int64_at(r), b.column(2).int64_at(r), b.column(3).int64_at(r),
-                          opt(b.column(4), r), opt(b.column(5), r), label ? opt(b.column(6), r) : std::nullopt});
+          rows.push_back({b.column(0).int64_at(r), b.column(1).int64_at(r), b.column(2).int64_at(r),
+                          b.column(3).int64_at(r), opt(b.column(4), r), opt(b.column(5), r),
+                          label ? opt(b.column(6), r) : std::nullopt});
         }
       },
       7);
@@ -131,8 +138,8 @@ TEST(WindowEngine, MatchesAPlainEnumerationOfWindows) {
   struct Shape {
     int64_t window, step, origin, horizon;
   };
-  const Shape shapes[] = {{5, 1, 0, 0},  {5, 1, 0, 4},  {3, 3, 0, 0},   {3, 3, 1, 7}, {2, 5, 0, 0},
-                          {2, 5, 3, 6},  {7, 2, 1, 20}, {1, 1, 0, 1},   {10, 3, 2, 3}, {4, 6, 5, 100}};
+  const Shape shapes[] = {{5, 1, 0, 0}, {5, 1, 0, 4},  {3, 3, 0, 0}, {3, 3, 1, 7},  {2, 5, 0, 0},
+                          {2, 5, 3, 6}, {7, 2, 1, 20}, {1, 1, 0, 1}, {10, 3, 2, 3}, {4, 6, 5, 100}};
   for (uint32_t seed : {1u, 2u, 3u}) {
     const std::vector<Event> events = random_events(seed);
     for (const Shape& s : shapes) {
@@ -163,8 +170,10 @@ TEST(WindowEngine, MemoryFollowsTheWindowNotTheGroup) {
   features.push_back(make_sliding_aggregate(count, 0, DataType::int64()));
   uint64_t windows = 0;
   WindowEngine engine({100, 10, 0, 0, false}, {ValueKind::kInt}, std::move(features), nullptr,
-                      Schema{{{"g", DataType::int64()}, {"window_start", DataType::timestamp()},
-                              {"window_end", DataType::timestamp()}, {"count", DataType::int64()}},
+                      Schema{{{"g", DataType::int64()},
+                              {"window_start", DataType::timestamp()},
+                              {"window_end", DataType::timestamp()},
+                              {"count", DataType::int64()}},
                              {}},
                       [&](RecordBatch&& b) { windows += static_cast<uint64_t>(b.num_rows()); });
   Column group(DataType::int64()), x(DataType::int64());

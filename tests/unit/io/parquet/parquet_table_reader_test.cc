@@ -20,7 +20,8 @@ RecordBatch sample_batch(int64_t first, int64_t rows) {
                             {"f", DataType::float32()}},
                            {}});
   for (int64_t i = first; i < first + rows; ++i) {
-    i % 5 == 0 ? batch.mutable_column(0).append_null() : batch.mutable_column(0).append_string("k" + std::to_string(i % 7));
+    i % 5 == 0 ? batch.mutable_column(0).append_null()
+               : batch.mutable_column(0).append_string("k" + std::to_string(i % 7));
     i % 6 == 0 ? batch.mutable_column(1).append_null() : batch.mutable_column(1).append_int64(-1000000 + i * 1234567);
     batch.mutable_column(2).append_int32(static_cast<int32_t>(i * 3 - 50));
     i % 4 == 0 ? batch.mutable_column(3).append_null() : batch.mutable_column(3).append_float64(i / 8.0);
