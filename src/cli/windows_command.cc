@@ -60,6 +60,7 @@ void run(WindowsFlags& flags) {
                 static_cast<unsigned long long>(s.groups), static_cast<unsigned long long>(s.windows), s.seconds,
                 human_count(s.seconds > 0 ? s.rows / s.seconds : 0).c_str());
   line += buf;
+  line += ", at most " + human_count(static_cast<double>(s.peak_window_events)) + " events held";
   if (o.sorted) {
     line += ", input order verified";
   } else if (s.spilled_runs == 0) {
