@@ -34,7 +34,7 @@ class WindowEngine {
                std::vector<std::unique_ptr<SlidingAggregate>> features, std::unique_ptr<SlidingAggregate> label,
                Schema schema, std::function<void(RecordBatch&&)> emit, size_t batch_rows = 4096);
 
-  // Starts a group whose key is row `row` of `key` (a column of the group column's type).
+  // Starts a group; `encoded_group` is its key as group_of_key() returns it.
   void begin_group(std::string_view encoded_group);
   // Adds the group's next event; times never go down within a group.
   void add(int64_t time, std::string_view payload);
