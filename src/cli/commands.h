@@ -19,4 +19,7 @@ void add_prep_command(CLI::App& app, Runner* selected);
 // stream: the Kafka consumer-group inference service.
 void add_stream_command(CLI::App& app, Runner* selected);
 
+// windows: grouped sliding-window aggregates over event histories.
+void add_windows_command(CLI::App& app, Runner* selected);
+
 }  // namespace salvo::cli

@@ -29,6 +29,7 @@ int main(int argc, char** argv) {
   salvo::cli::add_batch_commands(app, &runner);
   salvo::cli::add_stream_command(app, &runner);
   salvo::cli::add_prep_command(app, &runner);
+  salvo::cli::add_windows_command(app, &runner);
   try {
     app.parse(argc, argv);
   } catch (const CLI::CallForHelp& e) {

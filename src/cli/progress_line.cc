@@ -42,6 +42,23 @@ void ProgressLine::update(const JobProgress& c) {
   drawn_ = true;
 }
 
+void ProgressLine::update_text(const std::string& text, double fraction) {
+  if (!enabled_) return;
+  const auto now = std::chrono::steady_clock::now();
+  if (now - last_draw_ < std::chrono::milliseconds(250)) return;
+  last_draw_ = now;
+  const double seconds = std::max(1e-3, std::chrono::duration<double>(now - start_).count());
+  std::string line = label_ + ": " + text;
+  if (fraction > 0 && fraction <= 1) {
+    char buf[64];
+    std::snprintf(buf, sizeof(buf), ", %.0f%%, ETA %.0fs", 100 * fraction, seconds * (1 - fraction) / fraction);
+    line += buf;
+  }
+  std::fprintf(stderr, "\r\033[K%s", line.c_str());
+  std::fflush(stderr);
+  drawn_ = true;
+}
+
 void ProgressLine::clear() {
   if (drawn_) {
     std::fprintf(stderr, "\r\033[K");

@@ -16,6 +16,8 @@ class ProgressLine {
 
   // Redraws at most a few times a second; cheap to call per row.
   void update(const JobProgress& progress);
+  // Redraws "<label>: <text>", with the share done and an ETA when `fraction` is in (0, 1].
+  void update_text(const std::string& text, double fraction);
   // Erases the line so that the summary starts on a clean line.
   void clear();
 

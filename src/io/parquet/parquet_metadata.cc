@@ -122,6 +122,30 @@ LogicalType decode_logical_type(ThriftCompactReader& in) {
           return false;
         });
         return true;
+      case 6:
+        logical.kind = LogicalType::Kind::kDate;
+        return false;
+      case 8:
+        logical.kind = LogicalType::Kind::kTimestamp;
+        read_struct(in, "TimestampType", {1, 2}, [&](int16_t ts_id, ThriftType ts_type) {
+          if (ts_id == 1) {
+            logical.adjusted_to_utc = boolean(in, ts_type, ts_id);
+            return true;
+          }
+          if (ts_id == 2) {  // TimeUnit: a union of empty structs
+            expect(in, ts_type, ThriftType::kStruct, ts_id);
+            read_struct(in, "TimeUnit", {}, [&](int16_t unit_id, ThriftType unit_type) {
+              expect(in, unit_type, ThriftType::kStruct, unit_id);
+              if (unit_id == 1) logical.unit = LogicalType::TimeUnit::kMillis;
+              if (unit_id == 2) logical.unit = LogicalType::TimeUnit::kMicros;
+              if (unit_id == 3) logical.unit = LogicalType::TimeUnit::kNanos;
+              return false;
+            });
+            return true;
+          }
+          return false;
+        });
+        return true;
       default:
         logical.kind = LogicalType::Kind::kOther;
         return false;
@@ -256,6 +280,21 @@ void encode_logical_type(ThriftCompactWriter& out, const LogicalType& t) {
       out.field_header(1, ThriftType::kByte);
       out.write_byte(t.bit_width);
       out.field_bool(2, t.is_signed);
+      out.end_struct();
+      break;
+    case LogicalType::Kind::kDate:
+      out.field_struct_begin(6);
+      out.end_struct();
+      break;
+    case LogicalType::Kind::kTimestamp:
+      out.field_struct_begin(8);
+      out.field_bool(1, t.adjusted_to_utc);
+      out.field_struct_begin(2);
+      out.field_struct_begin(t.unit == LogicalType::TimeUnit::kMillis  ? 1
+                             : t.unit == LogicalType::TimeUnit::kMicros ? 2
+                                                                        : 3);
+      out.end_struct();
+      out.end_struct();
       out.end_struct();
       break;
     case LogicalType::Kind::kNone:

@@ -32,6 +32,8 @@ enum class ConvertedType : int32_t {
   kEnum = 4,
   kDecimal = 5,
   kDate = 6,
+  kTimestampMillis = 9,
+  kTimestampMicros = 10,
   kInt8 = 15,
   kInt16 = 16,
   kInt32 = 17,
@@ -68,10 +70,13 @@ enum class PageType : int32_t { kDataPage = 0, kIndexPage = 1, kDictionaryPage =
 
 // The LogicalType union, reduced to the members salvo uses; others are skipped on read.
 struct LogicalType {
-  enum class Kind { kNone, kString, kList, kInteger, kOther };
+  enum class Kind { kNone, kString, kList, kInteger, kDate, kTimestamp, kOther };
+  enum class TimeUnit { kMillis, kMicros, kNanos };
   Kind kind = Kind::kNone;
   int8_t bit_width = 0;  // kInteger
   bool is_signed = true;  // kInteger
+  bool adjusted_to_utc = true;        // kTimestamp
+  TimeUnit unit = TimeUnit::kMicros;  // kTimestamp
 };
 
 // One node of the flattened schema tree (the root first, then depth-first).

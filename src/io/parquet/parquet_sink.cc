@@ -1,5 +1,6 @@
 // Parquet output: one column per schema field, every column nullable.
-//   scalars       BOOLEAN, INT32, INT64 (timestamps too), FLOAT, DOUBLE, STRING (UTF-8), BINARY
+//   scalars       BOOLEAN, INT32, INT64, TIMESTAMP (INT64 microseconds, UTC), FLOAT, DOUBLE,
+//                 STRING (UTF-8), BINARY
 //   lists         three-level LIST of one of those (embeddings: LIST<FLOAT>)
 //   JSON columns  (values of JSON input, whose type varies by row) take the type their values have
 //                 in the first row group: all integers (within int64) BIGINT, all numbers DOUBLE,
@@ -157,8 +158,10 @@ class ParquetSink : public RowSink {
                                                        t.to_string() + ", which Parquet output cannot hold yet");
         }
         spec.kind = *kind;
+        spec.timestamp = t.element().id() == TypeId::kTimestamp;
       } else if (const auto kind = kind_of(t.id())) {
         spec.kind = *kind;
+        spec.timestamp = t.id() == TypeId::kTimestamp;
       }
       columns_.push_back(spec);
       pending_.emplace_back(t.id() == TypeId::kJson ? std::optional<std::vector<json>>(std::vector<json>())

@@ -52,7 +52,7 @@ bool is_byte_array(ParquetValueKind kind) {
   return kind == ParquetValueKind::kString || kind == ParquetValueKind::kBinary;
 }
 
-parquet::SchemaElement leaf_element(const std::string& name, ParquetValueKind kind) {
+parquet::SchemaElement leaf_element(const std::string& name, ParquetValueKind kind, bool timestamp) {
   parquet::SchemaElement e;
   e.type = physical_type(kind);
   e.repetition_type = parquet::FieldRepetitionType::kOptional;
@@ -60,6 +60,14 @@ parquet::SchemaElement leaf_element(const std::string& name, ParquetValueKind ki
   if (kind == ParquetValueKind::kString) {
     e.converted_type = parquet::ConvertedType::kUtf8;
     e.logical_type = parquet::LogicalType{parquet::LogicalType::Kind::kString};
+  }
+  if (timestamp && kind == ParquetValueKind::kInt64) {
+    e.converted_type = parquet::ConvertedType::kTimestampMicros;
+    parquet::LogicalType t;
+    t.kind = parquet::LogicalType::Kind::kTimestamp;
+    t.adjusted_to_utc = true;
+    t.unit = parquet::LogicalType::TimeUnit::kMicros;
+    e.logical_type = t;
   }
   return e;
 }
@@ -212,7 +220,7 @@ std::vector<parquet::SchemaElement> parquet_schema_for(
   schema.push_back(root);
   for (const auto& column : columns) {
     if (!column.list) {
-      schema.push_back(leaf_element(column.name, column.kind));
+      schema.push_back(leaf_element(column.name, column.kind, column.timestamp));
       continue;
     }
     parquet::SchemaElement group;
@@ -227,7 +235,7 @@ std::vector<parquet::SchemaElement> parquet_schema_for(
     repeated.name = "list";
     repeated.num_children = 1;
     schema.push_back(repeated);
-    schema.push_back(leaf_element("element", column.kind));
+    schema.push_back(leaf_element("element", column.kind, column.timestamp));
   }
   return schema;
 }

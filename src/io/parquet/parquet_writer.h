@@ -29,6 +29,8 @@ struct ParquetColumnSpec {
   std::string name;
   ParquetValueKind kind = ParquetValueKind::kString;
   bool list = false;
+  // kInt64 values that are microseconds since the Unix epoch: annotated TIMESTAMP(MICROS, UTC).
+  bool timestamp = false;
 };
 
 // Buffers one column's values for the row group being built. Levels are not

@@ -1,0 +1,338 @@
+#include "io/parquet/parquet_table_reader.h"
+
+#include <glob.h>
+
+#include <algorithm>
+#include <cctype>
+#include <cstring>
+#include <filesystem>
+
+#include "core/error.h"
+#include "io/parquet/parquet_file_reader.h"
+
+namespace salvo {
+namespace {
+
+namespace fs = std::filesystem;
+using parquet::ColumnChunkData;
+using parquet::ConvertedType;
+using parquet::LeafColumn;
+using LogicalKind = parquet::LogicalType::Kind;
+
+constexpr int64_t kMicrosPerDay = int64_t{86400} * 1000000;
+constexpr int64_t kJulianDayOfEpoch = 2440588;
+
+// How a leaf's decoded values become a column's values.
+enum class Conversion {
+  kBool,
+  kInt32,
+  kUInt32,  // to int64
+  kInt64,
+  kDate,    // days to timestamp
+  kMillis,  // to timestamp
+  kMicros,
+  kNanos,
+  kInt96,  // Julian day and nanoseconds of the day, to timestamp
+  kFloat,
+  kDouble,
+  kBytes,  // string or binary
+};
+
+struct Plan {
+  std::string name;
+  bool partition = false;
+  size_t leaf = 0;
+  Conversion conversion = Conversion::kBytes;
+  DataType type;
+};
+
+bool is_hidden(const std::string& name) { return !name.empty() && (name[0] == '.' || name[0] == '_'); }
+
+std::string percent_decode(const std::string& s) {
+  std::string out;
+  for (size_t i = 0; i < s.size(); ++i) {
+    if (s[i] == '%' && i + 2 < s.size() && std::isxdigit(static_cast<unsigned char>(s[i + 1])) &&
+        std::isxdigit(static_cast<unsigned char>(s[i + 2]))) {
+      out.push_back(static_cast<char>(std::stoi(s.substr(i + 1, 2), nullptr, 16)));
+      i += 2;
+    } else {
+      out.push_back(s[i]);
+    }
+  }
+  return out;
+}
+
+bool is_text(const parquet::SchemaElement& e) {
+  if (e.logical_type && e.logical_type->kind == LogicalKind::kString) return true;
+  return e.converted_type && (*e.converted_type == ConvertedType::kUtf8 || *e.converted_type == ConvertedType::kEnum ||
+                              *e.converted_type == ConvertedType::kJson);
+}
+
+bool is_unsigned(const parquet::SchemaElement& e) {
+  if (e.logical_type && e.logical_type->kind == LogicalKind::kInteger) return !e.logical_type->is_signed;
+  const int c = e.converted_type ? static_cast<int>(*e.converted_type) : -1;
+  return c >= 11 && c <= 14;  // UINT_8 .. UINT_64
+}
+
+Plan plan_for(const LeafColumn& c, const fs::path& file) {
+  const parquet::SchemaElement& e = c.element;
+  auto refuse = [&](const std::string& what) -> Plan {
+    throw Error(ErrorCode::kInvalidArgument,
+                file.string() + ": column \"" + c.name + "\" is " + what + ", which salvo cannot read as a value");
+  };
+  if (c.max_repetition_level > 0) return refuse("a nested (repeated) column");
+  if ((e.converted_type && *e.converted_type == ConvertedType::kDecimal) || e.scale) return refuse("a DECIMAL");
+  Plan p{c.name, false, c.index, Conversion::kBytes, DataType::binary()};
+  const auto logical = e.logical_type ? e.logical_type->kind : LogicalKind::kNone;
+  switch (*e.type) {
+    case parquet::Type::kBoolean: p.conversion = Conversion::kBool, p.type = DataType::boolean(); break;
+    case parquet::Type::kInt32:
+      if (logical == LogicalKind::kDate || (e.converted_type && *e.converted_type == ConvertedType::kDate)) {
+        p.conversion = Conversion::kDate, p.type = DataType::timestamp();
+      } else if (is_unsigned(e)) {
+        p.conversion = Conversion::kUInt32, p.type = DataType::int64();
+      } else {
+        p.conversion = Conversion::kInt32, p.type = DataType::int32();
+      }
+      break;
+    case parquet::Type::kInt64:
+      p.type = DataType::timestamp();
+      if (logical == LogicalKind::kTimestamp) {
+        using Unit = parquet::LogicalType::TimeUnit;
+        const Unit unit = e.logical_type->unit;
+        p.conversion = unit == Unit::kMillis   ? Conversion::kMillis
+                       : unit == Unit::kMicros ? Conversion::kMicros
+                                               : Conversion::kNanos;
+      } else if (e.converted_type && *e.converted_type == ConvertedType::kTimestampMillis) {
+        p.conversion = Conversion::kMillis;
+      } else if (e.converted_type && *e.converted_type == ConvertedType::kTimestampMicros) {
+        p.conversion = Conversion::kMicros;
+      } else {
+        p.conversion = Conversion::kInt64, p.type = DataType::int64();
+      }
+      break;
+    case parquet::Type::kInt96: p.conversion = Conversion::kInt96, p.type = DataType::timestamp(); break;
+    case parquet::Type::kFloat: p.conversion = Conversion::kFloat, p.type = DataType::float32(); break;
+    case parquet::Type::kDouble: p.conversion = Conversion::kDouble, p.type = DataType::float64(); break;
+    case parquet::Type::kByteArray: p.type = is_text(e) ? DataType::string() : DataType::binary(); break;
+    case parquet::Type::kFixedLenByteArray: p.type = DataType::binary(); break;
+    default: return refuse("of an unknown physical type");
+  }
+  return p;
+}
+
+// Appends a decoded column chunk to `out`, converting each value as `conversion` says.
+void append_chunk(const ColumnChunkData& chunk, Conversion conversion, Column* out) {
+  const parquet::ColumnValues& v = chunk.values;
+  out->reserve(chunk.rows);
+  size_t next = 0;
+  for (int64_t r = 0; r < chunk.rows; ++r) {
+    if (!chunk.defined.empty() && !chunk.defined[static_cast<size_t>(r)]) {
+      out->append_null();
+      continue;
+    }
+    const size_t i = next++;
+    switch (conversion) {
+      case Conversion::kBool: out->append_bool(v.ints[i] != 0); break;
+      case Conversion::kInt32: out->append_int32(static_cast<int32_t>(v.ints[i])); break;
+      case Conversion::kUInt32: out->append_int64(static_cast<uint32_t>(v.ints[i])); break;
+      case Conversion::kInt64:
+      case Conversion::kMicros: out->append_int64(v.ints[i]); break;
+      case Conversion::kDate: out->append_int64(v.ints[i] * kMicrosPerDay); break;
+      case Conversion::kMillis: out->append_int64(v.ints[i] * 1000); break;
+      case Conversion::kNanos: {
+        const int64_t ns = v.ints[i];
+        out->append_int64(ns / 1000 - (ns % 1000 < 0 ? 1 : 0));  // floored
+        break;
+      }
+      case Conversion::kInt96: {
+        const std::string_view b = v.bytes_at(i);
+        if (b.size() != 12) {
+          out->append_null();
+          break;
+        }
+        int64_t nanos = 0;
+        uint32_t julian = 0;
+        std::memcpy(&nanos, b.data(), 8);
+        std::memcpy(&julian, b.data() + 8, 4);
+        out->append_int64((static_cast<int64_t>(julian) - kJulianDayOfEpoch) * kMicrosPerDay + nanos / 1000);
+        break;
+      }
+      case Conversion::kFloat: out->append_float32(static_cast<float>(v.doubles[i])); break;
+      case Conversion::kDouble: out->append_float64(v.doubles[i]); break;
+      case Conversion::kBytes: out->append_string(v.bytes_at(i)); break;
+    }
+  }
+}
+
+}  // namespace
+
+struct ParquetTableReader::File {
+  fs::path path;
+  std::vector<std::pair<std::string, std::optional<std::string>>> partitions;
+  uint64_t size = 0;
+};
+
+struct ParquetTableReader::OpenFile {
+  std::unique_ptr<parquet::ParquetFileReader> reader;
+  size_t file = SIZE_MAX;
+  std::vector<Plan> plans;     // one per output column
+  std::vector<size_t> leaves;  // the leaves read, in the order of the plans that read a leaf
+};
+
+namespace {
+
+std::vector<std::pair<std::string, std::optional<std::string>>> partitions_of(const fs::path& file,
+                                                                              const fs::path& root) {
+  std::vector<std::pair<std::string, std::optional<std::string>>> partitions;
+  for (const auto& part : fs::relative(file.parent_path(), root)) {
+    const std::string folder = part.string();
+    const size_t eq = folder.find('=');
+    if (eq == std::string::npos || eq == 0) continue;
+    std::string value = percent_decode(folder.substr(eq + 1));
+    partitions.emplace_back(percent_decode(folder.substr(0, eq)),
+                            value == "__HIVE_DEFAULT_PARTITION__" ? std::nullopt : std::optional(value));
+  }
+  return partitions;
+}
+
+fs::path glob_base(const std::string& pattern) {
+  fs::path base;
+  for (const auto& part : fs::path(pattern).parent_path()) {
+    if (part.string().find_first_of("*?[") != std::string::npos) break;
+    base /= part;
+  }
+  return base.empty() ? "." : base;
+}
+
+}  // namespace
+
+ParquetTableReader::ParquetTableReader(const std::string& path, const std::vector<std::string>& columns)
+    : names_(columns) {
+  if (path.find_first_of("*?[") != std::string::npos) {
+    glob_t matches{};
+    const int rc = ::glob(path.c_str(), 0, nullptr, &matches);
+    if (rc != 0 && rc != GLOB_NOMATCH) {
+      globfree(&matches);
+      throw Error(ErrorCode::kIo, "cannot expand " + path);
+    }
+    for (size_t i = 0; i < matches.gl_pathc; ++i) {
+      const fs::path p = matches.gl_pathv[i];
+      if (fs::is_regular_file(p) && !is_hidden(p.filename().string())) {
+        files_.push_back({p, partitions_of(p, glob_base(path)), 0});
+      }
+    }
+    globfree(&matches);
+  } else if (fs::is_directory(path)) {
+    std::error_code ec;
+    fs::recursive_directory_iterator it(path, ec), end;
+    if (ec) throw Error(ErrorCode::kIo, "cannot list " + path + ": " + ec.message());
+    for (; it != end; it.increment(ec)) {
+      if (ec) throw Error(ErrorCode::kIo, "cannot list " + path + ": " + ec.message());
+      if (is_hidden(it->path().filename().string())) {
+        if (it->is_directory()) it.disable_recursion_pending();
+        continue;
+      }
+      if (it->is_regular_file()) files_.push_back({it->path(), partitions_of(it->path(), path), 0});
+    }
+  } else {
+    if (!fs::exists(path)) throw Error(ErrorCode::kIo, "cannot open " + path + ": no such file");
+    files_.push_back({path, {}, 0});
+  }
+  if (files_.empty()) throw Error(ErrorCode::kIo, "no Parquet files in " + path);
+  std::sort(files_.begin(), files_.end(), [](const File& a, const File& b) { return a.path < b.path; });
+  for (File& f : files_) {
+    std::error_code ec;
+    f.size = fs::file_size(f.path, ec);
+    total_bytes_ += f.size;
+  }
+  open_file(0);
+  for (const Plan& p : open_->plans) schema_.fields.push_back({p.name, p.type});
+  next_ = launch(0, 0);
+}
+
+ParquetTableReader::~ParquetTableReader() {
+  if (next_.valid()) next_.wait();
+}
+
+void ParquetTableReader::open_file(size_t index) {
+  auto open = std::make_unique<OpenFile>();
+  open->reader = std::make_unique<parquet::ParquetFileReader>(files_[index].path);
+  open->file = index;
+  const File& file = files_[index];
+  for (const std::string& name : names_) {
+    Plan plan;
+    if (const LeafColumn* leaf = open->reader->find_column(name)) {
+      plan = plan_for(*leaf, file.path);
+      open->leaves.push_back(leaf->index);
+    } else if (std::any_of(file.partitions.begin(), file.partitions.end(),
+                           [&](const auto& p) { return p.first == name; })) {
+      plan = Plan{name, true, 0, Conversion::kBytes, DataType::string()};
+    } else {
+      throw Error(ErrorCode::kInvalidArgument, file.path.string() + ": no column named \"" + name + "\"" +
+                                                   (index > 0 ? " (other files of the input have it)" : ""));
+    }
+    if (index > 0 && !(plan.type == schema_.fields[open->plans.size()].type)) {
+      throw Error(ErrorCode::kInvalidArgument, file.path.string() + ": column \"" + name + "\" is " +
+                                                   plan.type.to_string() + ", but " + files_[0].path.string() +
+                                                   " has it as " + schema_.fields[open->plans.size()].type.to_string());
+    }
+    open->plans.push_back(std::move(plan));
+  }
+  open_ = std::move(open);
+}
+
+std::future<std::optional<ParquetTableReader::Group>> ParquetTableReader::launch(size_t file, size_t group) {
+  return std::async(std::launch::async, [this, file, group]() -> std::optional<Group> {
+    size_t f = file;
+    size_t g = group;
+    for (;;) {
+      if (f >= files_.size()) return std::nullopt;
+      if (open_->file != f) open_file(f);
+      if (g < open_->reader->num_row_groups()) break;
+      ++f;
+      g = 0;
+    }
+    Group out{RecordBatch(schema_), f, g, open_->reader->num_row_groups()};
+    const int64_t rows = open_->reader->num_rows(g);
+    std::vector<ColumnChunkData> chunks = open_->reader->read_row_group(g, open_->leaves);
+    size_t chunk = 0;
+    for (size_t c = 0; c < open_->plans.size(); ++c) {
+      const Plan& plan = open_->plans[c];
+      Column& column = out.batch.mutable_column(c);
+      if (plan.partition) {
+        const auto& partitions = files_[f].partitions;
+        const auto it =
+            std::find_if(partitions.begin(), partitions.end(), [&](const auto& p) { return p.first == plan.name; });
+        column.reserve(rows);
+        for (int64_t r = 0; r < rows; ++r) {
+          if (it->second) {
+            column.append_string(*it->second);
+          } else {
+            column.append_null();
+          }
+        }
+        continue;
+      }
+      ColumnChunkData data = std::move(chunks[chunk++]);
+      append_chunk(data, plan.conversion, &column);
+    }
+    return out;
+  });
+}
+
+bool ParquetTableReader::next(RecordBatch* batch) {
+  if (!next_.valid()) return false;
+  std::optional<Group> group = next_.get();
+  if (!group) {
+    bytes_read_ = total_bytes_;
+    return false;
+  }
+  while (last_file_ < group->file) done_files_bytes_ += files_[last_file_++].size;
+  bytes_read_ = done_files_bytes_ + files_[group->file].size * (group->group + 1) / std::max<size_t>(1, group->groups);
+  *batch = std::move(group->batch);
+  next_ = launch(group->file, group->group + 1);
+  return true;
+}
+
+}  // namespace salvo
