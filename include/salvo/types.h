@@ -94,6 +94,9 @@ struct TaskOptions {
   // featurize: the tensor as a list of its rows along the first axis (list<list<float32>>), which
   // a SequenceExample writes as a feature list; otherwise one flat list.
   bool nested_features = false;
+  // predict on a session with a featurizer (files in): each row's features, reshaped to this
+  // shape without the batch dimension, are the model's one input. Empty: the features' own shape.
+  std::vector<int64_t> input_shape;
 };
 
 // How a folder or glob of files is read as Spark's binaryFile source reads it: one row per file

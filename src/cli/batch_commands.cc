@@ -6,6 +6,7 @@
 
 #include "commands.h"
 #include "compute_flags.h"
+#include "featurizer_flags.h"
 #include <nlohmann/json.hpp>
 
 #include "progress_line.h"
@@ -42,6 +43,7 @@ std::vector<std::vector<int64_t>> parse_tensor_shapes(const std::string& text) {
 struct BatchFlags {
   ComputeFlags compute;
   JobOptions job;
+  FeaturizerFlags featurizer;  // predict on files: --features
   std::string tensor_shapes;  // predict: --input-tensor-shapes, JSON
   std::string shard;
   uint32_t shard_count = 0;
@@ -52,6 +54,18 @@ void run_batch(Task task, BatchFlags& flags) {
   JobOptions& job = flags.job;
   job.task = task;
   if (!flags.tensor_shapes.empty()) job.input_shapes = parse_tensor_shapes(flags.tensor_shapes);
+  if (!flags.featurizer.features.empty()) {
+    // Files in, the featurizer's tensor into the model: the input rows are the files' contents.
+    if (!job.input_columns.empty()) {
+      throw Error(ErrorCode::kInvalidArgument, "--features computes the model's input: drop --input-columns");
+    }
+    job.files.enabled = true;
+    job.text_field = "content";
+    job.window_rows = 64;
+    job.window_bytes = 64u << 20;
+    if (!job.input_shapes.empty()) job.task_options.input_shape = job.input_shapes[0];
+    flags.compute.session_options.featurizer = make_featurizer(flags.featurizer);
+  }
   if (job.num_shards > 0 && !job.output.string().ends_with('/')) job.output = job.output.string() + "/";
   const ShardChoice shard = parse_shard(flags.shard, flags.shard_count, [](const char* name) { return std::getenv(name); });
   job.shard_index = shard.index;
@@ -136,12 +150,7 @@ CLI::App* add_batch_command(CLI::App& app, Task task, const std::string& descrip
   cmd->add_option("--keep-columns", job.keep_columns,
                   "Input fields or columns copied to each output row unchanged (comma-separated)")
       ->delimiter(',');
-  cmd->add_flag("--recursive", job.files.recursive,
-                "Input is a folder or glob of files, one row each (Spark's binaryFile: path, modificationTime, "
-                "length, content), without key=value partition columns (recursiveFileLookup)");
-  cmd->add_option("--glob", job.files.glob, "Files input: only files whose name matches (Spark's pathGlobFilter)");
-  cmd->add_option("--label-from", job.files.label_from,
-                  "Files input: a label column from the parent folder (parent) or the path (regex:PATTERN)");
+  add_file_flags(cmd, &job.files);
   cmd->add_option("--record-type", job.record_type, "TFRecord output: Example (default) or SequenceExample")
       ->check(CLI::IsMember({"Example", "SequenceExample"}));
   cmd->add_option("--num-shards", job.num_shards, "TFRecord output: a folder of N shards and _SUCCESS")
@@ -189,6 +198,16 @@ void add_batch_commands(CLI::App& app, Runner* selected) {
                     "Write the token ids each input row gets, exactly as the model sees them (special tokens "
                     "added, truncated).",
                     std::make_shared<BatchFlags>(), selected);
+  auto score_flags = std::make_shared<BatchFlags>();
+  CLI::App* score = add_batch_command(
+      app, Task::kScore,
+      "Score text pairs with a cross-encoder (a reranker): each pair encoded as the tokenizer's pair template "
+      "says (separators, token types, truncation strategy), one score per pair: the model's logit through the "
+      "activation its config names (sigmoid for one-label sentence-transformers cross-encoders).",
+      score_flags, selected);
+  score->add_option("--text-pair-field", score_flags->job.text_pair_field,
+                    "Field or column holding the second text of each pair (the passage; --text-field is the query)")
+      ->required();
   auto predict_flags = std::make_shared<BatchFlags>();
   CLI::App* predict = add_batch_command(
       app, Task::kPredict,
@@ -198,8 +217,8 @@ void add_batch_commands(CLI::App& app, Runner* selected) {
       predict_flags, selected);
   predict->add_option("--input-columns", predict_flags->job.input_columns,
                       "Columns fed to forward(), in order (comma-separated); each a number or an array of numbers")
-      ->delimiter(',')
-      ->required();
+      ->delimiter(',');
+  add_featurizer_flags(predict, &predict_flags->featurizer, false);
   predict->add_option("--input-tensor-shapes", predict_flags->tensor_shapes,
                       "Each input's shape without the batch dimension, as JSON: '[[1,8,8],[4]]' ([] for a scalar; "
                       "default: scalars)");

@@ -7,6 +7,7 @@
 
 #include "commands.h"
 #include "compute_flags.h"
+#include "featurizer_flags.h"
 #include "progress_line.h"
 #include "salvo/featurizer.h"
 #include "salvo/job.h"
@@ -16,10 +17,7 @@ namespace {
 
 struct PrepFlags {
   JobOptions job;
-  std::string features;
-  AudioLogMelOptions audio;
-  std::string mel_norm = "slaney";
-  ImageOptions image;
+  FeaturizerFlags featurizer;
   int threads = 0;
   size_t window_files = 64;  // an image's tensor is ~600 KB: 4 windows in flight stay ~150 MB
   size_t window_mib = 64;
@@ -43,19 +41,14 @@ void run_prep(PrepFlags& flags) {
   job.keep_columns = keep;
   if (job.record_type == "SequenceExample") {
     job.task_options.nested_features = true;
-    flags.audio.time_major = true;  // a feature list of frames, each n_mels long
+    flags.featurizer.audio.time_major = true;  // a feature list of frames, each n_mels long
   }
   if (job.num_shards > 0 && !job.output.string().ends_with('/')) job.output = job.output.string() + "/";
 
   SessionOptions options;
   options.threads = flags.threads;
   options.log = stderr_log();
-  if (flags.features == "audio-logmel") {
-    flags.audio.slaney_norm = flags.mel_norm == "slaney";
-    options.featurizer = make_audio_logmel_featurizer(flags.audio);
-  } else {
-    options.featurizer = make_image_featurizer(flags.image);
-  }
+  options.featurizer = make_featurizer(flags.featurizer);
   check_job(job);
   Session session(nullptr, options);
   if (!flags.quiet) {
@@ -90,15 +83,7 @@ void add_prep_command(CLI::App& app, Runner* selected) {
                   "Output: .tfrecord (.gz), .parquet, a folder ending in / (Parquet part files, or TFRecord shards "
                   "with --num-shards), .jsonl")
       ->required();
-  cmd->add_option("--features", flags->features, "What to compute: audio-logmel or image")
-      ->required()
-      ->check(CLI::IsMember({"audio-logmel", "image"}));
-  cmd->add_flag("--recursive", job.files.recursive,
-                "Spark's recursiveFileLookup: no partition columns from key=value folders");
-  cmd->add_option("--glob", job.files.glob, "Spark's pathGlobFilter: only files whose name matches (\"*.wav\")");
-  cmd->add_option("--label-from", job.files.label_from,
-                  "Adds a label column: parent (the file's folder name) or regex:PATTERN (its first capture group in "
-                  "the path)");
+  add_file_flags(cmd, &job.files);
   cmd->add_option("--keep-columns", job.keep_columns,
                   "More columns of the file rows to keep (modificationTime, length, content, partition columns)")
       ->delimiter(',');
@@ -123,46 +108,7 @@ void add_prep_command(CLI::App& app, Runner* selected) {
       ->check(CLI::Range(1, 1 << 16));
   cmd->add_flag("--quiet,-q", flags->quiet, "No start line, progress or summary on stderr");
 
-  AudioLogMelOptions& a = flags->audio;
-  const std::string audio = "Audio: ";
-  cmd->add_option("--sample-rate", a.sample_rate, audio + "resample to this rate (libsoxr, high quality)")
-      ->capture_default_str()
-      ->check(CLI::Range(1, 1 << 22));
-  cmd->add_option("--n-fft", a.n_fft, audio + "FFT size")->capture_default_str()->check(CLI::Range(2, 1 << 20));
-  cmd->add_option("--hop-length", a.hop_length, audio + "samples between frames")
-      ->capture_default_str()
-      ->check(CLI::Range(1, 1 << 20));
-  cmd->add_option("--win-length", a.win_length, audio + "window length (default: n_fft)")
-      ->check(CLI::Range(1, 1 << 20));
-  cmd->add_option("--window", a.window, audio + "hann or hamming")
-      ->capture_default_str()
-      ->check(CLI::IsMember({"hann", "hamming"}));
-  cmd->add_option("--n-mels", a.n_mels, audio + "mel bands")->capture_default_str()->check(CLI::Range(1, 4096));
-  cmd->add_option("--fmin", a.fmin, audio + "lowest frequency (Hz)")->capture_default_str();
-  cmd->add_option("--fmax", a.fmax, audio + "highest frequency (Hz; default: sample rate / 2)");
-  cmd->add_option("--mel-scale", a.mel_scale, audio + "slaney or htk")
-      ->capture_default_str()
-      ->check(CLI::IsMember({"slaney", "htk"}));
-  cmd->add_option("--mel-norm", flags->mel_norm, audio + "slaney (equal-area filters) or none")
-      ->capture_default_str()
-      ->check(CLI::IsMember({"slaney", "none"}));
-  cmd->add_option("--top-db", a.top_db, audio + "floor at the clip's peak minus this many dB; 0: no floor")
-      ->capture_default_str();
-  cmd->add_option("--frames", a.frames, audio + "trim or pad (with the clip's floor) to this many frames")
-      ->check(CLI::Range(1, 1 << 24));
-  cmd->add_flag("--time-major", a.time_major, audio + "shape [frames, n_mels] instead of [n_mels, frames]");
-
-  ImageOptions& i = flags->image;
-  const std::string image = "Image: ";
-  cmd->add_option("--resize", i.resize, image + "shorter side to this (bilinear, antialiased); 0: keep")
-      ->capture_default_str()
-      ->check(CLI::Range(0, 1 << 16));
-  cmd->add_option("--crop", i.crop, image + "centre crop to this square; 0: none")
-      ->capture_default_str()
-      ->check(CLI::Range(0, 1 << 16));
-  cmd->add_option("--mean", i.mean, image + "per-channel mean subtracted after /255")->delimiter(',');
-  cmd->add_option("--std", i.std, image + "per-channel divisor after the mean")->delimiter(',');
-  cmd->add_flag("--raw", i.raw, image + "uint8 HWC pixels (binary) instead of normalised float32 CHW");
+  add_featurizer_flags(cmd, &flags->featurizer);
   cmd->callback([flags, selected] { *selected = [flags] { run_prep(*flags); }; });
 }
 

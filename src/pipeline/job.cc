@@ -105,11 +105,17 @@ std::string invalid_utf8_in(const json& v, const std::string& name) {
   return "";
 }
 
-// Predict reads its input columns as the source's passthrough columns after the kept ones, and no
+// Whether a predict job feeds columns of numbers to the model (else: files, through the session's
+// featurizer).
+bool predicts_on_tensor_columns(const JobOptions& options) {
+  return options.task == Task::kPredict && !options.input_columns.empty();
+}
+
+// Predict on columns reads them as the source's passthrough columns after the kept ones, and no
 // text.
 FieldNames field_names(const JobOptions& options) {
   FieldNames fields;
-  fields.text = options.task == Task::kPredict ? "" : options.text_field;
+  fields.text = predicts_on_tensor_columns(options) ? "" : options.text_field;
   fields.text_pair = options.text_pair_field;
   fields.id = options.id_field;
   fields.passthrough = options.keep_columns;
@@ -395,11 +401,11 @@ class JobRunner {
       for (size_t p = 0; row.error.empty() && p < options_.keep_columns.size(); ++p) {
         row.error = invalid_utf8_in(row.passthrough[p], "column \"" + options_.keep_columns[p] + "\"");
       }
-      if (options_.task != Task::kPredict) in.texts[i] = row.text_view();
+      if (!predicts_on_tensor_columns(options_)) in.texts[i] = row.text_view();
       if (!in.text_pairs.empty()) in.text_pairs[i] = row.text_pair;
       in.errors[i] = row.error;
     }
-    if (options_.task == Task::kPredict) {
+    if (predicts_on_tensor_columns(options_)) {
       in.texts.clear();
       in.tensors = tensor_inputs(options_, *rows, &in.errors);
     }
@@ -506,11 +512,12 @@ void check_job(const JobOptions& options) {
     }
   }
   if (options.task == Task::kPredict) {
-    if (options.input_columns.empty()) {
-      throw Error(ErrorCode::kInvalidArgument, "predict needs the model's input columns (--input-columns)");
+    if (options.input_columns.empty() && !options.files.enabled) {
+      throw Error(ErrorCode::kInvalidArgument,
+                  "predict needs the model's input columns (--input-columns), or files and a featurizer (--features)");
     }
-    if (options.input_shapes.size() > options.input_columns.size() ||
-        options.input_dtypes.size() > options.input_columns.size()) {
+    const size_t inputs = options.input_columns.empty() ? 1 : options.input_columns.size();  // files: one
+    if (options.input_shapes.size() > inputs || options.input_dtypes.size() > options.input_columns.size()) {
       throw Error(ErrorCode::kInvalidArgument, "more tensor shapes or dtypes than input columns");
     }
     for (const auto& shape : options.input_shapes) {

@@ -26,6 +26,7 @@
 #include "salvo/error.h"
 #include "salvo/featurizer.h"
 #include "text/text_featurizer.h"
+#include "text/tokenizer.h"
 
 namespace salvo {
 namespace {
@@ -194,6 +195,9 @@ class Session::Impl {
   // max_batch_rows.
   std::future<Result> submit_tensors(Request request) {
     const Inputs& in = request.inputs;
+    if (in.tensors.empty() && !in.texts.empty() && featurizer_ && featurizer_->kind() == FeatureKind::kFloat32) {
+      return submit_featurized_tensors(std::move(request));
+    }
     if (in.tensors.empty()) throw Error(ErrorCode::kInvalidArgument, "predict needs input tensors");
     if (!in.texts.empty() || !in.encodings.empty()) {
       throw Error(ErrorCode::kInvalidArgument, "predict takes tensors, not texts");
@@ -213,20 +217,25 @@ class Session::Impl {
     }
     auto call = std::make_shared<Call>(std::move(request), info(), 0, FeatureKind::kTokens);
     std::future<Result> future = call->promise.get_future();
-    std::vector<size_t> good;
     const std::vector<std::string>& errors = call->request.inputs.errors;
+    for (size_t r = 0; r < call->rows && !errors.empty(); ++r) {
+      if (!errors[r].empty()) call->output.set_error(r, errors[r]);
+    }
+    run_tensor_call(call);
+    return future;
+  }
+
+  // Queues a predict call's good rows, in input order, in batches of at most max_batch_rows.
+  void run_tensor_call(const std::shared_ptr<Call>& call) {
+    std::vector<size_t> good;
     for (size_t r = 0; r < call->rows; ++r) {
-      if (!errors.empty() && !errors[r].empty()) {
-        call->output.set_error(r, errors[r]);
-      } else {
-        good.push_back(r);
-      }
+      if (!call->output.has_error(r)) good.push_back(r);
     }
     const size_t per_batch = options_.batching.max_batch_rows;
     const size_t batches = (good.size() + per_batch - 1) / per_batch;
     if (batches == 0) {
       finish(call);
-      return future;
+      return;
     }
     call->pending = batches;
     for (size_t b = 0; b < batches; ++b) {
@@ -241,7 +250,64 @@ class Session::Impl {
         if (--call->pending == 0) finish(call);
       });
     }
+  }
+
+  // predict on files: the featurizer pool turns each row into a tensor, the last chunk stacks them
+  // into the model's input, then the tensor path runs.
+  std::future<Result> submit_featurized_tensors(Request request) {
+    const size_t rows = request.inputs.size();
+    if (!request.inputs.errors.empty() && request.inputs.errors.size() != rows) {
+      throw Error(ErrorCode::kInvalidArgument, "errors must be empty or one per row");
+    }
+    auto call = std::make_shared<Call>(std::move(request), info(), 0, FeatureKind::kFloat32);
+    std::future<Result> future = call->promise.get_future();
+    const size_t per_chunk = std::clamp<size_t>(rows / (4 * static_cast<size_t>(threads_)), 1, kRowsPerChunk);
+    const size_t chunks = (rows + per_chunk - 1) / per_chunk;
+    call->pending = chunks;
+    for (size_t c = 0; c < chunks; ++c) {
+      const size_t begin = c * per_chunk;
+      const size_t end = std::min(rows, begin + per_chunk);
+      featurizers_->post([this, call, begin, end](NoState&) {
+        try {
+          if (!call->failed) featurize(*call, begin, end);
+        } catch (...) {
+          call->fail(std::current_exception());
+        }
+        if (--call->pending == 0) stack_features(call);
+      });
+    }
     return future;
+  }
+
+  // Builds the one input column from the rows' features; a row whose size does not fit the shape
+  // is an error row.
+  void stack_features(const std::shared_ptr<Call>& call) {
+    if (call->failed) return;
+    try {
+      TensorColumn input;
+      input.name = "features";
+      input.shape = call->request.options.input_shape;
+      for (size_t r = 0; r < call->rows && input.shape.empty(); ++r) {
+        if (!call->output.has_error(r)) input.shape = call->features[r].shape;
+      }
+      const size_t n = input.shape.empty() ? 1 : static_cast<size_t>(input.row_size());
+      input.floats.resize(call->rows * n);
+      for (size_t r = 0; r < call->rows; ++r) {
+        if (call->output.has_error(r)) continue;
+        const std::vector<float>& v = call->features[r].values;
+        if (v.size() != n) {
+          call->output.set_error(r, "features of " + std::to_string(v.size()) + " values do not fit the model's input of " +
+                                        std::to_string(n) + " (--input-tensor-shapes, or --frames for audio)");
+          continue;
+        }
+        std::copy(v.begin(), v.end(), input.floats.begin() + r * n);
+        call->features[r] = Features{};  // the copy is what runs
+      }
+      call->request.inputs.tensors = {std::move(input)};
+      run_tensor_call(call);
+    } catch (...) {
+      call->fail(std::current_exception());
+    }
   }
 
   void run_tensor_batch(Call& call, const std::vector<size_t>& rows, ReplicaState& state) {
@@ -284,7 +350,14 @@ class Session::Impl {
           call.output.set_error(r, "text pair is not valid UTF-8 (byte " + std::to_string(bad) + ")");
           continue;
         }
-        throw Error(ErrorCode::kInvalidArgument, "score needs a tokenizer with pair encoding");
+        try {
+          impl_->tokenizer().encode_pair(in.texts[r], in.text_pairs[r], &call.features[r].encoding);
+        } catch (const Error& e) {  // a pair the tokenizer's truncation strategy cannot fit
+          call.output.set_error(r, e.what());
+          continue;
+        }
+        check_row(call, r);
+        continue;
       }
       std::string error = featurizer_->featurize(in.texts[r], &call.features[r]);
       if (!error.empty()) call.output.set_error(r, std::move(error));

@@ -1,0 +1,70 @@
+#include "featurizer_flags.h"
+
+namespace salvo::cli {
+
+void add_featurizer_flags(CLI::App* cmd, FeaturizerFlags* flags, bool required) {
+  CLI::Option* features = cmd->add_option("--features", flags->features, "What to compute: audio-logmel or image")
+                              ->check(CLI::IsMember({"audio-logmel", "image"}));
+  if (required) features->required();
+  AudioLogMelOptions& a = flags->audio;
+  const std::string audio = "Audio: ";
+  cmd->add_option("--sample-rate", a.sample_rate, audio + "resample to this rate (libsoxr, high quality)")
+      ->capture_default_str()
+      ->check(CLI::Range(1, 1 << 22));
+  cmd->add_option("--n-fft", a.n_fft, audio + "FFT size")->capture_default_str()->check(CLI::Range(2, 1 << 20));
+  cmd->add_option("--hop-length", a.hop_length, audio + "samples between frames")
+      ->capture_default_str()
+      ->check(CLI::Range(1, 1 << 20));
+  cmd->add_option("--win-length", a.win_length, audio + "window length (default: n_fft)")
+      ->check(CLI::Range(1, 1 << 20));
+  cmd->add_option("--window", a.window, audio + "hann or hamming")
+      ->capture_default_str()
+      ->check(CLI::IsMember({"hann", "hamming"}));
+  cmd->add_option("--n-mels", a.n_mels, audio + "mel bands")->capture_default_str()->check(CLI::Range(1, 4096));
+  cmd->add_option("--fmin", a.fmin, audio + "lowest frequency (Hz)")->capture_default_str();
+  cmd->add_option("--fmax", a.fmax, audio + "highest frequency (Hz; default: sample rate / 2)");
+  cmd->add_option("--mel-scale", a.mel_scale, audio + "slaney or htk")
+      ->capture_default_str()
+      ->check(CLI::IsMember({"slaney", "htk"}));
+  cmd->add_option("--mel-norm", flags->mel_norm, audio + "slaney (equal-area filters) or none")
+      ->capture_default_str()
+      ->check(CLI::IsMember({"slaney", "none"}));
+  cmd->add_option("--top-db", a.top_db, audio + "floor at the clip's peak minus this many dB; 0: no floor")
+      ->capture_default_str();
+  cmd->add_option("--frames", a.frames, audio + "trim or pad (with the clip's floor) to this many frames")
+      ->check(CLI::Range(1, 1 << 24));
+  cmd->add_flag("--time-major", a.time_major, audio + "shape [frames, n_mels] instead of [n_mels, frames]");
+
+  ImageOptions& i = flags->image;
+  const std::string image = "Image: ";
+  cmd->add_option("--resize", i.resize, image + "shorter side to this (bilinear, antialiased); 0: keep")
+      ->capture_default_str()
+      ->check(CLI::Range(0, 1 << 16));
+  cmd->add_option("--crop", i.crop, image + "centre crop to this square; 0: none")
+      ->capture_default_str()
+      ->check(CLI::Range(0, 1 << 16));
+  cmd->add_option("--mean", i.mean, image + "per-channel mean subtracted after /255")->delimiter(',');
+  cmd->add_option("--std", i.std, image + "per-channel divisor after the mean")->delimiter(',');
+  cmd->add_flag("--raw", i.raw, image + "uint8 HWC pixels (binary) instead of normalised float32 CHW");
+}
+
+std::shared_ptr<const Featurizer> make_featurizer(FeaturizerFlags& flags) {
+  if (flags.features == "audio-logmel") {
+    flags.audio.slaney_norm = flags.mel_norm == "slaney";
+    return make_audio_logmel_featurizer(flags.audio);
+  }
+  return make_image_featurizer(flags.image);
+}
+
+void add_file_flags(CLI::App* cmd, BinaryFileOptions* files) {
+  cmd->add_flag("--recursive", files->recursive,
+                "Input is a folder or glob of files, one row each (Spark's binaryFile: path, modificationTime, "
+                "length, content), without key=value partition columns (Spark's recursiveFileLookup)");
+  cmd->add_option("--glob", files->glob,
+                  "Files input: only files whose name matches, e.g. \"*.wav\" (Spark's pathGlobFilter)");
+  cmd->add_option("--label-from", files->label_from,
+                  "Files input: adds a label column: parent (the file's folder name) or regex:PATTERN (its first "
+                  "capture group in the path)");
+}
+
+}  // namespace salvo::cli
