@@ -9,6 +9,7 @@
 #include <string>
 
 #include "core/error.h"
+#include "core/json_text.h"
 #include "text/added_tokens.h"
 #include "text/bert_normalizer.h"
 #include "text/bert_pre_tokenizer.h"
@@ -312,7 +313,7 @@ Tokenizer::Tokenizer(std::shared_ptr<const Config> config)
 Tokenizer Tokenizer::from_tokenizer_json(const std::filesystem::path& path) {
   json doc;
   try {
-    doc = json::parse(read_file(path));
+    doc = parse_json_document(read_file(path));
   } catch (const json::exception& e) {
     fail(path, std::string("not valid JSON: ") + e.what());
   }
@@ -429,7 +430,7 @@ Tokenizer Tokenizer::from_model_dir(const std::filesystem::path& dir) {
   if (std::filesystem::exists(config_path)) {
     json config;
     try {
-      config = json::parse(read_file(config_path));
+      config = parse_json_document(read_file(config_path));
     } catch (const json::exception& e) {
       fail(config_path, std::string("not valid JSON: ") + e.what());
     }
@@ -442,18 +443,16 @@ Tokenizer Tokenizer::from_model_dir(const std::filesystem::path& dir) {
   return from_vocab_txt(vocab_path, lowercase);
 }
 
-void Tokenizer::encode(std::string_view text, Encoding* out) const {
-  thread_local EncodeScratch s;
-  const Config& c = *config_;
+namespace {
+
+// Texts longer than this are tokenized a piece at a time when only their first tokens are kept.
+constexpr size_t kLongTextBytes = 64 << 10;
+
+// Appends the ids of `text` (no special tokens, no truncation) to s.ids, stopping once there are
+// `stop_at` of them.
+void append_text_ids(const Tokenizer::Config& c, std::string_view text, size_t stop_at, EncodeScratch& s) {
   s.raw.clear();
   decode_utf8(text, &s.raw);
-  s.ids.clear();
-
-  size_t keep = std::numeric_limits<size_t>::max();
-  if (max_length_ > 0) keep = max_length_ > c.num_special ? max_length_ - c.num_special : 0;
-  // With right truncation, ids past `keep` are dropped anyway, so stop producing them.
-  size_t stop_at = c.truncate_left ? std::numeric_limits<size_t>::max() : keep;
-
   s.raw_pieces.clear();
   uint32_t raw_size = static_cast<uint32_t>(s.raw.size());
   if (c.raw_matcher.empty()) {
@@ -499,6 +498,58 @@ void Tokenizer::encode(std::string_view text, Encoding* out) const {
       }
     }
   }
+}
+
+// Whether a text may be cut at ASCII whitespace and its pieces tokenized one after the other with
+// the same ids as the whole: the BERT pre-tokenizer splits words there, the BERT normalizer works
+// character by character (no decomposition reorders across a space), and no added token holds
+// whitespace, so none can match across the cut.
+bool cuttable_at_whitespace(const Tokenizer::Config& c) {
+  if (!c.bert_pre_tokenizer) return false;
+  for (const AddedToken& t : c.added_tokens) {
+    if (t.content.find_first_of(" \t\n\r") != std::string::npos) return false;
+  }
+  return true;
+}
+
+// Scratch grown by one huge text is given back, so a thread does not keep it for good.
+void release_if_huge(EncodeScratch& s) {
+  constexpr size_t kKeepChars = 1 << 20;
+  if (s.raw.capacity() > kKeepChars) std::u32string().swap(s.raw);
+  if (s.normalized.capacity() > kKeepChars) std::u32string().swap(s.normalized);
+  if (s.words.capacity() > kKeepChars) std::vector<WordSpan>().swap(s.words);
+  if (s.raw_pieces.capacity() > kKeepChars) std::vector<TextPiece>().swap(s.raw_pieces);
+  if (s.normalized_pieces.capacity() > kKeepChars) std::vector<TextPiece>().swap(s.normalized_pieces);
+}
+
+}  // namespace
+
+void Tokenizer::encode(std::string_view text, Encoding* out) const {
+  thread_local EncodeScratch s;
+  const Config& c = *config_;
+  s.ids.clear();
+
+  size_t keep = std::numeric_limits<size_t>::max();
+  if (max_length_ > 0) keep = max_length_ > c.num_special ? max_length_ - c.num_special : 0;
+  // With right truncation, ids past `keep` are dropped anyway, so stop producing them.
+  size_t stop_at = c.truncate_left ? std::numeric_limits<size_t>::max() : keep;
+
+  if (text.size() > kLongTextBytes && stop_at != std::numeric_limits<size_t>::max() && cuttable_at_whitespace(c)) {
+    // A long text (a 200 MB record) is read a piece of at least kLongTextBytes at a time, cut just
+    // before ASCII whitespace, until its first `keep` ids are known: memory and time follow the
+    // tokens kept, not the text's length.
+    size_t begin = 0;
+    while (begin < text.size() && s.ids.size() < stop_at) {
+      size_t cut = begin + kLongTextBytes < text.size() ? text.find_first_of(" \t\n\r", begin + kLongTextBytes)
+                                                        : text.size();
+      if (cut == std::string_view::npos) cut = text.size();
+      append_text_ids(c, text.substr(begin, cut - begin), stop_at, s);
+      begin = cut;
+    }
+  } else {
+    append_text_ids(c, text, stop_at, s);
+  }
+  release_if_huge(s);
   if (s.ids.size() > keep) {
     if (c.truncate_left) {
       s.ids.erase(s.ids.begin(), s.ids.end() - static_cast<std::ptrdiff_t>(keep));

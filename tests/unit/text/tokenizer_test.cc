@@ -342,5 +342,39 @@ TEST(TokenizerTest, ConcurrentEncodesAgreeWithSequentialOnes) {
   EXPECT_EQ(failures, std::vector<int>(4, 0));
 }
 
+// A long text with right truncation is tokenized a piece at a time (cut at whitespace) until its
+// kept tokens are known: the ids are exactly those of the whole text, truncated.
+TEST(TokenizerTest, LongTextsGiveTheSameIdsAsWholeTextsTruncated) {
+  TempDir dir;
+  json doc = base_json();
+  doc["added_tokens"][4]["lstrip"] = true;  // [MASK] takes the whitespace on its left
+  doc["added_tokens"][4]["rstrip"] = true;
+  for (const std::string name : {"bert-uncased", "base"}) {
+    Tokenizer t = name == "base" ? load(dir, doc) : Tokenizer::from_model_dir(kDataDir / name);
+    const char* words[] = {"hello", "world", "!", "unaffable", "Café", "中文", "[MASK]", "  ", "\n", "\t",
+                           "cafe\xcc\x81", "a", "zzz", "x\x01y", "naïve", "ﬁ"};
+    std::mt19937 rng(7);
+    std::string text;
+    while (text.size() < 400000) {
+      text += words[rng() % std::size(words)];
+      const unsigned gap = rng() % 4;
+      text += gap == 0 ? "" : gap == 1 ? "\n" : " ";
+    }
+    t.set_max_length(0);
+    Encoding all;
+    t.encode(text, &all);
+    ASSERT_GT(all.ids.size(), 70000u);
+    for (size_t max : {3u, 128u, 5000u, 60000u}) {
+      t.set_max_length(max);
+      Encoding cut;
+      t.encode(text, &cut);
+      std::vector<int32_t> expected = {all.ids.front()};
+      expected.insert(expected.end(), all.ids.begin() + 1, all.ids.begin() + 1 + (max - 2));
+      expected.push_back(all.ids.back());
+      EXPECT_EQ(cut.ids, expected) << name << ", max length " << max;
+    }
+  }
+}
+
 }  // namespace
 }  // namespace salvo
