@@ -10,12 +10,20 @@
 // The schema's metadata (e.g. "salvo.labels") goes to the footer's key-value metadata.
 #include "io/parquet/parquet_sink.h"
 
+#include <fcntl.h>
+#include <sys/file.h>
+#include <unistd.h>
+
 #include <algorithm>
+#include <cerrno>
+#include <cstring>
 #include <limits>
 #include <nlohmann/json.hpp>
 #include <optional>
 #include <set>
 
+#include "core/json_text.h"
+#include "io/output_file.h"
 #include "io/parquet/parquet_writer.h"
 #include "salvo/error.h"
 
@@ -88,9 +96,7 @@ ParquetValueKind infer_kind(const std::vector<json>& values) {
   return ParquetValueKind::kString;
 }
 
-std::string json_text(const json& v) {
-  return v.dump(-1, ' ', false, json::error_handler_t::replace);
-}
+std::string json_text(const json& v) { return salvo::json_text(v); }
 
 // Appends `v` to a column of `kind`; false when the value does not fit the
 // type.
@@ -170,14 +176,27 @@ class ParquetSink : public RowSink {
     row_group_bytes_ = std::max<size_t>(1, sink_options.row_group_bytes);
     if (folder_) {
       row_group_bytes_ = std::min(row_group_bytes_, std::max<size_t>(1, sink_options.part_file_bytes));
+      // This job's parts wait in a folder of its own under _temporary/ until the job commits, so
+      // a failed or concurrent job never mixes its parts with another's.
+      job_dir_ = unique_temporary_name(path_ / "_temporary" / "job", "");
       std::error_code ec;
-      std::filesystem::create_directories(path_, ec);
+      std::filesystem::create_directories(path_ / "_temporary", ec);
       if (ec) throw Error(ErrorCode::kIo, "cannot create output folder " + path_.string() + ": " + ec.message());
-      // A folder holding an old _SUCCESS must not look complete while this job runs.
-      std::filesystem::remove(path_ / "_SUCCESS", ec);
+      if (!std::filesystem::create_directory(job_dir_, ec) || ec) {
+        throw Error(ErrorCode::kIo, "cannot create " + job_dir_.string() + ": " +
+                                        (ec ? ec.message() : std::string("it exists")));
+      }
     } else {
       writer_ = std::make_unique<ParquetFileWriter>(path_, options_);
     }
+  }
+
+  ~ParquetSink() override {
+    if (!folder_ || committed_) return;
+    writer_.reset();  // removes its temporary file
+    std::error_code ec;
+    std::filesystem::remove_all(job_dir_, ec);
+    std::filesystem::remove(path_ / "_temporary", ec);  // only when no other job uses it
   }
 
   void write(const RecordBatch& batch) override {
@@ -198,17 +217,7 @@ class ParquetSink : public RowSink {
     }
     if (!writer_ && parts_.empty()) open_part();  // one empty part carries the schema
     if (writer_) close_part();
-    std::error_code ec;
-    std::filesystem::remove(path_ / "_temporary", ec);
-    // Part files of an earlier run into this folder are replaced, as a single file would be.
-    for (const auto& entry : std::filesystem::directory_iterator(path_, ec)) {
-      const std::string name = entry.path().filename().string();
-      if (name.starts_with("part-") && name.ends_with(".parquet") && !parts_.count(name)) {
-        std::filesystem::remove(entry.path(), ec);
-      }
-    }
-    OutputFile success(path_ / "_SUCCESS");
-    success.finish();
+    commit();
   }
 
  private:
@@ -291,25 +300,49 @@ class ParquetSink : public RowSink {
     char name[32];
     std::snprintf(name, sizeof(name), "part-%05zu.parquet", next_part_++);
     part_name_ = name;
-    std::error_code ec;
-    std::filesystem::create_directories(path_ / "_temporary", ec);
-    if (ec)
-      throw Error(ErrorCode::kIo,
-                  "cannot create " + (path_ / "_temporary").string() + ": " + ec.message());
-    writer_ = std::make_unique<ParquetFileWriter>(path_ / "_temporary" / part_name_, options_);
+    writer_ = std::make_unique<ParquetFileWriter>(job_dir_ / part_name_, options_);
   }
 
-  // Completes the current part under _temporary/ and moves it into the folder.
+  // Completes the current part in this job's temporary folder.
   void close_part() {
     writer_->finish(columns_);
     writer_.reset();
-    std::error_code ec;
-    std::filesystem::rename(path_ / "_temporary" / part_name_, path_ / part_name_, ec);
-    if (ec) {
-      throw Error(ErrorCode::kIo, "cannot rename " + (path_ / "_temporary" / part_name_).string() +
-                                      " to " + (path_ / part_name_).string() + ": " + ec.message());
-    }
     parts_.insert(part_name_);
+  }
+
+  // Moves this job's parts into the folder, removes the parts of earlier runs (replaced, as a
+  // single file would be) and writes _SUCCESS. Jobs committing into one folder at once take
+  // turns (a lock on the folder), so the folder ends up holding one job's parts.
+  void commit() {
+    const int fd = ::open(path_.c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+    if (fd < 0) throw Error(ErrorCode::kIo, "cannot open output folder " + path_.string() + ": " + std::strerror(errno));
+    struct Unlock {
+      int fd;
+      ~Unlock() { ::close(fd); }  // closing releases the lock
+    } unlock{fd};
+    while (::flock(fd, LOCK_EX) != 0) {
+      if (errno != EINTR) throw Error(ErrorCode::kIo, "cannot lock " + path_.string() + ": " + std::strerror(errno));
+    }
+    std::error_code ec;
+    std::filesystem::remove(path_ / "_SUCCESS", ec);
+    for (const std::string& name : parts_) {
+      std::filesystem::rename(job_dir_ / name, path_ / name, ec);
+      if (ec) {
+        throw Error(ErrorCode::kIo, "cannot rename " + (job_dir_ / name).string() + " to " + (path_ / name).string() +
+                                        ": " + ec.message());
+      }
+    }
+    for (const auto& entry : std::filesystem::directory_iterator(path_, ec)) {
+      const std::string name = entry.path().filename().string();
+      if (name.starts_with("part-") && name.ends_with(".parquet") && !parts_.count(name)) {
+        std::filesystem::remove(entry.path(), ec);
+      }
+    }
+    committed_ = true;
+    std::filesystem::remove_all(job_dir_, ec);
+    std::filesystem::remove(path_ / "_temporary", ec);  // only when no other job uses it
+    OutputFile success(path_ / "_SUCCESS");
+    success.finish();
   }
 
   void flush_row_group() {
@@ -323,6 +356,8 @@ class ParquetSink : public RowSink {
 
   std::filesystem::path path_;
   bool folder_;
+  std::filesystem::path job_dir_;  // folder output: this job's parts until commit()
+  bool committed_ = false;
   SinkOptions sink_options_;
   ParquetWriteOptions options_;
   std::vector<ParquetColumnSpec> columns_;

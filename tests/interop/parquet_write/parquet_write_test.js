@@ -112,7 +112,8 @@ async function driverCases() {
         // Small row groups (about 4 KB) give many row groups and several pages' worth of rows.
         const r = driver(out, expected, task, codec, 4000, 1 << 30, 700, mode);
         assert.equal(r.status, 0, `${name}: driver failed: ${r.stderr}`);
-        assert.ok(!fs.existsSync(`${out}.partial`), `${name}: partial file left behind`);
+        const left = fs.readdirSync(work).filter((n) => n.startsWith(`${name}.parquet.`) && n.endsWith('.partial'));
+        assert.deepEqual(left, [], `${name}: partial file left behind`);
         const stats = await check(name, out, expected, { ...carried, ...RESULTS[task], error: 'VARCHAR' },
                                   DRIVER_LABELS);
         const meta = await metadata(out);
@@ -163,18 +164,22 @@ async function killCases() {
   const r = driver(out, path.join(work, 'killed.jsonl'), 'embed', 'snappy', 3000, 1 << 30, 2000, 'kill');
   assert.equal(r.signal, 'SIGKILL', 'kill: driver was killed');
   assert.ok(!fs.existsSync(out), 'kill: no file under the final name');
-  assert.ok(fs.existsSync(`${out}.partial`), 'kill: the partial file is what remains');
+  const partials = fs.readdirSync(work).filter((n) => n.startsWith('killed.parquet.') && n.endsWith('.partial'));
+  assert.equal(partials.length, 1, `kill: the job's own partial file is what remains (${partials})`);
 
   const dir = path.join(work, 'killed-parts') + '/';
   const k = driver(dir, path.join(work, 'killed-parts.jsonl'), 'embed', 'snappy', 3000, 20000, 3000, 'kill');
   assert.equal(k.signal, 'SIGKILL', 'kill parts: driver was killed');
   const names = fs.readdirSync(dir);
-  assert.ok(!names.includes('_SUCCESS'), 'kill parts: no _SUCCESS');
-  const parts = names.filter((n) => n.startsWith('part-'));
-  for (const p of parts) await query(`SELECT count(*) FROM ${sqlPath(path.join(dir, p))}`);  // each is whole
-  const temporary = fs.readdirSync(path.join(dir, '_temporary'));
-  assert.ok(temporary.every((n) => n.endsWith('.partial')), `kill parts: _temporary holds ${temporary}`);
-  console.log(`ok killed writer: no final file; ${parts.length} complete parts, no _SUCCESS`);
+  assert.deepEqual(names, ['_temporary'], 'kill parts: nothing but _temporary/ in the folder');
+  // The killed job's parts wait in its own folder under _temporary/: complete parts and one partial.
+  const jobs = fs.readdirSync(path.join(dir, '_temporary'));
+  assert.equal(jobs.length, 1, `kill parts: one job folder in _temporary (${jobs})`);
+  const held = fs.readdirSync(path.join(dir, '_temporary', jobs[0]));
+  const parts = held.filter((n) => /^part-\d{5}\.parquet$/.test(n));
+  for (const p of parts) await query(`SELECT count(*) FROM ${sqlPath(path.join(dir, '_temporary', jobs[0], p))}`);
+  assert.ok(held.every((n) => parts.includes(n) || n.endsWith('.partial')), `kill parts: job folder holds ${held}`);
+  console.log(`ok killed writer: no final file; ${parts.length} complete parts held back, no _SUCCESS`);
 }
 
 // The CLI end to end: the same run written as .parquet and .jsonl.
