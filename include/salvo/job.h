@@ -4,6 +4,7 @@
 
 #include "salvo/export.h"
 
+#include <atomic>
 #include <cstdint>
 #include <filesystem>
 #include <functional>
@@ -56,8 +57,15 @@ struct JobOptions {
   size_t max_record_bytes = 16u << 20;    // a longer input record becomes an error row
   std::string compression;                // output codec (Parquet, TFRecord)
   size_t window_rows = 2048;  // rows handed to the session together: sorted by length together
+  // Called once the input and output are open and the task fits the model, before the first row
+  // is read: everything that can fail before then has been checked (a start line printed here is
+  // never followed by a usage error).
+  std::function<void()> started;
   // Called from the job's thread after each window is written.
   std::function<void(const JobProgress&)> progress;
+  // When set and it becomes true (e.g. from a signal handler), the job stops at its next window
+  // and throws salvo::Error(kCancelled); its temporary files are removed, no output appears.
+  const std::atomic<bool>* cancel = nullptr;
 };
 
 // Checks what can be checked before a model loads: the input opens and has the fields asked for,

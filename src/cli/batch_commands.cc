@@ -6,6 +6,7 @@
 #include "commands.h"
 #include "compute_flags.h"
 #include "progress_line.h"
+#include "signals.h"
 #include "salvo/job.h"
 
 namespace salvo::cli {
@@ -21,9 +22,16 @@ void run_batch(Task task, BatchFlags& flags) {
   JobOptions& job = flags.job;
   job.task = task;
   check_job(job);  // bad paths and fields fail before the model loads, in one line
+  // SIGINT / SIGTERM: the job stops at its next window and removes its temporary files (exit 130);
+  // a second signal ends the process at once.
+  job.cancel = &install_stop_handlers();
   std::unique_ptr<Session> session = open_session(flags.compute, task == Task::kTokenize);
+  // The start line comes once the job has opened its input and output: a failure up to then (a task
+  // the model lacks, an output format that cannot hold the task's columns) is the only line.
   if (!flags.quiet) {
-    std::fprintf(stderr, "salvo %s: %s\n", task_name(task), describe_session(*session, task).c_str());
+    job.started = [&] {
+      std::fprintf(stderr, "salvo %s: %s\n", task_name(task), describe_session(*session, task).c_str());
+    };
   }
   ProgressLine progress(task_name(task), !flags.quiet && stderr_is_terminal());
   if (progress.enabled()) job.progress = [&progress](const JobProgress& p) { progress.update(p); };

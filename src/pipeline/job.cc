@@ -17,6 +17,7 @@
 #include <thread>
 
 #include "core/bounded_queue.h"
+#include "core/json_text.h"
 #include "core/utf8.h"
 #include "io/row_sink.h"
 #include "io/row_source.h"
@@ -60,14 +61,14 @@ void append_carried(const json& v, Column* column) {
   switch (column->type().id()) {
     case TypeId::kJson: column->append_json(v); return;
     case TypeId::kString:
-      column->append_string(v.is_string() ? v.get_ref<const std::string&>() : v.dump());
+      column->append_string(v.is_string() ? v.get_ref<const std::string&>() : json_text(v));
       return;
     case TypeId::kBinary:
       if (v.is_binary()) {
         const auto& bytes = v.get_binary();
         column->append_string({reinterpret_cast<const char*>(bytes.data()), bytes.size()});
       } else {
-        column->append_string(v.is_string() ? v.get_ref<const std::string&>() : v.dump());
+        column->append_string(v.is_string() ? v.get_ref<const std::string&>() : json_text(v));
       }
       return;
     case TypeId::kBool: column->append_bool(v.get<bool>()); return;
@@ -93,6 +94,17 @@ std::string invalid_utf8_in(const json& v, const std::string& name) {
     }
   }
   return "";
+}
+
+// Replaces what is not UTF-8 in the strings of `v` by U+FFFD (as JSON printing does), so that an
+// error row's carried values are valid text in every output format.
+void replace_invalid_utf8(json& v) {
+  if (v.is_string()) {
+    std::string& s = v.get_ref<std::string&>();
+    if (!is_valid_utf8(s)) s = json::parse(json(s).dump(-1, ' ', false, json::error_handler_t::replace)).get<std::string>();
+  } else if (v.is_array() || v.is_object()) {
+    for (auto& item : v) replace_invalid_utf8(item);
+  }
 }
 
 FieldNames field_names(const JobOptions& options) {
@@ -158,6 +170,7 @@ class JobRunner {
 
   JobSummary run() {
     const auto start = std::chrono::steady_clock::now();
+    check_cancelled();
     source_ = open_row_source(options_.input, field_names(options_), SourceLimits{options_.max_record_bytes});
     Schema schema;
     schema.fields = carried_fields(*source_);
@@ -169,6 +182,7 @@ class JobRunner {
     progress_.total_bytes = source_->total_bytes();
     sink_ = open_row_sink(options_.output, schema, SinkOptions{options_.compression});
     schema_ = std::move(schema);
+    if (options_.started) options_.started();
 
     std::thread reader([this] { guarded([this] { read_loop(); }); });
     guarded([this, start] { write_loop(start); });
@@ -197,10 +211,17 @@ class JobRunner {
     }
   }
 
+  void check_cancelled() const {
+    if (options_.cancel && options_.cancel->load()) {
+      throw Error(ErrorCode::kCancelled, "stopped by a signal; " + options_.output.string() + " was not written");
+    }
+  }
+
   void read_loop() {
     std::vector<RawRecord> records;
     bool more = true;
     while (more) {
+      check_cancelled();
       records.clear();
       while (more && records.size() < options_.window_rows) {
         more = source_->read(std::min(kRecordsPerRead, options_.window_rows - records.size()), &records);
@@ -212,7 +233,9 @@ class JobRunner {
     windows_.close();
   }
 
-  Window submit(const std::vector<RawRecord>& records) {
+  // Parses a window's records (their bytes are released as each is parsed: a huge record is held
+  // once, as its row's text) and submits the rows to the session.
+  Window submit(std::vector<RawRecord>& records) {
     auto rows = std::make_shared<std::vector<InputRow>>(records.size());
     Request request;
     request.task = options_.task;
@@ -225,9 +248,16 @@ class JobRunner {
     for (size_t i = 0; i < records.size(); ++i) {
       InputRow& row = (*rows)[i];
       source_->parse(records[i], &row);
+      std::string().swap(records[i].bytes);
+      // A row that failed to parse may have no kept values at all: they are nulls in the output.
+      row.passthrough.resize(options_.keep_columns.size());
       if (row.error.empty()) row.error = invalid_utf8_in(row.id, "the id");
       for (size_t p = 0; row.error.empty() && p < row.passthrough.size(); ++p) {
         row.error = invalid_utf8_in(row.passthrough[p], "column \"" + options_.keep_columns[p] + "\"");
+      }
+      if (!row.error.empty()) {
+        replace_invalid_utf8(row.id);
+        for (json& v : row.passthrough) replace_invalid_utf8(v);
       }
       in.texts[i] = row.text;
       if (!in.text_pairs.empty()) in.text_pairs[i] = row.text_pair;
@@ -239,6 +269,7 @@ class JobRunner {
 
   void write_loop(std::chrono::steady_clock::time_point start) {
     while (auto window = windows_.pop()) {
+      check_cancelled();
       Result result = window->result.get();
       const std::vector<InputRow>& rows = *window->rows;
       RecordBatch out;
@@ -284,6 +315,7 @@ class JobRunner {
       std::lock_guard lock(error_mutex_);
       if (error_) return;
     }
+    check_cancelled();
     sink_->finish();
   }
 

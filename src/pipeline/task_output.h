@@ -3,6 +3,7 @@
 // only see the resulting RecordBatch.
 #pragma once
 
+#include <atomic>
 #include <cstddef>
 #include <string>
 #include <vector>
@@ -24,7 +25,8 @@ class TaskOutput {
 
   // Where the model's `width` floats for input row `row` go.
   float* values(size_t row);
-  // Marks a row bad; its result columns are null and "error" holds `message`.
+  // Marks a row bad; its result columns are null and "error" holds `message`. Rows may be marked
+  // from several threads at once, each row by one.
   void set_error(size_t row, std::string message);
   bool has_error(size_t row) const { return !errors_[row].empty(); }
   size_t errors() const { return error_count_; }
@@ -42,8 +44,8 @@ class TaskOutput {
   Column direct_;              // kEmbed: the embedding column, filled in place
   float* embedding_ = nullptr;  // its values
   std::vector<float> matrix_;  // kClassify, kScore: probabilities or logits, row after row
-  std::vector<std::string> errors_;
-  size_t error_count_ = 0;
+  std::vector<std::string> errors_;  // each row is set by one thread
+  std::atomic<size_t> error_count_{0};  // rows go bad on several tokenizer and replica threads at once
 };
 
 }  // namespace salvo
