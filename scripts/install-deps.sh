@@ -12,8 +12,10 @@ packages=(g++ cmake ninja-build pkg-config libdnnl-dev libopenblas-dev libutf8pr
           libprotobuf-dev protobuf-compiler librdkafka-dev libzip-dev)
 if [[ $what == test ]]; then
   # PyTorch is the numerical reference; protobuf for Python decodes TFRecords independently; clang builds the
-  # libFuzzer targets; kcat is a real Kafka client for the streaming tests.
-  packages+=(libblis-openmp-dev python3 python3-venv python3-dev python3-torch python3-numpy python3-protobuf clang-14 libclang-rt-14-dev kcat nodejs npm)
+  # libFuzzer targets; kcat is a real Kafka client for the streaming tests; debootstrap and zstd make
+  # and cache the clean Debian 12 root of scripts/check-fresh-machine.sh.
+  packages+=(libblis-openmp-dev python3 python3-venv python3-dev python3-torch python3-numpy python3-protobuf clang-14 libclang-rt-14-dev kcat nodejs npm
+             debootstrap zstd)
 fi
 
 missing=()
