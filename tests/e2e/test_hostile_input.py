@@ -17,7 +17,7 @@ import unittest
 import pyarrow as pa
 import pyarrow.parquet as pq
 
-from cli_harness import EXAMPLE_MODEL, CliTestCase, make_random_model, read_jsonl, run_salvo, write_jsonl
+from cli_harness import EXAMPLE_MODEL, CliTestCase, make_random_model, read_jsonl, run_salvo, sanitized, write_jsonl
 
 DEEP = 100000  # 200 KB of brackets: deep enough to overflow any recursive parser or printer
 
@@ -411,12 +411,6 @@ def peak_rss_kib(args):
     if value < 0:
         raise AssertionError(proc.stderr)
     return value, proc.stderr
-
-
-def sanitized():
-    """Whether the salvo under test is a sanitizer build (its memory figures mean nothing then)."""
-    libs = subprocess.run(["ldd", os.environ.get("SALVO_BIN", "salvo")], capture_output=True, text=True).stdout
-    return "libasan" in libs or "libtsan" in libs
 
 
 class HugeRecordTest(CliTestCase):
