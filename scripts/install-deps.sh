@@ -17,9 +17,10 @@ if [[ $what == test ]]; then
   # libFuzzer targets; kcat is a real Kafka client for the streaming tests, which also run Apache Kafka
   # itself (Java 17; its jars come from Maven Central through Maven, below). espeak-ng and sox make the
   # spoken-digits audio of the data-preparation tests and example; the icon themes are their images.
+  # debootstrap and zstd make and cache the clean Debian 12 root of scripts/check-fresh-machine.sh.
   packages+=(libblis-openmp-dev python3 python3-venv python3-dev python3-torch python3-numpy python3-protobuf
              clang-14 libclang-rt-14-dev kcat nodejs npm openjdk-17-jre-headless maven
-             espeak-ng sox libsox-fmt-all adwaita-icon-theme hicolor-icon-theme)
+             espeak-ng sox libsox-fmt-all adwaita-icon-theme hicolor-icon-theme debootstrap zstd)
 fi
 
 missing=()

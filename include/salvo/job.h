@@ -4,6 +4,7 @@
 
 #include "salvo/export.h"
 
+#include <atomic>
 #include <cstdint>
 #include <filesystem>
 #include <functional>
@@ -82,11 +83,15 @@ struct JobOptions {
   size_t num_shards = 0;    // TFRecord: > 0 writes a folder of part-NNNNN-of-MMMMM files and _SUCCESS
   size_t window_rows = 2048;  // rows handed to the session together: sorted by length together
   size_t window_bytes = 0;    // > 0: a window also closes once its records hold this many bytes
-  // Called once the input and output are open and checked, just before rows run (a front end's
-  // start line goes here, so that an error found while opening stays the only line printed).
+  // Called once the input and output are open and the task fits the model, before the first row
+  // is read: everything that can fail before then has been checked (a start line printed here is
+  // never followed by a usage error).
   std::function<void()> started;
   // Called from the job's thread after each window is written.
   std::function<void(const JobProgress&)> progress;
+  // When set and it becomes true (e.g. from a signal handler), the job stops at its next window
+  // and throws salvo::Error(kCancelled); its temporary files are removed, no output appears.
+  const std::atomic<bool>* cancel = nullptr;
 };
 
 // Checks what can be checked before a model loads: the input opens and has the fields asked for,

@@ -11,6 +11,7 @@
 
 #include "progress_line.h"
 #include "salvo/error.h"
+#include "signals.h"
 #include "salvo/job.h"
 #include "shard_flag.h"
 
@@ -71,17 +72,23 @@ void run_batch(Task task, BatchFlags& flags) {
   job.shard_index = shard.index;
   job.shard_count = shard.count;
   check_job(job);  // bad paths and fields fail before the model loads, in one line
+  // SIGINT / SIGTERM: the job stops at its next window and removes its temporary files (exit 130);
+  // a second signal ends the process at once.
+  job.cancel = &install_stop_handlers();
   std::unique_ptr<Session> session = open_session(flags.compute, task == Task::kTokenize);
   session->output_schema(task, job.task_options);  // a task the model lacks: one line naming why
-  job.started = [&] {
-    if (flags.quiet) return;
-    std::string where;
-    if (shard.count > 1) {
-      where = ", shard " + std::to_string(shard.index) + "/" + std::to_string(shard.count) +
-              (shard.source.empty() ? "" : " (" + shard.source + ")");
-    }
-    std::fprintf(stderr, "salvo %s: %s%s\n", task_name(task), describe_session(*session, task).c_str(), where.c_str());
-  };
+  // The start line comes once the job has opened its input and output: a failure up to then (a task
+  // the model lacks, an output format that cannot hold the task's columns) is the only line.
+  if (!flags.quiet) {
+    job.started = [&] {
+      std::string where;
+      if (shard.count > 1) {
+        where = ", shard " + std::to_string(shard.index) + "/" + std::to_string(shard.count) +
+                (shard.source.empty() ? "" : " (" + shard.source + ")");
+      }
+      std::fprintf(stderr, "salvo %s: %s%s\n", task_name(task), describe_session(*session, task).c_str(), where.c_str());
+    };
+  }
   ProgressLine progress(task_name(task), !flags.quiet && stderr_is_terminal());
   if (progress.enabled()) job.progress = [&progress](const JobProgress& p) { progress.update(p); };
 

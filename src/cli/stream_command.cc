@@ -1,6 +1,5 @@
 // stream: the Kafka consumer-group inference service.
 #include <atomic>
-#include <csignal>
 #include <cstdio>
 #include <memory>
 #include <string>
@@ -8,25 +7,12 @@
 
 #include "commands.h"
 #include "compute_flags.h"
+#include "signals.h"
 #include "salvo/error.h"
 #include "salvo/stream.h"
 
 namespace salvo::cli {
 namespace {
-
-std::atomic<bool> g_stop{false};
-
-extern "C" void request_stop(int) { g_stop.store(true); }
-
-// SIGTERM / SIGINT start a clean shutdown; a second one ends the process at once (SA_RESETHAND).
-void install_signal_handlers() {
-  struct sigaction action {};
-  action.sa_handler = request_stop;
-  sigemptyset(&action.sa_mask);
-  action.sa_flags = SA_RESETHAND;
-  sigaction(SIGTERM, &action, nullptr);
-  sigaction(SIGINT, &action, nullptr);
-}
 
 struct StreamFlags {
   std::string task = "embed";
@@ -48,7 +34,9 @@ void run_stream_command(StreamFlags& flags) {
     }
     options.kafka_config.emplace_back(setting.substr(0, eq), setting.substr(eq + 1));
   }
-  install_signal_handlers();  // a signal during the model load still ends in a clean, empty run
+  // SIGTERM / SIGINT start a clean shutdown; a second one ends the process at once. A signal
+  // during the model load still ends in a clean, empty run.
+  const std::atomic<bool>& stop = install_stop_handlers();
   std::unique_ptr<Session> session = open_session(flags.compute, false);
   session->output_schema(options.task, options.task_options);  // a task the model lacks fails here, in one line
   if (!flags.quiet) {
@@ -59,7 +47,7 @@ void run_stream_command(StreamFlags& flags) {
                                                    : ("dead letters to " + options.dead_letter_topic).c_str(),
                  describe_session(*session, options.task).c_str());
   }
-  run_stream(*session, options, g_stop);
+  run_stream(*session, options, stop);
 }
 
 }  // namespace
@@ -110,10 +98,12 @@ void add_stream_command(CLI::App& app, Runner* selected) {
       ->check(CLI::NonNegativeNumber);
   cmd->add_flag("--stats-json", o.stats_json, "Statistics as JSON lines");
   cmd->add_option("--drain-timeout-ms", o.drain_timeout_ms, "On shutdown, time to deliver what is in flight")
-      ->capture_default_str();
+      ->capture_default_str()
+      ->check(CLI::Range(0, 1 << 30));
   cmd->add_option("--rebalance-timeout-ms", o.rebalance_timeout_ms,
                   "On revocation, time to deliver the revoked partitions' work before abandoning it")
-      ->capture_default_str();
+      ->capture_default_str()
+      ->check(CLI::Range(0, 1 << 30));
   cmd->add_flag("--quiet,-q", flags->quiet, "No start line");
   cmd->callback([flags, selected] { *selected = [flags] { run_stream_command(*flags); }; });
 }

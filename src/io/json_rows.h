@@ -5,14 +5,12 @@
 #include <string_view>
 #include <vector>
 
+#include "core/json_text.h"
 #include "io/record.h"
 #include "io/row_source.h"
 #include "salvo/table.h"
 
 namespace salvo {
-
-// Deeper JSON input is refused: parsing, copying and printing nested values recurses.
-constexpr size_t kMaxJsonDepth = 256;
 
 // Parses one JSON object into `row` (id, passthrough, text, text pair). Anything wrong (not UTF-8,
 // invalid JSON, nested deeper than kMaxJsonDepth, not an object, missing or non-string text) sets

@@ -1,4 +1,7 @@
-// A buffered output file written under "<name>.partial" and renamed to its name when complete.
+// A buffered output file written under a temporary name beside it and renamed to its name when
+// complete, so that a file under the final name is always whole. The temporary name is unique to
+// the writer ("<name>.<pid>.<random>.partial", created exclusively), so two jobs writing the same
+// output never share a file: the last to finish wins, whole.
 #pragma once
 
 #include <cstdio>
@@ -11,7 +14,7 @@ class OutputFile {
  public:
   // Throws salvo::Error(kIo) when the file cannot be created.
   explicit OutputFile(const std::filesystem::path& path);
-  // Removes the partial file when finish() was never called (the job failed).
+  // Removes the temporary file when finish() was never called (the job failed or was cancelled).
   ~OutputFile();
   OutputFile(const OutputFile&) = delete;
   OutputFile& operator=(const OutputFile&) = delete;
@@ -19,10 +22,13 @@ class OutputFile {
   void write(std::string_view bytes);
   // Overwrites bytes at `offset` (used to patch a header once the row count is known).
   void write_at(long offset, std::string_view bytes);
-  // Flushes, closes and renames. Throws salvo::Error(kIo) on any failure.
+  // Flushes, syncs to disk, closes and renames (then syncs the folder). Throws salvo::Error(kIo)
+  // on any failure.
   void finish();
 
   const std::filesystem::path& path() const { return path_; }
+  // The temporary name the file is written under until finish().
+  const std::filesystem::path& temporary_path() const { return partial_; }
 
  private:
   [[noreturn]] void fail(const char* what);
@@ -31,5 +37,12 @@ class OutputFile {
   std::filesystem::path partial_;
   FILE* file_ = nullptr;
 };
+
+// A temporary name beside `path`, unique to this process and call: "<path>.<pid>.<random><suffix>".
+std::filesystem::path unique_temporary_name(const std::filesystem::path& path, const char* suffix);
+
+// Makes a completed rename in `folder` durable (fsync of the folder); failures are ignored, as
+// some file systems cannot sync a folder.
+void sync_folder(const std::filesystem::path& folder);
 
 }  // namespace salvo

@@ -1,6 +1,7 @@
 #include "io/part_folder_sink.h"
 
 #include <fcntl.h>
+#include <sys/file.h>
 #include <unistd.h>
 
 #include <cerrno>
@@ -88,6 +89,25 @@ PartFolderSink::PartFolderSink(const fs::path& folder, const Schema& schema, Par
   if (ec) throw Error(ErrorCode::kIo, "cannot create output folder " + folder_.string() + ": " + ec.message());
 
   const fs::path manifest = manifest_path(options_.shard_index);
+  // Two jobs writing one shard of a folder at once would mix their parts: the second one stops.
+  // (Named apart from the manifests, which a job that starts afresh removes.)
+  std::string lock_name = part_manifest_name(options_.shard_index, options_.shard_count);
+  lock_name.replace(0, std::string("_salvo_manifest").size(), "_salvo_lock");
+  lock_name.resize(lock_name.size() - std::string(".json").size());
+  const fs::path lock = folder_ / lock_name;
+  lock_fd_ = ::open(lock.c_str(), O_RDWR | O_CREAT | O_CLOEXEC, 0644);
+  if (lock_fd_ < 0) throw Error(ErrorCode::kIo, "cannot create " + lock.string() + ": " + std::strerror(errno));
+  if (::flock(lock_fd_, LOCK_EX | LOCK_NB) != 0) {
+    const int error = errno;
+    ::close(lock_fd_);
+    lock_fd_ = -1;
+    if (error == EWOULDBLOCK) {
+      throw Error(ErrorCode::kIo, "another salvo job is writing " + folder_.string() +
+                                      (options_.shard_count > 1 ? " (the same shard)" : "") +
+                                      ": wait for it, or write elsewhere");
+    }
+    throw Error(ErrorCode::kIo, "cannot lock " + lock.string() + ": " + std::strerror(error));
+  }
   std::optional<json> existing = options_.resume ? read_manifest(manifest) : std::nullopt;
   if (existing) {
     if (!existing->is_object() || existing->value("job", json()) != json::parse(options_.job)) {
@@ -117,7 +137,10 @@ PartFolderSink::PartFolderSink(const fs::path& folder, const Schema& schema, Par
   if (!complete_) fs::remove(folder_ / "_SUCCESS", ec);
 }
 
-PartFolderSink::~PartFolderSink() = default;
+PartFolderSink::~PartFolderSink() {
+  part_.reset();  // removes an unfinished part's temporary file while the lock is still held
+  if (lock_fd_ >= 0) ::close(lock_fd_);  // closing releases the lock
+}
 
 std::string PartFolderSink::part_name(size_t part) const {
   std::string name = "part-";

@@ -34,9 +34,10 @@ struct PartFolderOptions {
 
 class PartFolderSink : public RowSink {
  public:
-  // Creates the folder if needed and reads or resets this shard's manifest. Throws
+  // Creates the folder if needed, takes this shard's lock (_salvo_lock[-shard-I-of-N], held until
+  // the sink is destroyed) and reads or resets this shard's manifest. Throws
   // salvo::Error(kInvalidArgument) when resuming over another job's parts, kIo when the folder
-  // cannot be written.
+  // cannot be written or another process is writing the same shard of it.
   PartFolderSink(const std::filesystem::path& folder, const Schema& schema, PartFolderOptions options);
   ~PartFolderSink() override;
 
@@ -66,6 +67,7 @@ class PartFolderSink : public RowSink {
   std::vector<std::string> parts_;  // committed, in order
   uint64_t rows_done_ = 0;          // rows the committed parts hold
   bool complete_ = false;
+  int lock_fd_ = -1;                // flock'ed: one writer per shard of a folder
   std::unique_ptr<RowSink> part_;   // the part being written
   uint64_t part_rows_written_ = 0;
 };

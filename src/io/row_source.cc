@@ -7,6 +7,7 @@
 #include "core/error.h"
 #include "core/utf8.h"
 #include "io/binary_file_source.h"
+#include "io/csv.h"
 #include "io/json_rows.h"
 #include "io/parquet/parquet_source.h"
 #include "io/record_reader.h"
@@ -81,49 +82,6 @@ class JsonlSource : public FramedSource {
   FieldNames fields_;
 };
 
-// Splits one CSV record (RFC 4180: comma-separated, "..." quoting with "" for a quote).
-// Returns false for a quote that is never closed or stray characters after a closing quote.
-bool split_csv(const std::string& record, std::vector<std::string>* fields, std::string* error) {
-  fields->clear();
-  std::string field;
-  size_t i = 0;
-  const size_t n = record.size();
-  for (;;) {
-    field.clear();
-    if (i < n && record[i] == '"') {
-      ++i;
-      for (;;) {
-        if (i >= n) {
-          *error = "unterminated quoted field " + std::to_string(fields->size() + 1);
-          return false;
-        }
-        if (record[i] == '"') {
-          if (i + 1 < n && record[i + 1] == '"') {
-            field.push_back('"');
-            i += 2;
-            continue;
-          }
-          ++i;
-          break;
-        }
-        field.push_back(record[i++]);
-      }
-      if (i < n && record[i] != ',') {
-        *error = "unexpected character after closing quote in field " + std::to_string(fields->size() + 1);
-        return false;
-      }
-    } else {
-      size_t comma = record.find(',', i);
-      if (comma == std::string::npos) comma = n;
-      field.assign(record, i, comma - i);
-      i = comma;
-    }
-    fields->push_back(field);
-    if (i >= n) return true;
-    ++i;  // the comma
-  }
-}
-
 // CSV with a header row naming the columns.
 class CsvSource : public FramedSource {
  public:
@@ -166,16 +124,11 @@ class CsvSource : public FramedSource {
     std::string error;
     if (!split_csv(record.bytes, &values, &error)) {
       row->error = "invalid CSV: " + error;
-      return;
-    }
-    if (values.size() != columns_) {
+    } else if (values.size() != columns_) {
       row->error = "CSV record has " + std::to_string(values.size()) + " fields, the header has " +
                    std::to_string(columns_);
-      if (values.size() <= std::max(text_column_ == kNone ? 0 : text_column_,
-                                    text_pair_column_ == kNone ? 0 : text_pair_column_)) {
-        return;
-      }
     }
+    // The fields read before a problem still name the row: its id and kept values are written.
     if (id_column_ != kNone && id_column_ < values.size()) row->id = values[id_column_];
     row->passthrough.resize(passthrough_columns_.size());
     for (size_t i = 0; i < passthrough_columns_.size(); ++i) {
@@ -262,6 +215,13 @@ std::unique_ptr<RowSource> open_whole_source(const std::filesystem::path& path, 
                                              const SourceLimits& limits) {
   std::string ext = lower(path.extension().string());
   if (ext == ".gz" || ext == ".zz") ext = lower(path.stem().extension().string());
+  const bool file_format = ext == ".tfrecord" || ext == ".tfrecords" || ext == ".jsonl" || ext == ".ndjson" ||
+                           ext == ".json" || ext == ".csv";
+  std::error_code ec;
+  if (file_format && std::filesystem::is_directory(path, ec)) {
+    throw Error(ErrorCode::kIo, "cannot read " + path.string() + ": it is a folder, not a " + ext.substr(1) +
+                                    " file (only Parquet input may be a folder of part files)");
+  }
   if (ext == ".tfrecord" || ext == ".tfrecords") return open_tfrecord_source(path, fields, limits);
   if (ext == ".jsonl" || ext == ".ndjson" || ext == ".json") {
     return std::make_unique<JsonlSource>(path, fields, limits);
@@ -287,10 +247,11 @@ std::unique_ptr<RowSource> open_row_source(const std::filesystem::path& path, co
     source = open_binary_file_source(name, fields, limits, files);
   } else {
     const std::string ext = lower(path.extension().string());
-    if (ext == ".parquet" || name.find_first_of("*?[") != std::string::npos || std::filesystem::is_directory(path)) {
+    source = open_whole_source(path, fields, limits);  // a .jsonl/.csv/.tfrecord file (not a folder)
+    if (!source && (ext == ".parquet" || name.find_first_of("*?[") != std::string::npos ||
+                    std::filesystem::is_directory(path))) {
       return open_parquet_source(name, fields, limits, slice);
     }
-    source = open_whole_source(path, fields, limits);
   }
   if (source) {
     if (slice.whole()) return source;

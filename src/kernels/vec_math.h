@@ -10,8 +10,14 @@
 #include <cstdint>
 
 // Applied to a kernel to compile it for AVX-512, AVX2+FMA and baseline x86-64, picked at load time.
+// Not under ThreadSanitizer: gcc instruments the IFUNC resolvers target_clones makes, and they run
+// during relocation, before the TSan runtime is up (the process crashes before main).
+#if defined(__SANITIZE_THREAD__)
+#define SALVO_TARGET_CLONES
+#else
 #define SALVO_TARGET_CLONES \
   __attribute__((target_clones("arch=x86-64-v4", "arch=x86-64-v3", "default")))
+#endif
 
 namespace salvo {
 

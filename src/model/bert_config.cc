@@ -4,6 +4,7 @@
 #include <nlohmann/json.hpp>
 
 #include "core/error.h"
+#include "core/json_text.h"
 
 namespace salvo {
 namespace {
@@ -120,7 +121,7 @@ BertConfig BertConfig::from_json_file(const std::filesystem::path& path) {
   if (!in) throw Error(ErrorCode::kModel, path.string() + ": cannot open model config");
   nlohmann::json json;
   try {
-    json = nlohmann::json::parse(in);
+    json = parse_json_document(in);
   } catch (const nlohmann::json::exception& e) {
     throw Error(ErrorCode::kModel, path.string() + ": not valid JSON: " + e.what());
   }

@@ -6,6 +6,7 @@
 #include <nlohmann/json.hpp>
 
 #include "core/error.h"
+#include "core/json_text.h"
 #include "kernels/activations.h"
 #include "kernels/attention.h"
 #include "kernels/layer_norm.h"
@@ -16,63 +17,12 @@ namespace salvo {
 namespace fs = std::filesystem;
 namespace {
 
-nlohmann::json read_json(const fs::path& path) {
-  std::ifstream in(path);
-  if (!in) throw Error(ErrorCode::kModel, path.string() + ": cannot open");
-  try {
-    return nlohmann::json::parse(in);
-  } catch (const nlohmann::json::exception& e) {
-    throw Error(ErrorCode::kModel, path.string() + ": not valid JSON: " + e.what());
-  }
-}
-
-// Reads a sentence-transformers 1_Pooling/config.json: exactly one of cls/mean/max must be set.
-Pooling read_pooling_config(const fs::path& path) {
-  const nlohmann::json json = read_json(path);
-  if (!json.is_object()) throw Error(ErrorCode::kModel, path.string() + ": not a JSON object");
-  auto flag = [&](const char* key) {
-    return json.contains(key) && json[key].is_boolean() && json[key].get<bool>();
-  };
-  for (const char* unsupported : {"pooling_mode_mean_sqrt_len_tokens",
-                                  "pooling_mode_weightedmean_tokens", "pooling_mode_lasttoken"}) {
-    if (flag(unsupported)) {
-      throw Error(ErrorCode::kModel,
-                  path.string() + ": " + unsupported + " is not supported (cls, mean or max)");
-    }
-  }
-  std::vector<Pooling> modes;
-  if (flag("pooling_mode_cls_token")) modes.push_back(Pooling::kCls);
-  if (flag("pooling_mode_mean_tokens")) modes.push_back(Pooling::kMean);
-  if (flag("pooling_mode_max_tokens")) modes.push_back(Pooling::kMax);
-  if (modes.empty() && json.contains("pooling_mode") && json["pooling_mode"].is_string()) {
-    try {
-      modes.push_back(parse_pooling(json["pooling_mode"].get<std::string>()));
-    } catch (const Error& e) {
-      throw Error(ErrorCode::kModel, path.string() + ": " + e.what());
-    }
-  }
-  if (modes.size() != 1) {
-    throw Error(ErrorCode::kModel, path.string() + ": expected exactly one pooling mode " +
-                                       "(cls, mean or max) to be enabled, found " +
-                                       std::to_string(modes.size()));
-  }
-  return modes[0];
-}
-
 float* grow(std::vector<float>& buffer, size_t n) {
   if (buffer.size() < n) buffer.resize(n);
   return buffer.data();
 }
 
 }  // namespace
-
-Pooling parse_pooling(const std::string& name) {
-  if (name == "cls") return Pooling::kCls;
-  if (name == "mean") return Pooling::kMean;
-  if (name == "max") return Pooling::kMax;
-  throw Error(ErrorCode::kInvalidArgument,
-              "unknown pooling '" + name + "' (expected 'cls', 'mean' or 'max')");
-}
 
 BertModel::~BertModel() = default;
 
@@ -85,30 +35,15 @@ std::unique_ptr<BertModel> BertModel::load(const fs::path& dir, const BertModelO
 
   const fs::path modules_path = dir / "modules.json";
   if (fs::exists(modules_path)) {
-    const nlohmann::json modules = read_json(modules_path);
-    if (!modules.is_array()) {
-      throw Error(ErrorCode::kModel, modules_path.string() + ": expected a JSON array of modules");
+    const SentenceTransformersModules modules = parse_modules_json(read_model_json(modules_path), modules_path.string());
+    model->normalize_ = modules.normalize;
+    if (!modules.transformer.empty() && fs::exists(dir / modules.transformer / "config.json")) {
+      transformer_dir = dir / modules.transformer;
     }
-    model->normalize_ = false;
-    for (const auto& m : modules) {
-      if (!m.is_object() || !m.contains("type") || !m["type"].is_string()) {
-        throw Error(ErrorCode::kModel,
-                    modules_path.string() + ": module " + m.dump() + " has no string 'type'");
-      }
-      const std::string type = m["type"].get<std::string>();
-      const std::string sub =
-          m.contains("path") && m["path"].is_string() ? m["path"].get<std::string>() : "";
-      if (type == "sentence_transformers.models.Transformer") {
-        if (!sub.empty() && fs::exists(dir / sub / "config.json")) transformer_dir = dir / sub;
-      } else if (type == "sentence_transformers.models.Pooling") {
-        model->pooling_ = read_pooling_config(dir / sub / "config.json");
-        model->from_sentence_transformers_ = true;
-      } else if (type == "sentence_transformers.models.Normalize") {
-        model->normalize_ = true;
-      } else {
-        throw Error(ErrorCode::kModel, modules_path.string() + ": module type '" + type +
-                                           "' is not supported (Transformer, Pooling, Normalize)");
-      }
+    if (modules.pooling) {
+      const fs::path pooling_path = dir / *modules.pooling / "config.json";
+      model->pooling_ = parse_pooling_config(read_model_json(pooling_path), pooling_path.string());
+      model->from_sentence_transformers_ = true;
     }
   }
 
@@ -128,7 +63,10 @@ std::unique_ptr<BertModel> BertModel::load(const fs::path& dir, const BertModelO
                                        name + "') is missing");
   };
   auto get = [&](const std::string& name, std::vector<int64_t> shape) {
-    return weights.to_float(resolve(name), shape);
+    const std::string resolved = resolve(name);
+    std::vector<float> values = weights.to_float(resolved, shape);
+    require_finite(values, weights_path, resolved);
+    return values;
   };
   const int64_t h = c.hidden_size;
   const int64_t inter = c.intermediate_size;

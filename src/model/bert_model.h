@@ -13,19 +13,10 @@
 #include "kernels/gemm.h"
 #include "model/bert_config.h"
 #include "model/packed_batch.h"
+#include "model/sentence_transformers.h"
 
 namespace salvo {
 
-
-// How token states become one sentence embedding.
-enum class Pooling {
-  kCls,   // the first token's state
-  kMean,  // the mean over the sequence's tokens
-  kMax,   // the element-wise maximum over the sequence's tokens
-};
-
-// Parses "cls" / "mean" / "max"; throws salvo::Error(kInvalidArgument) otherwise.
-Pooling parse_pooling(const std::string& name);
 
 // Load-time choices.
 struct BertModelOptions {

@@ -14,6 +14,7 @@
 #include <sstream>
 
 #include "core/error.h"
+#include "core/json_text.h"
 
 namespace salvo {
 namespace {
@@ -133,7 +134,7 @@ SafetensorsFile::SafetensorsFile(const std::filesystem::path& path) : path_(path
     const char* header_begin = reinterpret_cast<const char*>(map_ + 8);
     nlohmann::json header;
     try {
-      header = nlohmann::json::parse(header_begin, header_begin + header_size);
+      header = parse_json_document(std::string_view(header_begin, header_size));
     } catch (const nlohmann::json::exception& e) {
       fail(std::string("safetensors header is not valid JSON: ") + e.what());
     }

@@ -1,11 +1,13 @@
 #include "model/weight_store.h"
 
+#include <cmath>
 #include <fstream>
 #include <map>
 #include <nlohmann/json.hpp>
 #include <sstream>
 
 #include "core/error.h"
+#include "core/json_text.h"
 #include "model/safetensors.h"
 #include "model/torch_checkpoint.h"
 
@@ -80,7 +82,7 @@ class ShardedStore : public WeightStore {
     if (!in) fail("cannot read the index");
     nlohmann::json index;
     try {
-      index = nlohmann::json::parse(text.str());
+      index = parse_json_document(text.str());
     } catch (const nlohmann::json::exception& e) {
       fail(std::string("index is not valid JSON: ") + e.what());
     }
@@ -153,6 +155,18 @@ class ShardedStore : public WeightStore {
 };
 
 }  // namespace
+
+void require_finite(std::span<const float> values, const std::string& where, const std::string& name) {
+  // One branch-free pass (vectorised); the position is only looked for once something is wrong.
+  bool finite = true;
+  for (const float v : values) finite &= std::isfinite(v);
+  if (finite) return;
+  size_t i = 0;
+  while (std::isfinite(values[i])) ++i;
+  throw Error(ErrorCode::kModel, where + ": tensor '" + name + "' holds " + (std::isnan(values[i]) ? "NaN" : "an infinity") +
+                                     " (element " + std::to_string(i) + " of " + std::to_string(values.size()) +
+                                     "); a model with non-finite weights gives NaN outputs");
+}
 
 std::unique_ptr<WeightStore> open_weight_store(const fs::path& dir) {
   if (fs::exists(dir / "model.safetensors")) {

@@ -6,6 +6,7 @@
 #include <cstdint>
 #include <filesystem>
 #include <memory>
+#include <span>
 #include <string>
 #include <vector>
 
@@ -35,6 +36,11 @@ class WeightStore {
   virtual std::vector<float> to_float(const std::string& name,
                                       const std::vector<int64_t>& expected_shape) const = 0;
 };
+
+// Throws salvo::Error(kModel) naming the tensor (`where`: the checkpoint) when `values` holds a
+// NaN or an infinity: such a weight turns every output it touches into NaN, which an .npy output
+// could not tell from an error row. Architectures check every tensor they load with it.
+void require_finite(std::span<const float> values, const std::string& where, const std::string& name);
 
 // Opens the weights of a Hugging Face model folder: model.safetensors if present, else the shards
 // listed in model.safetensors.index.json, else pytorch_model.bin. Throws kModel naming the folder

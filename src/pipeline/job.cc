@@ -18,6 +18,7 @@
 #include <thread>
 
 #include "core/bounded_queue.h"
+#include "core/json_text.h"
 #include "core/utf8.h"
 #include "io/part_folder_sink.h"
 #include "io/row_sink.h"
@@ -69,14 +70,14 @@ void append_carried(const json& v, Column* column) {
   switch (column->type().id()) {
     case TypeId::kJson: column->append_json(v); return;
     case TypeId::kString:
-      column->append_string(v.is_string() ? v.get_ref<const std::string&>() : v.dump());
+      column->append_string(v.is_string() ? v.get_ref<const std::string&>() : json_text(v));
       return;
     case TypeId::kBinary:
       if (v.is_binary()) {
         const auto& bytes = v.get_binary();
         column->append_string({reinterpret_cast<const char*>(bytes.data()), bytes.size()});
       } else {
-        column->append_string(v.is_string() ? v.get_ref<const std::string&>() : v.dump());
+        column->append_string(v.is_string() ? v.get_ref<const std::string&>() : json_text(v));
       }
       return;
     case TypeId::kBool: column->append_bool(v.get<bool>()); return;
@@ -113,6 +114,17 @@ bool predicts_on_tensor_columns(const JobOptions& options) {
 
 // Predict on columns reads them as the source's passthrough columns after the kept ones, and no
 // text.
+// Replaces what is not UTF-8 in the strings of `v` by U+FFFD (as JSON printing does), so that an
+// error row's carried values are valid text in every output format.
+void replace_invalid_utf8(json& v) {
+  if (v.is_string()) {
+    std::string& s = v.get_ref<std::string&>();
+    if (!is_valid_utf8(s)) s = json::parse(json(s).dump(-1, ' ', false, json::error_handler_t::replace)).get<std::string>();
+  } else if (v.is_array() || v.is_object()) {
+    for (auto& item : v) replace_invalid_utf8(item);
+  }
+}
+
 FieldNames field_names(const JobOptions& options) {
   FieldNames fields;
   fields.text = predicts_on_tensor_columns(options) ? "" : options.text_field;
@@ -274,6 +286,7 @@ class JobRunner {
 
   JobSummary run() {
     const auto start = std::chrono::steady_clock::now();
+    check_cancelled();
     if (options_.resume && !is_folder_output(options_) && fs::exists(options_.output)) {
       summary_.already_complete = true;  // a file that exists is whole
       return summary_;
@@ -355,6 +368,12 @@ class JobRunner {
     }
   }
 
+  void check_cancelled() const {
+    if (options_.cancel && options_.cancel->load()) {
+      throw Error(ErrorCode::kCancelled, "stopped by a signal; " + options_.output.string() + " was not written");
+    }
+  }
+
   void read_loop() {
     bool more = true;
     // A resumed job: the rows its completed parts hold are framed and dropped, never parsed or run.
@@ -364,6 +383,7 @@ class JobRunner {
       skip -= std::min<uint64_t>(skip, skipped.records.size());
     }
     while (more) {
+      check_cancelled();
       RawBatch batch;
       size_t bytes = 0;
       while (more && batch.records.size() < options_.window_rows &&
@@ -397,9 +417,15 @@ class JobRunner {
     for (size_t i = 0; i < records.size(); ++i) {
       InputRow& row = (*rows)[i];
       source_->consume(std::move(records[i]), &row);
+      // A row that failed to parse may have no kept values at all: they are nulls in the output.
+      if (row.passthrough.size() < options_.keep_columns.size()) row.passthrough.resize(options_.keep_columns.size());
       if (row.error.empty()) row.error = invalid_utf8_in(row.id, "the id");
       for (size_t p = 0; row.error.empty() && p < options_.keep_columns.size(); ++p) {
         row.error = invalid_utf8_in(row.passthrough[p], "column \"" + options_.keep_columns[p] + "\"");
+      }
+      if (!row.error.empty()) {
+        replace_invalid_utf8(row.id);
+        for (json& v : row.passthrough) replace_invalid_utf8(v);
       }
       if (!predicts_on_tensor_columns(options_)) in.texts[i] = row.text_view();
       if (!in.text_pairs.empty()) in.text_pairs[i] = row.text_pair;
@@ -415,6 +441,7 @@ class JobRunner {
 
   void write_loop(std::chrono::steady_clock::time_point start) {
     while (auto window = windows_.pop()) {
+      check_cancelled();
       Result result = window->result.get();
       const std::vector<InputRow>& rows = window->input->rows;
       if (options_.task == Task::kPredict && schema_.fields.empty()) open_predict_sink(result.columns.schema());
@@ -460,6 +487,7 @@ class JobRunner {
       std::lock_guard lock(error_mutex_);
       if (error_) return;
     }
+    check_cancelled();
     if (options_.task == Task::kPredict && schema_.fields.empty()) {
       open_predict_sink(Schema{{{"error", DataType::string()}}, {}});  // no rows ran: no output columns
     }

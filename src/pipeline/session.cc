@@ -15,6 +15,7 @@
 
 #include <algorithm>
 #include <atomic>
+#include <cmath>
 #include <mutex>
 
 #include "core/cpu.h"
@@ -425,7 +426,16 @@ class Session::Impl {
     state.replica->run(call.request.task, batch, state.out.data());
     size_t longest = 0;
     for (size_t i = 0; i < rows.size(); ++i) {
-      std::copy_n(state.out.data() + i * width, width, call.output.values(rows[i]));
+      const float* row = state.out.data() + i * width;
+      // A non-finite result (weights that overflow on this row) is an error row, so that an
+      // all-NaN row of an .npy output always means an error row.
+      bool finite = true;
+      for (size_t k = 0; k < width; ++k) finite &= std::isfinite(row[k]);
+      if (finite) {
+        std::copy_n(row, width, call.output.values(rows[i]));
+      } else {
+        call.output.set_error(rows[i], "the model's output is not finite (NaN or infinity)");
+      }
       longest = std::max<size_t>(longest, batch.offsets[i + 1] - batch.offsets[i]);
     }
     call.tokens += batch.tokens();

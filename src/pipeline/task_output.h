@@ -3,6 +3,7 @@
 // only see the resulting RecordBatch.
 #pragma once
 
+#include <atomic>
 #include <cstddef>
 #include <mutex>
 #include <string>
@@ -30,8 +31,8 @@ class TaskOutput {
 
   // Where the model's `width` floats for input row `row` go.
   float* values(size_t row);
-  // Marks a row bad; its result columns are null and "error" holds `message`. Threads may mark
-  // different rows at once.
+  // Marks a row bad; its result columns are null and "error" holds `message`. Rows may be marked
+  // from several threads at once, each row by one.
   void set_error(size_t row, std::string message);
   bool has_error(size_t row) const { return !errors_[row].empty(); }
   size_t errors() const;
@@ -54,7 +55,8 @@ class TaskOutput {
   Column direct_;              // kEmbed: the embedding column, filled in place
   float* embedding_ = nullptr;  // its values
   std::vector<float> matrix_;  // kClassify, kScore: probabilities or logits, row after row
-  std::vector<std::string> errors_;  // rows are marked from several threads, each its own rows
+  std::vector<std::string> errors_;  // each row is set by one thread
+  std::atomic<size_t> error_count_{0};  // rows go bad on several tokenizer and replica threads at once
 
   // kPredict: one column per output tensor, values of each row at its input position.
   struct PredictColumn {

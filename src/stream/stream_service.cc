@@ -9,6 +9,7 @@
 #include <map>
 #include <memory>
 #include <mutex>
+#include <optional>
 #include <random>
 #include <thread>
 
@@ -20,6 +21,7 @@
 #include "stream/micro_batcher.h"
 #include "stream/offset_tracker.h"
 #include "stream/stream_metrics.h"
+#include "stream/stream_request.h"
 #include "text/tokenizer.h"
 
 namespace salvo {
@@ -27,10 +29,6 @@ namespace {
 
 using Clock = std::chrono::steady_clock;
 using std::chrono::milliseconds;
-
-// Dead letters keep at most this much of the original value, so that they fit the producer's
-// default message.max.bytes (1 MB) whatever the request's size.
-constexpr size_t kMaxDeadLetterBytes = 900000;
 
 // What a produced message answers; the producer hands it back in the delivery report.
 struct Delivery {
@@ -79,8 +77,10 @@ class StreamService {
         tokenizer_(model_impl(session.model()).tokenizer()),
         stop_(stop),
         batcher_(options.batching.max_batch_rows, options.batching.max_batch_tokens, milliseconds(options.max_wait_ms)) {
-    fields_.text = options.text_field;
-    fields_.id = options.id_field;
+    format_.fields.text = options.text_field;
+    format_.fields.id = options.id_field;
+    format_.raw_text = options.raw_text;
+    format_.max_request_bytes = options.max_request_bytes;
   }
 
   ~StreamService() {
@@ -357,36 +357,26 @@ class StreamService {
       r.has_key = true;
       r.key.assign(static_cast<const char*>(m->key), m->key_len);
     }
-    const std::string_view value(static_cast<const char*>(m->payload), m->payload ? m->len : 0);
-    std::string text;
-    if (!m->payload) {
-      r.error = "message has no value";
-    } else if (value.size() > options_.max_request_bytes) {
-      r.error = "message is " + std::to_string(value.size()) + " bytes, over the limit of " +
-                std::to_string(options_.max_request_bytes) + " (--max-record-bytes)";
-    } else if (options_.raw_text) {
-      size_t bad = 0;
-      if (!is_valid_utf8(value, &bad)) {
-        r.error = "not valid UTF-8 (byte " + std::to_string(bad) + ")";
-      } else {
-        text.assign(value);
+    std::optional<std::string_view> value;
+    if (m->payload) value = std::string_view(static_cast<const char*>(m->payload), m->len);
+    try {
+      const std::string text = read_stream_message(value, format_, &r);
+      if (r.error.empty()) {
+        try {
+          tokenizer_.encode(text, &r.encoding);
+        } catch (const Error& e) {  // a text the tokenizer fails on (its truncation strategy)
+          r.error = e.what();
+          r.encoding = Encoding{};
+          r.value.assign(value->substr(0, kMaxDeadLetterBytes));
+        }
       }
-    } else {
-      InputRow row;
-      parse_json_row(value, fields_, &row);
-      r.id = std::move(row.id);
-      r.error = std::move(row.error);
-      text = std::move(row.text);
+    } catch (const std::exception& e) {
+      // A failure on one message (say, memory for a huge one) makes it a bad message like any
+      // other, answered and committed: it never stops the service and so never blocks its partition.
+      r.error = std::string("cannot read this message: ") + e.what();
+      r.encoding = Encoding();
+      r.value.assign(value ? value->substr(0, kMaxDeadLetterBytes) : std::string_view());
     }
-    if (r.error.empty()) {
-      try {
-        tokenizer_.encode(text, &r.encoding);
-      } catch (const Error& e) {  // a text the tokenizer fails on (its truncation strategy)
-        r.error = e.what();
-        r.encoding = Encoding{};
-      }
-    }
-    if (!r.error.empty()) r.value.assign(value.substr(0, kMaxDeadLetterBytes));
     if (!tracker_.add(r.partition, r.generation, r.offset)) return;
     ++metrics_.requests;
     batcher_.push(std::move(r));
@@ -666,7 +656,7 @@ class StreamService {
   Session& session_;
   const Tokenizer& tokenizer_;
   const std::atomic<bool>& stop_;
-  FieldNames fields_;
+  MessageFormat format_;
   MicroBatcher batcher_;
   OffsetTracker tracker_;
   StreamMetrics metrics_;

@@ -24,6 +24,9 @@ class BertNormalizer : public Normalizer {
 
   // Writes the normalized form of `text` to `out` (replacing its contents).
   bool normalize(std::u32string_view text, std::u32string* out) const override;
+  // Cleaning, CJK spacing, accent stripping (a decomposition within one character) and lowercasing
+  // all look at one character at a time.
+  bool character_wise() const override { return true; }
 
   const BertNormalizerOptions& options() const { return options_; }
 

@@ -21,12 +21,16 @@ class Normalizer {
   // first character of `text` was removed, so that the result no longer starts where the text did
   // (the library's alignments; Metaspace's prepend_scheme "first" depends on it).
   virtual bool normalize(std::u32string_view text, std::u32string* out) const = 0;
+  // Whether each character is normalized on its own (its result does not depend on its
+  // neighbours), so that normalizing the pieces of a text gives the pieces of its normal form.
+  virtual bool character_wise() const { return false; }
 };
 
 // Rust's char::to_lowercase on every character.
 class LowercaseNormalizer : public Normalizer {
  public:
   bool normalize(std::u32string_view text, std::u32string* out) const override;
+  bool character_wise() const override { return true; }
 };
 
 // Removes whitespace (char::is_whitespace) at either end.
@@ -44,6 +48,7 @@ class StripNormalizer : public Normalizer {
 class StripAccentsNormalizer : public Normalizer {
  public:
   bool normalize(std::u32string_view text, std::u32string* out) const override;
+  bool character_wise() const override { return true; }
 };
 
 // NFC, NFD, NFKC or NFKD.
@@ -95,6 +100,12 @@ class SequenceNormalizer : public Normalizer {
   explicit SequenceNormalizer(std::vector<std::unique_ptr<Normalizer>> steps)
       : steps_(std::move(steps)) {}
   bool normalize(std::u32string_view text, std::u32string* out) const override;
+  bool character_wise() const override {
+    for (const auto& step : steps_) {
+      if (!step->character_wise()) return false;
+    }
+    return true;
+  }
 
  private:
   std::vector<std::unique_ptr<Normalizer>> steps_;

@@ -34,6 +34,9 @@ class PreTokenizer {
   // Splits (and may rewrite) every span of `words`, leaving the result in `words`; `scratch` is
   // spare storage. Never produces an empty span.
   virtual void pre_tokenize(PreTokenizedText* words, PreTokenizedText* scratch) const = 0;
+  // Whether every ASCII whitespace character ends a word and belongs to none (is dropped), so that
+  // a text cut just before whitespace yields the same words piece by piece as whole.
+  virtual bool splits_at_whitespace() const { return false; }
 };
 
 // What a split does with the delimiters it finds (tokenizers' SplitDelimiterBehavior).
@@ -49,18 +52,21 @@ void split_span(const TextSpan& span, const std::vector<PatternMatch>& matches,
 class BertPreTokenizer : public PreTokenizer {
  public:
   void pre_tokenize(PreTokenizedText* words, PreTokenizedText* scratch) const override;
+  bool splits_at_whitespace() const override { return true; }
 };
 
 // Whitespace: keeps the matches of \w+|[^\w\s]+ (Rust regex classes).
 class WhitespacePreTokenizer : public PreTokenizer {
  public:
   void pre_tokenize(PreTokenizedText* words, PreTokenizedText* scratch) const override;
+  bool splits_at_whitespace() const override { return true; }
 };
 
 // WhitespaceSplit: splits on char::is_whitespace, removing it.
 class WhitespaceSplitPreTokenizer : public PreTokenizer {
  public:
   void pre_tokenize(PreTokenizedText* words, PreTokenizedText* scratch) const override;
+  bool splits_at_whitespace() const override { return true; }
 };
 
 // Punctuation: splits on ASCII or Unicode punctuation with the given behavior.

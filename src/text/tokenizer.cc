@@ -10,6 +10,8 @@
 #include <sstream>
 
 #include "core/error.h"
+#include "core/json_text.h"
+#include "text/added_tokens.h"
 #include "text/bert_normalizer.h"
 #include "text/models/wordpiece.h"
 #include "text/tokenizer_config.h"
@@ -111,10 +113,58 @@ void for_each_word(const Tokenizer::Config& c, std::string_view text, EncodeScra
   }
 }
 
-// The ids of one sequence; with a limit, tokenizing stops once that many ids are there.
+// Texts longer than this are tokenized a piece at a time when only their first ids are kept.
+constexpr size_t kLongTextBytes = 64 << 10;
+
+// Whether a text may be cut just before ASCII whitespace and its pieces tokenized one after the
+// other with the ids of the whole: the pre-tokenizer ends words at whitespace, the normalizer works
+// character by character, and no added token holds whitespace (none can match across a cut).
+bool cuttable_at_whitespace(const Tokenizer::Config& c) {
+  if (!c.pre_tokenizer || !c.pre_tokenizer->splits_at_whitespace()) return false;
+  if (c.normalizer && !c.normalizer->character_wise()) return false;
+  for (const AddedToken& t : c.added_tokens) {
+    if (t.content.find_first_of(" \t\n\r\f\v") != std::string::npos) return false;
+  }
+  return true;
+}
+
+// Scratch grown by one huge text is given back, so that a thread does not keep it for good.
+void release_if_huge(EncodeScratch& s) {
+  constexpr size_t kKeepChars = 1 << 20;
+  if (s.raw.capacity() > kKeepChars) std::u32string().swap(s.raw);
+  if (s.normalized.capacity() > kKeepChars) std::u32string().swap(s.normalized);
+  if (s.raw_pieces.capacity() > kKeepChars) std::vector<TextPiece>().swap(s.raw_pieces);
+  if (s.normalized_pieces.capacity() > kKeepChars) std::vector<TextPiece>().swap(s.normalized_pieces);
+}
+
+void append_sequence(const Tokenizer::Config& c, std::string_view text, size_t limit,
+                     EncodeScratch& s, std::vector<int32_t>* ids);
+
+// The ids of one sequence; with a limit, tokenizing stops once that many ids are there. A long
+// text with a limit is read a piece of at least kLongTextBytes at a time, cut just before ASCII
+// whitespace, until the limit is reached, when the tokenizer allows it: memory and time then
+// follow the ids kept, not the text's length (a 100 MB record).
 void encode_sequence(const Tokenizer::Config& c, std::string_view text, size_t limit,
                      EncodeScratch& s, std::vector<int32_t>* ids) {
   ids->clear();
+  if (limit == 0 || text.size() <= kLongTextBytes || !cuttable_at_whitespace(c)) {
+    append_sequence(c, text, limit, s, ids);
+  } else {
+    size_t begin = 0;
+    while (begin < text.size() && ids->size() < limit) {
+      size_t cut = begin + kLongTextBytes < text.size() ? text.find_first_of(" \t\n\r", begin + kLongTextBytes)
+                                                        : text.size();
+      if (cut == std::string_view::npos) cut = text.size();
+      append_sequence(c, text.substr(begin, cut - begin), limit, s, ids);
+      begin = cut;
+    }
+  }
+  release_if_huge(s);
+}
+
+// Appends the ids of `text` to `ids`, stopping once there are `limit` (0: no limit).
+void append_sequence(const Tokenizer::Config& c, std::string_view text, size_t limit,
+                     EncodeScratch& s, std::vector<int32_t>* ids) {
   const TokenizerModel& model = *c.model;
   thread_local WordCache cache;
   bool cached = model.worth_caching();
@@ -410,7 +460,7 @@ Tokenizer Tokenizer::from_model_dir(const std::filesystem::path& dir) {
   if (fs::exists(config_path)) {
     nlohmann::json config;
     try {
-      config = nlohmann::json::parse(read_small_file(config_path));
+      config = parse_json_document(read_small_file(config_path));
     } catch (const nlohmann::json::exception& e) {
       fail(config_path, std::string("not valid JSON: ") + e.what());
     }

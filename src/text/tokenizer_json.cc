@@ -10,6 +10,7 @@
 #include <optional>
 
 #include "core/error.h"
+#include "core/json_text.h"
 #include "text/bert_normalizer.h"
 #include "text/byte_level.h"
 #include "text/models/bpe.h"
@@ -627,7 +628,10 @@ std::shared_ptr<Tokenizer::Config> load_tokenizer_json(const fs::path& path) {
   json doc;
   try {
     size_t values = 0;
-    json::parser_callback_t bound = [&values](int, json::parse_event_t event, json&) {
+    json::parser_callback_t bound = [&values](int depth, json::parse_event_t event, json&) {
+      if (depth > static_cast<int>(kMaxJsonDepth)) {
+        throw Error(ErrorCode::kModel, "JSON nested deeper than " + std::to_string(kMaxJsonDepth) + " levels");
+      }
       if (event == json::parse_event_t::value || event == json::parse_event_t::object_start ||
           event == json::parse_event_t::array_start) {
         if (++values > kMaxJsonValues) {

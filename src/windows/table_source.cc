@@ -9,6 +9,7 @@
 #include <nlohmann/json.hpp>
 
 #include "core/error.h"
+#include "core/json_text.h"
 #include "io/parquet/parquet_table_reader.h"
 #include "io/row_source.h"
 #include "windows/time_spec.h"
@@ -280,7 +281,7 @@ class TextTableSource : public TableSource {
   void parse_json(const std::string& bytes, TextRow* row) {
     json doc;
     try {
-      doc = json::parse(bytes);
+      doc = parse_json_document(bytes);
     } catch (const json::parse_error& e) {
       std::string message = e.what();
       if (auto end = message.find("] "); message.rfind("[json.exception", 0) == 0 && end != std::string::npos) {

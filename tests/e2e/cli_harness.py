@@ -19,6 +19,13 @@ def run_salvo(*args, check=True):
     return proc
 
 
+def sanitized():
+    """Whether the salvo under test is a sanitizer build (scripts/test.sh --sanitize): its memory
+    use and speed are not the product's, so tests of those skip."""
+    libs = subprocess.run(["ldd", SALVO], capture_output=True, text=True).stdout
+    return "libasan" in libs or "libtsan" in libs
+
+
 def make_random_model(out_dir, *extra):
     """A random-weight checkpoint (tools/python/make_random_bert.py) sharing the example's tokenizer."""
     subprocess.run([sys.executable, os.path.join(REPO, "tools", "python", "make_random_bert.py"), "--shape", "tiny",

@@ -1,11 +1,12 @@
 """embed, classify and tokenize on files: outputs complete, in order, and equal to the PyTorch reference."""
 import csv
 import json
+import unittest
 
 import numpy as np
 import torch
 
-from cli_harness import (EXAMPLE_MODEL, CliTestCase, make_random_model, read_jsonl, run_salvo, sample_texts,
+from cli_harness import (EXAMPLE_MODEL, CliTestCase, make_random_model, read_jsonl, run_salvo, sample_texts, sanitized,
                          write_jsonl)
 from salvo_ref import torch_bert
 
@@ -152,6 +153,7 @@ class BatchCliTest(CliTestCase):
         self.assertLess(np.abs(outs[0] - outs[1]).max(), 1e-5)
 
 
+    @unittest.skipIf(sanitized(), "a sanitizer build's memory is not the product's")
     def test_memory_stays_bounded_on_a_large_input(self):
         """A 200 MB input must not be held in memory: queues and the sort window bound the working set."""
         import subprocess

@@ -16,6 +16,7 @@
 #include <nlohmann/json.hpp>
 #include <optional>
 
+#include "core/json_text.h"
 #include "io/parquet/parquet_writer.h"
 #include "salvo/error.h"
 
@@ -88,9 +89,7 @@ ParquetValueKind infer_kind(const std::vector<json>& values) {
   return ParquetValueKind::kString;
 }
 
-std::string json_text(const json& v) {
-  return v.dump(-1, ' ', false, json::error_handler_t::replace);
-}
+std::string json_text(const json& v) { return salvo::json_text(v); }
 
 // Appends `v` to a column of `kind`; false when the value does not fit the
 // type.

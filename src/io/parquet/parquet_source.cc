@@ -116,6 +116,24 @@ std::vector<InputFile> list_inputs(const std::string& path) {
   return files;
 }
 
+// Why `name` is not a usable column of `file`: a nested column (a list, such as salvo's own
+// `embedding`, or a struct) is said to be one, anything else is missing, with the columns there are.
+Error missing_column(const ParquetFileReader& file, const std::string& name, const char* wanted) {
+  std::string columns;
+  size_t listed = 0;
+  for (const LeafColumn& c : file.columns()) {
+    if (c.name.starts_with(name + ".")) {
+      return Error(ErrorCode::kInvalidArgument,
+                   file.path().string() + ": column \"" + name + "\" is a " +
+                       (c.max_repetition_level > 0 ? "list" : "nested") + " column (" + c.name + "), not " + wanted);
+    }
+    if (listed++ < 20) columns += (columns.empty() ? "" : ", ") + c.name;
+  }
+  if (listed > 20) columns += ", ...";
+  return Error(ErrorCode::kInvalidArgument,
+               file.path().string() + ": no column named \"" + name + "\" (its columns: " + columns + ")");
+}
+
 bool is_text_annotated(const parquet::SchemaElement& e) {
   using parquet::ConvertedType;
   using Kind = parquet::LogicalType::Kind;
@@ -282,9 +300,7 @@ class ParquetSource : public RowSource {
       return false;
     };
     const LeafColumn* text = first.find_column(fields.text);
-    if (text == nullptr) {
-      throw Error(ErrorCode::kInvalidArgument, first.path().string() + ": no column named \"" + fields.text + "\"");
-    }
+    if (text == nullptr) throw missing_column(first, fields.text, "a text (string) column");
     if (*text->element.type != parquet::Type::kByteArray) {
       throw Error(ErrorCode::kInvalidArgument, first.path().string() + ": text column \"" + fields.text +
                                                    "\" is not a string or binary (BYTE_ARRAY) column");
@@ -292,9 +308,7 @@ class ParquetSource : public RowSource {
     auto carried = [&](const std::string& name, bool required) -> std::optional<CarriedSource> {
       if (const LeafColumn* c = first.find_column(name)) return CarriedSource{name, value_type_of(*c), false};
       if (partition_of(name)) return CarriedSource{name, ValueType::kString, true};
-      if (required) {
-        throw Error(ErrorCode::kInvalidArgument, first.path().string() + ": no column named \"" + name + "\"");
-      }
+      if (required) throw missing_column(first, name, "a column --keep-columns can carry (nested columns are not)");
       return std::nullopt;
     };
     id_ = carried(fields.id, false);

@@ -3,12 +3,10 @@
 #include <cstdint>
 #include <limits>
 
+#include "core/json_text.h"
+
 namespace salvo {
 namespace {
-
-std::string json_text(const nlohmann::json& value) {
-  return value.dump(-1, ' ', false, nlohmann::json::error_handler_t::replace);
-}
 
 bool fits_int64(const nlohmann::json& v) {
   return v.is_number_integer() &&

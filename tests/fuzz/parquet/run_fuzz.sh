@@ -8,7 +8,7 @@ seconds="${2:-60}"
 work="$(mktemp -d)"
 trap 'rm -rf "$work"' EXIT
 clang++-14 -std=c++20 -O1 -g -fsanitize=fuzzer,address,undefined -fno-sanitize-recover=undefined \
-  -I"$src/src" "$src/tests/fuzz/parquet/parquet_fuzz.cc" \
+  -I"$src/src" -I"$src/include" "$src/tests/fuzz/parquet/parquet_fuzz.cc" \
   "$src/src/io/parquet/parquet_file_reader.cc" "$src/src/io/parquet/parquet_decoder.cc" \
   "$src/src/io/parquet/parquet_metadata.cc" "$src/src/io/parquet/thrift_compact.cc" \
   "$src/src/io/parquet/page_buffer.cc" "$src/src/io/compression.cc" "$src/src/core/error.cc" \

@@ -8,8 +8,8 @@ seconds="${2:-60}"
 work="$(mktemp -d)"
 trap 'rm -rf "$work"' EXIT
 clang++-14 -std=c++20 -O1 -g -fsanitize=fuzzer,address,undefined -fno-sanitize-recover=undefined \
-  -I"$src/src" "$src/tests/fuzz/safetensors/safetensors_fuzz.cc" \
-  "$src/src/model/safetensors.cc" "$src/src/core/error.cc" -o "$work/safetensors_fuzz"
+  -I"$src/src" -I"$src/include" "$src/tests/fuzz/safetensors/safetensors_fuzz.cc" \
+  "$src/src/model/safetensors.cc" "$src/src/core/error.cc" "$src/src/core/json_text.cc" -o "$work/safetensors_fuzz"
 mkdir -p "$work/corpus"
 # regressions/, when present, holds inputs that once crashed the reader; they are replayed first.
 regressions="$src/tests/fuzz/safetensors/regressions"

@@ -9,7 +9,7 @@ build=$2
 seconds=${3:-60}
 out=$build/fuzz/tokenizer
 mkdir -p "$out/corpus-json" "$out/corpus-encode" "$out/obj"
-flags="-std=c++20 -O1 -g -fsanitize=fuzzer-no-link,address,undefined -fno-sanitize-recover=undefined -I$src/src"
+flags="-std=c++20 -O1 -g -fsanitize=fuzzer-no-link,address,undefined -fno-sanitize-recover=undefined -I$src/src -I$src/include"
 # The library's text sources are compiled once, two at a time, for both targets.
 ls "$src"/src/text/*.cc "$src"/src/text/models/*.cc "$src/src/core/error.cc" |
   xargs -P 2 -I{} sh -c 'clang++-14 '"$flags"' -c "{}" -o "'"$out/obj/"'$(echo "{}" | tr / _).o"'

@@ -8,9 +8,9 @@ seconds="${2:-60}"
 work="$(mktemp -d)"
 trap 'rm -rf "$work"' EXIT
 clang++-14 -std=c++20 -O1 -g -fsanitize=fuzzer,address,undefined -fno-sanitize-recover=undefined \
-  -I"$src/src" "$src/tests/fuzz/torch_checkpoint/torch_checkpoint_fuzz.cc" \
+  -I"$src/src" -I"$src/include" "$src/tests/fuzz/torch_checkpoint/torch_checkpoint_fuzz.cc" \
   "$src/src/model/torch_checkpoint.cc" "$src/src/model/pickle_reader.cc" \
-  "$src/src/model/safetensors.cc" "$src/src/core/error.cc" \
+  "$src/src/model/safetensors.cc" "$src/src/core/error.cc" "$src/src/core/json_text.cc" \
   -lzip -o "$work/torch_checkpoint_fuzz"
 mkdir -p "$work/corpus"
 # regressions/, when present, holds inputs that once crashed the reader; they are replayed first.

@@ -112,7 +112,8 @@ async function driverCases() {
         // Small row groups (about 4 KB) give many row groups and several pages' worth of rows.
         const r = driver(out, expected, task, codec, 4000, 1 << 30, 700, mode);
         assert.equal(r.status, 0, `${name}: driver failed: ${r.stderr}`);
-        assert.ok(!fs.existsSync(`${out}.partial`), `${name}: partial file left behind`);
+        const left = fs.readdirSync(work).filter((n) => n.startsWith(`${name}.parquet.`) && n.endsWith('.partial'));
+        assert.deepEqual(left, [], `${name}: partial file left behind`);
         const stats = await check(name, out, expected, { ...carried, ...RESULTS[task], error: 'VARCHAR' },
                                   DRIVER_LABELS);
         const meta = await metadata(out);
@@ -164,7 +165,8 @@ async function killCases() {
   const r = driver(out, path.join(work, 'killed.jsonl'), 'embed', 'snappy', 3000, 1 << 30, 2000, 'kill');
   assert.equal(r.signal, 'SIGKILL', 'kill: driver was killed');
   assert.ok(!fs.existsSync(out), 'kill: no file under the final name');
-  assert.ok(fs.existsSync(`${out}.partial`), 'kill: the partial file is what remains');
+  const partials = fs.readdirSync(work).filter((n) => n.startsWith('killed.parquet.') && n.endsWith('.partial'));
+  assert.equal(partials.length, 1, `kill: the job's own partial file is what remains (${partials})`);
 
   const dir = path.join(work, 'killed-parts') + '/';
   const k = driver(dir, path.join(work, 'killed-parts.jsonl'), 'embed', 'snappy', 3000, 500, 3000, 'kill');

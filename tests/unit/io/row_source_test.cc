@@ -87,6 +87,90 @@ TEST(CsvSourceTest, QuotedFieldsMultilineAndBadRecords) {
   EXPECT_EQ(rows[4].error, "invalid CSV: unterminated quoted field 2");
 }
 
+// A 1000-row file with one stray quote: a quote that does not open a field is data (Python's csv,
+// DuckDB), so every row reads.
+TEST(CsvSourceTest, AQuoteInsideAnUnquotedFieldIsData) {
+  ScratchDir dir;
+  std::string csv = "id,text\n";
+  for (int i = 0; i < 1000; ++i) {
+    csv += "r" + std::to_string(i) + (i == 10 ? ",a 27\" monitor stand\n" : ",row " + std::to_string(i) + "\n");
+  }
+  auto rows = read_all(dir.write("in.csv", csv));
+  ASSERT_EQ(rows.size(), 1000u);
+  for (const auto& row : rows) EXPECT_EQ(row.error, "") << row.line;
+  EXPECT_EQ(rows[10].text, "a 27\" monitor stand");
+  EXPECT_EQ(rows[11].text, "row 11");
+  EXPECT_EQ(rows[999].line, 1001u);
+}
+
+// A quote that opens a field and never closes costs its own line only, wherever it is.
+TEST(CsvSourceTest, AnUnterminatedQuoteTakesOnlyItsOwnLine) {
+  ScratchDir dir;
+  for (int after : {5, 1500}) {  // EOF inside the field; no closing quote within the line bound
+    std::string csv = "id,text\nr0,\"never closed\n";
+    for (int i = 1; i <= after; ++i) csv += "r" + std::to_string(i) + ",fine\n";
+    auto rows = read_all(dir.write("in.csv", csv));
+    ASSERT_EQ(rows.size(), static_cast<size_t>(after + 1));
+    EXPECT_EQ(rows[0].error, "invalid CSV: unterminated quoted field 2");
+    EXPECT_EQ(rows[0].id, "r0");
+    for (int i = 1; i <= after; ++i) {
+      EXPECT_EQ(rows[i].error, "");
+      EXPECT_EQ(rows[i].text, "fine");
+      EXPECT_EQ(rows[i].line, static_cast<uint64_t>(i + 2));
+    }
+  }
+}
+
+// A stray opening quote is closed by the next quoted field a few lines down, with data after the
+// closing quote: that close is not a real one, so the stray quote's line alone is the bad record.
+TEST(CsvSourceTest, AStrayQuoteClosedByALaterFieldIsCutBack) {
+  ScratchDir dir;
+  auto rows = read_all(dir.write("in.csv",
+                                 "id,text\n"
+                                 "r1,\"27 inch monitor\n"
+                                 "r2,plain\n"
+                                 "r3,\"quoted, with comma\"\n"
+                                 "r4,\"two\n"
+                                 "lines\"\n"));
+  ASSERT_EQ(rows.size(), 4u);
+  EXPECT_EQ(rows[0].error, "invalid CSV: unterminated quoted field 2");
+  EXPECT_EQ(rows[1].text, "plain");
+  EXPECT_EQ(rows[2].text, "quoted, with comma");
+  EXPECT_EQ(rows[3].text, "two\nlines");
+  EXPECT_EQ(rows[3].line, 5u);
+}
+
+// Quoted fields spanning lines keep working across buffer refills, escaped quotes included, and
+// an oversize quoted field is one error row, not a cut.
+TEST(CsvSourceTest, LongMultilineFieldsAcrossBuffersAndOversizeFields) {
+  ScratchDir dir;
+  std::string csv = "id,text\n";
+  const std::string paragraph = std::string(700, 'p') + " \"\"said\"\" \n";
+  std::string expected_long;
+  for (int i = 0; i < 2000; ++i) {  // ~1.4 MB: straddles the 1 MB read buffer
+    if (i == 3) {
+      csv += "big,\"";
+      for (int k = 0; k < 200; ++k) csv += paragraph;
+      csv += "end\"\n";
+    } else {
+      csv += "r" + std::to_string(i) + ",\"line one\nline \"\"two\"\"\"\n";
+    }
+  }
+  SourceLimits limits;
+  limits.max_record_bytes = 100000;  // the big field is ~145 KB
+  auto rows = read_all(dir.write("in.csv", csv), {}, limits);
+  ASSERT_EQ(rows.size(), 2000u);
+  for (int i = 0; i < 2000; ++i) {
+    if (i == 3) {
+      EXPECT_NE(rows[i].error.find("over the limit of 100000"), std::string::npos) << rows[i].error;
+      continue;
+    }
+    ASSERT_EQ(rows[i].error, "") << i;
+    EXPECT_EQ(rows[i].text, "line one\nline \"two\"");
+  }
+  EXPECT_EQ(rows[4].line, 2u + 3 * 2 + 201);
+}
+
 TEST(RowSourceTest, ClearErrorsForUnusableInputs) {
   ScratchDir dir;
   EXPECT_THROW(open_row_source(dir / "missing.jsonl", {}), Error);

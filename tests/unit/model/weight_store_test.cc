@@ -3,7 +3,9 @@
 #include <gmock/gmock.h>
 #include <gtest/gtest.h>
 
+#include <cmath>
 #include <cstring>
+#include <limits>
 
 #include "core/error.h"
 #include "model/safetensors.h"
@@ -127,6 +129,24 @@ TEST(WeightStoreErrorsTest, RefusesBadShardIndexes) {
   EXPECT_THAT(open_error(tmp.path()), HasSubstr("is in both"));
   testing::write_text(index, R"({"weight_map": {"a": 3}})");
   EXPECT_THAT(open_error(tmp.path()), HasSubstr("is not a file name"));
+}
+
+TEST(WeightStoreTest, NonFiniteWeightsAreRefusedNamingTheTensor) {
+  std::vector<float> w(1000, 0.5f);
+  EXPECT_NO_THROW(require_finite(w, "m/model.safetensors", "w"));
+  for (float bad : {std::numeric_limits<float>::quiet_NaN(), std::numeric_limits<float>::infinity(),
+                    -std::numeric_limits<float>::infinity()}) {
+    w[737] = bad;
+    try {
+      require_finite(w, "m/model.safetensors", "encoder.layer.0.output.dense.weight");
+      FAIL() << bad;
+    } catch (const Error& e) {
+      EXPECT_EQ(e.code(), ErrorCode::kModel);
+      EXPECT_THAT(e.what(), HasSubstr("m/model.safetensors: tensor 'encoder.layer.0.output.dense.weight' holds "));
+      EXPECT_THAT(e.what(), HasSubstr("(element 737 of 1000)"));
+      EXPECT_THAT(e.what(), HasSubstr(std::isnan(bad) ? "NaN" : "an infinity"));
+    }
+  }
 }
 
 }  // namespace

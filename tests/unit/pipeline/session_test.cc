@@ -124,6 +124,26 @@ TEST(SessionTest, BadRowsGetErrorsAndTheRestRuns) {
   EXPECT_EQ(r.stats.errors, 2u);
 }
 
+// Rows go bad on several tokenizer and replica threads at once (bad UTF-8, given errors): the
+// error count is exact (it was a plain counter shared by those threads: a data race).
+TEST(SessionTest, ErrorCountsAreExactWhenManyThreadsFindBadRows) {
+  Session session(example_model(), options(4, 2, 512));
+  for (int round = 0; round < 5; ++round) {
+    Request request;
+    request.task = Task::kTokenize;
+    size_t expected = 0;
+    for (size_t i = 0; i < 4000; ++i) {
+      const bool bad = i % 3 == 0;
+      const bool given = i % 7 == 0;
+      request.inputs.texts.push_back(bad ? std::string_view("caf\xc3") : std::string_view("a good row"));
+      request.inputs.errors.push_back(given ? "given" : "");
+      expected += bad || given;
+    }
+    const Result r = session.run(std::move(request));
+    EXPECT_EQ(r.stats.errors, expected);
+  }
+}
+
 TEST(SessionTest, CallsThatCannotRunThrow) {
   Session session(example_model(), options(1, 1));
   Request pairs;

@@ -499,5 +499,42 @@ INSTANTIATE_TEST_SUITE_P(Kinds, ConcurrentEncodeTest,
                                            "trained-bpe-bytefallback", "trained-unigram",
                                            "trained-wordpiece"));
 
+// A long text truncated on the right is tokenized a piece at a time (cut just before whitespace)
+// until its kept ids are known: the ids are exactly those of the whole text, truncated. Tokenizers
+// whose words may span whitespace (byte-level BPE, Unigram's Metaspace) take the whole text.
+TEST(TokenizerTest, LongTextsGiveTheSameIdsAsWholeTextsTruncated) {
+  for (const std::string name : {"bert-uncased", "trained-wordpiece", "trained-bpe-bytelevel", "trained-unigram"}) {
+    Tokenizer t = Tokenizer::from_model_dir(kDataDir / name);
+    const char* words[] = {"hello", "world", "!", "unaffable", "Café", "中文", "[MASK]", "  ", "\n", "\t",
+                           "cafe\xcc\x81", "a", "zzz", "x\x01y", "naïve", "ﬁ", "\xcc\x81"};
+    std::mt19937 rng(7);
+    std::string text;
+    while (text.size() < 400000) {
+      text += words[rng() % std::size(words)];
+      const unsigned gap = rng() % 4;
+      text += gap == 0 ? "" : gap == 1 ? "\n" : " ";
+    }
+    t.set_max_length(0);
+    Encoding all;
+    t.encode(text, &all);
+    ASSERT_GT(all.ids.size(), 70000u) << name;
+    const size_t special = t.num_special_tokens(false);
+    for (size_t max : {3u, 128u, 5000u, 60000u}) {
+      t.set_max_length(max);
+      Encoding cut;
+      t.encode(text, &cut);
+      Encoding expected = all;
+      // The whole text's ids, truncated as the library does: the specials kept around the first ids.
+      std::vector<int32_t> body(all.ids.begin() + (special ? 1 : 0), all.ids.end() - (special > 1 ? 1 : 0));
+      body.resize(max - special);
+      std::vector<int32_t> want;
+      if (special) want.push_back(all.ids.front());
+      want.insert(want.end(), body.begin(), body.end());
+      if (special > 1) want.push_back(all.ids.back());
+      EXPECT_EQ(cut.ids, want) << name << ", max length " << max;
+    }
+  }
+}
+
 }  // namespace
 }  // namespace salvo

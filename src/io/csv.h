@@ -1,0 +1,15 @@
+// Splitting one framed CSV record into fields (RecordReader frames the records).
+#pragma once
+
+#include <string>
+#include <vector>
+
+namespace salvo {
+
+// Splits one CSV record (RFC 4180: comma-separated, "..." quoting with "" for a quote). A quote
+// opens a quoted field only at the start of a field; elsewhere it is data (as in Python's csv and
+// DuckDB). Returns false, with the reason in *error, for a quote that is never closed or stray
+// characters after a closing quote.
+bool split_csv(const std::string& record, std::vector<std::string>* fields, std::string* error);
+
+}  // namespace salvo
