@@ -10,8 +10,8 @@ void add_compute_flags(CLI::App* cmd, const std::string& batch, const std::strin
                   "Hugging Face model folder (config.json, model.safetensors, tokenizer.json)")
       ->required();
   cmd->add_option("--max-length", flags->model_options.max_length,
-                  "Truncate to this many tokens, special tokens included (default: tokenizer.json's truncation, "
-                  "else the model's max_position_embeddings)")
+                  "Truncate to this many tokens, special tokens included (default: sentence_bert_config.json's "
+                  "max_seq_length, else tokenizer.json's truncation, else the model's positions)")
       ->check(CLI::Range(2, 1 << 20));
   cmd->add_option("--threads", flags->session_options.threads, "Compute threads (default: all cores)")
       ->check(CLI::Range(1, 1024));
@@ -62,6 +62,7 @@ std::string describe_session(const Session& session, Task task) {
   std::string line = info.path.string();
   if (task != Task::kTokenize) line += " (" + info.summary + ")";
   if (task == Task::kEmbed) line += ", " + info.pooling;
+  if ((task == Task::kClassify || task == Task::kScore) && !info.head.empty()) line += ", " + info.head;
   line += ", max length " + std::to_string(info.max_length) + ", " + std::to_string(session.threads()) +
           (session.threads() == 1 ? " thread" : " threads");
   return line;

@@ -1,11 +1,13 @@
 // Runs the native encoder on token id sequences from a JSON file and writes its outputs as .npy,
-// for the PyTorch parity test; with --bench it times hidden_states instead.
+// for the parity tests against transformers; with --bench it times hidden_states instead.
 //
-//   bert_dump MODEL_DIR INPUT.json OUT_DIR [--gemm onednn|openblas] [--bench REPEATS]
+//   encoder_dump MODEL_DIR INPUT.json OUT_DIR [--gemm onednn|openblas] [--dtype f32|bf16|int8]
+//                [--bench REPEATS]
 //
 // INPUT.json: {"ids": [[101, 7, 102], ...], "type_ids": [[0, 0, 0], ...]} (type_ids optional).
-// OUT_DIR receives hidden.npy [tokens, hidden], embed.npy [rows, hidden], probs.npy
-// [rows, labels] when the model has a classifier, and info.json (pooling, normalize, labels).
+// OUT_DIR receives hidden.npy [tokens, hidden], embed.npy [rows, hidden]; with a classification
+// head logits.npy and probs.npy [rows, labels], and score.npy [rows, 1] for a one-output head; and
+// info.json (architecture, pooling, normalize, labels, head, score activation, max tokens).
 #include <omp.h>
 
 #include <chrono>
@@ -17,7 +19,7 @@
 #include <vector>
 
 #include "core/error.h"
-#include "model/bert_model.h"
+#include "model/transformer_encoder.h"
 
 namespace {
 
@@ -59,12 +61,14 @@ salvo::PackedBatch read_batch(const std::filesystem::path& path) {
 
 int run(int argc, char** argv) {
   std::vector<std::string> positional;
-  salvo::BertModelOptions options;
+  salvo::EncoderOptions options;
   int bench = 0;
   for (int i = 1; i < argc; ++i) {
     const std::string arg = argv[i];
     if (arg == "--gemm" && i + 1 < argc) {
       options.gemm = salvo::parse_gemm_backend(argv[++i]);
+    } else if (arg == "--dtype" && i + 1 < argc) {
+      options.precision = salvo::parse_precision(argv[++i]);
     } else if (arg == "--bench" && i + 1 < argc) {
       bench = std::stoi(argv[++i]);
     } else {
@@ -72,13 +76,13 @@ int run(int argc, char** argv) {
     }
   }
   if (positional.size() != 3) {
-    std::cerr << "usage: bert_dump MODEL_DIR INPUT.json OUT_DIR [--gemm onednn|openblas] "
-                 "[--bench REPEATS]\n";
+    std::cerr << "usage: encoder_dump MODEL_DIR INPUT.json OUT_DIR [--gemm onednn|openblas] "
+                 "[--dtype f32|bf16|int8] [--bench REPEATS]\n";
     return 2;
   }
   auto t0 = std::chrono::steady_clock::now();
-  auto model = salvo::BertModel::load(positional[0], options);
-  salvo::BertScratch scratch;
+  auto model = salvo::TransformerEncoder::load(positional[0], options);
+  salvo::EncoderScratch scratch;
   const double load_s =
       std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
   const salvo::PackedBatch batch = read_batch(positional[1]);
@@ -106,19 +110,34 @@ int run(int argc, char** argv) {
   std::vector<float> embed(batch.rows() * h);
   model->embed(batch, &scratch, embed.data());
   write_npy(out_dir / "embed.npy", embed, batch.rows(), h);
+  const size_t labels = model->labels().size();
   if (model->has_classifier()) {
-    std::vector<float> probs(batch.rows() * model->labels().size());
-    model->classify(batch, &scratch, probs.data());
-    write_npy(out_dir / "probs.npy", probs, batch.rows(), model->labels().size());
+    std::vector<float> values(batch.rows() * labels);
+    model->logits(batch, &scratch, values.data());
+    write_npy(out_dir / "logits.npy", values, batch.rows(), labels);
+    model->classify(batch, &scratch, values.data());
+    write_npy(out_dir / "probs.npy", values, batch.rows(), labels);
+  }
+  if (model->has_score()) {
+    std::vector<float> scores(batch.rows());
+    model->score(batch, &scratch, scores.data());
+    write_npy(out_dir / "score.npy", scores, batch.rows(), 1);
   }
   const char* pooling = model->pooling() == salvo::Pooling::kCls    ? "cls"
                         : model->pooling() == salvo::Pooling::kMean ? "mean"
                                                                     : "max";
-  nlohmann::json info = {{"pooling", pooling},
-                         {"normalize", model->normalize()},
-                         {"from_sentence_transformers", model->from_sentence_transformers()},
-                         {"has_classifier", model->has_classifier()},
-                         {"labels", model->labels()}};
+  nlohmann::json info = {
+      {"model_type", model->config().model_type},
+      {"pooling", pooling},
+      {"normalize", model->normalize()},
+      {"from_sentence_transformers", model->sentence_transformers().has_pooling},
+      {"has_classifier", model->has_classifier()},
+      {"labels", model->labels()},
+      {"head", model->classifier_description()},
+      {"sigmoid", model->classifier_output() == salvo::ClassifierOutput::kSigmoid},
+      {"has_score", model->has_score()},
+      {"score_activation", salvo::score_activation_name(model->score_activation())},
+      {"max_tokens", model->config().max_tokens()}};
   std::ofstream(out_dir / "info.json") << info.dump(2);
   return 0;
 }
@@ -129,7 +148,7 @@ int main(int argc, char** argv) {
   try {
     return run(argc, argv);
   } catch (const std::exception& e) {
-    std::cerr << "bert_dump: " << e.what() << "\n";
+    std::cerr << "encoder_dump: " << e.what() << "\n";
     return 1;
   }
 }
