@@ -42,7 +42,9 @@ std::string with_instructions(Precision precision) {
   switch (precision) {
     case Precision::kF32: return "f32";
     case Precision::kBF16: return "bf16 (AVX512_BF16)";
-    case Precision::kInt8: return "int8 (AVX512_VNNI)";
+    case Precision::kInt8:
+      return std::string("int8 (AVX512_VNNI; feed-forward output products ") +
+             precision_name(layer_precision(Precision::kInt8, 0, 1).output) + ")";
   }
   return "?";
 }
@@ -232,9 +234,10 @@ std::shared_ptr<const ModelImpl> load_text_model(const fs::path& dir, const Mode
   if (options.tokenizer_only) {
     int64_t positions = 0;
     size_t max_seq_length = 0;
-    if (fs::exists(dir / "config.json") || fs::exists(dir / "modules.json")) {
+    const SentenceTransformersConfig sentence = read_sentence_transformers_config(dir);
+    if (fs::exists(sentence.transformer_dir / "config.json")) {
       positions = read_encoder_config(dir).max_tokens();
-      max_seq_length = read_sentence_transformers_config(dir).max_seq_length;
+      max_seq_length = sentence.max_seq_length;
     }
     tokenizer.set_max_length(resolve_max_length(options.max_length, tokenizer, max_seq_length, positions));
     ModelInfo info;

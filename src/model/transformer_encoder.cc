@@ -84,7 +84,14 @@ float sigmoid(float x) { return 1.0f / (1.0f + std::exp(-x)); }
 }  // namespace
 
 LayerPrecision layer_precision(Precision precision, int64_t, int64_t) {
-  return {precision, precision, precision, precision};
+  LayerPrecision p{precision, precision, precision, precision};
+  if (precision == Precision::kInt8) {
+    // The feed-forward output product's input (the GELU output) has a few channels tens of times
+    // larger than the rest in real checkpoints; one uint8 scale per row then leaves the other
+    // channels a handful of levels. bf16 keeps them (f32 where the CPU lacks bf16).
+    p.output = precision_unavailable_reason(Precision::kBF16).empty() ? Precision::kBF16 : Precision::kF32;
+  }
+  return p;
 }
 
 int64_t relative_position_bucket(int64_t relative_position) {
@@ -161,7 +168,8 @@ std::unique_ptr<TransformerEncoder> TransformerEncoder::build(const WeightStore&
   model->layers_.reserve(c.num_layers);
   for (int64_t i = 0; i < c.num_layers; ++i) {
     const EncoderLayerNames names = layout.layer(i);
-    const LayerPrecision precision = layer_precision(options.precision, i, c.num_layers);
+    const LayerPrecision precision = options.layer_precisions ? options.layer_precisions(i, c.num_layers)
+                                                              : layer_precision(options.precision, i, c.num_layers);
     std::vector<float> qkv_w;
     std::vector<float> qkv_b;
     qkv_w.reserve(3 * h * h);

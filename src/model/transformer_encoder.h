@@ -14,6 +14,7 @@
 #include <cstddef>
 #include <cstdint>
 #include <filesystem>
+#include <functional>
 #include <memory>
 #include <optional>
 #include <string>
@@ -43,9 +44,16 @@ struct EncoderOptions {
   // Number format of the encoder's linear layers (the embedding projection and the heads stay
   // float32).
   Precision precision = Precision::kF32;
+  // When set, the format of each layer's products instead of layer_precision(precision, ...): for
+  // tools that measure which products a format hurts.
+  std::function<LayerPrecision(int64_t layer, int64_t num_layers)> layer_precisions;
 };
 
-// The format each linear product of `layer` runs in when the encoder is asked for `precision`.
+// The format each linear product of `layer` runs in when the encoder is asked for `precision`:
+// `precision` everywhere, except that int8 runs the feed-forward output product (whose input, the
+// GELU output, carries the outlier channels real checkpoints have) in bf16, or f32 on a CPU without
+// bf16. Measured on all-MiniLM-L6-v2 and all-mpnet-base-v2 over multilingual text: see
+// docs/benchmarks.md, "Number formats on real checkpoints", and tools/bench/precision_study.py.
 LayerPrecision layer_precision(Precision precision, int64_t layer, int64_t num_layers);
 
 // Working memory of one thread running a TransformerEncoder, grown to the largest batch it has

@@ -2,7 +2,7 @@
 // for the parity tests against transformers; with --bench it times hidden_states instead.
 //
 //   encoder_dump MODEL_DIR INPUT.json OUT_DIR [--gemm onednn|openblas] [--dtype f32|bf16|int8]
-//                [--bench REPEATS]
+//                [--plan DEFAULT,PART@LAYERS=FORMAT,...] [--bench REPEATS]
 //
 // INPUT.json: {"ids": [[101, 7, 102], ...], "type_ids": [[0, 0, 0], ...]} (type_ids optional).
 // OUT_DIR receives hidden.npy [tokens, hidden], embed.npy [rows, hidden]; with a classification
@@ -10,7 +10,9 @@
 // info.json (architecture, pooling, normalize, labels, head, score activation, max tokens).
 #include <omp.h>
 
+#include <algorithm>
 #include <chrono>
+#include <functional>
 #include <cstdio>
 #include <fstream>
 #include <iostream>
@@ -42,6 +44,50 @@ void write_npy(const std::filesystem::path& path, const std::vector<float>& data
   if (!out) throw salvo::Error(salvo::ErrorCode::kIo, path.string() + ": write failed");
 }
 
+// "--plan DEFAULT[,PART[@FIRST[-LAST]]=FORMAT...]": every product in DEFAULT, except the named
+// products (qkv, attention_output, intermediate, output or all) of the named layers. E.g.
+// "int8,output=bf16" or "f32,all@3=int8".
+std::function<salvo::LayerPrecision(int64_t, int64_t)> parse_plan(const std::string& spec) {
+  struct Override {
+    std::string part;
+    int64_t first, last;
+    salvo::Precision precision;
+  };
+  std::vector<std::string> items;
+  for (size_t begin = 0; begin <= spec.size();) {
+    const size_t end = std::min(spec.find(',', begin), spec.size());
+    items.push_back(spec.substr(begin, end - begin));
+    begin = end + 1;
+  }
+  const salvo::Precision base = salvo::parse_precision(items.at(0));
+  std::vector<Override> overrides;
+  for (size_t i = 1; i < items.size(); ++i) {
+    const size_t eq = items[i].find('=');
+    if (eq == std::string::npos) throw salvo::Error(salvo::ErrorCode::kInvalidArgument, "bad plan item " + items[i]);
+    std::string part = items[i].substr(0, eq);
+    int64_t first = 0, last = 1 << 30;
+    if (const size_t at = part.find('@'); at != std::string::npos) {
+      const std::string range = part.substr(at + 1);
+      part = part.substr(0, at);
+      const size_t dash = range.find('-');
+      first = std::stoll(range.substr(0, dash));
+      last = dash == std::string::npos ? first : std::stoll(range.substr(dash + 1));
+    }
+    overrides.push_back({part, first, last, salvo::parse_precision(items[i].substr(eq + 1))});
+  }
+  return [base, overrides](int64_t layer, int64_t) {
+    salvo::LayerPrecision p{base, base, base, base};
+    for (const Override& o : overrides) {
+      if (layer < o.first || layer > o.last) continue;
+      if (o.part == "qkv" || o.part == "all") p.qkv = o.precision;
+      if (o.part == "attention_output" || o.part == "all") p.attention_output = o.precision;
+      if (o.part == "intermediate" || o.part == "all") p.intermediate = o.precision;
+      if (o.part == "output" || o.part == "all") p.output = o.precision;
+    }
+    return p;
+  };
+}
+
 salvo::PackedBatch read_batch(const std::filesystem::path& path) {
   std::ifstream in(path);
   if (!in) throw salvo::Error(salvo::ErrorCode::kIo, path.string() + ": cannot open");
@@ -69,6 +115,8 @@ int run(int argc, char** argv) {
       options.gemm = salvo::parse_gemm_backend(argv[++i]);
     } else if (arg == "--dtype" && i + 1 < argc) {
       options.precision = salvo::parse_precision(argv[++i]);
+    } else if (arg == "--plan" && i + 1 < argc) {
+      options.layer_precisions = parse_plan(argv[++i]);
     } else if (arg == "--bench" && i + 1 < argc) {
       bench = std::stoi(argv[++i]);
     } else {
