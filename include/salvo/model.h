@@ -24,6 +24,9 @@ struct SALVO_API ModelInfo {
   std::vector<std::string> labels;  // classification labels in id order (empty without a head)
   size_t max_length = 0;     // tokens per sequence the session truncates to
   std::string pooling;       // how embed pools: "mean pooling + L2 normalisation (from modules.json)"
+  std::string head;          // what classify / score give, and from which tensors: "classifier.dense +
+                             // tanh + classifier.out_proj on the first token: classify = softmax over 3
+                             // labels"; empty without a classification head
   std::string tokenizer;     // which tokenizer: "WordPiece (BertPreTokenizer), BertProcessing"
   DType dtype = DType::kF32;  // the number format that runs (never kAuto)
 

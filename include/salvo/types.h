@@ -64,8 +64,8 @@ struct Encoding {
 struct ModelOptions {
   DType dtype = DType::kF32;
   std::string gemm;       // matrix library: "onednn" or "openblas"; empty: the fastest here
-  size_t max_length = 0;  // tokens per sequence, special tokens included; 0: the tokenizer's
-                          // truncation, else the model's positions
+  size_t max_length = 0;  // tokens per sequence, special tokens included; 0: sentence_bert_config.json's
+                          // max_seq_length, else the tokenizer's truncation, else the model's positions
   LogCallback log;        // warnings while loading (e.g. a format this CPU lacks)
   bool tokenizer_only = false;  // load the tokenizer alone: the model serves only Task::kTokenize
 };

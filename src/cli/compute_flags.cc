@@ -13,8 +13,8 @@ void add_compute_flags(CLI::App* cmd, const std::string& batch, const std::strin
       ->required();
   if (kind != ModelKind::kTorchScript) {
     cmd->add_option("--max-length", flags->model_options.max_length,
-                    "Truncate to this many tokens, special tokens included (default: tokenizer.json's truncation, "
-                    "else the model's max_position_embeddings)")
+                    "Truncate to this many tokens, special tokens included (default: sentence_bert_config.json's "
+                    "max_seq_length, else tokenizer.json's truncation, else the model's positions)")
         ->check(CLI::Range(2, 1 << 20));
   }
   cmd->add_option("--threads", flags->session_options.threads, "Compute threads (default: all cores)")
@@ -40,7 +40,7 @@ void add_compute_flags(CLI::App* cmd, const std::string& batch, const std::strin
         ->check(CLI::IsMember({"onednn", "openblas"}));
     cmd->add_option("--dtype", flags->dtype,
                     "Number format of the encoder's matrix products: f32 (exact), bf16 (AVX512_BF16), int8 "
-                    "(AVX512_VNNI; dynamic per-row activations, per-channel weights) or auto (the fastest that "
+                    "(AVX512_VNNI; dynamic per-row activations, per-channel weights; the feed-forward output products in bf16) or auto (the fastest that "
                     "keeps every embedding of a probe batch within cosine 0.99 (int8) or 0.999 (bf16) of f32). "
                     "A format this CPU lacks runs as f32 with a warning")
         ->capture_default_str()
@@ -71,6 +71,7 @@ std::string describe_session(const Session& session, Task task) {
   std::string line = info.path.string();
   if (task != Task::kTokenize) line += " (" + info.summary + ")";
   if (task == Task::kEmbed) line += ", " + info.pooling;
+  if ((task == Task::kClassify || task == Task::kScore) && !info.head.empty()) line += ", " + info.head;
   if (info.max_length > 0) line += ", max length " + std::to_string(info.max_length);
   line += ", " + std::to_string(session.threads()) + (session.threads() == 1 ? " thread" : " threads");
   return line;

@@ -153,6 +153,10 @@ std::string decode_png(std::string_view bytes, RgbImage* out) {
   }
   png_set_read_fn(png, &reader, png_read_memory);
   png_set_user_limits(png, 0x7fffffff, 0x7fffffff);
+  // An ancillary chunk (text, ICC profile) that claims, or inflates to, more than 16 MB is
+  // refused: a few hostile bytes must not make libpng allocate gigabytes (found by fuzz_features).
+  png_set_chunk_malloc_max(png, 16 << 20);
+  png_set_chunk_cache_max(png, 1000);
   png_read_info(png, info);
   const png_uint_32 width = png_get_image_width(png, info);
   const png_uint_32 height = png_get_image_height(png, info);

@@ -2,8 +2,10 @@
 
 #include <algorithm>
 #include <cmath>
+#include <string>
 #include <vector>
 
+#include "core/error.h"
 #include "kernels/gemm.h"
 #include "kernels/softmax.h"
 
@@ -24,7 +26,7 @@ struct AttentionTask {
 }  // namespace
 
 void packed_attention(const float* qkv, const int32_t* offsets, int64_t rows, int64_t heads,
-                      int64_t head_dim, float* ctx) {
+                      int64_t head_dim, float* ctx, const RelativePositionBias* bias) {
   const int64_t hidden = heads * head_dim;
   const int64_t ld = 3 * hidden;
   const float scale = 1.0f / std::sqrt(static_cast<float>(head_dim));
@@ -39,6 +41,11 @@ void packed_attention(const float* qkv, const int32_t* offsets, int64_t rows, in
         tasks.push_back({static_cast<int32_t>(r), h, q, std::min(kQueryBlock, len - q)});
       }
     }
+  }
+  if (bias != nullptr && bias->max_offset < max_len - 1) {
+    throw Error(ErrorCode::kInternal, "relative position bias covers offsets up to " +
+                                          std::to_string(bias->max_offset) + ", a sequence has " +
+                                          std::to_string(max_len) + " tokens");
   }
   // Largest first, so the dynamic schedule does not end with one thread on a long sequence.
   std::stable_sort(tasks.begin(), tasks.end(), [&](const AttentionTask& a, const AttentionTask& b) {
@@ -65,6 +72,15 @@ void packed_attention(const float* qkv, const int32_t* offsets, int64_t rows, in
       const float* v = qkv + begin * ld + 2 * hidden + task.head * head_dim;
       float* out = ctx + (begin + task.q_begin) * hidden + task.head * head_dim;
       gemm(true, task.q_count, len, head_dim, scale, q, ld, k, ld, 0.0f, scores.data(), len);
+      if (bias != nullptr) {
+        const int64_t span = 2 * bias->max_offset + 1;
+        for (int32_t i = 0; i < task.q_count; ++i) {
+          // Key j of query q_begin + i reads the table at max_offset + j - (q_begin + i).
+          const float* b = bias->values + task.head * span + bias->max_offset - (task.q_begin + i);
+          float* s = scores.data() + int64_t{i} * len;
+          for (int64_t j = 0; j < len; ++j) s[j] += b[j];
+        }
+      }
       softmax_rows(scores.data(), task.q_count, len, len);
       gemm(false, task.q_count, head_dim, len, 1.0f, scores.data(), len, v, ld, 0.0f, out, hidden);
     }

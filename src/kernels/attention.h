@@ -5,13 +5,24 @@
 
 namespace salvo {
 
+// An additive bias on the attention scores that depends only on the head and on the key's position
+// relative to the query's (MPNet's relative position buckets, looked up once per batch).
+struct RelativePositionBias {
+  // [heads, 2 * max_offset + 1]: the bias of key j for query i of head h is
+  // values[h * (2 * max_offset + 1) + max_offset + (j - i)].
+  const float* values = nullptr;
+  // The largest |j - i| the table covers: at least the longest sequence's length minus one.
+  int64_t max_offset = 0;
+};
+
 // For every sequence r (tokens [offsets[r], offsets[r+1])) and head h:
-//   ctx_h = softmax(Q_h K_h^T / sqrt(head_dim)) V_h
+//   ctx_h = softmax(Q_h K_h^T / sqrt(head_dim) + B_h) V_h
+// where B_h is `bias`'s table for head h (zero when `bias` is null).
 // qkv is [tokens, 3 * heads * head_dim], each row holding Q | K | V with heads contiguous inside
 // each block (the output of the fused QKV projection); ctx is [tokens, heads * head_dim].
 // Each sequence attends only to itself, so no mask is needed. Uses all OpenMP threads, spread over
 // (sequence, head, block of query rows).
 void packed_attention(const float* qkv, const int32_t* offsets, int64_t rows, int64_t heads,
-                      int64_t head_dim, float* ctx);
+                      int64_t head_dim, float* ctx, const RelativePositionBias* bias = nullptr);
 
 }  // namespace salvo

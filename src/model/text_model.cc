@@ -5,7 +5,7 @@
 #include <cmath>
 #include <cstdio>
 
-#include "model/bert_model.h"
+#include "model/transformer_encoder.h"
 #include "salvo/error.h"
 #include "text/tokenizer.h"
 
@@ -42,31 +42,34 @@ std::string with_instructions(Precision precision) {
   switch (precision) {
     case Precision::kF32: return "f32";
     case Precision::kBF16: return "bf16 (AVX512_BF16)";
-    case Precision::kInt8: return "int8 (AVX512_VNNI)";
+    case Precision::kInt8:
+      return std::string("int8 (AVX512_VNNI; feed-forward output products ") +
+             precision_name(layer_precision(Precision::kInt8, 0, 1).output) + ")";
   }
   return "?";
 }
 
 class TextReplica : public ModelReplica {
  public:
-  explicit TextReplica(std::shared_ptr<const BertModel> encoder) : encoder_(std::move(encoder)) {}
+  explicit TextReplica(std::shared_ptr<const TransformerEncoder> encoder) : encoder_(std::move(encoder)) {}
 
   void run(Task task, const PackedBatch& batch, float* out) override {
     switch (task) {
       case Task::kEmbed: encoder_->embed(batch, &scratch_, out); return;
       case Task::kClassify: encoder_->classify(batch, &scratch_, out); return;
+      case Task::kScore: encoder_->score(batch, &scratch_, out); return;
       default: throw Error(ErrorCode::kInternal, std::string("a text encoder cannot run ") + task_name(task));
     }
   }
 
  private:
-  std::shared_ptr<const BertModel> encoder_;
-  BertScratch scratch_;
+  std::shared_ptr<const TransformerEncoder> encoder_;
+  EncoderScratch scratch_;
 };
 
 class TextModel : public ModelImpl {
  public:
-  TextModel(Tokenizer tokenizer, std::shared_ptr<const BertModel> encoder, ModelInfo info)
+  TextModel(Tokenizer tokenizer, std::shared_ptr<const TransformerEncoder> encoder, ModelInfo info)
       : tokenizer_(std::move(tokenizer)), encoder_(std::move(encoder)) {
     info_ = std::move(info);
   }
@@ -78,6 +81,7 @@ class TextModel : public ModelImpl {
     switch (task) {
       case Task::kEmbed: return static_cast<size_t>(encoder_->config().hidden_size);
       case Task::kClassify: return encoder_->labels().size();
+      case Task::kScore: return encoder_->has_score() ? 1 : 0;
       default: return 0;
     }
   }
@@ -86,7 +90,7 @@ class TextModel : public ModelImpl {
 
  private:
   Tokenizer tokenizer_;
-  std::shared_ptr<const BertModel> encoder_;
+  std::shared_ptr<const TransformerEncoder> encoder_;
 };
 
 // The probe batch kAuto compares number formats on, tokenized as the job's rows will be.
@@ -103,15 +107,41 @@ PackedBatch probe_batch(const Tokenizer& tokenizer) {
   return batch;
 }
 
-std::vector<float> embed_probe(const BertModel& model, const PackedBatch& probe) {
-  std::vector<float> out(probe.rows() * model.config().hidden_size);
-  BertScratch scratch;
-  model.embed(probe, &scratch, out.data());
+// What kAuto compares between number formats on the probe batch: the pooled embeddings and, when
+// the model has a classification head, the first token's final state the head reads.
+struct ProbeOutputs {
+  std::vector<float> embeddings;
+  std::vector<float> first_tokens;
+};
+
+ProbeOutputs run_probe(const TransformerEncoder& model, const PackedBatch& probe) {
+  const int64_t h = model.config().hidden_size;
+  ProbeOutputs out;
+  EncoderScratch scratch;
+  out.embeddings.resize(probe.rows() * h);
+  model.embed(probe, &scratch, out.embeddings.data());
+  if (model.has_classifier()) {
+    std::vector<float> hidden(probe.tokens() * h);
+    model.hidden_states(probe, &scratch, hidden.data());
+    for (size_t r = 0; r < probe.rows(); ++r) {
+      const float* first = hidden.data() + int64_t{probe.offsets[r]} * h;
+      out.first_tokens.insert(out.first_tokens.end(), first, first + h);
+    }
+  }
   return out;
 }
 
+// The smallest row cosine between a candidate's probe outputs and float32's.
+double probe_cosine(const ProbeOutputs& reference, const ProbeOutputs& candidate, int64_t dim) {
+  double cosine = min_row_cosine(reference.embeddings, candidate.embeddings, dim);
+  if (!reference.first_tokens.empty()) {
+    cosine = std::min(cosine, min_row_cosine(reference.first_tokens, candidate.first_tokens, dim));
+  }
+  return cosine;
+}
+
 // A model in the format `dtype` asks for; `description` says which runs and, for kAuto, why.
-std::unique_ptr<BertModel> load_encoder(const fs::path& dir, BertModelOptions options, DType dtype,
+std::unique_ptr<TransformerEncoder> load_encoder(const fs::path& dir, EncoderOptions options, DType dtype,
                                         const PackedBatch& probe, const LogCallback& log,
                                         std::string* description) {
   if (dtype != DType::kAuto) {
@@ -128,12 +158,12 @@ std::unique_ptr<BertModel> load_encoder(const fs::path& dir, BertModelOptions op
     }
     options.precision = requested;
     *description = with_instructions(requested);
-    return BertModel::load(dir, options);
+    return TransformerEncoder::load(dir, options);
   }
 
   options.precision = Precision::kF32;
-  std::unique_ptr<BertModel> chosen = BertModel::load(dir, options);
-  const std::vector<float> reference = embed_probe(*chosen, probe);
+  std::unique_ptr<TransformerEncoder> chosen = TransformerEncoder::load(dir, options);
+  const ProbeOutputs reference = run_probe(*chosen, probe);
   const int64_t dim = chosen->config().hidden_size;
   std::string tried;
   for (const auto& [candidate, bound] :
@@ -144,8 +174,8 @@ std::unique_ptr<BertModel> load_encoder(const fs::path& dir, BertModelOptions op
       continue;
     }
     options.precision = candidate;
-    std::unique_ptr<BertModel> model = BertModel::load(dir, options);
-    const double cosine = min_row_cosine(reference, embed_probe(*model, probe), dim);
+    std::unique_ptr<TransformerEncoder> model = TransformerEncoder::load(dir, options);
+    const double cosine = probe_cosine(reference, run_probe(*model, probe), dim);
     if (cosine >= bound) {
       *description = with_instructions(candidate) + ", chosen by dtype auto: min cosine " + format_cosine(cosine) +
                      " to f32 on the probe batch (bound " + format_cosine(bound) + ")";
@@ -158,9 +188,10 @@ std::unique_ptr<BertModel> load_encoder(const fs::path& dir, BertModelOptions op
   return chosen;
 }
 
-// Sequence length limit: `requested` when non-zero, else the tokenizer's truncation, else the
-// model's positions.
-size_t resolve_max_length(size_t requested, const Tokenizer& tokenizer, int64_t positions) {
+// Sequence length limit: `requested` when non-zero, else sentence_bert_config.json's
+// max_seq_length (what sentence-transformers truncates to), else the tokenizer's truncation, else
+// the model's positions; never more than the positions.
+size_t resolve_max_length(size_t requested, const Tokenizer& tokenizer, size_t max_seq_length, int64_t positions) {
   if (requested > 0) {
     if (requested < 2) throw Error(ErrorCode::kInvalidArgument, "max length must be at least 2");
     if (positions > 0 && requested > static_cast<size_t>(positions)) {
@@ -170,20 +201,30 @@ size_t resolve_max_length(size_t requested, const Tokenizer& tokenizer, int64_t 
     }
     return requested;
   }
-  size_t limit = tokenizer.max_length();
+  size_t limit = max_seq_length > 0 ? max_seq_length : tokenizer.max_length();
   if (limit == 0 || (positions > 0 && limit > static_cast<size_t>(positions))) {
     limit = positions > 0 ? static_cast<size_t>(positions) : 512;
   }
   return limit;
 }
 
-const char* pooling_name(Pooling pooling) {
-  switch (pooling) {
-    case Pooling::kCls: return "CLS";
-    case Pooling::kMean: return "mean";
-    case Pooling::kMax: return "max";
+// What classify and score give, for ModelInfo::head.
+std::string describe_head(const TransformerEncoder& encoder) {
+  if (!encoder.has_classifier()) return "";
+  const size_t labels = encoder.labels().size();
+  std::string head = encoder.classifier_description() + " on the first token: ";
+  if (encoder.has_score()) {
+    head += std::string("score = ") + score_activation_name(encoder.score_activation()) + "(logit)";
+    head += encoder.sentence_transformers().score_activation ? " (" + encoder.sentence_transformers().score_activation_source + ")"
+                                                            : " (sentence-transformers' default for one label)";
+    if (encoder.classifier_output() == ClassifierOutput::kSigmoid) head += "; classify = sigmoid (multi-label)";
+    return head;
   }
-  return "?";
+  if (encoder.classifier_output() == ClassifierOutput::kSigmoid) {
+    return head + "classify = a sigmoid per label over " + std::to_string(labels) +
+           " labels (problem_type multi_label_classification)";
+  }
+  return head + "classify = softmax over " + std::to_string(labels) + " labels";
 }
 
 }  // namespace
@@ -192,8 +233,13 @@ std::shared_ptr<const ModelImpl> load_text_model(const fs::path& dir, const Mode
   Tokenizer tokenizer = Tokenizer::from_model_dir(dir);
   if (options.tokenizer_only) {
     int64_t positions = 0;
-    if (fs::exists(dir / "config.json")) positions = BertConfig::from_json_file(dir / "config.json").max_position_embeddings;
-    tokenizer.set_max_length(resolve_max_length(options.max_length, tokenizer, positions));
+    size_t max_seq_length = 0;
+    const SentenceTransformersConfig sentence = read_sentence_transformers_config(dir);
+    if (fs::exists(sentence.transformer_dir / "config.json")) {
+      positions = read_encoder_config(dir).max_tokens();
+      max_seq_length = sentence.max_seq_length;
+    }
+    tokenizer.set_max_length(resolve_max_length(options.max_length, tokenizer, max_seq_length, positions));
     ModelInfo info;
     info.path = dir;
     info.architecture = "tokenizer";
@@ -203,45 +249,53 @@ std::shared_ptr<const ModelImpl> load_text_model(const fs::path& dir, const Mode
     info.tokenizer = "WordPiece";
     return std::make_shared<TextModel>(std::move(tokenizer), nullptr, std::move(info));
   }
-  BertModelOptions encoder_options;
+  EncoderOptions encoder_options;
   if (!options.gemm.empty()) encoder_options.gemm = parse_gemm_backend(options.gemm);
   if (options.dtype != DType::kF32 && encoder_options.gemm != GemmBackend::kOneDnn) {
     throw Error(ErrorCode::kInvalidArgument, std::string("dtype ") + dtype_name(options.dtype) +
                                                  " needs the onednn matrix library (OpenBLAS runs f32 only)");
   }
+  const size_t max_seq_length = read_sentence_transformers_config(dir).max_seq_length;
   PackedBatch probe;
   if (options.dtype == DType::kAuto) {
     // The probe is tokenized with the job's length limit, which never exceeds the model's positions.
     Tokenizer probe_tokenizer = tokenizer;
-    const BertConfig config = BertConfig::from_json_file(dir / "config.json");
-    probe_tokenizer.set_max_length(resolve_max_length(options.max_length, tokenizer, config.max_position_embeddings));
+    const EncoderConfig config = read_encoder_config(dir);
+    probe_tokenizer.set_max_length(resolve_max_length(options.max_length, tokenizer, max_seq_length, config.max_tokens()));
     probe = probe_batch(probe_tokenizer);
   }
   std::string compute;
-  std::shared_ptr<const BertModel> encoder =
+  std::shared_ptr<const TransformerEncoder> encoder =
       load_encoder(dir, encoder_options, options.dtype, probe, options.log, &compute);
-  const BertConfig& c = encoder->config();
+  const EncoderConfig& c = encoder->config();
   if (static_cast<int64_t>(tokenizer.vocab_size()) > c.vocab_size) {
     throw Error(ErrorCode::kModel, (dir / "config.json").string() + ": the tokenizer has " +
                                        std::to_string(tokenizer.vocab_size()) + " tokens but vocab_size is " +
                                        std::to_string(c.vocab_size));
   }
-  tokenizer.set_max_length(resolve_max_length(options.max_length, tokenizer, c.max_position_embeddings));
+  tokenizer.set_max_length(resolve_max_length(options.max_length, tokenizer, max_seq_length, c.max_tokens()));
 
+  const SentenceTransformersConfig& sentence = encoder->sentence_transformers();
   ModelInfo info;
   info.path = dir;
   info.architecture = c.model_type;
-  info.summary = std::to_string(c.num_hidden_layers) + " layers, hidden " + std::to_string(c.hidden_size) + ", " +
-                 compute + ", " + gemm_backend_name(encoder_options.gemm);
+  info.summary = std::to_string(c.num_layers) + " layers, hidden " + std::to_string(c.hidden_size) + ", " + compute +
+                 ", " + gemm_backend_name(encoder_options.gemm);
   info.tasks = {Task::kEmbed, Task::kTokenize};
-  if (encoder->has_classifier()) info.tasks.push_back(Task::kClassify);
+  // A one-output head is a cross-encoder (score); softmax over one label would always give 1.
+  if (encoder->has_classifier() &&
+      (!encoder->has_score() || encoder->classifier_output() == ClassifierOutput::kSigmoid)) {
+    info.tasks.push_back(Task::kClassify);
+  }
+  if (encoder->has_score()) info.tasks.push_back(Task::kScore);
   info.hidden_size = c.hidden_size;
-  info.num_layers = c.num_hidden_layers;
+  info.num_layers = c.num_layers;
   info.labels = encoder->labels();
   info.max_length = tokenizer.max_length();
-  info.pooling = std::string(pooling_name(encoder->pooling())) + " pooling" +
-                 (encoder->normalize() ? " + L2 normalisation" : "") +
-                 (encoder->from_sentence_transformers() ? " (from modules.json)" : " (default)");
+  info.pooling = std::string(pooling_name(sentence.pooling)) + " pooling" +
+                 (sentence.normalize ? " + L2 normalisation" : "") +
+                 (sentence.has_pooling ? " (from modules.json)" : " (default)");
+  info.head = describe_head(*encoder);
   info.tokenizer = "WordPiece";
   info.dtype = dtype_of(encoder->precision());
   return std::make_shared<TextModel>(std::move(tokenizer), std::move(encoder), std::move(info));
@@ -267,29 +321,55 @@ double min_row_cosine(const std::vector<float>& a, const std::vector<float>& b, 
 
 
 const std::vector<std::string>& precision_probe_texts() {
-  // Debian-style package descriptions and everyday sentences: short, medium and long rows, so
-  // the probe sees the activation ranges of real text at several sequence lengths.
+  // Package-description style and everyday sentences in the languages of the test corpus, short,
+  // medium and long, with digits, punctuation and identifiers: real models' outlier activations
+  // depend on script and length, so the probe must see all of them.
   static const std::vector<std::string> texts = [] {
     std::vector<std::string> t = {
         "hello world",
+        "OK",
         "The quick brown fox jumps over the lazy dog.",
         "command-line tool to convert between image formats",
         "Python 3 bindings for the GTK+ graphical user interface library",
         "This package contains the shared library needed by programs linked against it.",
-        "A fast, reliable and secure dependency manager with offline caching and deterministic installs.",
         "Where is the nearest train station? I would like to buy two tickets to Berlin for tomorrow morning.",
         "The server failed to start because port 8080 was already in use; stop the other process and retry.",
+        "Werkzeug zum Umwandeln von Bildern zwischen verschiedenen Dateiformaten",
+        "Dieses Paket enthält die gemeinsam genutzte Bibliothek, die von Programmen benötigt wird, die dagegen "
+        "gelinkt sind. Die Entwicklungsdateien befinden sich in einem eigenen Paket.",
+        "Bibliothèque de traitement du texte : découpage en mots, normalisation Unicode et détection de la langue.",
+        "Herramienta de línea de órdenes para sincronizar archivos entre dos equipos a través de la red, "
+        "con compresión y reanudación de transferencias interrumpidas.",
+        "Утилита командной строки для резервного копирования каталогов с проверкой целостности данных.",
+        "画像ファイルの形式を変換するためのコマンドラインツールです。",
+        "このパッケージには、プログラムの実行に必要な共有ライブラリが含まれています。開発用のファイルは別のパッケージにあります。",
+        "用于在不同图像格式之间转换的命令行工具",
+        "该软件包包含运行时所需的共享库。头文件和静态库位于单独的开发软件包中，文档位于文档软件包中。",
         "Monitoring daemon that collects system metrics (CPU, memory, disk and network usage) every ten seconds "
         "and writes them to a round-robin database, with a web interface that draws graphs over hours, days, "
         "weeks and years.",
+        "libfoo-dev (>= 2.4.1-3~bpo12+1), zlib1g:amd64, /usr/lib/x86_64-linux-gnu/libfoo.so.2 -- "
+        "CFLAGS=-O2 -fstack-protector-strong; see https://example.org/docs#install (v2.4.1, 2024-05-17).",
     };
-    std::string long_text;
-    for (int i = 0; i < 6; ++i) {
-      long_text +=
+    std::string english;
+    std::string german;
+    std::string russian;
+    std::string japanese;
+    std::string chinese;
+    for (int i = 0; i < 5; ++i) {
+      english +=
           "GNU Emacs is the extensible self-documenting text editor. This package contains the documentation, "
           "the Lisp sources and the support files for major modes, spell checking and version control. ";
+      german +=
+          "Der Dienst überwacht Netzwerkgeräte, sammelt Messwerte und benachrichtigt die Verwaltung per E-Mail, "
+          "sobald ein Grenzwert überschritten wird oder ein Gerät nicht mehr antwortet. ";
+      russian +=
+          "Этот пакет содержит документацию, исходные тексты и вспомогательные файлы для работы с "
+          "системой контроля версий, проверкой орфографии и различными режимами редактирования. ";
+      japanese += "このプログラムはネットワーク機器を監視し、しきい値を超えた場合や応答がない場合に管理者へ電子メールで通知します。";
+      chinese += "该服务监控网络设备，收集测量数据，并在超过阈值或设备不再响应时通过电子邮件通知管理员。";
     }
-    t.push_back(long_text);
+    for (std::string* text : {&english, &german, &russian, &japanese, &chinese}) t.push_back(*text);
     return t;
   }();
   return texts;

@@ -24,7 +24,8 @@ std::shared_ptr<const ModelImpl> load_text_model(const std::filesystem::path& di
 // The smallest cosine similarity between matching rows of two [rows, dim] matrices.
 double min_row_cosine(const std::vector<float>& a, const std::vector<float>& b, int64_t dim);
 
-// English sentences of varied length (a few tokens to a few hundred) for the probe batch.
+// Sentences in English, German, French, Spanish, Russian, Japanese and Chinese, from a few tokens to a
+// few hundred, for the probe batch.
 const std::vector<std::string>& precision_probe_texts();
 
 }  // namespace salvo

@@ -9,7 +9,8 @@
 
 #include "core/error.h"
 #include "core/json_text.h"
-#include "model/bert_config.h"
+#include "model/architectures/architecture.h"
+#include "model/architectures/config_json.h"
 #include "model/sentence_transformers.h"
 
 extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
@@ -23,7 +24,7 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
   }
   try {
     switch (data[0] % 4) {
-      case 0: salvo::BertConfig::from_json(doc, "config.json"); break;
+      case 0: salvo::parse_encoder_config(salvo::ConfigJson(doc, "config.json")); break;
       case 1: salvo::parse_modules_json(doc, "modules.json"); break;
       case 2: salvo::parse_pooling_config(doc, "1_Pooling/config.json"); break;
       default:

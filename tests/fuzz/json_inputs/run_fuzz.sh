@@ -13,7 +13,7 @@ work=$(mktemp -d)
 trap 'rm -rf "$work"' EXIT
 core="$src/src/core/json_text.cc $src/src/core/error.cc"
 case $target in
-  model_json) sources="$src/src/model/bert_config.cc $src/src/model/sentence_transformers.cc $core" ;;
+  model_json) sources="$(echo $src/src/model/architectures/*.cc) $src/src/model/sentence_transformers.cc $core" ;;
   text_rows) sources="$src/src/io/record_reader.cc $src/src/io/csv.cc $src/src/io/json_rows.cc $src/src/core/utf8.cc
                       $src/src/core/table.cc $core" ;;
   stream_message) sources="$src/src/stream/stream_request.cc $src/src/io/json_rows.cc $src/src/core/utf8.cc

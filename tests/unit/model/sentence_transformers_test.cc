@@ -50,7 +50,7 @@ TEST(SentenceTransformersTest, PoolingConfig) {
   EXPECT_EQ(parse_pooling_config(json::parse(R"({"pooling_mode_cls_token": true})"), "p"), Pooling::kCls);
   EXPECT_EQ(parse_pooling_config(json::parse(R"({"pooling_mode": "max"})"), "p"), Pooling::kMax);
   EXPECT_THAT(error_of([] { parse_pooling_config(json::parse(R"({"pooling_mode_cls_token": true,
-      "pooling_mode_mean_tokens": true})"), "p"); }), HasSubstr("exactly one pooling mode"));
+      "pooling_mode_mean_tokens": true})"), "p"); }), HasSubstr("are combined; salvo runs one of cls, mean or max"));
   EXPECT_THAT(error_of([] { parse_pooling_config(json::parse(R"({"pooling_mode_lasttoken": true})"), "p"); }),
               HasSubstr("not supported"));
   EXPECT_THAT(error_of([] { parse_pooling_config(json::array(), "p"); }), HasSubstr("not a JSON object"));
