@@ -12,8 +12,10 @@ packages=(g++ cmake ninja-build pkg-config libdnnl-dev libopenblas-dev libutf8pr
           libprotobuf-dev protobuf-compiler librdkafka-dev libzip-dev)
 if [[ $what == test ]]; then
   # PyTorch is the numerical reference; protobuf for Python decodes TFRecords independently; clang builds the
-  # libFuzzer targets; kcat is a real Kafka client for the streaming tests.
-  packages+=(libblis-openmp-dev python3 python3-venv python3-dev python3-torch python3-numpy python3-protobuf clang-14 libclang-rt-14-dev kcat nodejs npm)
+  # libFuzzer targets; kcat is a real Kafka client for the streaming tests; Java runs PySpark in the Python package's
+  # engine tests.
+  packages+=(libblis-openmp-dev python3 python3-venv python3-dev python3-torch python3-numpy python3-protobuf clang-14 libclang-rt-14-dev kcat nodejs npm
+            openjdk-17-jre-headless)
 fi
 
 missing=()

@@ -103,11 +103,13 @@ def make_predict_fn(path: str, task: str = "embed", top_k: int = 0, **options):
     return make
 
 
-def _arrow_series(array) -> pd.Series:
-    """A pandas Series over an Arrow array (no copy); Spark hands it back to the JVM as Arrow."""
-    import pyarrow as pa
-
-    return pd.Series(pd.arrays.ArrowExtensionArray(pa.chunked_array([array])))
+def _rows(values, errors) -> pd.Series:
+    """One object per row, None where the row failed (Spark turns None into null). Spark's pandas
+    conversion walks every row of an array column anyway, so views of the result rows suffice."""
+    out = np.empty(len(errors), dtype=object)
+    for i, (value, error) in enumerate(zip(values, errors)):
+        out[i] = None if error is not None else value
+    return pd.Series(out)
 
 
 def embed_udf(path: str, with_errors: bool = False, **options):
@@ -124,10 +126,11 @@ def embed_udf(path: str, with_errors: bool = False, **options):
     def embed(batches: Iterator[pd.Series]) -> Iterator[pd.Series]:
         model = salvo.get_model(path, task="embed", **options)
         for texts in batches:
-            result = model.run(texts, "embed").to_arrow()
-            embedding = _arrow_series(result.column("embedding"))
+            result = model.run(texts, "embed")
+            errors = result.errors
+            embedding = _rows(result.column("embedding"), errors)
             if with_errors:
-                yield pd.DataFrame({"embedding": embedding, "error": _arrow_series(result.column("error"))})
+                yield pd.DataFrame({"embedding": embedding, "error": pd.Series(errors, dtype=object)})
             else:
                 yield embedding
 
@@ -145,8 +148,16 @@ def classify_udf(path: str, top_k: int = 0, with_errors: bool = False, **options
     def classify(batches: Iterator[pd.Series]) -> Iterator[pd.DataFrame]:
         model = salvo.get_model(path, task="classify", **options)
         for texts in batches:
-            result = model.run(texts, "classify", top_k=top_k).to_arrow()
-            yield pd.DataFrame({name: _arrow_series(result.column(name)) for name in names})
+            result = model.run(texts, "classify", top_k=top_k)
+            errors = result.errors
+            columns = {"label": pd.Series(result.column("label"), dtype=object),
+                       "score": pd.Series(result.column("score"))}  # NaN: null for Spark
+            if top_k:
+                columns["top_labels"] = _rows(result.column("top_labels"), errors)
+                columns["top_scores"] = _rows(result.column("top_scores"), errors)
+            if with_errors:
+                columns["error"] = pd.Series(errors, dtype=object)
+            yield pd.DataFrame({name: columns[name] for name in names})
 
     return pandas_udf(classify, return_type)
 
