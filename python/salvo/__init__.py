@@ -226,7 +226,7 @@ class Model:
 def _to_arrow(batch: Batch):
     import pyarrow as pa
 
-    return pa.RecordBatch._import_from_c_capsule(*batch.__arrow_c_array__())
+    return pa.record_batch(batch)  # the Arrow PyCapsule protocol: no copy
 
 
 Batch.to_arrow = _to_arrow

@@ -17,7 +17,9 @@ PATH = str(MODEL)
 
 @pytest.fixture(scope="module")
 def ray_local(tmp_path_factory):
-    ray.init(num_cpus=2, include_dashboard=False, object_store_memory=256 << 20, log_to_driver=False,
+    # Logical CPUs: two actors (one CPU each) and the Parquet read tasks must all fit, or the read
+    # tasks wait forever for a CPU the actors hold.
+    ray.init(num_cpus=4, include_dashboard=False, object_store_memory=256 << 20, log_to_driver=False,
              _temp_dir=str(tmp_path_factory.mktemp("ray")), configure_logging=False)
     ray.data.DataContext.get_current().enable_progress_bars = False
     yield
@@ -40,7 +42,7 @@ def utf8_data(tmp_path_factory):
 
 
 def run(source, out, batch_format, **kwargs):
-    ds = ray.data.read_parquet(str(source))
+    ds = ray.data.read_parquet(str(source), override_num_blocks=4)  # both actors get blocks
     ds = ds.map_batches(salvo.ray.Predictor, fn_constructor_kwargs=dict(path=PATH, **kwargs), concurrency=2,
                         batch_format=batch_format, batch_size=64)
     ds.write_parquet(str(out))
