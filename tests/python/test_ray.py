@@ -76,3 +76,15 @@ def test_numpy_and_pandas_batches(ray_local, utf8_data, tmp_path, reference, ref
 
     out = run(utf8_data, tmp_path / "classify", batch_format, task="classify")
     check_labels(out, reference_labels, ids)
+
+
+def test_threads_follow_ray_cpus(ray_local):
+    """Inside a Ray worker a model's default threads are the CPUs Ray assigned it."""
+    @ray.remote
+    def threads():
+        import salvo
+
+        return salvo.default_threads(), salvo.Model(PATH).threads
+
+    assert ray.get(threads.options(num_cpus=1).remote()) == (1, 1)
+    assert ray.get(threads.options(num_cpus=2).remote()) == (2, 2)
