@@ -5,6 +5,8 @@
 #include <nanobind/stl/vector.h>
 
 #include <cmath>
+#include <span>
+#include <string>
 #include <nlohmann/json.hpp>
 #include <limits>
 
@@ -145,7 +147,51 @@ nb::object errors_to_python(const ResultBatch& batch) {
   return column_to_python(batch, static_cast<size_t>(i), false);
 }
 
+namespace {
+
+// For tests of the Arrow export: a batch with a column of every type, nulls included.
+ResultBatch every_type_batch() {
+  RecordBatch batch;
+  Column b(DataType::boolean()), i32(DataType::int32()), i64(DataType::int64()), f64(DataType::float64()),
+      ts(DataType::timestamp()), bin(DataType::binary()), js(DataType::json()),
+      nested(DataType::list(DataType::list(DataType::int64())));
+  for (int r = 0; r < 11; ++r) {
+    if (r % 4 == 3) {
+      for (Column* c : {&b, &i32, &i64, &f64, &ts, &bin, &js, &nested}) c->append_null();
+      continue;
+    }
+    b.append_bool(r % 3 == 0);
+    i32.append_int32(-r);
+    i64.append_int64(int64_t{1} << (30 + r));
+    f64.append_float64(r / 4.0);
+    ts.append_int64(1700000000000000 + r);
+    bin.append_string(std::string(static_cast<size_t>(r), static_cast<char>(r)));
+    js.append_json(r % 2 ? nlohmann::json{{"row", r}} : nlohmann::json("text"));
+    nested.begin_list();
+    for (int k = 0; k < r % 3; ++k) {
+      std::vector<int64_t> values(static_cast<size_t>(k + 1), r);
+      nested.mutable_child().append_list(std::span<const int64_t>(values));
+    }
+    nested.end_list();
+  }
+  batch.add_column({"bool", DataType::boolean()}, std::move(b));
+  batch.add_column({"int32", DataType::int32()}, std::move(i32));
+  batch.add_column({"int64", DataType::int64()}, std::move(i64));
+  batch.add_column({"float64", DataType::float64()}, std::move(f64));
+  batch.add_column({"timestamp", DataType::timestamp()}, std::move(ts));
+  batch.add_column({"binary", DataType::binary()}, std::move(bin));
+  batch.add_column({"json", DataType::json()}, std::move(js));
+  batch.add_column({"nested", DataType::list(DataType::list(DataType::int64()))}, std::move(nested));
+  batch.mutable_schema().metadata["salvo.test"] = "every type";
+  Result result;
+  result.columns = std::move(batch);
+  return ResultBatch(std::move(result));
+}
+
+}  // namespace
+
 void bind_result_batch(nb::module_& m) {
+  m.def("_every_type_batch", &every_type_batch, "For tests: a Batch with a column of every type, nulls included.");
   nb::class_<ResultBatch>(m, "Batch",
                           "The result of Model.run: named columns, one row per input row, and an \"error\" column.\n"
                           "Convert it with to_arrow() (no copy), column(name) (numpy views for numbers) or any\n"

@@ -344,3 +344,26 @@ def test_library_log_goes_to_logging(tmp_path):
     records = eval(out.stdout)
     assert any(level == "WARNING" and "bf16 cannot run here" in message for level, message in records), records
     assert out.stderr == ""
+
+
+def test_arrow_export_of_every_type():
+    """Each salvo column type reaches Arrow as documented; validity and bools become bitmaps."""
+    import datetime
+
+    record = salvo._salvo._every_type_batch().to_arrow()
+    record.validate(full=True)
+    types = {f.name: f.type for f in record.schema}
+    assert types == {"bool": pa.bool_(), "int32": pa.int32(), "int64": pa.int64(), "float64": pa.float64(),
+                     "timestamp": pa.timestamp("us", tz="UTC"), "binary": pa.binary(), "json": pa.string(),
+                     "nested": pa.list_(pa.field("element", pa.list_(pa.field("element", pa.int64()))))}
+    assert record.schema.metadata == {b"salvo.test": b"every type"}
+    for r in range(11):
+        row = {name: record.column(name)[r].as_py() for name in record.schema.names}
+        if r % 4 == 3:
+            assert all(v is None for v in row.values()), row
+            continue
+        assert row["bool"] == (r % 3 == 0) and row["int32"] == -r and row["int64"] == 1 << (30 + r)
+        assert row["float64"] == r / 4.0 and row["binary"] == bytes([r]) * r
+        assert row["timestamp"] == datetime.datetime(2023, 11, 14, 22, 13, 20, r, tzinfo=datetime.timezone.utc)
+        assert json.loads(row["json"]) == ({"row": r} if r % 2 else "text")
+        assert row["nested"] == [[r] * (k + 1) for k in range(r % 3)]
