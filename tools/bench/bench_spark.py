@@ -16,10 +16,13 @@ Routes (local[N]: N concurrent tasks, spark.task.cpus=1, so every Python worker 
 PyTorch is the venv's (the one the Spark workers run), with torch.set_num_threads(1) per worker:
 one core per task, like salvo. Every route reads the Parquet input and writes Parquet output; each runs
 once on a small warm-up DataFrame first (Python workers started, models loaded and cached), then
---repeats times on the full input; the median is reported. Outputs are checked against the CLI's.
+--repeats times (PyTorch: --torch-repeats) on the full input, passes interleaved across routes; the
+median is reported, as rows/s (wall clock) and rows per CPU-second (user + system time of the Spark
+JVM, its Python daemon and workers; of the CLI process), the second being what a shared, loaded
+machine does not distort. Outputs are checked against the CLI's.
 
 Usage: /work/venv/bin/python tools/bench/bench_spark.py [--rows 5000] [--model DIR] [--cores 2]
-           [--routes a,b,c,d,cli] [--repeats 1] [--json FILE]
+           [--routes a,b,c,d,cli] [--repeats 3] [--torch-repeats 1] [--json FILE]
 The model defaults to the real all-MiniLM-L6-v2 (tools/models/fetch_models.py all-minilm-l6-v2).
 """
 
@@ -28,6 +31,7 @@ import gzip
 import json
 import os
 import pathlib
+import resource
 import statistics
 import subprocess
 import sys
@@ -81,6 +85,35 @@ def read_embeddings(folder: pathlib.Path, column: str = "embedding") -> np.ndarr
     return np.asarray(values.values, dtype=np.float32).reshape(len(table), -1)
 
 
+def tree_cpu_seconds(root: int) -> float:
+    """CPU seconds (user + system, with reaped children) of process `root` and its live descendants:
+    the Spark JVM, its Python daemon and Python workers."""
+    parents = {}
+    for entry in os.listdir("/proc"):
+        if entry.isdigit():
+            try:
+                with open(f"/proc/{entry}/stat") as f:
+                    parents[int(entry)] = int(f.read().rsplit(")", 1)[1].split()[1])
+            except OSError:
+                pass
+    tree, frontier = {root}, [root]
+    while frontier:
+        pid = frontier.pop()
+        for child, parent in parents.items():
+            if parent == pid and child not in tree:
+                tree.add(child)
+                frontier.append(child)
+    ticks = 0
+    for pid in tree:
+        try:
+            with open(f"/proc/{pid}/stat") as f:
+                fields = f.read().rsplit(")", 1)[1].split()
+            ticks += sum(int(x) for x in fields[11:15])  # utime stime cutime cstime
+        except OSError:
+            pass
+    return ticks / os.sysconf("SC_CLK_TCK")
+
+
 def route_frame(spark, name: str, df, args):
     """The DataFrame that computes route `name` on df (lazy)."""
     import salvo.spark
@@ -117,13 +150,16 @@ def route_frame(spark, name: str, df, args):
     raise ValueError(name)
 
 
-def run_cli(args, source: pathlib.Path, out: pathlib.Path) -> float:
-    """Runs the CLI and returns the job seconds it reports (model loading excluded)."""
+def run_cli(args, source: pathlib.Path, out: pathlib.Path):
+    """Runs the CLI; returns the job seconds it reports (model loading excluded) and its CPU seconds."""
+    before = resource.getrusage(resource.RUSAGE_CHILDREN)
     proc = subprocess.run([args.salvo, "embed", "--model", args.model, "--input", str(source / "*.parquet"),
                            "--output", str(out), "--threads", str(args.cores), "--max-length",
                            str(args.max_length)], capture_output=True, text=True, check=True)
+    after = resource.getrusage(resource.RUSAGE_CHILDREN)
+    cpu = (after.ru_utime + after.ru_stime) - (before.ru_utime + before.ru_stime)
     line = [l for l in proc.stderr.splitlines() if " rows, " in l][-1]
-    return float(line.split(" s, ")[0].rsplit(", ", 1)[1])
+    return float(line.split(" s, ")[0].rsplit(", ", 1)[1]), cpu
 
 
 def main() -> None:
@@ -135,7 +171,8 @@ def main() -> None:
     p.add_argument("--cores", type=int, default=2)
     p.add_argument("--files", type=int, default=8, help="Parquet files = Spark partitions")
     p.add_argument("--routes", default="a,b,c,d,cli")
-    p.add_argument("--repeats", type=int, default=1)
+    p.add_argument("--repeats", type=int, default=3, help="timed passes of the salvo routes and the CLI")
+    p.add_argument("--torch-repeats", type=int, default=1, help="timed passes of the PyTorch routes")
     p.add_argument("--salvo", default=str(REPO / "build" / "salvo"))
     p.add_argument("--json")
     args = p.parse_args()
@@ -160,22 +197,37 @@ def main() -> None:
     print(f"{args.rows} English Debian descriptions, {args.files} partitions, local[{args.cores}], model {args.model}, "
           f"max_length {args.max_length}", file=sys.stderr)
 
-    results, outputs = {}, {}
+    # Warm-up (Python workers started, models loaded), then the timed passes, interleaved across
+    # routes so that a change in the machine's load touches every route alike.
     for name in routes:
-        if name == "cli":
-            seconds = [run_cli(args, tmp / "input", tmp / "cli.npy") for _ in range(args.repeats)]
-            outputs[name] = np.load(tmp / "cli.npy")
-        else:
+        if name != "cli":
             route_frame(spark, name, warm, args).write.mode("overwrite").parquet(str(tmp / f"warm_{name}"))
-            seconds = []
-            for _ in range(args.repeats):
-                t0 = time.perf_counter()
-                route_frame(spark, name, df, args).write.mode("overwrite").parquet(str(tmp / f"out_{name}"))
-                seconds.append(time.perf_counter() - t0)
+    seconds = {name: [] for name in routes}
+    cpu = {name: [] for name in routes}
+    jvm = spark.sparkContext._gateway.proc.pid
+    outputs = {}
+    for r in range(max(args.repeats, args.torch_repeats)):
+        for name in routes:
+            if r >= (args.torch_repeats if name in ("a", "b") else args.repeats):
+                continue
+            if name == "cli":
+                wall, used = run_cli(args, tmp / "input", tmp / "cli.npy")
+                seconds[name].append(wall)
+                cpu[name].append(used)
+                outputs[name] = np.load(tmp / "cli.npy")
+                continue
+            c0, t0 = tree_cpu_seconds(jvm), time.perf_counter()
+            route_frame(spark, name, df, args).write.mode("overwrite").parquet(str(tmp / f"out_{name}"))
+            seconds[name].append(time.perf_counter() - t0)
+            cpu[name].append(tree_cpu_seconds(jvm) - c0)
             outputs[name] = read_embeddings(tmp / f"out_{name}")
-        results[name] = {"route": ROUTES[name], "seconds": statistics.median(seconds),
-                         "rows_per_s": args.rows / statistics.median(seconds)}
-        print(f"{name:>4}  {ROUTES[name]:<55} {results[name]['rows_per_s']:8.1f} rows/s", file=sys.stderr)
+            print(f"{name:>4}  pass {r + 1}: {args.rows / seconds[name][-1]:8.1f} rows/s", file=sys.stderr)
+    results = {}
+    for name in routes:
+        median = statistics.median(seconds[name])
+        results[name] = {"route": ROUTES[name], "seconds": median, "passes": seconds[name],
+                         "rows_per_s": args.rows / median, "cpu_seconds": statistics.median(cpu[name]),
+                         "rows_per_cpu_s": args.rows / statistics.median(cpu[name])}
     spark.stop()
 
     reference = outputs.get("cli", outputs.get("d"))
@@ -185,16 +237,24 @@ def main() -> None:
     def ratio(x, y):
         return results[x]["rows_per_s"] / results[y]["rows_per_s"] if x in results and y in results else None
 
-    ratios = {"c/a": ratio("c", "a"), "d/c": ratio("d", "c"), "d/cli": ratio("d", "cli"), "d/a": ratio("d", "a"),
-              "c/b": ratio("c", "b"), "b/a": ratio("b", "a")}
-    print("\n| route | rows/s | max abs diff vs CLI |\n|---|---:|---:|")
+    def cpu_ratio(x, y):
+        return results[x]["rows_per_cpu_s"] / results[y]["rows_per_cpu_s"] if x in results and y in results else None
+
+    pairs = [("c", "a"), ("d", "c"), ("d", "cli"), ("d", "a"), ("c", "b"), ("b", "a")]
+    ratios = {f"{x}/{y}": ratio(x, y) for x, y in pairs}
+    cpu_ratios = {f"{x}/{y}": cpu_ratio(x, y) for x, y in pairs}
+    print("\n| route | rows/s (median) | passes (s) | rows per CPU-second | max abs diff vs CLI |\n|---|---:|---|---:|---:|")
     for name, r in results.items():
-        print(f"| ({name}) {r['route']} | {r['rows_per_s']:.1f} | {r['max_abs_diff_vs_cli']:.1e} |")
-    print("\n" + ", ".join(f"{k} = {v:.2f}" for k, v in ratios.items() if v is not None))
+        passes = " ".join(f"{x:.1f}" for x in r["passes"])
+        print(f"| ({name}) {r['route']} | {r['rows_per_s']:.1f} | {passes} | {r['rows_per_cpu_s']:.1f} | "
+              f"{r['max_abs_diff_vs_cli']:.1e} |")
+    print("\nwall-clock ratios: " + ", ".join(f"{k} = {v:.2f}" for k, v in ratios.items() if v is not None))
+    print("CPU-time ratios:   " + ", ".join(f"{k} = {v:.2f}" for k, v in cpu_ratios.items() if v is not None))
+    print(f"load average at the end: {os.getloadavg()}")
     if args.json:
         with open(args.json, "w") as f:
             json.dump({"rows": args.rows, "cores": args.cores, "model": args.model, "results": results,
-                       "ratios": ratios}, f, indent=2)
+                       "ratios": ratios, "cpu_ratios": cpu_ratios, "loadavg": os.getloadavg()}, f, indent=2)
 
 
 if __name__ == "__main__":
