@@ -74,8 +74,9 @@ def test_numpy_and_pandas_batches(ray_local, utf8_data, tmp_path, reference, ref
     else:
         check_embeddings(out, "embedding", reference, ids, null_rows="null", error_col="error")
 
-    out = run(utf8_data, tmp_path / "classify", batch_format, task="classify")
-    check_labels(out, reference_labels, ids)
+    if batch_format == "numpy":  # labels as object arrays; the pandas path is the same as embed's
+        out = run(utf8_data, tmp_path / "classify", batch_format, task="classify")
+        check_labels(out, reference_labels, ids)
 
 
 def test_threads_follow_ray_cpus(ray_local):
