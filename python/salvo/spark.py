@@ -8,17 +8,18 @@
                                  batch_size=256)
        df.withColumn("embedding", embed("text"))
 
-   A null or bad text gives an array of NaN (embed), or a null label and a NaN score (classify):
-   predict_batch_udf cannot return null rows.
+   A null or bad text gives an array of NaN (embed: predict_batch_udf cannot return a null array),
+   or a null label and score (classify).
 
 2. embed_udf(path) and classify_udf(path): pandas iterator UDFs that handle nulls: a null or bad
-   text gives a null embedding (or a null struct); with with_errors=True the result is a struct with
-   an "error" field saying why.
+   text gives a null embedding (or null fields); with with_errors=True the result is a struct with
+   an "error" field saying why. Both pandas routes depend on Spark's conversion of strings to
+   pandas, which fails on a string whose bytes are not UTF-8 before salvo sees it.
 
 3. transform(df, "text", "embedding", path): DataFrame.mapInArrow, Arrow batches in and out, no pandas:
    the texts are read in place from Spark's Arrow batches and the result columns are handed back
-   without a copy. Every other column is kept. A bad row gets a null output (and its reason in
-   error_col, when given).
+   without a copy. Every other column is kept. A bad row (null, or bytes that are not UTF-8) gets a
+   null output (and its reason in error_col, when given).
 
 Every route loads the model once per Python worker process (salvo.get_model), with
 spark.python.worker.reuse=true (Spark's default). Threads: a model uses the task's CPUs
