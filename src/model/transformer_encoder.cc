@@ -44,8 +44,12 @@ class LayoutReader {
     throw Error(ErrorCode::kModel, weights_.describe() + ": tensor '" + name + "'" + alternatives + " is missing");
   }
 
+  // The tensor as f32; a NaN or infinite weight fails the load, naming the tensor.
   std::vector<float> get(const std::string& name, std::vector<int64_t> shape) const {
-    return weights_.to_float(resolve(name), shape);
+    const std::string stored = resolve(name);
+    std::vector<float> values = weights_.to_float(stored, shape);
+    require_finite(values, weights_.describe(), stored);
+    return values;
   }
 
   // The first dimension of a 2-D tensor whose second is `columns`.

@@ -144,8 +144,8 @@ async function partFileCases() {
   const names = fs.readdirSync(dir).sort();
   const parts = names.filter((n) => /^part-\d{5}\.parquet$/.test(n));
   assert.equal(parts.length, 6, `parts: expected 3000 / 500 part files, got ${names}`);
-  assert.deepEqual(names, [...parts, '_SUCCESS', '_salvo_manifest.json'].sort(),
-                   'parts: folder holds only parts, the manifest and _SUCCESS');
+  assert.deepEqual(names, [...parts, '_SUCCESS', '_salvo_lock', '_salvo_manifest.json'].sort(),
+                   'parts: folder holds only parts, the manifest, its lock and _SUCCESS');
   assert.ok(!parts.includes('part-00099.parquet'), 'parts: stale part removed');
   const stats = await check('parts', path.join(dir, 'part-*.parquet'), expected,
                             { ...TYPED, embedding: 'FLOAT[]', error: 'VARCHAR' });
@@ -154,7 +154,7 @@ async function partFileCases() {
   const empty = path.join(work, 'empty') + '/';
   const e = driver(empty, path.join(work, 'empty.jsonl'), 'embed', 'snappy', 3000, 500, 0, 'typed');
   assert.equal(e.status, 0, `empty: driver failed: ${e.stderr}`);
-  assert.deepEqual(fs.readdirSync(empty).sort(), ['_SUCCESS', '_salvo_manifest.json', 'part-00000.parquet']);
+  assert.deepEqual(fs.readdirSync(empty).sort(), ['_SUCCESS', '_salvo_lock', '_salvo_manifest.json', 'part-00000.parquet']);
   await check('empty', path.join(empty, 'part-*.parquet'), path.join(work, 'empty.jsonl'),
               { ...TYPED, embedding: 'FLOAT[]', error: 'VARCHAR' });
   console.log('ok empty output: one part file with the schema and no rows');

@@ -1,0 +1,215 @@
+"""salvo in Apache Spark (PySpark 3.4+): three routes, fastest last.
+
+1. make_predict_fn(path, task=...): for pyspark.ml.functions.predict_batch_udf, the way Spark's own
+   docs run a model:
+
+       from pyspark.ml.functions import predict_batch_udf
+       embed = predict_batch_udf(salvo.spark.make_predict_fn("model/"), return_type=salvo.spark.embed_type(),
+                                 batch_size=256)
+       df.withColumn("embedding", embed("text"))
+
+   A null or bad text gives an array of NaN (embed: predict_batch_udf cannot return a null array),
+   or a null label and score (classify).
+
+2. embed_udf(path) and classify_udf(path): pandas iterator UDFs that handle nulls: a null or bad
+   text gives a null embedding (or null fields); with with_errors=True the result is a struct with
+   an "error" field saying why. Both pandas routes depend on Spark's conversion of strings to
+   pandas, which fails on a string whose bytes are not UTF-8 before salvo sees it.
+
+3. transform(df, "text", "embedding", path): DataFrame.mapInArrow, Arrow batches in and out, no pandas:
+   the texts are read in place from Spark's Arrow batches and the result columns are handed back
+   without a copy. Every other column is kept. A bad row (null, or bytes that are not UTF-8) gets a
+   null output (and its reason in error_col, when given).
+
+Every route loads the model once per Python worker process (salvo.get_model), with
+spark.python.worker.reuse=true (Spark's default). Threads: a model uses the task's CPUs
+(spark.task.cpus, through TaskContext.cpus()), so N concurrent tasks on an executor use N x
+spark.task.cpus threads in all; set threads= (or SALVO_THREADS) to override it. To give each
+model more cores, raise spark.task.cpus (fewer, wider tasks).
+"""
+
+from typing import Iterator, Optional
+
+import numpy as np
+import pandas as pd
+
+import salvo
+
+__all__ = ["make_predict_fn", "embed_udf", "classify_udf", "transform", "embed_type", "classify_type"]
+
+
+def embed_type():
+    """The Spark type of an embedding: ArrayType(FloatType())."""
+    from pyspark.sql.types import ArrayType, FloatType
+
+    return ArrayType(FloatType())
+
+
+def classify_type(top_k: int = 0, with_errors: bool = False):
+    """The Spark type of a classification: struct<label: string, score: float[, top_labels:
+    array<string>, top_scores: array<float>][, error: string]>."""
+    from pyspark.sql.types import ArrayType, FloatType, StringType, StructField, StructType
+
+    fields = [StructField("label", StringType()), StructField("score", FloatType())]
+    if top_k:
+        fields += [StructField("top_labels", ArrayType(StringType())), StructField("top_scores", ArrayType(FloatType()))]
+    if with_errors:
+        fields.append(StructField("error", StringType()))
+    return StructType(fields)
+
+
+def _check_task(task: str) -> None:
+    if task not in ("embed", "classify"):
+        raise ValueError(f"Spark routes run task='embed' or 'classify', not {task!r}")
+
+
+def make_predict_fn(path: str, task: str = "embed", top_k: int = 0, **options):
+    """A make_predict_fn for pyspark.ml.functions.predict_batch_udf.
+
+    Spark calls it once per Python worker (its ModelCache); it returns predict(inputs), one
+    positional parameter (Spark counts them), which maps a 1-D array of texts to:
+      embed: a float32 array (N, dim), for return_type=embed_type() (ArrayType(FloatType()));
+      classify: a dict {"label", "score"[, "top_labels", "top_scores"]}, for
+        return_type=classify_type(top_k).
+    options go to salvo.get_model (dtype, threads, max_length, batch_tokens, replicas).
+    """
+    _check_task(task)
+
+    def make():
+        model = salvo.get_model(path, task=task, **options)
+        if task == "embed":
+
+            def predict(inputs: np.ndarray) -> np.ndarray:
+                return model.embed(inputs)
+
+            return predict
+
+        def predict(inputs: np.ndarray) -> dict:
+            result = model.classify(inputs, top_k=top_k)
+            out = {"label": np.array(result.label, dtype=object), "score": result.score}
+            if top_k:
+                k = min(top_k, len(model.labels))
+                labels = np.full((len(result.label), k), None, dtype=object)
+                scores = np.full((len(result.label), k), np.nan, dtype=np.float32)
+                for i, (names, values) in enumerate(zip(result.top_labels, result.top_scores)):
+                    if names is not None:
+                        labels[i] = names
+                        scores[i] = values
+                out["top_labels"] = labels
+                out["top_scores"] = scores
+            return out
+
+        return predict
+
+    return make
+
+
+def _rows(values, errors) -> pd.Series:
+    """One object per row, None where the row failed (Spark turns None into null). Spark's pandas
+    conversion walks every row of an array column anyway, so views of the result rows suffice."""
+    out = np.empty(len(errors), dtype=object)
+    for i, (value, error) in enumerate(zip(values, errors)):
+        out[i] = None if error is not None else value
+    return pd.Series(out)
+
+
+def embed_udf(path: str, with_errors: bool = False, **options):
+    """A pandas UDF (Iterator[pd.Series] -> Iterator[pd.Series]) giving each text's embedding as
+    ArrayType(FloatType()); null for a null or bad text. with_errors=True returns
+    struct<embedding: array<float>, error: string> instead."""
+    from pyspark.sql.functions import pandas_udf
+    from pyspark.sql.types import StringType, StructField, StructType
+
+    return_type = embed_type()
+    if with_errors:
+        return_type = StructType([StructField("embedding", embed_type()), StructField("error", StringType())])
+
+    def embed(batches: Iterator[pd.Series]) -> Iterator[pd.Series]:
+        model = salvo.get_model(path, task="embed", **options)
+        for texts in batches:
+            result = model.run(texts, "embed")
+            errors = result.errors
+            embedding = _rows(result.column("embedding"), errors)
+            if with_errors:
+                yield pd.DataFrame({"embedding": embedding, "error": pd.Series(errors, dtype=object)})
+            else:
+                yield embedding
+
+    return pandas_udf(embed, return_type)
+
+
+def classify_udf(path: str, top_k: int = 0, with_errors: bool = False, **options):
+    """A pandas UDF giving classify_type(top_k, with_errors) per text: struct<label, score[,
+    top_labels, top_scores][, error]>. A null or bad text gives null fields (and its error)."""
+    from pyspark.sql.functions import pandas_udf
+
+    return_type = classify_type(top_k, with_errors)
+    names = return_type.names
+
+    def classify(batches: Iterator[pd.Series]) -> Iterator[pd.DataFrame]:
+        model = salvo.get_model(path, task="classify", **options)
+        for texts in batches:
+            result = model.run(texts, "classify", top_k=top_k)
+            errors = result.errors
+            columns = {"label": pd.Series(result.column("label"), dtype=object),
+                       "score": pd.Series(result.column("score"))}  # NaN: null for Spark
+            if top_k:
+                columns["top_labels"] = _rows(result.column("top_labels"), errors)
+                columns["top_scores"] = _rows(result.column("top_scores"), errors)
+            if with_errors:
+                columns["error"] = pd.Series(errors, dtype=object)
+            yield pd.DataFrame({name: columns[name] for name in names})
+
+    return pandas_udf(classify, return_type)
+
+
+def _output_arrays(result, task: str, top_k: int, large_strings: bool):
+    """The Arrow output column of a result batch, typed as Spark expects."""
+    import pyarrow as pa
+
+    string = pa.large_string() if large_strings else pa.string()
+    if task == "embed":
+        return result.column("embedding")
+    names = ["label", "score"] + (["top_labels", "top_scores"] if top_k else [])
+    arrays = [result.column(n) for n in names]
+    if large_strings:
+        arrays[0] = arrays[0].cast(string)
+        if top_k:
+            arrays[2] = arrays[2].cast(pa.list_(pa.field("element", string)))
+    return pa.StructArray.from_arrays(arrays, names=names, mask=result.column("error").is_valid())
+
+
+def transform(df, input_col: str, output_col: str, path: str, task: str = "embed", top_k: int = 0,
+              error_col: Optional[str] = None, **options):
+    """Runs the model on df[input_col] through DataFrame.mapInArrow and returns df with output_col
+    added (and error_col, when given): ArrayType(FloatType()) for embed, classify_type(top_k) for
+    classify. Arrow batches in and out, no pandas, no copy of texts or results; every other column is
+    kept as it is. A null or bad text gives a null output (and its reason in error_col)."""
+    from pyspark.sql.types import StringType, StructField, StructType
+
+    _check_task(task)
+    if input_col not in df.columns:
+        raise ValueError(f"no column {input_col!r} in {df.columns}")
+    out_type = embed_type() if task == "embed" else classify_type(top_k)
+    fields = list(df.schema.fields) + [StructField(output_col, out_type)]
+    if error_col:
+        fields.append(StructField(error_col, StringType()))
+    schema = StructType(fields)
+
+    def run(batches):
+        import pyarrow as pa
+
+        model = salvo.get_model(path, task=task, **options)
+        for batch in batches:
+            texts = batch.column(input_col)
+            large = pa.types.is_large_string(texts.type)
+            result = model.run(texts, task, top_k=top_k).to_arrow()
+            arrays = batch.columns + [_output_arrays(result, task, top_k, large)]
+            names = batch.schema.names + [output_col]
+            if error_col:
+                error = result.column("error")
+                arrays.append(error.cast(pa.large_string()) if large else error)
+                names.append(error_col)
+            yield pa.RecordBatch.from_arrays(arrays, names=names)
+
+    return df.mapInArrow(run, schema)

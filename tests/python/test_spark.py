@@ -1,0 +1,210 @@
+"""salvo inside PySpark: the three routes (predict_batch_udf, pandas UDFs, mapInArrow) in a local
+session and in a standalone cluster (a master and two workers on localhost), reading Parquet and
+writing Parquet, with the numbers checked against the salvo CLI; and a worker killed with kill -9 in
+the middle of a job, after which the output is still complete."""
+
+import os
+import pathlib
+import sys
+import threading
+import time
+
+import pyarrow.parquet as pq
+import pytest
+
+import salvo
+import salvo.spark
+from conftest import MODEL
+from engines import (BAD_UTF8_ID, NULL_IDS, check_embeddings, check_labels, input_table, write_input)
+from spark_cluster import StandaloneCluster
+
+pyspark = pytest.importorskip("pyspark")
+from pyspark.ml.functions import predict_batch_udf  # noqa: E402
+from pyspark.sql import SparkSession  # noqa: E402
+from pyspark.sql import functions as F  # noqa: E402
+
+PATH = str(MODEL)
+
+
+@pytest.fixture(scope="module")
+def data(tmp_path_factory) -> pathlib.Path:
+    folder = tmp_path_factory.mktemp("spark_in") / "texts"
+    write_input(folder, input_table(), files=4)
+    return folder
+
+
+def session(master: str, tmp: pathlib.Path, **conf) -> SparkSession:
+    os.environ["PYSPARK_PYTHON"] = sys.executable  # executors run this venv's Python
+    os.environ["PYSPARK_DRIVER_PYTHON"] = sys.executable
+    builder = (SparkSession.builder.master(master).appName("salvo-tests")
+               .config("spark.driver.memory", "768m")
+               .config("spark.executor.memory", "512m")
+               .config("spark.ui.enabled", "false")
+               .config("spark.driver.host", "127.0.0.1")
+               .config("spark.driver.bindAddress", "127.0.0.1")
+               .config("spark.local.dir", str(tmp))
+               .config("spark.sql.shuffle.partitions", "2")
+               .config("spark.pyspark.python", sys.executable)
+               # Small Arrow batches: every route sees several batches per partition.
+               .config("spark.sql.execution.arrow.maxRecordsPerBatch", "64"))
+    for k, v in conf.items():
+        builder = builder.config(k, v)
+    spark = builder.getOrCreate()
+    spark.sparkContext.setLogLevel("ERROR")
+    return spark
+
+
+@pytest.fixture(scope="module", params=["local", "cluster"])
+def spark(request, tmp_path_factory):
+    tmp = tmp_path_factory.mktemp(f"spark_{request.param}")
+    cluster = None
+    if request.param == "local":
+        spark = session("local[2]", tmp)
+    else:
+        cluster = StandaloneCluster(tmp, workers=2, cores=1)
+        spark = session(cluster.url, tmp, **{"spark.executor.cores": "1", "spark.cores.max": "2"})
+    spark.cluster = cluster
+    yield spark
+    spark.stop()
+    if cluster:
+        cluster.stop()
+
+
+def good_ids(table) -> set:
+    return set(table.column("id").to_pylist())
+
+
+def write_and_read(df, path: pathlib.Path):
+    df.write.mode("overwrite").parquet(str(path))
+    return pq.read_table(str(path))
+
+
+ALL_IDS = sorted(input_table().column("id").to_pylist())
+UTF8_IDS = [i for i in ALL_IDS if i != BAD_UTF8_ID]
+
+
+def test_predict_batch_udf(spark, data, tmp_path, reference, reference_labels):
+    # predict_batch_udf goes through pandas, whose conversion of Spark strings would fail on the
+    # bytes that are not UTF-8 before salvo sees them: that row is left out of the pandas routes.
+    df = spark.read.parquet(str(data)).where(F.col("id") != BAD_UTF8_ID)
+    embed = predict_batch_udf(salvo.spark.make_predict_fn(PATH), return_type=salvo.spark.embed_type(),
+                              batch_size=50)
+    out = write_and_read(df.withColumn("embedding", embed("text")), tmp_path / "embed")
+    check_embeddings(out, "embedding", reference, UTF8_IDS, null_rows="nan")
+
+    classify = predict_batch_udf(salvo.spark.make_predict_fn(PATH, task="classify", top_k=2),
+                                 return_type=salvo.spark.classify_type(top_k=2), batch_size=50)
+    out = write_and_read(df.withColumn("c", classify("text")), tmp_path / "classify")
+    check_labels(out, reference_labels, UTF8_IDS, struct="c")
+    tops = {r["id"]: r["c"]["top_labels"] for r in out.select(["id", "c"]).to_pylist()}
+    assert all(tops[i] == reference_labels[i]["top_labels"][:2] for i in tops if i < 1000)
+
+
+def test_pandas_udfs(spark, data, tmp_path, reference, reference_labels):
+    df = spark.read.parquet(str(data)).where(F.col("id") != BAD_UTF8_ID)
+    out = write_and_read(df.withColumn("embedding", salvo.spark.embed_udf(PATH)("text")), tmp_path / "embed")
+    check_embeddings(out, "embedding", reference, UTF8_IDS, null_rows="null")
+
+    udf = salvo.spark.embed_udf(PATH, with_errors=True)
+    out = write_and_read(df.withColumn("e", udf("text")).select("id", "section", "e.embedding", "e.error"),
+                         tmp_path / "embed_errors")
+    check_embeddings(out, "embedding", reference, UTF8_IDS, null_rows="null", error_col="error")
+    assert {r["error"] for r in out.to_pylist() if r["id"] in NULL_IDS} == {"the input is null"}
+
+    udf = salvo.spark.classify_udf(PATH, top_k=3, with_errors=True)
+    out = write_and_read(df.withColumn("c", udf("text")), tmp_path / "classify")
+    check_labels(out, reference_labels, UTF8_IDS, struct="c")
+    for r in out.to_pylist():
+        if r["id"] in NULL_IDS:
+            assert r["c"]["error"] == "the input is null" and r["c"]["top_labels"] is None
+        else:
+            assert r["c"]["top_labels"] == reference_labels[r["id"]]["top_labels"] and r["c"]["error"] is None
+
+
+def test_transform(spark, data, tmp_path, reference, reference_labels):
+    df = spark.read.parquet(str(data))
+    out = write_and_read(salvo.spark.transform(df, "text", "embedding", PATH, error_col="error"), tmp_path / "embed")
+    assert out.column_names == ["id", "text", "section", "embedding", "error"]
+    bad = NULL_IDS | {BAD_UTF8_ID}
+    check_embeddings(out, "embedding", reference, ALL_IDS, null_rows="null", error_col="error", bad_ids=bad)
+    errors = {r["id"]: r["error"] for r in out.select(["id", "error"]).to_pylist()}
+    assert errors[BAD_UTF8_ID].startswith("text is not valid UTF-8")
+
+    out = write_and_read(salvo.spark.transform(df, "text", "c", PATH, task="classify", top_k=2), tmp_path / "classify")
+    check_labels(out, reference_labels, ALL_IDS, struct="c", bad_ids=bad)
+
+
+def test_models_load_once_per_worker_with_task_cpus(spark):
+    """After the routes above, each Python worker holds each model once, with the task's CPUs
+    (spark.task.cpus = 1) as its threads."""
+    def report(_):
+        import salvo
+
+        return salvo.cache_info()
+
+    entries = [e for part in spark.sparkContext.parallelize(range(8), 8).map(report).collect() for e in part]
+    assert all(e["loads"] == 1 for e in entries)
+    assert all(e["options"]["threads"] == 1 for e in entries), entries
+
+
+def test_worker_loss(spark, tmp_path, reference):
+    """kill -9 of a worker (and its executor) while its tasks run: Spark reruns them on the other
+    worker, and the output holds every row exactly once."""
+    if spark.cluster is None:
+        pytest.skip("a standalone cluster only")
+    cluster = spark.cluster
+    source = tmp_path / "many"
+    table = input_table(copies=4, bad_utf8=False)
+    write_input(source, table, files=12)
+    gate = tmp_path / "gate"
+    gate.mkdir()
+
+    def hold(batches):
+        # A barrier the test controls: each task says it started, then waits for the "go" file.
+        import os
+        import time
+
+        from pyspark import TaskContext
+
+        ctx = TaskContext.get()
+        (gate / f"{ctx.partitionId()}.{ctx.attemptNumber()}.{os.getpid()}").touch()
+        while not (gate / "go").exists():
+            time.sleep(0.05)
+        yield from batches
+
+    spark.conf.set("spark.sql.files.openCostInBytes", str(1 << 30))  # one partition per file
+    try:
+        df = spark.read.parquet(str(source))
+        assert df.rdd.getNumPartitions() == 12
+        out = salvo.spark.transform(df.mapInArrow(hold, df.schema), "text", "embedding", PATH, error_col="error")
+        failure = []
+
+        def job():
+            try:
+                out.write.mode("overwrite").parquet(str(tmp_path / "out"))
+            except Exception as e:  # reported below
+                failure.append(e)
+
+        runner = threading.Thread(target=job)
+        runner.start()
+
+        def running_on():
+            workers = set()
+            for marker in gate.iterdir():
+                if marker.name != "go":
+                    workers.add(cluster.worker_of(int(marker.name.rsplit(".", 1)[1])))
+            return workers
+
+        cluster.wait_for(lambda: {0, 1} <= running_on(), "tasks running on both workers")
+        cluster.kill_worker(1)
+        (gate / "go").touch()
+        runner.join(timeout=300)
+        assert not runner.is_alive(), "the job did not finish"
+        assert not failure, failure
+    finally:
+        spark.conf.unset("spark.sql.files.openCostInBytes")
+    result = pq.read_table(str(tmp_path / "out"))
+    attempts = [m.name for m in gate.iterdir() if m.name != "go"]
+    assert any(name.split(".")[1] != "0" for name in attempts) or len(attempts) > 12, attempts  # reruns
+    check_embeddings(result, "embedding", reference, table.column("id").to_pylist(), null_rows="null",
+                     error_col="error")
