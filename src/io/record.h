@@ -29,6 +29,8 @@ enum class ValueType {
 struct ColumnSpec {
   std::string name;
   ValueType type = ValueType::kDynamic;
+  // > 0: the values are lists nested this deep (2: lists of lists) whose elements are `type`.
+  int list_depth = 0;
 };
 
 // The columns a job carries from input to output besides its results.
@@ -50,6 +52,7 @@ struct RawRecord {
   // (RowSource::read_batch()): valid while the RawBatch the record came in is alive.
   std::string_view borrowed;
   std::string error;  // set by the source when it could not frame or decode the record
+  std::string text_pair;  // the second text, decoded (columnar sources, from read())
   nlohmann::json id;  // decoded id (columnar sources)
   std::vector<nlohmann::json> passthrough;  // decoded passthrough values (columnar sources)
   // Columnar sources, from read_batch(): the decoded row this record is (opaque to all but its
@@ -76,12 +79,24 @@ struct RawBatch {
   }
 };
 
+// A value decoded straight to numbers for a tensor input (FieldNames::tensor_inputs): a number,
+// or lists of numbers flattened in row-major order.
+struct NumericValue {
+  std::vector<double> floats;  // from floating-point columns
+  std::vector<int64_t> ints;   // from integer and boolean columns
+  bool null = false;           // the value is null
+  bool numeric = true;         // false: it holds a null element, so no tensor
+};
+
 // A parsed input row: the text to run and the id to carry to the output, or why it is bad.
 struct InputRow {
   uint64_t index = 0;
   uint64_t line = 0;
   nlohmann::json id;  // null when the input has no id field
   std::vector<nlohmann::json> passthrough;  // FieldNames::passthrough values, null when absent
+  // The tensor inputs (the last FieldNames::tensor_inputs passthrough columns), when the source
+  // decoded them as numbers; their `passthrough` values are then null. Empty otherwise.
+  std::vector<NumericValue> tensors;
   std::string text;
   std::string text_pair;  // the second text of a pair, when FieldNames::text_pair is set
   // Set instead of `text` when parse() was given a record with borrowed bytes: a view into its

@@ -19,6 +19,9 @@ struct FieldNames {
   std::string id = "id";
   std::vector<std::string> passthrough;
   std::string text_pair;  // empty: rows have one text
+  // The last this many passthrough columns are tensor inputs (predict): a source may decode them
+  // straight to numbers (InputRow::tensors) instead of JSON values; Parquet does for numeric columns.
+  size_t tensor_inputs = 0;
 };
 
 // Reads records from one input. read() is called from one thread; parse() from many at once.

@@ -12,6 +12,7 @@
 
 #include <algorithm>
 #include <chrono>
+#include <cmath>
 #include <exception>
 #include <mutex>
 #include <nlohmann/json.hpp>
@@ -46,7 +47,7 @@ struct Window {
   std::future<Result> result;
 };
 
-DataType carried_type(ValueType type) {
+DataType scalar_type(ValueType type) {
   switch (type) {
     case ValueType::kDynamic: return DataType::json();
     case ValueType::kString: return DataType::string();
@@ -59,6 +60,13 @@ DataType carried_type(ValueType type) {
     case ValueType::kTimestamp: return DataType::timestamp();
   }
   return DataType::json();
+}
+
+// A carried column's type: a scalar, or lists of one (Parquet LIST columns).
+DataType carried_type(const ColumnSpec& spec) {
+  DataType type = scalar_type(spec.type);
+  for (int i = 0; i < spec.list_depth; ++i) type = DataType::list(type);
+  return type;
 }
 
 // Appends a carried value (as the source decoded it) to its column.
@@ -86,6 +94,11 @@ void append_carried(const json& v, Column* column) {
     case TypeId::kTimestamp: column->append_int64(v.get<int64_t>()); return;
     case TypeId::kFloat32: column->append_float32(v.get<float>()); return;
     case TypeId::kFloat64: column->append_float64(v.get<double>()); return;
+    case TypeId::kList:
+      column->begin_list();
+      for (const auto& item : v) append_carried(item, &column->mutable_child());
+      column->end_list();
+      return;
     default: throw Error(ErrorCode::kInternal, "carried column of " + column->type().to_string());
   }
 }
@@ -133,6 +146,7 @@ FieldNames field_names(const JobOptions& options) {
   fields.passthrough = options.keep_columns;
   if (options.task == Task::kPredict) {
     fields.passthrough.insert(fields.passthrough.end(), options.input_columns.begin(), options.input_columns.end());
+    fields.tensor_inputs = options.input_columns.size();
   }
   return fields;
 }
@@ -142,10 +156,8 @@ FieldNames field_names(const JobOptions& options) {
 std::vector<Field> carried_fields(const RowSource& source, size_t kept) {
   const CarriedColumns carried = source.carried_columns();
   std::vector<Field> fields;
-  if (carried.id) fields.push_back({"id", carried_type(carried.id->type)});
-  for (size_t i = 0; i < kept; ++i) {
-    fields.push_back({carried.passthrough[i].name, carried_type(carried.passthrough[i].type)});
-  }
+  if (carried.id) fields.push_back({"id", carried_type(*carried.id)});
+  for (size_t i = 0; i < kept; ++i) fields.push_back({carried.passthrough[i].name, carried_type(carried.passthrough[i])});
   return fields;
 }
 
@@ -189,10 +201,26 @@ std::vector<TensorColumn> tensor_inputs(const JobOptions& options, const std::ve
     for (size_t r = 0; r < rows.size(); ++r) {
       const json& value = rows[r].passthrough[kept + c];
       const size_t before = t.int64 ? t.ints.size() : t.floats.size();
-      const bool numeric = t.int64 ? flatten_numbers(value, &t.ints) : flatten_numbers(value, &t.floats);
+      bool null = value.is_null();
+      bool numeric;
+      if (rows[r].tensors.size() == options.input_columns.size()) {
+        // Decoded as numbers by the source (Parquet): no JSON on the way.
+        const NumericValue& v = rows[r].tensors[c];
+        null = v.null;
+        numeric = v.numeric;
+        if (t.int64) {
+          t.ints.insert(t.ints.end(), v.ints.begin(), v.ints.end());
+          for (double x : v.floats) t.ints.push_back(std::isfinite(x) && std::abs(x) < 9.2e18 ? static_cast<int64_t>(x) : 0);
+        } else {
+          t.floats.insert(t.floats.end(), v.floats.begin(), v.floats.end());
+          t.floats.insert(t.floats.end(), v.ints.begin(), v.ints.end());
+        }
+      } else {
+        numeric = t.int64 ? flatten_numbers(value, &t.ints) : flatten_numbers(value, &t.floats);
+      }
       const size_t got = (t.int64 ? t.ints.size() : t.floats.size()) - before;
       std::string why;
-      if (value.is_null()) {
+      if (null) {
         why = "input column \"" + t.name + "\" is null";
       } else if (!numeric) {
         why = "input column \"" + t.name + "\" is not a number or an array of numbers";

@@ -260,7 +260,8 @@ RecordBatch TaskOutput::finish(const std::vector<Features>& features) {
             column.append_list(std::span<const float>(p.floats.data() + r * p.row_size, p.row_size));
           }
         }
-        out.add_column({p.name, column.type()}, std::move(column));
+        Field field{p.name, column.type()};  // before the move: argument order is unspecified
+        out.add_column(std::move(field), std::move(column));
       }
       break;
     case Task::kFeaturize: {

@@ -305,8 +305,7 @@ class FlagTest(CliTestCase):
         run_salvo("embed", "--model", EXAMPLE_MODEL, "--input", self.inp, "--output", emb)
         line = self.fails_with(2, "embed", "--model", EXAMPLE_MODEL, "--input", emb, "--output",
                                self.path("o.jsonl"), "--text-field", "embedding")
-        self.assertIn('column "embedding" is a list column', line)
-        self.assertIn("not a text (string) column", line)
+        self.assertIn('text column "embedding" is a list (list<float>), not a string column', line)
         line = self.fails_with(2, "embed", "--model", EXAMPLE_MODEL, "--input", emb, "--output",
                                self.path("o.jsonl"), "--text-field", "nope")
         self.assertIn('no column named "nope" (its columns: id, embedding.list.element, error)', line)

@@ -4,6 +4,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <cerrno>
 #include <cstring>
 #include <future>
@@ -28,40 +29,109 @@ Compression to_compression(CompressionCodec codec, const DecodeContext& context)
   }
 }
 
-// Definition levels of one page: appends n levels (0 or 1 for flat columns) to `levels`.
+// Definition or repetition levels (`what`) of one page: appends n levels, each at most
+// `max_level`, to `levels`.
 void decode_levels(const uint8_t* data, size_t size, Encoding encoding, int max_level, size_t n,
-                   std::vector<uint8_t>* levels, const DecodeContext& context) {
+                   std::vector<uint8_t>* levels, const char* what, const DecodeContext& context) {
   const int width = bit_width_of(static_cast<uint32_t>(max_level));
   const size_t base = levels->size();
+  auto too_high = [&](uint32_t level) {
+    context.fail(std::string(what) + " level " + std::to_string(level) + " above the maximum " +
+                 std::to_string(max_level));
+  };
   levels->resize(base + n);
   if (encoding == Encoding::kBitPacked) {
     // The deprecated BIT_PACKED levels are packed most significant bit first.
-    if ((uint64_t{n} * width + 7) / 8 > size) context.fail("BIT_PACKED levels run past the end of the page");
+    if ((uint64_t{n} * width + 7) / 8 > size) context.fail(std::string("BIT_PACKED ") + what + " levels run past the end of the page");
     for (size_t i = 0; i < n; ++i) {
       uint32_t v = 0;
       for (int b = 0; b < width; ++b) {
         const uint64_t bit = uint64_t{i} * width + b;
         v = (v << 1) | ((data[bit / 8] >> (7 - bit % 8)) & 1);
       }
+      if (v > static_cast<uint32_t>(max_level)) too_high(v);
       (*levels)[base + i] = static_cast<uint8_t>(v);
     }
     return;
   }
-  if (encoding != Encoding::kRle) context.fail(std::string("unsupported level encoding ") + encoding_name(encoding));
+  if (encoding != Encoding::kRle) {
+    context.fail(std::string("unsupported ") + what + " level encoding " + encoding_name(encoding));
+  }
   RleBitPackedDecoder decoder(data, size, width, &context);
   uint32_t buffer[1024];
   for (size_t done = 0; done < n;) {
     const size_t take = std::min<size_t>(1024, n - done);
     decoder.get(buffer, take);
     for (size_t i = 0; i < take; ++i) {
-      if (buffer[i] > static_cast<uint32_t>(max_level)) {
-        context.fail("definition level " + std::to_string(buffer[i]) + " above the maximum " +
-                     std::to_string(max_level));
-      }
+      if (buffer[i] > static_cast<uint32_t>(max_level)) too_high(buffer[i]);
       (*levels)[base + done + i] = static_cast<uint8_t>(buffer[i]);
     }
     done += take;
   }
+}
+
+// The levels of a v1 data page at data[0, size): RLE with a 4-byte length, or BIT_PACKED.
+// Appends them to `levels` and returns the bytes they take.
+size_t decode_v1_levels(const uint8_t* data, size_t size, Encoding encoding, int max_level, size_t n,
+                        std::vector<uint8_t>* levels, const char* what, const DecodeContext& context) {
+  if (encoding == Encoding::kRle) {
+    if (size < 4) context.fail(std::string(what) + " levels lack their length");
+    uint32_t level_bytes;
+    std::memcpy(&level_bytes, data, 4);
+    if (level_bytes > size - 4) context.fail(std::string(what) + " levels run past the end of the page");
+    decode_levels(data + 4, level_bytes, Encoding::kRle, max_level, n, levels, what, context);
+    return 4 + static_cast<size_t>(level_bytes);
+  }
+  decode_levels(data, size, encoding, max_level, n, levels, what, context);
+  return static_cast<size_t>((uint64_t{n} * bit_width_of(static_cast<uint32_t>(max_level)) + 7) / 8);
+}
+
+// Builds the lists of a LIST column chunk from its levels (see ColumnChunkData and
+// LeafColumn::list_definition_levels): `definition` and `repetition` hold one entry per level,
+// every page's in order. Fills out->lists and out->defined (per element slot).
+void build_lists(const std::vector<uint8_t>& definition, const std::vector<uint8_t>& repetition,
+                 const std::vector<int>& list_levels, int max_definition, ColumnChunkData* out,
+                 const DecodeContext& context) {
+  const size_t depth = list_levels.size();
+  if (definition.size() >= UINT32_MAX) context.fail("column chunk has more than 2^32 levels");
+  std::vector<ListLevel>& lists = out->lists;
+  lists.assign(depth, {});
+  std::vector<uint8_t>& slots = out->defined;
+  slots.clear();
+  // Whether the last list of each depth has elements, so that a repeated entry may add to it.
+  bool open[kMaxListDepth] = {};
+  bool null_list[kMaxListDepth] = {};
+  bool null_slot = false;
+  for (size_t i = 0; i < definition.size(); ++i) {
+    const int d = definition[i];
+    const size_t r = repetition[i];
+    if (r > 0 && !open[r - 1]) {
+      context.fail("level entry " + std::to_string(i) + " (repetition " + std::to_string(r) +
+                   ") continues a list that is null, empty or not begun");
+    }
+    // Entry i adds an item to the list at depth r - 1: a new list at depth r, or (r == depth) an
+    // element slot. Deeper lists begin with it as far as its definition level reaches.
+    size_t j = r;
+    for (; j < depth; ++j) {
+      lists[j].offsets.push_back(static_cast<uint32_t>(j + 1 < depth ? lists[j + 1].offsets.size() : slots.size()));
+      const bool present = d >= list_levels[j];
+      lists[j].valid.push_back(present);
+      null_list[j] = null_list[j] || !present;
+      open[j] = d > list_levels[j];
+      if (!open[j]) break;
+    }
+    for (size_t k = j + 1; k < depth; ++k) open[k] = false;
+    if (j == depth) {
+      const bool value = d == max_definition;
+      slots.push_back(value);
+      null_slot = null_slot || !value;
+    }
+  }
+  for (size_t j = 0; j < depth; ++j) {
+    lists[j].offsets.push_back(static_cast<uint32_t>(j + 1 < depth ? lists[j + 1].offsets.size() : slots.size()));
+    if (!null_list[j]) lists[j].valid.clear();
+  }
+  if (!null_slot) slots.clear();
 }
 
 // Decodes `n` non-null values of a data page into `out`.
@@ -201,7 +271,7 @@ void ParquetFileReader::build_columns() {
       continue;
     }
     if (!e.type) fail(file_size_ - 8, "schema leaf \"" + name + "\" has no type");
-    columns_.push_back({std::move(name), columns_.size(), e, def, rep});
+    columns_.push_back({std::move(name), columns_.size(), e, def, rep, "", {}, ""});
   }
   if (i != schema.size()) fail(file_size_ - 8, "the schema has more elements than its child counts say");
   for (size_t g = 0; g < metadata_.row_groups.size(); ++g) {
@@ -212,11 +282,148 @@ void ParquetFileReader::build_columns() {
     }
     if (group.num_rows < 0) fail(file_size_ - 8, "row group " + std::to_string(g) + " has a negative row count");
   }
+  resolve_fields();
+}
+
+namespace {
+
+// The schema as a tree (the list build_columns() has checked), for reading LIST columns.
+struct SchemaNode {
+  const SchemaElement* element = nullptr;
+  std::vector<size_t> children;  // node indices
+  int def = 0;                   // definition level of a value at this node
+  size_t leaf = SIZE_MAX;        // index among the leaves, for a leaf
+};
+
+bool is_list_annotated(const SchemaElement& e) {
+  return (e.logical_type && e.logical_type->kind == LogicalType::Kind::kList) ||
+         (e.converted_type && *e.converted_type == ConvertedType::kList);
+}
+
+bool is_map_annotated(const SchemaElement& e) {
+  return e.converted_type && (*e.converted_type == ConvertedType::kMap || *e.converted_type == ConvertedType::kMapKeyValue);
+}
+
+FieldRepetitionType repetition_of(const SchemaElement& e) {
+  return e.repetition_type.value_or(FieldRepetitionType::kRequired);
+}
+
+// Resolves the value at `node` (a top-level field, or a list's element) to nested lists of one
+// leaf, by the rules of LogicalTypes.md (its backward-compatibility rules for two-level lists
+// included): appends each list's definition level to `lists` and returns the leaf, or returns
+// SIZE_MAX with the reason in `why`. `as_element`: the node is a legacy list's repeated field
+// standing for the element itself, whose repetition the enclosing list has taken.
+size_t resolve_value(const std::vector<SchemaNode>& nodes, size_t node, bool as_element, std::vector<int>* lists,
+                     std::string* why) {
+  const SchemaNode& n = nodes[node];
+  const SchemaElement& e = *n.element;
+  const bool repeated = !as_element && repetition_of(e) == FieldRepetitionType::kRepeated;
+  if (n.children.empty()) {
+    // A repeated value outside a LIST group: a required list of required elements.
+    if (repeated) lists->push_back(n.def - 1);
+    return n.leaf;
+  }
+  if (is_map_annotated(e)) {
+    *why = "a map";
+    return SIZE_MAX;
+  }
+  if (!is_list_annotated(e)) {
+    *why = repeated ? "a list of structs" : "a struct";
+    return SIZE_MAX;
+  }
+  if (repeated) {
+    *why = "a repeated LIST group";
+    return SIZE_MAX;
+  }
+  if (n.children.size() != 1 || repetition_of(*nodes[n.children[0]].element) != FieldRepetitionType::kRepeated) {
+    *why = "a LIST group without exactly one repeated field";
+    return SIZE_MAX;
+  }
+  lists->push_back(n.def);  // present from here; the repeated field adds one for "has elements"
+  const size_t r = n.children[0];
+  const SchemaNode& repeated_node = nodes[r];
+  // A repeated primitive is the element, required (rule 1).
+  if (repeated_node.children.empty()) return repeated_node.leaf;
+  // A repeated group of several fields is a struct element (rule 2).
+  if (repeated_node.children.size() > 1) {
+    *why = "a list of structs";
+    return SIZE_MAX;
+  }
+  // A repeated group of one field named "array" or "<list>_tuple" is the element itself (rule 3).
+  const std::string& name = repeated_node.element->name;
+  if (name == "array" || name == e.name + "_tuple") {
+    if (!is_list_annotated(*repeated_node.element)) {
+      *why = "a list of structs";
+      return SIZE_MAX;
+    }
+    return resolve_value(nodes, r, true, lists, why);
+  }
+  // Otherwise its one field is the element (the standard three levels, and Spark's and Hive's
+  // "bag"/"array_element" forms).
+  const size_t element = resolve_value(nodes, repeated_node.children[0], false, lists, why);
+  if (element == SIZE_MAX && (*why == "a struct" || *why == "a map")) *why = "a list of " + why->substr(2) + "s";
+  return element;
+}
+
+}  // namespace
+
+void ParquetFileReader::resolve_fields() {
+  const auto& schema = metadata_.schema;
+  // The tree: node i is schema element i; children in order.
+  std::vector<SchemaNode> nodes(schema.size());
+  std::vector<std::pair<size_t, size_t>> stack{{0, static_cast<size_t>(schema[0].num_children.value_or(0))}};
+  nodes[0].element = &schema[0];
+  size_t leaf = 0;
+  for (size_t i = 1; i < schema.size(); ++i) {
+    while (stack.back().second == 0) stack.pop_back();
+    --stack.back().second;
+    const size_t parent = stack.back().first;
+    nodes[parent].children.push_back(i);
+    nodes[i].element = &schema[i];
+    const auto repetition = repetition_of(schema[i]);
+    nodes[i].def = nodes[parent].def + (repetition != FieldRepetitionType::kRequired ? 1 : 0);
+    const size_t children = static_cast<size_t>(schema[i].num_children.value_or(0));
+    if (children > 0) {
+      stack.push_back({i, children});
+    } else {
+      nodes[i].leaf = leaf++;
+    }
+  }
+  // Leaves of each top-level field.
+  for (size_t top : nodes[0].children) {
+    std::vector<size_t> leaves;
+    std::vector<size_t> pending{top};
+    while (!pending.empty()) {
+      const size_t n = pending.back();
+      pending.pop_back();
+      if (nodes[n].leaf != SIZE_MAX) leaves.push_back(nodes[n].leaf);
+      for (auto it = nodes[n].children.rbegin(); it != nodes[n].children.rend(); ++it) pending.push_back(*it);
+    }
+    std::vector<int> lists;
+    std::string why;
+    const size_t resolved = resolve_value(nodes, top, false, &lists, &why);
+    for (size_t l : leaves) {
+      LeafColumn& column = columns_[l];
+      if (l == resolved && static_cast<int>(lists.size()) == column.max_repetition_level) {
+        if (lists.size() > static_cast<size_t>(kMaxListDepth)) {
+          column.unreadable = "lists nested " + std::to_string(lists.size()) + " deep (salvo reads up to " +
+                              std::to_string(kMaxListDepth) + ")";
+        }
+        column.field = schema[top].name;
+        column.list_definition_levels = lists;
+      } else if (column.max_repetition_level > 0) {
+        column.unreadable = why.empty() ? "a nested repeated column" : why;
+      }
+    }
+  }
 }
 
 const LeafColumn* ParquetFileReader::find_column(std::string_view name) const {
   for (const auto& c : columns_) {
     if (c.name == name) return &c;
+  }
+  for (const auto& c : columns_) {
+    if (c.field == name) return &c;
   }
   return nullptr;
 }
@@ -245,8 +452,8 @@ std::unique_ptr<ColumnChunkPages> ParquetFileReader::open_column(size_t group, s
   context.max_output_bytes = options_.max_column_bytes;
   context.check_utf8 = check_utf8;
   context.where = pages->where_;
-  if (column.max_repetition_level > 0) context.fail("repeated (nested) columns are not supported");
-  if (column.max_definition_level > 1) context.fail("nested optional columns are not supported");
+  if (!column.unreadable.empty()) context.fail("the column is " + column.unreadable + ", which salvo cannot read");
+  if (column.max_definition_level > UINT8_MAX) context.fail("definition levels above 255");
   const ColumnChunk& chunk = row_group.columns[leaf];
   if (chunk.file_path) context.fail("column chunks in other files are not supported");
   if (!chunk.meta_data) context.fail("column chunk has no metadata");
@@ -273,15 +480,27 @@ std::unique_ptr<ColumnChunkPages> ParquetFileReader::open_column(size_t group, s
 
   pages->dictionary_.type = meta.type;
   const bool bytes = pages->dictionary_.is_bytes();
-  const uint64_t per_value = bytes ? sizeof(std::string_view) : 8;
+  // What one level entry may decode to: its value (a view or a number), its levels and, for
+  // lists, its share of the list offsets.
+  const bool list = column.max_repetition_level > 0;
+  const uint64_t per_value = (bytes ? sizeof(std::string_view) : 8) + (list ? 2 + 5 * sizeof(uint32_t) : 0);
+  // Pages hold rows whole for flat columns, so their value counts add up to the rows; a list
+  // column's pages hold level entries, as many in all as the chunk's metadata says (its rows are
+  // counted once the levels are decoded).
   uint64_t rows = 0;
   uint64_t decoded = 0;  // what the data pages will decode to at most, before DELTA_BYTE_ARRAY prefixes
-  const uint64_t total_rows = static_cast<uint64_t>(row_group.num_rows);
+  const uint64_t total_rows = list ? static_cast<uint64_t>(std::max<int64_t>(0, meta.num_values))
+                                   : static_cast<uint64_t>(row_group.num_rows);
+  if (list && meta.num_values < 0) context.fail("negative value count " + std::to_string(meta.num_values));
+  if (list && row_group.num_rows > 0 && total_rows == 0) {
+    context.fail("list column chunk of no values in a row group of " + std::to_string(row_group.num_rows) + " rows");
+  }
+  const char* unit = list ? " values" : " rows";
   const size_t size = pages->raw_size_;
   size_t pos = 0;
   while (rows < total_rows) {
     if (pos >= size) {
-      context.fail("column chunk ends after " + std::to_string(rows) + " of " + std::to_string(total_rows) + " rows");
+      context.fail("column chunk ends after " + std::to_string(rows) + " of " + std::to_string(total_rows) + unit);
     }
     const uint64_t page_offset = static_cast<uint64_t>(start) + pos;
     context.where = pages->where_ + ", page at byte " + std::to_string(page_offset);
@@ -346,7 +565,8 @@ std::unique_ptr<ColumnChunkPages> ParquetFileReader::open_column(size_t group, s
       if (!h.is_compressed || pages->compression_ == Compression::kNone) pages->raw_referenced_ = true;
     }
     if (num_values < 0 || static_cast<uint64_t>(num_values) > total_rows - rows) {
-      context.fail("page of " + std::to_string(num_values) + " values exceeds the row group's rows");
+      context.fail("page of " + std::to_string(num_values) + " values exceeds the " +
+                   (list ? "column chunk's values" : "row group's rows"));
     }
     if (header.type == PageType::kDataPage && pages->compression_ == Compression::kNone) pages->raw_referenced_ = true;
     // The pages are about to be decoded in parallel: bound what they decode to together first.
@@ -394,29 +614,26 @@ DecodedPage ColumnChunkPages::decode_page(size_t i) const {
   Encoding encoding;
   const uint8_t* values_data;
   size_t values_size;
+  const int max_rep = column.max_repetition_level;
+  const int max_def = column.max_definition_level;
   if (header.type == PageType::kDataPage) {
     const auto& h = *header.data_page_header;
     num_values = h.num_values;
     encoding = h.encoding;
     const uint8_t* data = expand(body, page_size, expanded, compression_ != Compression::kNone);
     size_t size = expanded;
-    if (column.max_definition_level > 0) {
-      if (h.definition_level_encoding == Encoding::kRle) {
-        if (size < 4) context.fail("definition levels lack their length");
-        uint32_t level_bytes;
-        std::memcpy(&level_bytes, data, 4);
-        if (level_bytes > size - 4) context.fail("definition levels run past the end of the page");
-        decode_levels(data + 4, level_bytes, Encoding::kRle, column.max_definition_level,
-                      static_cast<size_t>(num_values), &page.levels, context);
-        data += 4 + level_bytes;
-        size -= 4 + level_bytes;
-      } else {
-        const size_t level_bytes = (static_cast<size_t>(num_values) + 7) / 8;
-        decode_levels(data, size, h.definition_level_encoding, column.max_definition_level,
-                      static_cast<size_t>(num_values), &page.levels, context);
-        data += level_bytes;
-        size -= level_bytes;
-      }
+    // Repetition levels first, then definition levels.
+    if (max_rep > 0) {
+      const size_t used = decode_v1_levels(data, size, h.repetition_level_encoding, max_rep,
+                                           static_cast<size_t>(num_values), &page.repetition, "repetition", context);
+      data += used;
+      size -= used;
+    }
+    if (max_def > 0) {
+      const size_t used = decode_v1_levels(data, size, h.definition_level_encoding, max_def,
+                                           static_cast<size_t>(num_values), &page.levels, "definition", context);
+      data += used;
+      size -= used;
     }
     values_data = data;
     values_size = size;
@@ -425,10 +642,14 @@ DecodedPage ColumnChunkPages::decode_page(size_t i) const {
     num_values = h.num_values;
     encoding = h.encoding;
     const size_t level_bytes = static_cast<size_t>(h.repetition_levels_byte_length) + h.definition_levels_byte_length;
-    if (column.max_definition_level > 0) {
-      decode_levels(reinterpret_cast<const uint8_t*>(body) + h.repetition_levels_byte_length,
-                    static_cast<size_t>(h.definition_levels_byte_length), Encoding::kRle,
-                    column.max_definition_level, static_cast<size_t>(num_values), &page.levels, context);
+    const auto* levels = reinterpret_cast<const uint8_t*>(body);
+    if (max_rep > 0) {
+      decode_levels(levels, static_cast<size_t>(h.repetition_levels_byte_length), Encoding::kRle, max_rep,
+                    static_cast<size_t>(num_values), &page.repetition, "repetition", context);
+    }
+    if (max_def > 0) {
+      decode_levels(levels + h.repetition_levels_byte_length, static_cast<size_t>(h.definition_levels_byte_length),
+                    Encoding::kRle, max_def, static_cast<size_t>(num_values), &page.levels, "definition", context);
     }
     const size_t body_size = expanded - level_bytes;
     const bool compressed = h.is_compressed && compression_ != Compression::kNone;
@@ -437,9 +658,8 @@ DecodedPage ColumnChunkPages::decode_page(size_t i) const {
     values_size = compressed ? body_size : page_size - level_bytes;
   }
   size_t present = static_cast<size_t>(num_values);
-  if (column.max_definition_level > 0) {
-    present = 0;
-    for (uint8_t level : page.levels) present += level;
+  if (max_def > 0) {
+    present = static_cast<size_t>(std::count(page.levels.begin(), page.levels.end(), static_cast<uint8_t>(max_def)));
     page.has_nulls = present != static_cast<size_t>(num_values);
   }
   decode_values(values_data, values_size, encoding, column, present, has_dictionary_ ? &dictionary_ : nullptr,
@@ -451,6 +671,8 @@ ColumnChunkData ColumnChunkPages::assemble(std::vector<DecodedPage> pages) {
   ColumnChunkData result;
   result.values.type = type_;
   result.rows = rows_;
+  const LeafColumn& column = *column_;
+  const bool list = column.max_repetition_level > 0;
   size_t values = 0;
   size_t levels = 0;
   bool any_null = false;
@@ -460,10 +682,29 @@ ColumnChunkData ColumnChunkPages::assemble(std::vector<DecodedPage> pages) {
     any_null = any_null || page.has_nulls;
   }
   result.values.reserve(values);
-  if (any_null) result.defined.reserve(levels);
+  std::vector<uint8_t> definition;
+  std::vector<uint8_t> repetition;
+  if (any_null || list) definition.reserve(levels);
+  if (list) repetition.reserve(levels);
   for (auto& page : pages) {
     result.values.append(std::move(page.values));
-    if (any_null) result.defined.insert(result.defined.end(), page.levels.begin(), page.levels.end());
+    if (any_null || list) definition.insert(definition.end(), page.levels.begin(), page.levels.end());
+    if (list) repetition.insert(repetition.end(), page.repetition.begin(), page.repetition.end());
+  }
+  if (list) {
+    DecodeContext context;
+    context.where = where_;
+    build_lists(definition, repetition, column.list_definition_levels, column.max_definition_level, &result, context);
+    const size_t rows = result.lists[0].offsets.size() - 1;
+    if (rows != static_cast<uint64_t>(rows_)) {
+      context.fail("the repetition levels hold " + std::to_string(rows) + " rows, the row group " +
+                   std::to_string(rows_));
+    }
+  } else if (any_null) {
+    // 1 where the value is there; below the maximum level, the value or a struct around it is null.
+    const auto max_def = static_cast<uint8_t>(column.max_definition_level);
+    result.defined.resize(definition.size());
+    for (size_t i = 0; i < definition.size(); ++i) result.defined[i] = definition[i] == max_def;
   }
   for (auto& buffer : dictionary_.storage) result.values.adopt(std::move(buffer), 0);
   result.values.storage_bytes += dictionary_.storage_bytes;

@@ -15,6 +15,9 @@
 
 namespace salvo::parquet {
 
+// Lists nested deeper than this are refused (a list of lists is 2).
+inline constexpr int kMaxListDepth = 8;
+
 // A leaf of the schema tree: a column with values.
 struct LeafColumn {
   std::string name;  // dotted path from the root ("a.b" for nested leaves)
@@ -22,14 +25,36 @@ struct LeafColumn {
   SchemaElement element;
   int max_definition_level = 0;
   int max_repetition_level = 0;
+  // The top-level column this leaf holds whole (a value, or a LIST of values or of LISTs, read
+  // by the rules of the format's LogicalTypes.md, legacy two-level lists included); empty for a
+  // leaf of a struct or map, which is read by its dotted name when it is not repeated.
+  std::string field;
+  // Lists: for each nesting depth, outermost first, the definition level from which the list at
+  // that depth is present (below it, null); at that level exactly it is empty. One per repetition
+  // level. Empty for a flat column.
+  std::vector<int> list_definition_levels;
+  // Why the leaf cannot be read ("a list of structs"), or empty.
+  std::string unreadable;
+
+  int list_depth() const { return static_cast<int>(list_definition_levels.size()); }
 };
 
-// One column of one row group. `values` holds the non-null values in row order; `defined` has
-// one entry per row (1: a value, 0: null), or is empty when no row is null. Byte-array values are
-// views into buffers `values` owns (see ColumnValues).
+// The lists of one nesting depth of a LIST column chunk: list i holds the items
+// [offsets[i], offsets[i + 1]) of the next depth (lists, or element slots at the innermost depth).
+struct ListLevel {
+  std::vector<uint32_t> offsets;  // lists + 1 entries
+  std::vector<uint8_t> valid;     // one per list, 0 for a null list; empty when none is null
+};
+
+// One column of one row group. `values` holds the non-null values in order; `defined` has one
+// entry per slot (a row of a flat column, an innermost element of a list column; 1: a value,
+// 0: null), or is empty when no slot is null. List columns have their lists in `lists`, the
+// outermost (one per row) first. Byte-array values are views into buffers `values` owns (see
+// ColumnValues).
 struct ColumnChunkData {
   ColumnValues values;
   std::vector<uint8_t> defined;
+  std::vector<ListLevel> lists;
   int64_t rows = 0;
 };
 
@@ -43,7 +68,8 @@ struct ReaderOptions {
 // One data page of a column chunk, decoded.
 struct DecodedPage {
   ColumnValues values;
-  std::vector<uint8_t> levels;  // definition levels, one per row (optional columns only)
+  std::vector<uint8_t> levels;      // definition levels, one per entry (optional and list columns)
+  std::vector<uint8_t> repetition;  // repetition levels, one per entry (list columns)
   bool has_nulls = false;
 };
 
@@ -106,7 +132,8 @@ class ParquetFileReader {
   const std::filesystem::path& path() const { return path_; }
   const FileMetaData& metadata() const { return metadata_; }
   const std::vector<LeafColumn>& columns() const { return columns_; }
-  // The leaf with this name, or nullptr.
+  // The leaf with this dotted name, or the one that holds the top-level column of this name
+  // (LeafColumn::field), or nullptr.
   const LeafColumn* find_column(std::string_view name) const;
   size_t num_row_groups() const { return metadata_.row_groups.size(); }
   int64_t num_rows(size_t group) const { return metadata_.row_groups[group].num_rows; }
@@ -114,14 +141,15 @@ class ParquetFileReader {
   // Compressed bytes of the given leaves in one row group (for progress).
   uint64_t compressed_bytes(size_t group, const std::vector<size_t>& leaves) const;
 
-  // Reads one flat column chunk of one row group and locates its pages (see ColumnChunkPages).
-  // Throws salvo::Error(kIo) naming the file, column and byte offset for corrupt data, or for
-  // nested (repeated) columns.
+  // Reads one column chunk of one row group and locates its pages (see ColumnChunkPages). List
+  // columns come with their lists (ColumnChunkData::lists). Throws salvo::Error(kIo) naming the
+  // file, column and byte offset for corrupt data, or for a repeated leaf salvo cannot read
+  // (LeafColumn::unreadable).
   // With `check_utf8`, byte-array values are checked for UTF-8 as they are decoded
   // (ColumnValues::invalid_utf8 lists the bad ones).
   std::unique_ptr<ColumnChunkPages> open_column(size_t group, size_t leaf, bool check_utf8 = false) const;
 
-  // Reads and decodes one flat column of one row group, page after page on this thread. Throws
+  // Reads and decodes one column of one row group, page after page on this thread. Throws
   // as open_column() and ColumnChunkPages::decode_page() do.
   ColumnChunkData read_column(size_t group, size_t leaf, bool check_utf8 = false) const;
 
@@ -132,6 +160,7 @@ class ParquetFileReader {
   [[noreturn]] void fail(uint64_t offset, const std::string& what) const;
   void read_at(uint64_t offset, size_t size, uint8_t* out) const;
   void build_columns();
+  void resolve_fields();
 
   std::filesystem::path path_;
   ReaderOptions options_;

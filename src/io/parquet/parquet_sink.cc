@@ -1,7 +1,8 @@
 // Parquet output: one column per schema field, every column nullable.
 //   scalars       BOOLEAN, INT32, INT64, TIMESTAMP (INT64 microseconds, UTC), FLOAT, DOUBLE,
 //                 STRING (UTF-8), BINARY
-//   lists         three-level LIST of one of those (embeddings: LIST<FLOAT>)
+//   lists         three-level LIST of one of those (embeddings: LIST<FLOAT>), or of such LISTs
+//                 (lists of lists); elements may be null
 //   JSON columns  (values of JSON input, whose type varies by row) take the type their values have
 //                 in the first row group: all integers (within int64) BIGINT, all numbers DOUBLE,
 //                 all booleans BOOLEAN, otherwise (or all null) STRING with non-string values as
@@ -151,13 +152,15 @@ class ParquetSink : public RowSink {
       const DataType& t = field.type;
       ParquetColumnSpec spec{field.name, ParquetValueKind::kString, t.is_list()};
       if (t.is_list()) {
-        const auto kind = kind_of(t.element().id());
-        if (!kind) {
+        const DataType* element = &t.element();
+        for (spec.list_depth = 1; element->is_list(); ++spec.list_depth) element = &element->element();
+        const auto kind = kind_of(element->id());
+        if (!kind || spec.list_depth > 100) {
           throw Error(ErrorCode::kInvalidArgument, path_.string() + ": column \"" + field.name + "\" is " +
                                                        t.to_string() + ", which Parquet output cannot hold yet");
         }
         spec.kind = *kind;
-        spec.timestamp = t.element().id() == TypeId::kTimestamp;
+        spec.timestamp = element->id() == TypeId::kTimestamp;
       } else if (const auto kind = kind_of(t.id())) {
         spec.kind = *kind;
         spec.timestamp = t.id() == TypeId::kTimestamp;
@@ -216,6 +219,17 @@ class ParquetSink : public RowSink {
 
   void append_list(const Column& column, int64_t r, ParquetColumnBuffer* out) {
     const Column& child = column.child();
+    bool plain = !child.type().is_list();  // a list of values, none null: its size says its levels
+    for (int64_t i = column.list_begin(r); plain && child.null_count() > 0 && i < column.list_end(r); ++i) {
+      plain = !child.is_null(i);
+    }
+    if (!plain || child.type().id() == TypeId::kBool) {
+      definition_.clear();
+      repetition_.clear();
+      append_levels(column, r, 0, 0, out);
+      out->add_levels(definition_, repetition_);
+      return;
+    }
     switch (child.type().id()) {
       case TypeId::kFloat32: out->add_list(column.list_values<float>(r)); return;
       case TypeId::kFloat64: out->add_list(column.list_values<double>(r)); return;
@@ -231,6 +245,46 @@ class ParquetSink : public RowSink {
       default:
         throw Error(ErrorCode::kInvalidArgument, path_.string() + ": Parquet output cannot hold " +
                                                      column.type().to_string() + " yet");
+    }
+  }
+
+  // The levels of entry `i` of list column `column` at nesting depth `depth` (0: the row's list),
+  // whose first level has repetition `repeat`, into definition_ and repetition_; its values into
+  // `out` (see ParquetColumnBuffer::add_levels()).
+  void append_levels(const Column& column, int64_t i, int depth, int repeat, ParquetColumnBuffer* out) {
+    auto level = [&](int definition, int repetition) {
+      definition_.push_back(static_cast<uint8_t>(definition));
+      repetition_.push_back(static_cast<uint8_t>(repetition));
+    };
+    if (column.is_null(i)) return level(2 * depth, repeat);
+    const int64_t begin = column.list_begin(i);
+    const int64_t end = column.list_end(i);
+    if (begin == end) return level(2 * depth + 1, repeat);
+    const Column& child = column.child();
+    for (int64_t k = begin; k < end; ++k) {
+      const int repetition = k == begin ? repeat : depth + 1;
+      if (child.type().is_list()) {
+        append_levels(child, k, depth + 1, repetition, out);
+        continue;
+      }
+      if (child.is_null(k)) {
+        level(2 * depth + 2, repetition);
+        continue;
+      }
+      level(2 * depth + 3, repetition);
+      switch (child.type().id()) {
+        case TypeId::kBool: out->add_element(child.bool_at(k)); break;
+        case TypeId::kInt32: out->add_element(child.int32_at(k)); break;
+        case TypeId::kInt64:
+        case TypeId::kTimestamp: out->add_element(child.int64_at(k)); break;
+        case TypeId::kFloat32: out->add_element(child.float32_at(k)); break;
+        case TypeId::kFloat64: out->add_element(child.float64_at(k)); break;
+        case TypeId::kString:
+        case TypeId::kBinary: out->add_element(child.string_at(k)); break;
+        default:
+          throw Error(ErrorCode::kInvalidArgument, path_.string() + ": Parquet output cannot hold " +
+                                                       column.type().to_string() + " yet");
+      }
     }
   }
 
@@ -282,6 +336,8 @@ class ParquetSink : public RowSink {
   size_t row_group_bytes_ = 0;
   std::unique_ptr<ParquetFileWriter> writer_;
   std::vector<std::string> strings_;
+  std::vector<uint8_t> definition_;  // levels of the list row being appended
+  std::vector<uint8_t> repetition_;
 };
 
 }  // namespace

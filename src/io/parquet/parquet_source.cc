@@ -160,10 +160,59 @@ ValueType value_type_of(const LeafColumn& column) {
   }
 }
 
+bool is_numeric(ValueType type) {
+  return type == ValueType::kBool || type == ValueType::kInt32 || type == ValueType::kInt64 ||
+         type == ValueType::kFloat || type == ValueType::kDouble;
+}
+
+// "float", "list<list<int64>>": a column's type in messages.
+std::string type_text(const LeafColumn& column) {
+  std::string text;
+  switch (value_type_of(column)) {
+    case ValueType::kBool: text = "bool"; break;
+    case ValueType::kInt32: text = "int32"; break;
+    case ValueType::kInt64: text = "int64"; break;
+    case ValueType::kFloat: text = "float"; break;
+    case ValueType::kDouble: text = "double"; break;
+    case ValueType::kString: text = "string"; break;
+    default: text = "binary"; break;
+  }
+  for (int i = 0; i < column.list_depth(); ++i) text = "list<" + text + ">";
+  return text;
+}
+
+// The column named `name` of `file`, or nullptr. Throws salvo::Error(kInvalidArgument) for a
+// column salvo cannot read as one value (a struct, a map, a list of structs).
+const LeafColumn* find_readable(const ParquetFileReader& file, const std::string& name) {
+  const LeafColumn* column = file.find_column(name);
+  if (column != nullptr && !column->unreadable.empty()) {
+    throw Error(ErrorCode::kInvalidArgument, file.path().string() + ": column \"" + name + "\" is " +
+                                                 column->unreadable + ", which salvo cannot read");
+  }
+  if (column == nullptr) {
+    // A struct, map or list of structs: its leaves say which.
+    std::string leaves;
+    std::string reason;
+    for (const auto& leaf : file.columns()) {
+      if (!leaf.name.starts_with(name + ".")) continue;
+      leaves += (leaves.empty() ? "" : ", ") + leaf.name;
+      if (reason.empty()) reason = leaf.unreadable;
+    }
+    if (!leaves.empty()) {
+      throw Error(ErrorCode::kInvalidArgument,
+                  file.path().string() + ": column \"" + name + "\" is " + (reason.empty() ? "a struct" : reason) +
+                      ", which salvo cannot read as one value" +
+                      (reason.empty() ? " (its fields are columns of their own: " + leaves + ")" : ""));
+    }
+  }
+  return column;
+}
+
 // Where a carried value comes from: a column of the file or a partition folder.
 struct CarriedSource {
   std::string name;
   ValueType type = ValueType::kDynamic;
+  int list_depth = 0;
   bool partition = false;
 };
 
@@ -171,8 +220,10 @@ struct CarriedSource {
 // in parallel), then cut into records by read().
 class DecodedGroup final : public ScheduledUnit {
  public:
-  DecodedGroup(std::shared_ptr<const ParquetFileReader> reader, size_t file, size_t group, std::vector<size_t> leaves)
-      : reader_(std::move(reader)), group_(group), leaves_(std::move(leaves)), file(file) {
+  // The first `text_columns` leaves are texts, checked for UTF-8 as their pages are decoded.
+  DecodedGroup(std::shared_ptr<const ParquetFileReader> reader, size_t file, size_t group, std::vector<size_t> leaves,
+               size_t text_columns)
+      : reader_(std::move(reader)), group_(group), leaves_(std::move(leaves)), text_columns_(text_columns), file(file) {
     const auto& row_group = reader_->metadata().row_groups[group];
     rows = row_group.num_rows;
     for (size_t i = 0; i < reader_->num_row_groups(); ++i) file_rows += reader_->num_rows(i);
@@ -180,15 +231,18 @@ class DecodedGroup final : public ScheduledUnit {
       const LeafColumn& column = reader_->columns()[leaf];
       types.push_back(value_type_of(column));
       unsigned_ints.push_back(is_unsigned(column.element));
-      // What the column's pages decode to: its uncompressed pages, one view or number per row, the
-      // compressed chunk while it is decoded.
+      // What the column's pages decode to: its uncompressed pages, one view or number per value
+      // (and the levels and offsets of lists), the compressed chunk while it is decoded.
       const auto& meta = row_group.columns[leaf].meta_data;
+      int64_t values = rows;
       if (meta) {
         estimate_ += static_cast<uint64_t>(std::max<int64_t>(0, meta->total_uncompressed_size)) +
                      static_cast<uint64_t>(std::max<int64_t>(0, meta->total_compressed_size));
+        if (column.list_depth() > 0) values = std::max(values, meta->num_values);
       }
-      estimate_ += static_cast<uint64_t>(std::max<int64_t>(0, rows)) *
-                   (*column.element.type == parquet::Type::kByteArray ? sizeof(std::string_view) + 1 : 9);
+      estimate_ += static_cast<uint64_t>(std::max<int64_t>(0, values)) *
+                   ((*column.element.type == parquet::Type::kByteArray ? sizeof(std::string_view) + 1 : 9) +
+                    (column.list_depth() > 0 ? 6 : 0));
     }
   }
 
@@ -199,8 +253,7 @@ class DecodedGroup final : public ScheduledUnit {
     pages_.resize(leaves_.size());
     for (size_t c = 0; c < leaves_.size(); ++c) {
       spawner.spawn([this, c](TaskSpawner& pages) {
-        // The text (column 0) is checked for UTF-8 while each page is decoded.
-        chunks_[c] = reader_->open_column(group_, leaves_[c], c == 0);
+        chunks_[c] = reader_->open_column(group_, leaves_[c], c < text_columns_);
         pages_[c].resize(chunks_[c]->page_count());
         for (size_t p = 0; p < pages_[c].size(); ++p) {
           pages.spawn([this, c, p](TaskSpawner&) { pages_[c][p] = chunks_[c]->decode_page(p); });
@@ -214,7 +267,7 @@ class DecodedGroup final : public ScheduledUnit {
     value_index_.resize(leaves_.size());
     for (size_t c = 0; c < leaves_.size(); ++c) {
       columns[c] = chunks_[c]->assemble(std::move(pages_[c]));
-      // Where each row's value is, for columns with nulls.
+      // Where each slot's value is (a row's, or a list element's), for columns with nulls.
       const auto& defined = columns[c].defined;
       if (!defined.empty()) {
         auto& index = value_index_[c];
@@ -230,10 +283,11 @@ class DecodedGroup final : public ScheduledUnit {
     pages_.clear();
   }
 
-  // The index of row `row`'s value in column `c`, or SIZE_MAX for a null.
-  size_t value_of(size_t c, size_t row) const {
-    if (value_index_[c].empty()) return row;
-    const uint32_t i = value_index_[c][row];
+  // The index of slot `slot`'s value in column `c` (a row of a flat column, an innermost element
+  // of a list column), or SIZE_MAX for a null.
+  size_t value_of(size_t c, size_t slot) const {
+    if (value_index_[c].empty()) return slot;
+    const uint32_t i = value_index_[c][slot];
     return i == kNull ? SIZE_MAX : i;
   }
 
@@ -241,16 +295,18 @@ class DecodedGroup final : public ScheduledUnit {
   std::shared_ptr<const ParquetFileReader> reader_;
   size_t group_;
   std::vector<size_t> leaves_;
+  size_t text_columns_;
   uint64_t estimate_ = 0;
   std::vector<std::unique_ptr<parquet::ColumnChunkPages>> chunks_;
   std::vector<std::vector<parquet::DecodedPage>> pages_;
   static constexpr uint32_t kNull = UINT32_MAX;
-  std::vector<std::vector<uint32_t>> value_index_;  // per column with nulls: row -> value or kNull
+  std::vector<std::vector<uint32_t>> value_index_;  // per column with nulls: slot -> value or kNull
 
  public:
   size_t file;
-  std::vector<ColumnChunkData> columns;  // text first, then the carried file columns in order
-  std::vector<ValueType> types;          // of `columns`
+  // The text and text pair columns (those the source reads), then the carried file columns in order.
+  std::vector<ColumnChunkData> columns;
+  std::vector<ValueType> types;  // of `columns` (of their elements, for lists)
   std::vector<bool> unsigned_ints;
   int64_t rows = 0;
   int64_t file_rows = 0;  // rows of the whole file, for progress
@@ -272,6 +328,77 @@ nlohmann::json to_json(const parquet::ColumnValues& values, size_t i, ValueType 
       const std::string_view b = values.bytes_at(i);
       return nlohmann::json::binary(std::vector<uint8_t>(b.begin(), b.end()));
     }
+  }
+}
+
+// The value of slot `slot` of column `c` (a flat column's row, a list's element) as JSON.
+nlohmann::json slot_json(const DecodedGroup& group, size_t c, size_t slot) {
+  const size_t i = group.value_of(c, slot);
+  if (i == SIZE_MAX) return nullptr;
+  return to_json(group.columns[c].values, i, group.types[c], group.unsigned_ints[c]);
+}
+
+// List `i` of depth `depth` of list column `c` as a JSON array (null for a null list).
+nlohmann::json list_json(const DecodedGroup& group, size_t c, size_t depth, size_t i) {
+  const auto& lists = group.columns[c].lists;
+  const parquet::ListLevel& level = lists[depth];
+  if (!level.valid.empty() && !level.valid[i]) return nullptr;
+  nlohmann::json out = nlohmann::json::array();
+  const uint32_t begin = level.offsets[i];
+  const uint32_t end = level.offsets[i + 1];
+  out.get_ref<nlohmann::json::array_t&>().reserve(end - begin);
+  for (uint32_t k = begin; k < end; ++k) {
+    out.push_back(depth + 1 < lists.size() ? list_json(group, c, depth + 1, k) : slot_json(group, c, k));
+  }
+  return out;
+}
+
+// Row `row` of column `c` as JSON.
+nlohmann::json value_json(const DecodedGroup& group, size_t c, size_t row) {
+  return group.columns[c].lists.empty() ? slot_json(group, c, row) : list_json(group, c, 0, row);
+}
+
+// Row `row` of numeric column `c` as flat numbers (lists of lists in row-major order).
+void numbers_of(const DecodedGroup& group, size_t c, size_t row, NumericValue* out) {
+  const ColumnChunkData& chunk = group.columns[c];
+  // The slots of the row: a range at each depth, contiguous since lists hold their items in order.
+  size_t begin = row;
+  size_t end = row + 1;
+  for (size_t depth = 0; depth < chunk.lists.size(); ++depth) {
+    const parquet::ListLevel& level = chunk.lists[depth];
+    if (!level.valid.empty()) {
+      for (size_t i = begin; i < end; ++i) {
+        if (level.valid[i]) continue;
+        if (depth == 0) {
+          out->null = true;  // the row's list
+        } else {
+          out->numeric = false;  // a list inside it
+        }
+        return;
+      }
+    }
+    const size_t next_begin = level.offsets[begin];
+    end = level.offsets[end];
+    begin = next_begin;
+  }
+  if (!chunk.defined.empty()) {
+    for (size_t i = begin; i < end; ++i) {
+      if (chunk.defined[i]) continue;
+      if (chunk.lists.empty()) {
+        out->null = true;
+      } else {
+        out->numeric = false;  // a null element
+      }
+      return;
+    }
+  }
+  if (begin == end) return;
+  const size_t first = group.value_of(c, begin);  // the slots hold values first .. first + (end - begin)
+  const parquet::ColumnValues& values = chunk.values;
+  if (values.type == parquet::Type::kFloat || values.type == parquet::Type::kDouble) {
+    out->floats.assign(values.doubles.begin() + first, values.doubles.begin() + first + (end - begin));
+  } else {
+    out->ints.assign(values.ints.begin() + first, values.ints.begin() + first + (end - begin));
   }
 }
 
@@ -299,20 +426,34 @@ class ParquetSource : public RowSource {
       }
       return false;
     };
-    const LeafColumn* text = first.find_column(fields.text);
-    if (text == nullptr) throw missing_column(first, fields.text, "a text (string) column");
-    if (*text->element.type != parquet::Type::kByteArray) {
-      throw Error(ErrorCode::kInvalidArgument, first.path().string() + ": text column \"" + fields.text +
-                                                   "\" is not a string or binary (BYTE_ARRAY) column");
+    // The texts are the first columns read (no text: rows hold carried values only).
+    size_t next = 0;
+    if (!fields.text.empty()) {
+      text_column(first, fields.text, "text");
+      text_ = next++;
     }
+    if (!fields.text_pair.empty()) {
+      text_column(first, fields.text_pair, "text pair");
+      pair_ = next++;
+    }
+    carried_first_ = next;
     auto carried = [&](const std::string& name, bool required) -> std::optional<CarriedSource> {
-      if (const LeafColumn* c = first.find_column(name)) return CarriedSource{name, value_type_of(*c), false};
-      if (partition_of(name)) return CarriedSource{name, ValueType::kString, true};
-      if (required) throw missing_column(first, name, "a column --keep-columns can carry (nested columns are not)");
+      if (const LeafColumn* c = find_readable(first, name)) {
+        return CarriedSource{name, value_type_of(*c), c->list_depth(), false};
+      }
+      if (partition_of(name)) return CarriedSource{name, ValueType::kString, 0, true};
+      if (required) throw missing_column(first, name, "a column --keep-columns can carry");
       return std::nullopt;
     };
     id_ = carried(fields.id, false);
     for (const auto& name : fields.passthrough) passthrough_.push_back(*carried(name, true));
+    // Tensor inputs of numeric columns are handed over as numbers, without JSON.
+    const size_t tensors = std::min(fields.tensor_inputs, passthrough_.size());
+    tensor_first_ = passthrough_.size() - tensors;
+    numeric_tensors_ = tensors > 0 && std::all_of(passthrough_.begin() + static_cast<std::ptrdiff_t>(tensor_first_),
+                                                   passthrough_.end(), [](const CarriedSource& p) {
+                                                     return !p.partition && is_numeric(p.type);
+                                                   });
     check_file(first);
     scheduler_ = std::make_unique<RowGroupScheduler>(decode_threads(limits), read_ahead_bytes(limits),
                                                      [this] { return produce(); });
@@ -324,16 +465,17 @@ class ParquetSource : public RowSource {
     return read_records(max_records, &out->records, &out->buffers);
   }
 
-  // The text was checked for UTF-8 when its page was decoded (a bad one is a record error).
+  // The texts were checked for UTF-8 when their pages were decoded (a bad one is a record error).
   void parse(const RawRecord& record, InputRow* row) const override {
     row->index = record.index;
     row->line = record.line;
     row->error = record.error;
     if (record.decoded != nullptr) {
-      carried_values(*static_cast<const DecodedGroup*>(record.decoded), record.decoded_row, row);
+      from_decoded(*static_cast<const DecodedGroup*>(record.decoded), record.decoded_row, row);
     } else {
       row->id = record.id;
       row->passthrough = record.passthrough;
+      row->text_pair = record.text_pair;
     }
     if (!row->error.empty()) return;
     if (record.borrowed.data() != nullptr) {
@@ -348,10 +490,11 @@ class ParquetSource : public RowSource {
     row->line = record.line;
     row->error = std::move(record.error);
     if (record.decoded != nullptr) {
-      carried_values(*static_cast<const DecodedGroup*>(record.decoded), record.decoded_row, row);
+      from_decoded(*static_cast<const DecodedGroup*>(record.decoded), record.decoded_row, row);
     } else {
       row->id = std::move(record.id);
       row->passthrough = std::move(record.passthrough);
+      row->text_pair = std::move(record.text_pair);
     }
     if (!row->error.empty()) return;
     if (record.borrowed.data() != nullptr) {
@@ -363,8 +506,8 @@ class ParquetSource : public RowSource {
 
   CarriedColumns carried_columns() const override {
     CarriedColumns columns;
-    if (id_) columns.id = ColumnSpec{"id", id_->type};
-    for (const auto& p : passthrough_) columns.passthrough.push_back({p.name, p.type});
+    if (id_) columns.id = ColumnSpec{"id", id_->type, id_->list_depth};
+    for (const auto& p : passthrough_) columns.passthrough.push_back({p.name, p.type, p.list_depth});
     return columns;
   }
 
@@ -379,6 +522,24 @@ class ParquetSource : public RowSource {
   std::optional<uint64_t> total_bytes() const override { return total_bytes_; }
 
  private:
+  static constexpr size_t kNone = SIZE_MAX;
+
+  // Checks that `file` has a text column `name` (`what`: "text" or "text pair") and returns it.
+  static const LeafColumn* text_column(const ParquetFileReader& file, const std::string& name, const char* what) {
+    const LeafColumn* c = find_readable(file, name);
+    if (c == nullptr) throw missing_column(file, name, "a string column");
+    if (c->list_depth() > 0) {
+      throw Error(ErrorCode::kInvalidArgument, file.path().string() + ": " + what + " column \"" + name +
+                                                   "\" is a list (" + type_text(*c) + "), not a string column");
+    }
+    if (*c->element.type != parquet::Type::kByteArray) {
+      throw Error(ErrorCode::kInvalidArgument, file.path().string() + ": " + what + " column \"" + name +
+                                                   "\" is not a string or binary (BYTE_ARRAY) column (it is " +
+                                                   type_text(*c) + ")");
+    }
+    return c;
+  }
+
   // Slices split by row group: a group belongs to the slice its first row falls in, by the share
   // of the input's rows before it. Reads every file's footer once.
   void plan_slice(const Slice& slice) {
@@ -418,22 +579,23 @@ class ParquetSource : public RowSource {
   // of its leaves to read.
   void check_file(const ParquetFileReader& file) {
     leaves_.clear();
-    auto require = [&](const std::string& name, bool is_text, std::optional<ValueType> type) {
-      const LeafColumn* c = file.find_column(name);
+    if (text_ != kNone) leaves_.push_back(text_column(file, fields_.text, "text")->index);
+    if (pair_ != kNone) leaves_.push_back(text_column(file, fields_.text_pair, "text pair")->index);
+    auto require = [&](const CarriedSource& carried) {
+      const LeafColumn* c = find_readable(file, carried.name);
       if (c == nullptr) {
-        throw Error(ErrorCode::kInvalidArgument, file.path().string() + ": no column named \"" + name +
+        throw Error(ErrorCode::kInvalidArgument, file.path().string() + ": no column named \"" + carried.name +
                                                      "\" (other files of the input have it)");
       }
-      if (is_text ? *c->element.type != parquet::Type::kByteArray : value_type_of(*c) != *type) {
-        throw Error(ErrorCode::kInvalidArgument, file.path().string() + ": column \"" + name +
+      if (value_type_of(*c) != carried.type || c->list_depth() != carried.list_depth) {
+        throw Error(ErrorCode::kInvalidArgument, file.path().string() + ": column \"" + carried.name +
                                                      "\" has a different type than in " + files_[0].path.string());
       }
       leaves_.push_back(c->index);
     };
-    require(fields_.text, true, std::nullopt);
-    if (id_ && !id_->partition) require(id_->name, false, id_->type);
+    if (id_ && !id_->partition) require(*id_);
     for (const auto& p : passthrough_) {
-      if (!p.partition) require(p.name, false, p.type);
+      if (!p.partition) require(p);
     }
   }
 
@@ -450,7 +612,7 @@ class ParquetSource : public RowSource {
       ++next_file_;
       next_group_ = 0;
     }
-    auto group = std::make_shared<DecodedGroup>(reader_, next_file_, next_group_, leaves_);
+    auto group = std::make_shared<DecodedGroup>(reader_, next_file_, next_group_, leaves_, carried_first_);
     if (sliced_) group->first_row = group_first_row_[next_file_][next_group_];
     ++next_group_;
     return group;
@@ -471,7 +633,6 @@ class ParquetSource : public RowSource {
     if (!group) return false;
     current_ = std::move(group);
     row_ = 0;
-    next_invalid_ = 0;
     return true;
   }
 
@@ -497,23 +658,35 @@ class ParquetSource : public RowSource {
     return true;
   }
 
+  // The text of row `row` in column `c` (`what`: "text" or "text pair") in `out`, or why it
+  // cannot be used.
+  std::string text_of(const DecodedGroup& group, size_t c, size_t row, const char* what, std::string_view* out) const {
+    const size_t i = group.value_of(c, row);
+    if (i == SIZE_MAX) return std::string(what) + " is null";
+    const parquet::ColumnValues& values = group.columns[c].values;
+    *out = values.bytes_at(i);
+    if (out->size() > limits_.max_record_bytes) {
+      return std::string(what) + " of " + std::to_string(out->size()) + " bytes exceeds the limit of " +
+             std::to_string(limits_.max_record_bytes);
+    }
+    const auto& invalid = values.invalid_utf8;
+    const auto bad = std::lower_bound(invalid.begin(), invalid.end(), std::pair<size_t, size_t>(i, 0));
+    if (bad != invalid.end() && bad->first == i) {
+      return std::string(what) + " is not valid UTF-8 (byte " + std::to_string(bad->second) + ")";
+    }
+    return "";
+  }
+
   void make_record(RawRecord* record, bool borrow) {
     record->index = sliced_ ? current_->first_row + static_cast<uint64_t>(row_) : next_index_++;
     record->line = record->index + 1;
     const size_t row = static_cast<size_t>(row_++);
-    const size_t i = current_->value_of(0, row);
-    if (i == SIZE_MAX) {
-      record->error = "text is null";
-    } else {
-      const std::string_view text = current_->columns[0].values.bytes_at(i);
-      const auto& invalid = current_->columns[0].values.invalid_utf8;
-      while (next_invalid_ < invalid.size() && invalid[next_invalid_].first < i) ++next_invalid_;
-      if (text.size() > limits_.max_record_bytes) {
-        record->error = "text of " + std::to_string(text.size()) + " bytes exceeds the limit of " +
-                        std::to_string(limits_.max_record_bytes);
-      } else if (next_invalid_ < invalid.size() && invalid[next_invalid_].first == i) {
-        record->error = "text is not valid UTF-8 (byte " + std::to_string(invalid[next_invalid_].second) + ")";
-      } else if (borrow) {
+    std::string_view text;
+    if (text_ != kNone) record->error = text_of(*current_, text_, row, "text", &text);
+    std::string_view pair;
+    if (pair_ != kNone && record->error.empty()) record->error = text_of(*current_, pair_, row, "text pair", &pair);
+    if (record->error.empty() && text_ != kNone) {
+      if (borrow) {
         // A view with a null pointer reads as "not borrowed": an empty value gets a real one.
         record->borrowed = text.data() != nullptr ? text : std::string_view("", 0);
       } else {
@@ -521,19 +694,32 @@ class ParquetSource : public RowSource {
       }
     }
     if (borrow) {
-      // parse() builds the carried values on its own thread from the row group the batch holds.
+      // parse() builds the carried values (and copies the pair) on its own thread from the row
+      // group the batch holds.
       record->decoded = current_.get();
       record->decoded_row = row;
     } else {
+      if (record->error.empty()) record->text_pair.assign(pair);
       InputRow values;
-      carried_values(*current_, row, &values);
+      carried_values(*current_, row, &values, false);
       record->id = std::move(values.id);
       record->passthrough = std::move(values.passthrough);
     }
   }
 
-  // The id and passthrough values of row `row` of a decoded row group.
-  void carried_values(const DecodedGroup& group, size_t row, InputRow* out) const {
+  // What parse() takes from a decoded row group: the carried values and the text pair.
+  void from_decoded(const DecodedGroup& group, size_t row, InputRow* out) const {
+    carried_values(group, row, out, true);
+    if (pair_ != kNone && out->error.empty()) {
+      std::string_view pair;
+      text_of(group, pair_, row, "text pair", &pair);
+      out->text_pair.assign(pair);
+    }
+  }
+
+  // The id and passthrough values of row `row` of a decoded row group; with `numbers`, tensor
+  // inputs of numeric columns as numbers (InputRow::tensors).
+  void carried_values(const DecodedGroup& group, size_t row, InputRow* out, bool numbers) const {
     const auto& partitions = files_[group.file].partitions;
     auto partition_value = [&](const std::string& name) -> nlohmann::json {
       for (const auto& [key, value] : partitions) {
@@ -541,17 +727,22 @@ class ParquetSource : public RowSource {
       }
       return nullptr;
     };
-    size_t column = 1;  // after the text
-    auto next_value = [&]() -> nlohmann::json {
-      const size_t c = column++;
-      const size_t i = group.value_of(c, row);
-      if (i == SIZE_MAX) return nullptr;
-      return to_json(group.columns[c].values, i, group.types[c], group.unsigned_ints[c]);
-    };
-    if (id_) out->id = id_->partition ? partition_value(id_->name) : next_value();
-    if (!passthrough_.empty()) {
-      out->passthrough.reserve(passthrough_.size());
-      for (const auto& p : passthrough_) out->passthrough.push_back(p.partition ? partition_value(p.name) : next_value());
+    size_t column = carried_first_;
+    if (id_) out->id = id_->partition ? partition_value(id_->name) : value_json(group, column++, row);
+    if (passthrough_.empty()) return;
+    out->passthrough.reserve(passthrough_.size());
+    const bool tensors = numbers && numeric_tensors_;
+    if (tensors) out->tensors.resize(passthrough_.size() - tensor_first_);
+    for (size_t p = 0; p < passthrough_.size(); ++p) {
+      const CarriedSource& source = passthrough_[p];
+      if (source.partition) {
+        out->passthrough.push_back(partition_value(source.name));
+      } else if (tensors && p >= tensor_first_) {
+        numbers_of(group, column++, row, &out->tensors[p - tensor_first_]);
+        out->passthrough.emplace_back();
+      } else {
+        out->passthrough.push_back(value_json(group, column++, row));
+      }
     }
   }
 
@@ -562,8 +753,14 @@ class ParquetSource : public RowSource {
       std::make_shared<parquet::PageBufferPool>(static_cast<size_t>(read_ahead_bytes(limits_)));
   std::vector<InputFile> files_;
   uint64_t total_bytes_ = 0;
+  // Where each read column is among a decoded group's columns.
+  size_t text_ = kNone;
+  size_t pair_ = kNone;
+  size_t carried_first_ = 0;
   std::optional<CarriedSource> id_;
   std::vector<CarriedSource> passthrough_;
+  size_t tensor_first_ = 0;       // the passthrough columns from here on are tensor inputs
+  bool numeric_tensors_ = false;  // and all of them numeric columns, handed over as numbers
 
   // Used by the producer (on the thread that calls read()).
   std::shared_ptr<ParquetFileReader> reader_;
@@ -575,7 +772,6 @@ class ParquetSource : public RowSource {
   // Used by read().
   std::shared_ptr<DecodedGroup> current_;
   int64_t row_ = 0;
-  size_t next_invalid_ = 0;  // into the text column's invalid_utf8
   uint64_t next_index_ = 0;
   uint64_t done_bytes_ = 0;
   bool sliced_ = false;

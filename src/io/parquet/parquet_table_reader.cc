@@ -80,7 +80,8 @@ Plan plan_for(const LeafColumn& c, const fs::path& file) {
     throw Error(ErrorCode::kInvalidArgument,
                 file.string() + ": column \"" + c.name + "\" is " + what + ", which salvo cannot read as a value");
   };
-  if (c.max_repetition_level > 0) return refuse("a nested (repeated) column");
+  if (c.list_depth() > 0 && c.unreadable.empty()) return refuse("a list");
+  if (c.max_repetition_level > 0) return refuse(c.unreadable.empty() ? "a nested (repeated) column" : c.unreadable);
   if ((e.converted_type && *e.converted_type == ConvertedType::kDecimal) || e.scale) return refuse("a DECIMAL");
   Plan p{c.name, false, c.index, Conversion::kBytes, DataType::binary()};
   const auto logical = e.logical_type ? e.logical_type->kind : LogicalKind::kNone;

@@ -105,6 +105,12 @@ constexpr size_t kMaxSpareBuffers = 1024;
 ParquetColumnBuffer::ParquetColumnBuffer(ParquetColumnSpec spec) : spec_(std::move(spec)) {}
 
 void ParquetColumnBuffer::add_null() {
+  if (leveled_) {
+    definition_.push_back(0);
+    repetition_.push_back(0);
+    end_leveled_row();
+    return;
+  }
   if (spec_.list) {
     list_sizes_.push_back(-1);
   } else {
@@ -151,42 +157,114 @@ void ParquetColumnBuffer::add_bytes(std::string_view value) {
 }
 
 void ParquetColumnBuffer::add_list(std::span<const float> values) {
-  list_sizes_.push_back(static_cast<int32_t>(values.size()));
   fixed_.append(reinterpret_cast<const char*>(values.data()), values.size_bytes());
-  ++rows_;
+  add_list_row(values.size());
 }
 
 void ParquetColumnBuffer::add_list(std::span<const int32_t> values) {
-  list_sizes_.push_back(static_cast<int32_t>(values.size()));
   fixed_.append(reinterpret_cast<const char*>(values.data()), values.size_bytes());
-  ++rows_;
+  add_list_row(values.size());
 }
 
 void ParquetColumnBuffer::add_list(std::span<const int64_t> values) {
-  list_sizes_.push_back(static_cast<int32_t>(values.size()));
   fixed_.append(reinterpret_cast<const char*>(values.data()), values.size_bytes());
-  ++rows_;
+  add_list_row(values.size());
 }
 
 void ParquetColumnBuffer::add_list(std::span<const double> values) {
-  list_sizes_.push_back(static_cast<int32_t>(values.size()));
   fixed_.append(reinterpret_cast<const char*>(values.data()), values.size_bytes());
-  ++rows_;
+  add_list_row(values.size());
 }
 
 void ParquetColumnBuffer::add_list(std::span<const std::string> values) {
-  list_sizes_.push_back(static_cast<int32_t>(values.size()));
   for (const auto& v : values) {
     bytes_.append(v);
     ends_.push_back(bytes_.size());
   }
+  add_list_row(values.size());
+}
+
+void ParquetColumnBuffer::add_list_row(size_t n) {
+  if (!leveled_) {
+    list_sizes_.push_back(static_cast<int32_t>(n));
+    ++rows_;
+    return;
+  }
+  // A list of values (depth 1): its size says its levels.
+  const auto value = static_cast<uint8_t>(max_definition_level());
+  if (n == 0) {
+    definition_.push_back(1);
+    repetition_.push_back(0);
+  }
+  for (size_t i = 0; i < n; ++i) {
+    definition_.push_back(value);
+    repetition_.push_back(i == 0 ? 0 : 1);
+  }
+  end_leveled_row();
+}
+
+size_t ParquetColumnBuffer::value_count() const {
+  if (const size_t width = fixed_width(spec_.kind)) return fixed_.size() / width;
+  return is_byte_array(spec_.kind) ? ends_.size() : bools_.size();
+}
+
+void ParquetColumnBuffer::switch_to_levels() {
+  if (leveled_) return;
+  leveled_ = true;
+  // The rows so far were lists of values given by their sizes (depth 1).
+  std::vector<int32_t> sizes = std::move(list_sizes_);
+  list_sizes_.clear();
+  rows_ = 0;
+  size_t values = 0;
+  for (int32_t n : sizes) {
+    if (n < 0) {
+      definition_.push_back(0);
+      repetition_.push_back(0);
+    } else {
+      if (n == 0) {
+        definition_.push_back(1);
+        repetition_.push_back(0);
+      }
+      for (int32_t i = 0; i < n; ++i) {
+        definition_.push_back(static_cast<uint8_t>(max_definition_level()));
+        repetition_.push_back(i == 0 ? 0 : 1);
+      }
+      values += static_cast<size_t>(n);
+    }
+    level_ends_.push_back(definition_.size());
+    value_ends_.push_back(values);
+    ++rows_;
+  }
+}
+
+void ParquetColumnBuffer::end_leveled_row() {
+  level_ends_.push_back(definition_.size());
+  value_ends_.push_back(value_count());
   ++rows_;
+}
+
+void ParquetColumnBuffer::add_levels(std::span<const uint8_t> definition, std::span<const uint8_t> repetition) {
+  switch_to_levels();
+  definition_.insert(definition_.end(), definition.begin(), definition.end());
+  repetition_.insert(repetition_.end(), repetition.begin(), repetition.end());
+  end_leveled_row();
+}
+
+void ParquetColumnBuffer::add_element(bool value) { bools_.push_back(value ? 1 : 0); }
+void ParquetColumnBuffer::add_element(int32_t value) { append_plain(value, &fixed_); }
+void ParquetColumnBuffer::add_element(int64_t value) { append_plain(value, &fixed_); }
+void ParquetColumnBuffer::add_element(float value) { append_plain(value, &fixed_); }
+void ParquetColumnBuffer::add_element(double value) { append_plain(value, &fixed_); }
+
+void ParquetColumnBuffer::add_element(std::string_view value) {
+  bytes_.append(value);
+  ends_.push_back(bytes_.size());
 }
 
 size_t ParquetColumnBuffer::buffered_bytes() const {
   // Levels encode to a few bytes per list row (runs) and a bit per scalar row.
   return fixed_.size() + bools_.size() / 8 + bytes_.size() + 4 * ends_.size() + defined_.size() / 8 +
-         4 * list_sizes_.size();
+         4 * list_sizes_.size() + definition_.size() / 2;
 }
 
 void ParquetColumnBuffer::clear() {
@@ -197,6 +275,11 @@ void ParquetColumnBuffer::clear() {
   bools_.clear();
   bytes_.clear();
   ends_.clear();
+  leveled_ = false;
+  definition_.clear();
+  repetition_.clear();
+  level_ends_.clear();
+  value_ends_.clear();
 }
 
 parquet::CompressionCodec parse_parquet_codec(const std::string& name) {
@@ -223,18 +306,20 @@ std::vector<parquet::SchemaElement> parquet_schema_for(
       schema.push_back(leaf_element(column.name, column.kind, column.timestamp));
       continue;
     }
-    parquet::SchemaElement group;
-    group.repetition_type = parquet::FieldRepetitionType::kOptional;
-    group.name = column.name;
-    group.num_children = 1;
-    group.converted_type = parquet::ConvertedType::kList;
-    group.logical_type = parquet::LogicalType{parquet::LogicalType::Kind::kList};
-    schema.push_back(group);
-    parquet::SchemaElement repeated;
-    repeated.repetition_type = parquet::FieldRepetitionType::kRepeated;
-    repeated.name = "list";
-    repeated.num_children = 1;
-    schema.push_back(repeated);
+    for (int depth = 0; depth < column.list_depth; ++depth) {
+      parquet::SchemaElement group;
+      group.repetition_type = parquet::FieldRepetitionType::kOptional;
+      group.name = depth == 0 ? column.name : "element";
+      group.num_children = 1;
+      group.converted_type = parquet::ConvertedType::kList;
+      group.logical_type = parquet::LogicalType{parquet::LogicalType::Kind::kList};
+      schema.push_back(group);
+      parquet::SchemaElement repeated;
+      repeated.repetition_type = parquet::FieldRepetitionType::kRepeated;
+      repeated.name = "list";
+      repeated.num_children = 1;
+      schema.push_back(repeated);
+    }
     schema.push_back(leaf_element("element", column.kind, column.timestamp));
   }
   return schema;
@@ -282,7 +367,7 @@ void ParquetFileWriter::write_row_group(std::span<ParquetColumnBuffer> buffers) 
   for (size_t i = 0; i < buffers.size(); ++i) {
     const auto& b = buffers[i];
     if (b.spec().name != columns_[i].name || b.spec().kind != columns_[i].kind ||
-        b.spec().list != columns_[i].list) {
+        b.spec().list != columns_[i].list || (b.spec().list && b.spec().list_depth != columns_[i].list_depth)) {
       throw Error(ErrorCode::kInternal,
                   "column " + b.spec().name + " changed its type between row groups");
     }
@@ -368,8 +453,11 @@ void ParquetFileWriter::encode_column(const ParquetColumnBuffer& b, parquet::Col
 
   parquet::ColumnMetaData& meta = *out;
   meta.type = physical_type(spec.kind);
-  meta.path_in_schema = spec.list ? std::vector<std::string>{spec.name, "list", "element"}
-                                  : std::vector<std::string>{spec.name};
+  meta.path_in_schema = {spec.name};
+  for (int depth = 0; spec.list && depth < spec.list_depth; ++depth) {
+    meta.path_in_schema.push_back("list");
+    meta.path_in_schema.push_back("element");
+  }
   meta.codec = options_.codec;
 
   auto value_view = [&](size_t i) {
@@ -430,14 +518,27 @@ void ParquetFileWriter::encode_column(const ParquetColumnBuffer& b, parquet::Col
   };
   // Levels and values of row r: a scalar row is one level; a list row one per
   // element, or one for an empty or null list.
+  std::vector<LevelRun> runs;
   auto row_levels = [&](size_t r) -> size_t {
+    if (b.leveled_) return b.level_ends_[r] - (r ? b.level_ends_[r - 1] : 0);
     return spec.list ? static_cast<size_t>(std::max<int32_t>(1, b.list_sizes_[r])) : 1;
   };
   auto row_values = [&](size_t r) -> size_t {
+    if (b.leveled_) return b.value_ends_[r] - (r ? b.value_ends_[r - 1] : 0);
     return spec.list ? static_cast<size_t>(std::max<int32_t>(0, b.list_sizes_[r])) : b.defined_[r];
   };
+  // Runs of levels given one by one.
+  auto level_runs = [&](const std::vector<uint8_t>& levels, size_t begin, size_t end) {
+    runs.clear();
+    for (size_t i = begin; i < end; ++i) {
+      if (!runs.empty() && runs.back().value == levels[i]) {
+        ++runs.back().count;
+      } else {
+        runs.push_back({levels[i], 1});
+      }
+    }
+  };
 
-  std::vector<LevelRun> runs;
   int64_t levels_total = 0;
   int64_t nulls = 0;
   size_t row = 0;
@@ -455,7 +556,13 @@ void ParquetFileWriter::encode_column(const ParquetColumnBuffer& b, parquet::Col
 
     std::string page = take_buffer();
     page.reserve(value_bytes(value, value_end) + 8 * (row_end - row) + 64);
-    if (spec.list) {
+    if (b.leveled_) {
+      const size_t first = row ? b.level_ends_[row - 1] : 0;
+      level_runs(b.repetition_, first, b.level_ends_[row_end - 1]);
+      append_levels_v1_runs(runs, max_rep, &page);
+      level_runs(b.definition_, first, b.level_ends_[row_end - 1]);
+      append_levels_v1_runs(runs, max_def, &page);
+    } else if (spec.list) {
       // Repetition: 0 starts a row, 1 repeats its list. Definition: 3 an
       // element, 1 an empty list, 0 a null list.
       runs.clear();

@@ -24,13 +24,14 @@ enum class ParquetValueKind { kBoolean, kInt32, kInt64, kFloat, kDouble, kString
 
 // One top-level output column: a nullable value, or a nullable three-level LIST
 // of nullable values (`optional group <name> (LIST) { repeated group list {
-// optional <type> element; } }`).
+// optional <type> element; } }`), or of such LISTs, `list_depth` deep.
 struct ParquetColumnSpec {
   std::string name;
   ParquetValueKind kind = ParquetValueKind::kString;
   bool list = false;
   // kInt64 values that are microseconds since the Unix epoch: annotated TIMESTAMP(MICROS, UTC).
   bool timestamp = false;
+  int list_depth = 1;  // list columns: 2 for lists of lists, ...
 };
 
 // Buffers one column's values for the row group being built. Levels are not
@@ -56,10 +57,22 @@ class ParquetColumnBuffer {
   void add_list(std::span<const int64_t> values);
   void add_list(std::span<const double> values);
   void add_list(std::span<const std::string> values);
+  // One row of a list column given by its levels, for lists of lists and lists holding nulls:
+  // `definition` and `repetition` have one entry per level, as parquet_schema_for()'s schema
+  // defines them (at depth d, counted from 0: 2d a null list, 2d + 1 an empty one; 2 * depth a
+  // null element, 2 * depth + 1 a value). The row's values are added first, in order, with
+  // add_element().
+  void add_levels(std::span<const uint8_t> definition, std::span<const uint8_t> repetition);
+  void add_element(bool value);
+  void add_element(int32_t value);
+  void add_element(int64_t value);
+  void add_element(float value);
+  void add_element(double value);
+  void add_element(std::string_view value);
 
   const ParquetColumnSpec& spec() const { return spec_; }
-  uint32_t max_definition_level() const { return spec_.list ? 3 : 1; }
-  uint32_t max_repetition_level() const { return spec_.list ? 1 : 0; }
+  uint32_t max_definition_level() const { return spec_.list ? 2 * spec_.list_depth + 1 : 1; }
+  uint32_t max_repetition_level() const { return spec_.list ? spec_.list_depth : 0; }
   size_t rows() const { return rows_; }
   // Approximate bytes the buffered values take once encoded, before
   // compression.
@@ -74,6 +87,17 @@ class ParquetColumnBuffer {
   size_t rows_ = 0;
   std::vector<uint8_t> defined_;     // scalar columns: 1 for a value, 0 for a null, per row
   std::vector<int32_t> list_sizes_;  // list columns: elements per row, -1 for a null list
+  // List columns once a row came as levels (add_levels()): every row's levels, and where each
+  // row's levels and values end; list_sizes_ is then unused.
+  bool leveled_ = false;
+  std::vector<uint8_t> definition_;
+  std::vector<uint8_t> repetition_;
+  std::vector<size_t> level_ends_;
+  std::vector<size_t> value_ends_;
+  size_t value_count() const;
+  void add_list_row(size_t n);
+  void switch_to_levels();
+  void end_leveled_row();
   std::string fixed_;                // PLAIN bytes of INT32, INT64, FLOAT, DOUBLE values
   std::vector<uint8_t> bools_;
   std::string bytes_;         // BYTE_ARRAY values, concatenated

@@ -79,31 +79,29 @@ class TfRecordSource : public RowSource {
       }
     }
     if (fields_.text.empty()) return;  // rows without text (tensor inputs)
-    auto text = features.find(fields_.text);
-    if (text == features.end()) {
-      row->error = "missing text feature \"" + fields_.text + "\"";
-      return;
+    row->error = text_feature(features, fields_.text, "text", &row->text);
+    if (row->error.empty() && !fields_.text_pair.empty()) {
+      row->error = text_feature(features, fields_.text_pair, "text pair", &row->text_pair);
     }
-    if (text->second.kind_case() == tf::Feature::KIND_NOT_SET) {
-      row->error = "text feature \"" + fields_.text + "\" has no value";
-      return;
-    }
+  }
+
+  // The first value of bytes feature `name` in `out`, or why there is none (`what`: "text" or
+  // "text pair").
+  template <typename Features>
+  static std::string text_feature(const Features& features, const std::string& name, const std::string& what,
+                                  std::string* out) {
+    auto text = features.find(name);
+    if (text == features.end()) return "missing " + what + " feature \"" + name + "\"";
+    if (text->second.kind_case() == tf::Feature::KIND_NOT_SET) return what + " feature \"" + name + "\" has no value";
     if (text->second.kind_case() != tf::Feature::kBytesList) {
-      row->error = "text feature \"" + fields_.text + "\" is a " + feature_kind_name(text->second) +
-                   ", not bytes";
-      return;
+      return what + " feature \"" + name + "\" is a " + feature_kind_name(text->second) + ", not bytes";
     }
-    if (text->second.bytes_list().value_size() == 0) {
-      row->error = "text feature \"" + fields_.text + "\" is an empty bytes list";
-      return;
-    }
+    if (text->second.bytes_list().value_size() == 0) return what + " feature \"" + name + "\" is an empty bytes list";
     const std::string& value = text->second.bytes_list().value(0);
     size_t bad = 0;
-    if (!is_valid_utf8(value, &bad)) {
-      row->error = "text is not valid UTF-8 (byte " + std::to_string(bad) + ")";
-      return;
-    }
-    row->text = value;
+    if (!is_valid_utf8(value, &bad)) return what + " is not valid UTF-8 (byte " + std::to_string(bad) + ")";
+    *out = value;
+    return "";
   }
 
   // Example features carry their own types record by record.

@@ -16,6 +16,8 @@ clang++-14 -std=c++20 -O1 -g -fsanitize=fuzzer,address,undefined -fno-sanitize-r
   -lsnappy -lzstd -llz4 -lz -o "$work/parquet_fuzz"
 mkdir -p "$work/corpus"
 node "$src/tests/fuzz/parquet/make_seeds.js" "$work/corpus"
+# pyarrow's and DuckDB's LIST files of the unit tests (legacy naming, dictionary-encoded lists).
+cp "$src"/tests/data/parquet/*.parquet "$work/corpus/"
 # regressions/ holds inputs that once crashed the reader; they are replayed first as part of the corpus.
 "$work/parquet_fuzz" -seed=1 -runs=200000 -max_total_time="$seconds" -rss_limit_mb=2048 -max_len=65536 -timeout=10 \
   -artifact_prefix="$PWD/" "$work/corpus" "$src/tests/fuzz/parquet/regressions"
