@@ -291,6 +291,9 @@ class Model:
         return f"salvo.Model({self._path!r}, task={self.task!r}, threads={self.threads})"
 
 
+_NOT_A_PAIR = type("not a (text, pair) tuple", (), {})()
+
+
 def _split_pairs(texts: Any):
     """(firsts, seconds) of a sequence of (text, pair) tuples, for score without pairs=."""
     if isinstance(texts, (str, bytes)) or not hasattr(texts, "__len__") or hasattr(texts, "__arrow_c_array__"):
@@ -300,8 +303,8 @@ def _split_pairs(texts: Any):
         if isinstance(row, (tuple, list)) and len(row) == 2:
             firsts.append(row[0])
             seconds.append(row[1])
-        else:  # a bad row: the extension reports its type
-            firsts.append(row)
+        else:  # a bad row, which the extension reports by this marker's type name
+            firsts.append(_NOT_A_PAIR)
             seconds.append("")
     return firsts, seconds
 

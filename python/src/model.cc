@@ -193,7 +193,8 @@ void bind_model(nb::module_& m) {
             for (size_t i = 0; i + 1 < schema.fields.size(); ++i) {
               const std::string& name = schema.fields[i].name;
               auto shape = schema.metadata.find("salvo.shape." + name);
-              nb::object row_shape = shape == schema.metadata.end() ? nb::none() : nb::str(shape->second.c_str());
+              nb::object row_shape = nb::none();
+              if (shape != schema.metadata.end()) row_shape = nb::str(shape->second.c_str());
               outputs[nb::str(name.c_str())] = nb::make_tuple(column_to_python(batch, i, /*writable=*/true), row_shape);
             }
             return nb::make_tuple(outputs, errors_to_python(batch));

@@ -4,6 +4,7 @@ errors, logging, and the numbers against the salvo CLI."""
 import gc
 import json
 import os
+import pathlib
 import shutil
 import subprocess
 import sys
@@ -366,55 +367,28 @@ def test_arrow_export_of_every_type():
 
 # --- cross-encoders: score on text pairs ------------------------------------------------------
 
-TOKENIZERS = ROOT / "tests" / "data" / "tokenizers"
-WORDS = ("the package provides a library for reading and writing image files with command line tools "
-         "fonts network server daemon python bindings documentation kernel driver firmware data").split()
 PAIR_MAX_LENGTH = 48
 
 
 @pytest.fixture(scope="module")
-def cross_encoder(tmp_path_factory) -> str:
-    """A random-weight BERT cross-encoder (one label) saved by transformers, with a WordPiece
-    tokenizer beside it. Weights far from the 0.02 init, so that scores differ between pairs."""
-    import torch
-    import transformers
-
+def cross_encoder(tmp_path_factory):
+    """A random-weight BERT cross-encoder, the pairs of the test and CrossEncoder.predict's scores
+    (made in a child process: see cross_encoder_reference.py)."""
     folder = tmp_path_factory.mktemp("cross_encoder")
-    torch.manual_seed(7)
-    config = transformers.BertConfig(vocab_size=8000, hidden_size=64, num_hidden_layers=2, num_attention_heads=4,
-                                     intermediate_size=96, max_position_embeddings=160, num_labels=1)
-    model = transformers.BertForSequenceClassification(config)
-    gen = torch.Generator().manual_seed(7)
-    with torch.no_grad():
-        for name, p in model.named_parameters():
-            noise = torch.randn(p.shape, generator=gen)
-            p.copy_(1 + 0.2 * noise if "LayerNorm" in name and name.endswith("weight") else 0.2 * noise)
-    model.save_pretrained(folder)
-    shutil.copy(TOKENIZERS / "bert-uncased" / "tokenizer.json", folder)
-    for f in ("vocab.txt", "tokenizer_config.json"):
-        shutil.copy(TOKENIZERS / "vocab-uncased" / f, folder)
-    return str(folder)
-
-
-def word_pairs(seed: int = 3) -> list:
-    """Short pairs and pairs far over PAIR_MAX_LENGTH tokens (either side, or both), which
-    longest_first truncation must cut as the tokenizers library does."""
-    rng = np.random.default_rng(seed)
-    sizes = [(2, 3), (1, 1), (12, 7), (5, 120), (90, 4), (60, 70), (30, 31), (0, 5), (40, 2)]
-    return [(" ".join(rng.choice(WORDS, size=a)), " ".join(rng.choice(WORDS, size=b))) for a, b in sizes]
+    subprocess.run([sys.executable, str(pathlib.Path(__file__).parent / "cross_encoder_reference.py"), str(folder),
+                    str(PAIR_MAX_LENGTH)], check=True, capture_output=True)
+    with open(folder / "reference.json") as f:
+        reference = json.load(f)
+    return str(folder), [tuple(p) for p in reference["pairs"]], reference
 
 
 def test_score_equals_cross_encoder(cross_encoder):
-    from sentence_transformers import CrossEncoder
+    path, pairs, reference = cross_encoder
+    want = np.array(reference["scores"], dtype=np.float32)
+    # Pairs cut to max_length; scores that differ from pair to pair.
+    assert max(reference["lengths"]) == PAIR_MAX_LENGTH and len(set(want.round(4))) > 3
 
-    pairs = word_pairs()
-    reference = CrossEncoder(cross_encoder, device="cpu", max_length=PAIR_MAX_LENGTH)
-    want = np.asarray(reference.predict(pairs, batch_size=4, show_progress_bar=False), dtype=np.float32)
-    lengths = [len(ids) for ids in reference.tokenizer([a for a, _ in pairs], [b for _, b in pairs],
-                                                       truncation=True, max_length=PAIR_MAX_LENGTH)["input_ids"]]
-    assert max(lengths) == PAIR_MAX_LENGTH and len(set(want.round(4))) > 3  # truncated; scores that differ
-
-    model = salvo.Model(cross_encoder, task="score", max_length=PAIR_MAX_LENGTH, threads=2)
+    model = salvo.Model(path, task="score", max_length=PAIR_MAX_LENGTH, threads=2)
     got = model.score([a for a, _ in pairs], [b for _, b in pairs])
     assert got.dtype == np.float32 and got.shape == (len(pairs),)
     np.testing.assert_allclose(got, want, atol=1e-4, rtol=0)
@@ -425,8 +399,9 @@ def test_score_equals_cross_encoder(cross_encoder):
 
 
 def test_score_bad_rows(cross_encoder):
-    model = salvo.Model(cross_encoder, task="score", max_length=PAIR_MAX_LENGTH, threads=1)
-    pairs = word_pairs()[:3]
+    path, pairs, _ = cross_encoder
+    model = salvo.Model(path, task="score", max_length=PAIR_MAX_LENGTH, threads=1)
+    pairs = pairs[:3]
     firsts = [pairs[0][0], None, pairs[1][0], 5, pairs[2][0]]
     seconds = [pairs[0][1], "a passage", None, "x", pairs[2][1]]
     scores, errors = model.score(firsts, seconds, return_errors=True)
@@ -437,7 +412,8 @@ def test_score_bad_rows(cross_encoder):
     assert errors[1] == "the input is null" and errors[2] == "text pair: the input is null"
     assert errors[3] == "the input is not a string (int)"
     scores, errors = model.score([("a", "b"), "not a pair"], return_errors=True)
-    assert not np.isnan(scores[0]) and np.isnan(scores[1]) and errors[1].startswith("the input is not a string")
+    assert not np.isnan(scores[0]) and np.isnan(scores[1])
+    assert errors == [None, "the input is not a string (not a (text, pair) tuple)"]
     with pytest.raises(ValueError, match="rows"):
         model.score(["a", "b"], ["c"])
     with pytest.raises(ValueError, match="score"):
@@ -463,11 +439,13 @@ def torchscript_model(path, **options) -> "salvo.Model":
         raise
 
 
-def torch_reference(code: str) -> dict:
-    """Runs PyTorch in a child process (the venv's torch must not share this process with
-    Debian's libtorch, which the plugin loads) and returns the arrays it saved."""
-    out = subprocess.run([sys.executable, "-c", "import numpy as np, torch\n" + code], capture_output=True,
-                         check=True, text=True)
+def torch_reference(code: str, folder: pathlib.Path) -> dict:
+    """Runs `code` (a script printing the path of the .npz it saved) with PyTorch in a child process,
+    since the venv's torch and Debian's libtorch, which the plugin loads, abort each other in one
+    process; returns the arrays. A file, not -c: torch.jit.script reads the source of classes."""
+    script = folder / "reference.py"
+    script.write_text("import numpy as np, torch\n" + code)
+    out = subprocess.run([sys.executable, str(script)], capture_output=True, check=True, text=True)
     return dict(np.load(out.stdout.strip()))
 
 
@@ -483,7 +461,7 @@ def digits(tmp_path_factory):
         f"m = torch.jit.load({str(DIGITS / 'digits_cnn.pt')!r}).eval()\n"
         f"x = torch.from_numpy(np.load({str(folder / 'pixels.npy')!r})).reshape(-1, 1, 8, 8)\n"
         "with torch.no_grad(): y = m(x).numpy()\n"
-        f"np.savez({str(folder / 'want.npz')!r}, logits=y); print({str(folder / 'want.npz')!r})\n")
+        f"np.savez({str(folder / 'want.npz')!r}, logits=y); print({str(folder / 'want.npz')!r})\n", folder)
     return pixels, want["logits"]
 
 
@@ -535,7 +513,7 @@ def test_predict_several_inputs_and_outputs(tmp_path):
         "x = torch.arange(30, dtype=torch.float32).reshape(5, 3, 2); ids = torch.arange(5) + 10\n"
         "y = torch.jit.load(" + repr(str(path)) + ")(x, ids)\n"
         f"np.savez({str(tmp_path / 'want.npz')!r}, **{{k: v.numpy() for k, v in y.items()}}); "
-        f"print({str(tmp_path / 'want.npz')!r})\n")
+        f"print({str(tmp_path / 'want.npz')!r})\n", tmp_path)
     model = torchscript_model(path, threads=1, batch_rows=2)
     x = np.arange(30, dtype=np.float32).reshape(5, 3, 2)
     out = model.predict({"x": x, "ids": np.arange(5) + 10})
