@@ -4,11 +4,14 @@
     model = salvo.Model("examples/debian-sections")
     vectors = model.embed(["a text", "another text"])     # numpy float32, shape (2, dim)
     sections = salvo.Model("examples/debian-sections", task="classify").classify(texts, top_k=3)
+    scores = salvo.Model("reranker/", task="score").score(queries, passages)   # a cross-encoder
+    logits = salvo.Model("model.pt", task="predict").predict({"pixels": images})["output"]  # TorchScript
 
 A model runs in C++ threads with the GIL released; one Model may be called from many Python threads.
 Texts may be a list of str, a numpy or pandas column, or an Arrow string column (read in place,
-without copying). Bad rows (null, not a string, not UTF-8) never fail a call: they give NaN (embed)
-or None (classify, tokenize) and a per-row error. A model that cannot load raises salvo.Error.
+without copying). Bad rows (null, not a string, not UTF-8; for predict, a null row or one of the
+wrong size) never fail a call: they give NaN (embed, score, predict) or None (classify, tokenize)
+and a per-row error. A model that cannot load raises salvo.Error.
 
 Engines: salvo.spark, salvo.ray, salvo.dask. In a worker, use salvo.get_model(path, ...): it loads
 each model once per process.
@@ -17,6 +20,7 @@ each model once per process.
 from __future__ import annotations
 
 import dataclasses
+import json
 import logging
 import os
 import sys
@@ -34,7 +38,7 @@ __version__ = _salvo.__version__
 
 logging.getLogger("salvo").addHandler(logging.NullHandler())
 
-_TASKS = ("embed", "classify", "tokenize")
+_TASKS = ("embed", "classify", "score", "tokenize", "predict")
 
 
 @dataclasses.dataclass
@@ -126,16 +130,19 @@ def _texts(texts: Any) -> Any:
 
 
 class Model:
-    """A model folder (Hugging Face layout: config.json, weights, tokenizer.json) ready to run.
+    """A model folder (Hugging Face layout: config.json, weights, tokenizer.json), or a TorchScript
+    file (model.pt), ready to run.
 
-    path: the model folder.
-    task: what run() computes by default, and what the model must serve: "embed", "classify" or
-        "tokenize" (which loads the tokenizer alone).
+    path: the model folder, or the TorchScript file.
+    task: what run() computes by default, and what the model must serve: "embed", "classify",
+        "score" (a cross-encoder on text pairs), "tokenize" (which loads the tokenizer alone) or
+        "predict" (a TorchScript model on tensors).
     dtype: "f32" (default), "bf16", "int8" or "auto" (see the salvo CLI's --dtype).
     threads: compute threads; None: see salvo.default_threads() (the Spark task's CPUs inside a
         Spark task, all cores elsewhere).
     max_length: tokens per text, special tokens included (None: the tokenizer's truncation).
     batch_tokens: tokens per batch the model runs (None: 8192).
+    batch_rows: rows per batch at most (None: the session's default); what predict batches by.
     replicas: model replicas running batches in parallel (threads are split between them).
 
     Raises salvo.Error (with .code "model", "invalid_argument", ...) when the model cannot load or
@@ -144,7 +151,7 @@ class Model:
 
     def __init__(self, path: "str | os.PathLike[str]", task: str = "embed", dtype: str = "f32",
                  threads: Optional[int] = None, max_length: Optional[int] = None,
-                 batch_tokens: Optional[int] = None, replicas: int = 1):
+                 batch_tokens: Optional[int] = None, batch_rows: Optional[int] = None, replicas: int = 1):
         if task not in _TASKS:
             raise ValueError(f"task must be one of {', '.join(_TASKS)}, not {task!r}")
         if threads is None:
@@ -152,7 +159,7 @@ class Model:
         self._path = os.fspath(path)
         self._model = _salvo._Model(self._path, task=task, dtype=dtype, threads=int(threads),
                                     max_length=int(max_length or 0), batch_tokens=int(batch_tokens or 0),
-                                    replicas=int(replicas))
+                                    batch_rows=int(batch_rows or 0), replicas=int(replicas))
 
     @property
     def path(self) -> str:
@@ -180,16 +187,25 @@ class Model:
     def labels(self) -> list:
         return self._model.info["labels"]
 
-    def run(self, texts: Any, task: Optional[str] = None, top_k: int = 0, all_scores: bool = False) -> Batch:
+    def run(self, texts: Any, task: Optional[str] = None, top_k: int = 0, all_scores: bool = False,
+            pairs: Any = None) -> Batch:
         """Runs `task` (default: the model's) and returns the result as a salvo.Batch: the task's columns
-        (embed: embedding; classify: label, score[, top_labels, top_scores][, scores]; tokenize:
-        input_ids, token_type_ids) and "error". Convert with batch.to_arrow(), pa.record_batch(batch)
-        or batch.column(name); none of these copies the numbers."""
-        return self._model.run(_texts(texts), task, int(top_k), bool(all_scores))
+        (embed: embedding; classify: label, score[, top_labels, top_scores][, scores]; score: score;
+        tokenize: input_ids, token_type_ids) and "error". For score, `pairs` holds the second text of
+        each pair (or texts is a sequence of (text, pair) tuples). Convert with batch.to_arrow(),
+        pa.record_batch(batch) or batch.column(name); none of these copies the numbers."""
+        task = task or self.task
+        if task == "predict":
+            raise ValueError("predict takes tensors: use Model.predict")
+        if task == "score" and pairs is None:
+            texts, pairs = _split_pairs(texts)
+        return self._model.run(_texts(texts), task, int(top_k), bool(all_scores),
+                               None if pairs is None else _texts(pairs))
 
-    def run_arrow(self, texts: Any, task: Optional[str] = None, top_k: int = 0, all_scores: bool = False):
+    def run_arrow(self, texts: Any, task: Optional[str] = None, top_k: int = 0, all_scores: bool = False,
+                  pairs: Any = None):
         """run(), as a pyarrow.RecordBatch (imported through the Arrow C data interface: no copy)."""
-        return _to_arrow(self.run(texts, task, top_k, all_scores))
+        return _to_arrow(self.run(texts, task, top_k, all_scores, pairs))
 
     def embed(self, texts: Any, return_errors: bool = False):
         """Sentence embeddings: a float32 array of shape (len(texts), dim), NaN rows for inputs that
@@ -212,6 +228,58 @@ class Model:
             result.top_scores = scores
         return result
 
+    def score(self, texts: Any, pairs: Any = None, return_errors: bool = False):
+        """A cross-encoder's score of each pair (texts[i], pairs[i]), or of each (text, pair) tuple of
+        `texts` when pairs is None: a float32 array (N,), the head's logit, or its sigmoid or softmax
+        as the model's config asks (as sentence-transformers' CrossEncoder.predict gives it); NaN for
+        a pair that failed. Pairs are truncated as the tokenizer's strategy says (longest_first,
+        ...) to max_length tokens. With return_errors=True, (scores, errors)."""
+        batch = self.run(texts, "score", pairs=pairs)
+        scores = np.array(batch.column("score"), dtype=np.float32)
+        return (scores, batch.errors) if return_errors else scores
+
+    def predict(self, inputs: Any, input_shapes: Optional[list] = None, input_dtypes: Optional[list] = None,
+                return_errors: bool = False) -> dict:
+        """Runs a TorchScript model (task="predict") on tensors, as Spark's predict_batch_udf does.
+
+        inputs: forward()'s inputs, in its order: a dict {name: column}, a list or tuple of columns,
+            or one column. A column is a numeric numpy array (N, ...) whose rows are the tensors, or
+            one value per row (a list, object array or pandas Series of arrays, lists or numbers;
+            None for a missing row).
+        input_shapes: one row's shape per input, without the batch dimension (None in the list, or
+            no list: the array's shape past N, or the first good row's); a flat row is reshaped to it.
+        input_dtypes: "float32" or "int64" per input (default: int64 for integer data, else float32).
+
+        Returns {output name: array (N, ...)}: "output" for a model returning one tensor, "output_0",
+        ... for a tuple, the keys of a dict; float32 or int64, NaN rows (float outputs) for rows
+        that failed. A row that is None, not numeric, or holds the wrong number of values fails with
+        its reason, and the others still run; with return_errors=True, (outputs, errors).
+        """
+        columns = _predict_columns(inputs)
+        shapes = list(input_shapes) if input_shapes is not None else [None] * len(columns)
+        dtypes = list(input_dtypes) if input_dtypes is not None else [None] * len(columns)
+        if len(shapes) != len(columns) or len(dtypes) != len(columns):
+            raise ValueError(f"{len(columns)} inputs, {len(shapes)} input_shapes and {len(dtypes)} input_dtypes")
+        tensors, errors, rows = [], None, None
+        for (name, values), shape, dtype in zip(columns, shapes, dtypes):
+            tensor, row_errors = _tensor_input(name, values, shape, dtype)
+            n = len(tensor[2]) // max(1, int(np.prod(tensor[1], dtype=np.int64)))
+            if rows is not None and n != rows:
+                raise ValueError(f"input {name!r} has {n} rows and {columns[0][0]!r} {rows}")
+            rows = n
+            tensors.append(tensor)
+            if row_errors is not None:
+                errors = errors or [None] * n
+                errors = [e or r for e, r in zip(errors, row_errors)]
+        if not rows:
+            return ({}, []) if return_errors else {}
+        raw, errors = self._model.predict(tensors, [e or "" for e in errors] if errors else [])
+        outputs = {}
+        for name, (values, shape) in raw.items():
+            row_shape = json.loads(shape) if shape else list(values.shape[1:])
+            outputs[name] = values.reshape((len(values), *row_shape))
+        return (outputs, errors) if return_errors else outputs
+
     def tokenize(self, texts: Any, return_errors: bool = False):
         """The token ids the model sees for each text (list of int; None for a row that failed);
         with return_errors=True, (ids, errors)."""
@@ -221,6 +289,96 @@ class Model:
 
     def __repr__(self) -> str:
         return f"salvo.Model({self._path!r}, task={self.task!r}, threads={self.threads})"
+
+
+_NOT_A_PAIR = type("not a (text, pair) tuple", (), {})()
+
+
+def _split_pairs(texts: Any):
+    """(firsts, seconds) of a sequence of (text, pair) tuples, for score without pairs=."""
+    if isinstance(texts, (str, bytes)) or not hasattr(texts, "__len__") or hasattr(texts, "__arrow_c_array__"):
+        raise ValueError("score needs pairs=, or texts as a sequence of (text, pair) tuples")
+    firsts, seconds = [], []
+    for row in texts:
+        if isinstance(row, (tuple, list)) and len(row) == 2:
+            firsts.append(row[0])
+            seconds.append(row[1])
+        else:  # a bad row, which the extension reports by this marker's type name
+            firsts.append(_NOT_A_PAIR)
+            seconds.append("")
+    return firsts, seconds
+
+
+def _predict_columns(inputs: Any) -> list:
+    """[(name, column)] of predict's inputs, in forward()'s order."""
+    if isinstance(inputs, dict):
+        columns = [(str(k), v) for k, v in inputs.items()]
+    elif isinstance(inputs, (list, tuple)):
+        columns = [(f"input_{i}", v) for i, v in enumerate(inputs)]
+    else:
+        columns = [("input", inputs)]
+    if not columns:
+        raise ValueError("predict needs at least one input")
+    return columns
+
+
+def _is_missing(value: Any) -> bool:
+    if value is None:
+        return True
+    if isinstance(value, float):
+        return value != value  # NaN: pandas' missing value
+    return type(value).__name__ == "NAType"
+
+
+def _tensor_input(name: str, values: Any, shape: Optional[list], dtype: Optional[str]):
+    """((name, row shape, flat float32 or int64 array), per-row errors or None) of one predict input.
+    Messages follow the salvo CLI's (`salvo predict --input-columns`)."""
+    if dtype not in (None, "float32", "int64"):
+        raise ValueError(f"input {name!r}: dtype must be float32 or int64, not {dtype!r}")
+    if type(values).__module__.startswith("pandas"):
+        values = values.to_numpy()
+    elif hasattr(values, "to_numpy") and (hasattr(values, "__arrow_c_array__") or hasattr(values, "__arrow_c_stream__")):
+        values = values.to_numpy(zero_copy_only=False)  # pyarrow: a list column gives an object array
+    if isinstance(values, np.ndarray) and values.dtype.kind in "fiub":
+        if values.ndim == 0:
+            raise ValueError(f"input {name!r} is one value, not a column")
+        row_shape = list(values.shape[1:]) if shape is None else [int(d) for d in shape]
+        size = int(np.prod(row_shape, dtype=np.int64))
+        if int(np.prod(values.shape[1:], dtype=np.int64)) != size:
+            raise ValueError(f"input {name!r}: rows of shape {list(values.shape[1:])} do not fit shape {row_shape}")
+        kind = dtype or ("int64" if values.dtype.kind in "iub" else "float32")
+        flat = np.ascontiguousarray(values, dtype=np.dtype(kind)).reshape(-1)
+        return (name, row_shape, flat), None
+    if isinstance(values, (str, bytes, dict)) or not hasattr(values, "__len__"):
+        raise TypeError(f"input {name!r} must be an array or a sequence of rows, not {type(values).__name__}")
+    rows = list(values)
+    good = [r for r in rows if not _is_missing(r)]
+    # No good row: a scalar shape will do, since no row runs.
+    first = np.asarray(good[0]) if good else np.zeros((), dtype=np.float32)
+    if dtype is None:
+        dtype = "int64" if first.dtype.kind in "iub" else "float32"
+    row_shape = list(first.shape) if shape is None else [int(d) for d in shape]
+    size = int(np.prod(row_shape, dtype=np.int64))
+    out = np.zeros((len(rows), size), dtype=np.dtype(dtype))
+    errors = [None] * len(rows)
+    for i, row in enumerate(rows):
+        if _is_missing(row):
+            errors[i] = f'input column "{name}" is null'
+            continue
+        if isinstance(row, (str, bytes)):
+            errors[i] = f'input column "{name}" is not a number or an array of numbers'
+            continue
+        try:
+            flat = np.asarray(row, dtype=out.dtype).reshape(-1)
+        except (TypeError, ValueError, OverflowError):
+            errors[i] = f'input column "{name}" is not a number or an array of numbers'
+            continue
+        if flat.size != size:
+            errors[i] = (f'input column "{name}" has {flat.size} values; its shape '
+                         f'[{",".join(map(str, row_shape))}] takes {size}')
+            continue
+        out[i] = flat
+    return (name, row_shape, out.reshape(-1)), (errors if any(errors) else None)
 
 
 def _to_arrow(batch: Batch):

@@ -11,6 +11,14 @@
    A null or bad text gives an array of NaN (embed: predict_batch_udf cannot return a null array),
    or a null label and score (classify).
 
+   A TorchScript model (task="predict") takes numeric columns, reshaped as Spark's
+   input_tensor_shapes says, and gives its output tensors:
+
+       classify = predict_batch_udf(
+           salvo.spark.make_predict_fn("digits_cnn.pt", task="predict", input_tensor_shapes=[[1, 8, 8]]),
+           return_type=ArrayType(FloatType()), batch_size=64, input_tensor_shapes=[[1, 8, 8]])
+       df.withColumn("logits", classify("pixels"))
+
 2. embed_udf(path) and classify_udf(path): pandas iterator UDFs that handle nulls: a null or bad
    text gives a null embedding (or null fields); with with_errors=True the result is a struct with
    an "error" field saying why. Both pandas routes depend on Spark's conversion of strings to
@@ -28,7 +36,8 @@ spark.task.cpus threads in all; set threads= (or SALVO_THREADS) to override it. 
 model more cores, raise spark.task.cpus (fewer, wider tasks).
 """
 
-from typing import Iterator, Optional
+import inspect
+from typing import Iterator, Mapping, Optional, Sequence, Union
 
 import numpy as np
 import pandas as pd
@@ -63,7 +72,10 @@ def _check_task(task: str) -> None:
         raise ValueError(f"Spark routes run task='embed' or 'classify', not {task!r}")
 
 
-def make_predict_fn(path: str, task: str = "embed", top_k: int = 0, **options):
+def make_predict_fn(path: str, task: str = "embed", top_k: int = 0,
+                    input_tensor_shapes: Optional[Union[Sequence, Mapping]] = None,
+                    input_dtypes: Optional[Sequence[str]] = None, outputs: Optional[Union[str, Sequence[str]]] = None,
+                    **options):
     """A make_predict_fn for pyspark.ml.functions.predict_batch_udf.
 
     Spark calls it once per Python worker (its ModelCache); it returns predict(inputs), one
@@ -71,8 +83,19 @@ def make_predict_fn(path: str, task: str = "embed", top_k: int = 0, **options):
       embed: a float32 array (N, dim), for return_type=embed_type() (ArrayType(FloatType()));
       classify: a dict {"label", "score"[, "top_labels", "top_scores"]}, for
         return_type=classify_type(top_k).
-    options go to salvo.get_model (dtype, threads, max_length, batch_tokens, replicas).
+    task="predict" runs a TorchScript file (path: model.pt) on one numeric column per input of its
+    forward(), with the input_tensor_shapes given to predict_batch_udf (a list with one shape, or
+    None for a scalar column, per input; a dict {index: shape} needs an entry for the last input):
+    predict then takes that many parameters. input_dtypes: "float32" or "int64" per input (default:
+    int64 for integer columns). It returns the model's one output as an array (N, values per row),
+    or (N,) for a scalar per row, for return_type=ArrayType(FloatType()) or FloatType(); for a model
+    with several outputs ("output_0", ... for a tuple, a dict's keys), or when outputs is a list of
+    names, a dict of them, for a StructType return_type with those field names. outputs="name"
+    picks one output. Spark itself cannot reshape a null array: filter null rows out first.
+    options go to salvo.get_model (dtype, threads, max_length, batch_tokens, batch_rows, replicas).
     """
+    if task == "predict":
+        return _make_tensor_predict_fn(path, input_tensor_shapes, input_dtypes, outputs, options)
     _check_task(task)
 
     def make():
@@ -99,6 +122,38 @@ def make_predict_fn(path: str, task: str = "embed", top_k: int = 0, **options):
                 out["top_scores"] = scores
             return out
 
+        return predict
+
+    return make
+
+
+def _make_tensor_predict_fn(path, input_tensor_shapes, input_dtypes, outputs, options):
+    if isinstance(input_tensor_shapes, Mapping):
+        shapes = [None] * (max(input_tensor_shapes) + 1 if input_tensor_shapes else 1)
+        for index, shape in input_tensor_shapes.items():
+            shapes[index] = shape
+    else:
+        shapes = list(input_tensor_shapes) if input_tensor_shapes is not None else [None]
+    dtypes = list(input_dtypes) if input_dtypes is not None else None
+    if dtypes is not None and len(dtypes) != len(shapes):
+        raise ValueError(f"{len(shapes)} inputs (input_tensor_shapes) and {len(dtypes)} input_dtypes")
+
+    def make():
+        model = salvo.get_model(path, task="predict", **options)
+
+        def predict(*inputs: np.ndarray):
+            result = model.predict(list(inputs), input_shapes=shapes, input_dtypes=dtypes)
+            # Spark takes (N,) for a scalar per row and (N, k) for an array: rows are flattened.
+            flat = {name: value.reshape(len(value), -1) if value.ndim > 1 else value for name, value in result.items()}
+            if isinstance(outputs, str):
+                return flat[outputs]
+            if outputs is not None:
+                return {name: flat[name] for name in outputs}
+            return next(iter(flat.values())) if len(flat) == 1 else flat
+
+        # predict_batch_udf passes one column per parameter of predict's signature.
+        predict.__signature__ = inspect.Signature(
+            [inspect.Parameter(f"input_{i}", inspect.Parameter.POSITIONAL_ONLY) for i in range(len(shapes))])
         return predict
 
     return make

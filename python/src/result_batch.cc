@@ -26,6 +26,45 @@ void nan_rows(const Column& column, int64_t width) {
   }
 }
 
+template <typename T>
+void pad_column(Column& c, T fill) {
+  const int64_t w = c.type().fixed_length();
+  const std::vector<T> padding(static_cast<size_t>(w), fill);
+  Column padded(c.type());
+  padded.reserve(c.size());
+  for (int64_t r = 0; r < c.size(); ++r) {
+    if (c.is_null(r)) {
+      padded.append_list(std::span<const T>(padding));
+      padded.set_null(r);
+    } else {
+      padded.append_from(c, r);
+    }
+  }
+  c = std::move(padded);
+}
+
+// A null row of a fixed-length list may hold no values (predict's outputs leave them out): such a
+// column gets `fixed_length` values in each null row (NaN, or 0 for integers), so that row r sits at
+// r * width and numpy sees a matrix.
+void pad_fixed_lists(RecordBatch& batch) {
+  for (size_t i = 0; i < batch.num_columns(); ++i) {
+    Column& c = batch.mutable_column(i);
+    const DataType& t = c.type();
+    if (!t.is_list() || t.fixed_length() <= 0 || c.child().size() == c.size() * t.fixed_length()) continue;
+    switch (t.element().id()) {
+      case TypeId::kFloat32: pad_column<float>(c, std::numeric_limits<float>::quiet_NaN()); break;
+      case TypeId::kFloat64: pad_column<double>(c, std::numeric_limits<double>::quiet_NaN()); break;
+      case TypeId::kInt32: pad_column<int32_t>(c, 0); break;
+      case TypeId::kInt64: pad_column<int64_t>(c, 0); break;
+      default: break;  // left as it is: column_to_python gives a list of lists
+    }
+  }
+}
+
+bool is_matrix(const Column& c) {
+  return c.type().is_list() && c.type().fixed_length() > 0 && c.child().size() == c.size() * c.type().fixed_length();
+}
+
 void nan_failed_rows(const RecordBatch& batch) {
   for (size_t i = 0; i < batch.num_columns(); ++i) {
     const Column& c = batch.column(i);
@@ -33,7 +72,7 @@ void nan_failed_rows(const RecordBatch& batch) {
     const DataType& t = c.type();
     if (t.id() == TypeId::kFloat32) nan_rows<float>(c, 1);
     if (t.id() == TypeId::kFloat64) nan_rows<double>(c, 1);
-    if (t.is_list() && t.fixed_length() > 0) {
+    if (is_matrix(c)) {
       // Rows of a fixed-length list sit at r * width in the child's buffer.
       const Column& child = c.child();
       auto* base = const_cast<uint8_t*>(child.data().data());
@@ -115,6 +154,7 @@ nb::object cell(const Column& c, int64_t r) {
 }  // namespace
 
 ResultBatch::ResultBatch(Result result) {
+  pad_fixed_lists(result.columns);
   nan_failed_rows(result.columns);
   result_ = std::make_shared<const Result>(std::move(result));
 }
@@ -131,7 +171,7 @@ nb::object column_to_python(const ResultBatch& batch, size_t index, bool writabl
   if (is_number(t.id())) {
     return numeric(t.id(), c.data().data(), rows, 1, false, result_owner(batch.shared()), writable);
   }
-  if (t.is_list() && t.fixed_length() > 0 && is_number(t.element().id())) {
+  if (is_matrix(c) && is_number(t.element().id())) {
     return numeric(t.element().id(), c.child().data().data(), rows, static_cast<size_t>(t.fixed_length()), true,
                    result_owner(batch.shared()), writable);
   }

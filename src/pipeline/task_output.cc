@@ -262,6 +262,8 @@ RecordBatch TaskOutput::finish(const std::vector<Features>& features) {
         }
         Field field{p.name, column.type()};  // before the move: argument order is unspecified
         out.add_column(std::move(field), std::move(column));
+        // A row's shape (its list holds the values row-major), so that readers can restore it.
+        out.mutable_schema().metadata["salvo.shape." + p.name] = nlohmann::json(p.row_shape).dump();
       }
       break;
     case Task::kFeaturize: {

@@ -4,6 +4,7 @@ errors, logging, and the numbers against the salvo CLI."""
 import gc
 import json
 import os
+import pathlib
 import shutil
 import subprocess
 import sys
@@ -17,7 +18,7 @@ import pyarrow as pa
 import pytest
 
 import salvo
-from conftest import MODEL, cli
+from conftest import MODEL, ROOT, cli
 
 TOL = 1e-6
 
@@ -362,3 +363,167 @@ def test_arrow_export_of_every_type():
         assert row["timestamp"] == datetime.datetime(2023, 11, 14, 22, 13, 20, r, tzinfo=datetime.timezone.utc)
         assert json.loads(row["json"]) == ({"row": r} if r % 2 else "text")
         assert row["nested"] == [[r] * (k + 1) for k in range(r % 3)]
+
+
+# --- cross-encoders: score on text pairs ------------------------------------------------------
+
+PAIR_MAX_LENGTH = 48
+
+
+@pytest.fixture(scope="module")
+def cross_encoder(tmp_path_factory):
+    """A random-weight BERT cross-encoder, the pairs of the test and CrossEncoder.predict's scores
+    (made in a child process: see cross_encoder_reference.py)."""
+    folder = tmp_path_factory.mktemp("cross_encoder")
+    subprocess.run([sys.executable, str(pathlib.Path(__file__).parent / "cross_encoder_reference.py"), str(folder),
+                    str(PAIR_MAX_LENGTH)], check=True, capture_output=True)
+    with open(folder / "reference.json") as f:
+        reference = json.load(f)
+    return str(folder), [tuple(p) for p in reference["pairs"]], reference
+
+
+def test_score_equals_cross_encoder(cross_encoder):
+    path, pairs, reference = cross_encoder
+    want = np.array(reference["scores"], dtype=np.float32)
+    # Pairs cut to max_length; scores that differ from pair to pair.
+    assert max(reference["lengths"]) == PAIR_MAX_LENGTH and len(set(want.round(4))) > 3
+
+    model = salvo.Model(path, task="score", max_length=PAIR_MAX_LENGTH, threads=2)
+    got = model.score([a for a, _ in pairs], [b for _, b in pairs])
+    assert got.dtype == np.float32 and got.shape == (len(pairs),)
+    np.testing.assert_allclose(got, want, atol=1e-4, rtol=0)
+    np.testing.assert_allclose(model.score(pairs), got, atol=0, rtol=0)  # (text, pair) tuples
+    batch = model.run(pa.array([a for a, _ in pairs]), pairs=pd.Series([b for _, b in pairs]))
+    assert batch.column_names == ["score", "error"]
+    np.testing.assert_allclose(batch.column("score"), got, atol=0, rtol=0)
+
+
+def test_score_bad_rows(cross_encoder):
+    path, pairs, _ = cross_encoder
+    model = salvo.Model(path, task="score", max_length=PAIR_MAX_LENGTH, threads=1)
+    pairs = pairs[:3]
+    firsts = [pairs[0][0], None, pairs[1][0], 5, pairs[2][0]]
+    seconds = [pairs[0][1], "a passage", None, "x", pairs[2][1]]
+    scores, errors = model.score(firsts, seconds, return_errors=True)
+    good = model.score(pairs)
+    np.testing.assert_allclose(scores[[0, 4]], good[[0, 2]], atol=0, rtol=0)
+    assert np.isnan(scores[[1, 2, 3]]).all()
+    assert errors[0] is None and errors[4] is None
+    assert errors[1] == "the input is null" and errors[2] == "text pair: the input is null"
+    assert errors[3] == "the input is not a string (int)"
+    scores, errors = model.score([("a", "b"), "not a pair"], return_errors=True)
+    assert not np.isnan(scores[0]) and np.isnan(scores[1])
+    assert errors == [None, "the input is not a string (not a (text, pair) tuple)"]
+    with pytest.raises(ValueError, match="rows"):
+        model.score(["a", "b"], ["c"])
+    with pytest.raises(ValueError, match="score"):
+        salvo.Model(MODEL, threads=1).run(["a"], pairs=["b"])
+    with pytest.raises(salvo.Error) as e:
+        salvo.Model(MODEL, task="score")  # a classifier with several labels: not a cross-encoder
+    assert e.value.code == "model"
+
+
+# --- TorchScript: predict on tensors -----------------------------------------------------------
+
+DIGITS = ROOT / "examples" / "digits"
+
+
+def torchscript_model(path, **options) -> "salvo.Model":
+    """A TorchScript model; skipped when this build has no TorchScript plugin (no libtorch-dev),
+    which the CMake test then says (SALVO_TORCHSCRIPT=1 when it built one)."""
+    try:
+        return salvo.Model(path, task="predict", **options)
+    except salvo.Error as e:
+        if "no TorchScript support" in str(e) and os.environ.get("SALVO_TORCHSCRIPT") != "1":
+            pytest.skip(str(e))
+        raise
+
+
+def torch_reference(code: str, folder: pathlib.Path) -> dict:
+    """Runs `code` (a script printing the path of the .npz it saved) with PyTorch in a child process,
+    since the venv's torch and Debian's libtorch, which the plugin loads, abort each other in one
+    process; returns the arrays. A file, not -c: torch.jit.script reads the source of classes."""
+    script = folder / "reference.py"
+    script.write_text("import numpy as np, torch\n" + code)
+    out = subprocess.run([sys.executable, str(script)], capture_output=True, check=True, text=True)
+    return dict(np.load(out.stdout.strip()))
+
+
+@pytest.fixture(scope="module")
+def digits(tmp_path_factory):
+    """The digits example's pixels (360 rows of 64 floats) and PyTorch's logits for them."""
+    import pyarrow.parquet as pq
+
+    pixels = np.array(pq.read_table(DIGITS / "digits.parquet").column("pixels").to_pylist(), dtype=np.float32)
+    folder = tmp_path_factory.mktemp("digits")
+    np.save(folder / "pixels.npy", pixels)
+    want = torch_reference(
+        f"m = torch.jit.load({str(DIGITS / 'digits_cnn.pt')!r}).eval()\n"
+        f"x = torch.from_numpy(np.load({str(folder / 'pixels.npy')!r})).reshape(-1, 1, 8, 8)\n"
+        "with torch.no_grad(): y = m(x).numpy()\n"
+        f"np.savez({str(folder / 'want.npz')!r}, logits=y); print({str(folder / 'want.npz')!r})\n", folder)
+    return pixels, want["logits"]
+
+
+def test_predict_equals_pytorch(digits):
+    pixels, want = digits
+    model = torchscript_model(DIGITS / "digits_cnn.pt", threads=2, batch_rows=50)
+    assert model.task == "predict"
+    out = model.predict({"pixels": pixels.reshape(-1, 1, 8, 8)})
+    assert list(out) == ["output"] and out["output"].dtype == np.float32 and out["output"].shape == want.shape
+    # Logits reach ~50: float32 rounding differs with the batch's shape.
+    np.testing.assert_allclose(out["output"], want, atol=1e-5, rtol=1e-5)
+    # Flat rows reshaped as input_shapes says; a list of columns in forward()'s order.
+    flat = model.predict([pixels], input_shapes=[[1, 8, 8]])["output"]
+    np.testing.assert_allclose(flat, want, atol=1e-5, rtol=1e-5)
+    out["output"][0] = 0  # the caller's own array
+    with pytest.raises(ValueError, match="do not fit"):
+        model.predict([pixels], input_shapes=[[1, 8, 9]])
+
+
+def test_predict_bad_rows(digits):
+    pixels, want = digits
+    model = torchscript_model(DIGITS / "digits_cnn.pt", threads=1)
+    rows = list(pixels[:6])
+    rows[1] = None
+    rows[2] = pixels[2][:10]
+    rows[3] = "not numbers"
+    rows[4] = float("nan")
+    out, errors = model.predict(pd.Series(rows), input_shapes=[[1, 8, 8]], return_errors=True)
+    logits = out["output"]
+    assert logits.shape == (6, 10)
+    np.testing.assert_allclose(logits[[0, 5]], want[[0, 5]], atol=1e-5, rtol=1e-5)
+    assert np.isnan(logits[1:5]).all()
+    assert errors == [None, 'input column "input" is null',
+                      'input column "input" has 10 values; its shape [1,8,8] takes 64',
+                      'input column "input" is not a number or an array of numbers', 'input column "input" is null', None]
+    out, errors = model.predict({"pixels": [None, None]}, return_errors=True)
+    assert out == {} and errors == ['input column "pixels" is null'] * 2
+
+
+def test_predict_several_inputs_and_outputs(tmp_path):
+    """A model of two inputs (float32 and int64) returning a dict of a (3, 2) tensor and a scalar
+    per row, and one returning a tuple: each output keeps its row shape."""
+    path = tmp_path / "two.pt"
+    want = torch_reference(
+        "class Two(torch.nn.Module):\n"
+        "    def forward(self, x: torch.Tensor, ids: torch.Tensor):\n"
+        "        return {'scaled': x * 0.5 + ids.unsqueeze(1).unsqueeze(2).float(), 'total': x.sum((1, 2)), 'twice': ids * 2}\n"
+        f"torch.jit.script(Two()).save({str(path)!r})\n"
+        "x = torch.arange(30, dtype=torch.float32).reshape(5, 3, 2); ids = torch.arange(5) + 10\n"
+        "y = torch.jit.load(" + repr(str(path)) + ")(x, ids)\n"
+        f"np.savez({str(tmp_path / 'want.npz')!r}, **{{k: v.numpy() for k, v in y.items()}}); "
+        f"print({str(tmp_path / 'want.npz')!r})\n", tmp_path)
+    model = torchscript_model(path, threads=1, batch_rows=2)
+    x = np.arange(30, dtype=np.float32).reshape(5, 3, 2)
+    out = model.predict({"x": x, "ids": np.arange(5) + 10})
+    assert list(out) == ["scaled", "total", "twice"]
+    assert out["scaled"].shape == (5, 3, 2) and out["total"].shape == (5,) and out["twice"].dtype == np.int64
+    for name in want:
+        np.testing.assert_allclose(out[name], want[name], atol=1e-6, rtol=0)
+    # Flat float rows for x, one per row; int64 ids told by input_dtypes.
+    out = model.predict([list(x.reshape(5, 6)), [10, 11, 12, 13, 14]], input_shapes=[[3, 2], None],
+                        input_dtypes=["float32", "int64"])
+    np.testing.assert_allclose(out["scaled"], want["scaled"], atol=1e-6, rtol=0)
+    with pytest.raises(ValueError, match="rows"):
+        model.predict({"x": x, "ids": np.arange(4)})

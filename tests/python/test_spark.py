@@ -134,6 +134,58 @@ def test_transform(spark, data, tmp_path, reference, reference_labels):
     check_labels(out, reference_labels, ALL_IDS, struct="c", bad_ids=bad)
 
 
+DIGITS = pathlib.Path(__file__).resolve().parents[2] / "examples" / "digits"
+
+
+def test_predict_batch_udf_torchscript(spark, tmp_path):
+    """A TorchScript model through predict_batch_udf on the digits Parquet file: one array column
+    reshaped to [1, 8, 8], one output; then a model of two inputs (the pixels and a scalar column)
+    with two outputs, as a struct. Against PyTorch (this process's; the plugin's libtorch runs in the
+    Python workers). Local mode only: it is the same code in the cluster."""
+    if spark.cluster is not None:
+        pytest.skip("local mode only")
+    if os.environ.get("SALVO_TORCHSCRIPT") != "1":
+        pytest.skip("this build has no TorchScript plugin")
+    import numpy as np
+    import torch
+    from pyspark.sql.types import ArrayType, FloatType, StructField, StructType
+
+    cnn = str(DIGITS / "digits_cnn.pt")
+
+    class Two(torch.nn.Module):
+        def __init__(self, inner):
+            super().__init__()
+            self.inner = inner
+
+        def forward(self, pixels: torch.Tensor, scale: torch.Tensor):
+            return {"logits": self.inner(pixels) * scale.unsqueeze(1), "total": pixels.sum((1, 2, 3))}
+
+    two = str(tmp_path / "two.pt")
+    torch.jit.script(Two(torch.jit.load(cnn))).save(two)
+    df = spark.read.parquet(str(DIGITS / "digits.parquet")).withColumn("scale", (F.col("label") + 1).cast("float"))
+
+    shapes = [[1, 8, 8]]
+    logits = predict_batch_udf(salvo.spark.make_predict_fn(cnn, task="predict", input_tensor_shapes=shapes),
+                               return_type=ArrayType(FloatType()), batch_size=50, input_tensor_shapes=shapes)
+    shapes = [[1, 8, 8], None]
+    struct = StructType([StructField("logits", ArrayType(FloatType())), StructField("total", FloatType())])
+    both = predict_batch_udf(salvo.spark.make_predict_fn(two, task="predict", input_tensor_shapes=shapes),
+                             return_type=struct, batch_size=50, input_tensor_shapes=shapes)
+    out = write_and_read(df.select("id", "pixels", "scale", logits("pixels").alias("logits"),
+                                   both("pixels", "scale").alias("two")), tmp_path / "digits").to_pydict()
+    assert len(out["id"]) == 360
+    pixels = torch.tensor(out["pixels"], dtype=torch.float32).reshape(-1, 1, 8, 8)
+    scale = torch.tensor(out["scale"], dtype=torch.float32)
+    with torch.no_grad():
+        want = torch.jit.load(cnn)(pixels).numpy()
+        want_two = {k: v.numpy() for k, v in torch.jit.load(two)(pixels, scale).items()}
+    np.testing.assert_allclose(np.array(out["logits"], dtype=np.float32), want, atol=1e-5, rtol=1e-5)
+    np.testing.assert_allclose(np.array([r["logits"] for r in out["two"]], dtype=np.float32), want_two["logits"],
+                               atol=1e-4, rtol=1e-5)
+    np.testing.assert_allclose(np.array([r["total"] for r in out["two"]], dtype=np.float32), want_two["total"],
+                               atol=1e-4, rtol=1e-6)
+
+
 def test_models_load_once_per_worker_with_task_cpus(spark):
     """After the routes above, each Python worker holds each model once, with the task's CPUs
     (spark.task.cpus = 1) as its threads."""
