@@ -102,10 +102,15 @@ void build_lists(const std::vector<uint8_t>& definition, const std::vector<uint8
   bool open[kMaxListDepth] = {};
   bool null_list[kMaxListDepth] = {};
   bool null_slot = false;
+  bool last_null[kMaxListDepth] = {};  // the last list begun at each depth is null
   for (size_t i = 0; i < definition.size(); ++i) {
     const int d = definition[i];
     const size_t r = repetition[i];
     if (r > 0 && !open[r - 1]) {
+      // DuckDB (2.0) writes a null fixed-size array as that many entries, the later ones repeating
+      // inside the null list with a definition level that keeps it null: they carry nothing, and
+      // DuckDB reads them back so. (pyarrow 26 refuses such files.)
+      if (last_null[r - 1] && d < list_levels[r - 1]) continue;
       context.fail("level entry " + std::to_string(i) + " (repetition " + std::to_string(r) +
                    ") continues a list that is null, empty or not begun");
     }
@@ -117,6 +122,7 @@ void build_lists(const std::vector<uint8_t>& definition, const std::vector<uint8
       const bool present = d >= list_levels[j];
       lists[j].valid.push_back(present);
       null_list[j] = null_list[j] || !present;
+      last_null[j] = !present;
       open[j] = d > list_levels[j];
       if (!open[j]) break;
     }

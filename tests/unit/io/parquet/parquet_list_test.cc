@@ -95,6 +95,20 @@ void expect_rows(const std::vector<json>& got, const std::vector<json>& want, co
   EXPECT_EQ(bad, 0u) << what;
 }
 
+// DuckDB 2.0 writes a null FLOAT[4] as four level entries, three of them repeating inside the null
+// list: they carry nothing, as DuckDB reads them back (duckdb_null_fixed_array.parquet, written by
+// COPY ... TO from [[1,2,3,4], null, [5,6,7,8], [1,1,1,1]]).
+TEST(ParquetListTest, DuckdbNullFixedSizeArraysRead) {
+  FieldNames fields;
+  fields.text = "";
+  fields.passthrough = {"vec"};
+  const std::vector<json> want = {json{{"vec", {1.0, 2.0, 3.0, 4.0}}}, json{{"vec", nullptr}},
+                                  json{{"vec", {5.0, 6.0, 7.0, 8.0}}}, json{{"vec", {1.0, 1.0, 1.0, 1.0}}}};
+  for (bool batches : {false, true}) {
+    expect_rows(read_rows(kFixtures / "duckdb_null_fixed_array.parquet", fields, batches), want, "duckdb");
+  }
+}
+
 TEST(ParquetListTest, ReadsListsAsPyarrowAndDuckdbWroteThem) {
   const std::vector<std::pair<std::string, std::string>> fixtures = {
       {"lists_v1_dict_snappy.parquet", "lists.jsonl"}, {"lists_v2_plain_zstd.parquet", "lists.jsonl"},
