@@ -169,6 +169,16 @@ std::unique_ptr<TransformerEncoder> TransformerEncoder::build(const WeightStore&
   // stage (see hidden_states), saving a pass over memory each.
   const LinearEpilogue activated{.activation = c.hidden_act};
   const LinearEpilogue residual{.activation = std::nullopt, .accumulate = true};
+  // The config's layer count must be the checkpoint's: checked before anything is allocated for
+  // it (a hostile num_hidden_layers of 10^9 must be an error, not an allocation failure).
+  if (!reader.has(layout.layer(c.num_layers - 1).query + ".weight") ||
+      reader.has(layout.layer(c.num_layers).query + ".weight")) {
+    int64_t held = 0;
+    while (held < (int64_t{1} << 16) && reader.has(layout.layer(held).query + ".weight")) ++held;
+    throw Error(ErrorCode::kModel, weights.describe() + ": config.json says num_hidden_layers " +
+                                       std::to_string(c.num_layers) + ", the checkpoint holds " +
+                                       std::to_string(held) + " layers");
+  }
   model->layers_.reserve(c.num_layers);
   for (int64_t i = 0; i < c.num_layers; ++i) {
     const EncoderLayerNames names = layout.layer(i);

@@ -411,6 +411,25 @@ class NonFiniteWeightsTest(CliTestCase):
         self.assertIn(f"tensor '{name}' holds NaN (element 17 of", line)
 
 
+class ConfigAgainstCheckpointTest(CliTestCase):
+    def test_layer_count_the_checkpoint_does_not_hold_is_refused(self):
+        # num_hidden_layers 10^9 ended in std::bad_alloc (exit 1); 3 for a 4-layer checkpoint
+        # silently dropped a layer.
+        inp = write_jsonl(self.path("in.jsonl"), [{"text": "hello"}])
+        for layers in (1000000000, 3, 5):
+            with self.subTest(layers=layers):
+                model = self.path(f"model-{layers}")
+                shutil.copytree(EXAMPLE_MODEL, model)
+                config_path = os.path.join(model, "config.json")
+                config = json.load(open(config_path))
+                config["num_hidden_layers"] = layers
+                json.dump(config, open(config_path, "w"))
+                proc = run_salvo("embed", "--model", model, "--input", inp, "--output", self.path("o.jsonl"),
+                                 check=False)
+                self.assertEqual(proc.returncode, 4, proc.stderr)
+                self.assertIn(f"config.json says num_hidden_layers {layers}, the checkpoint holds 4 layers",
+                              one_line(self, proc))
+
 def peak_rss_kib(args):
     """Peak resident memory of one salvo run, from the kernel's accounting of a fresh child."""
     code = ("import resource, subprocess, sys; "
