@@ -126,7 +126,8 @@ TEST(TextModelTest, OneOutputHeadIsScored) {
 TEST(TextModelTest, MultiLabelSaysSigmoid) {
   TempDir dir;
   write_model(dir.path(), "bert", 2, 64, {{"problem_type", "multi_label_classification"}});
-  const ModelInfo& info = load_text_model(dir.path(), {})->info();
+  const auto model = load_text_model(dir.path(), {});  // the info lives as long as the model
+  const ModelInfo& info = model->info();
   EXPECT_TRUE(serves(info, Task::kClassify));
   EXPECT_THAT(info.head, HasSubstr("classify = a sigmoid per label over 2 labels (problem_type "
                                    "multi_label_classification)"));
