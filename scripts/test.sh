@@ -33,9 +33,10 @@ case $sanitize in
       exec ctest --test-dir build-tsan --output-on-failure -j "$jobs" "$@"
     fi
     # The session, pipeline, core and stream unit tests, then salvo stream on librdkafka's mock
-    # cluster (the real-broker fault tests run in the plain build: under TSan they take too long).
+    # cluster: hostile messages and the stream tests that work its threads hardest (the whole set and
+    # the real-broker fault tests run in the plain build: under TSan they take too long).
     ctest --test-dir build-tsan --output-on-failure -j "$jobs" -L unit
-    exec ctest --test-dir build-tsan --output-on-failure -R '^kafka_stream(_hostile)?$' ;;
+    exec ctest --test-dir build-tsan --output-on-failure -R '^kafka_stream_(hostile|tsan)$' ;;
   *)
     echo "test.sh: --sanitize takes address or thread" >&2
     exit 2 ;;
