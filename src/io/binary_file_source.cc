@@ -13,6 +13,7 @@
 #include <regex>
 
 #include "core/error.h"
+#include "io/dataset_paths.h"
 
 namespace salvo {
 namespace {
@@ -20,30 +21,14 @@ namespace {
 namespace fs = std::filesystem;
 using json = nlohmann::json;
 
-bool is_hidden(const std::string& name) { return !name.empty() && (name[0] == '.' || name[0] == '_'); }
 bool has_wildcard(const std::string& s) { return s.find_first_of("*?[") != std::string::npos; }
-
-// Spark escapes special characters in partition values as %XX.
-std::string percent_decode(const std::string& s) {
-  std::string out;
-  for (size_t i = 0; i < s.size(); ++i) {
-    if (s[i] == '%' && i + 2 < s.size() && std::isxdigit(static_cast<unsigned char>(s[i + 1])) &&
-        std::isxdigit(static_cast<unsigned char>(s[i + 2]))) {
-      out.push_back(static_cast<char>(std::stoi(s.substr(i + 1, 2), nullptr, 16)));
-      i += 2;
-    } else {
-      out.push_back(s[i]);
-    }
-  }
-  return out;
-}
 
 // One listed file. Size and time come from the listing, as in Spark.
 struct FileEntry {
   fs::path path;
   int64_t length = 0;
   int64_t mtime_us = 0;
-  std::vector<std::pair<std::string, std::optional<std::string>>> partitions;  // key=value folders
+  std::vector<Partition> partitions;  // key=value folders
   json label;
 };
 
@@ -225,15 +210,7 @@ class BinaryFileSource : public RowSource {
         total_ += static_cast<uint64_t>(st.st_size);
       }
       if (!options.recursive) {
-        std::error_code ec;
-        for (const auto& part : fs::relative(f.path.parent_path(), base, ec)) {
-          const std::string folder = part.string();
-          const size_t eq = folder.find('=');
-          if (eq == std::string::npos || eq == 0) continue;
-          std::string value = percent_decode(folder.substr(eq + 1));
-          f.partitions.emplace_back(percent_decode(folder.substr(0, eq)),
-                                    value == "__HIVE_DEFAULT_PARTITION__" ? std::nullopt : std::optional(value));
-        }
+        f.partitions = partitions_of(f.path, base);
       }
       if (label_parent) {
         f.label = f.path.parent_path().filename().string();

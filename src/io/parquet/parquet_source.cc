@@ -10,6 +10,7 @@
 #include "core/cpu.h"
 #include "core/error.h"
 #include "core/utf8.h"
+#include "io/dataset_paths.h"
 #include "io/parquet/parquet_file_reader.h"
 #include "io/parquet/row_group_scheduler.h"
 
@@ -29,48 +30,6 @@ struct InputFile {
   std::vector<std::pair<std::string, std::optional<std::string>>> partitions;
   uint64_t size = 0;
 };
-
-bool is_hidden(const std::string& name) { return !name.empty() && (name[0] == '.' || name[0] == '_'); }
-
-// Spark escapes special characters in partition values as %XX.
-std::string percent_decode(const std::string& s) {
-  std::string out;
-  for (size_t i = 0; i < s.size(); ++i) {
-    if (s[i] == '%' && i + 2 < s.size() && std::isxdigit(static_cast<unsigned char>(s[i + 1])) &&
-        std::isxdigit(static_cast<unsigned char>(s[i + 2]))) {
-      out.push_back(static_cast<char>(std::stoi(s.substr(i + 1, 2), nullptr, 16)));
-      i += 2;
-    } else {
-      out.push_back(s[i]);
-    }
-  }
-  return out;
-}
-
-// `key=value` folders between `root` and the file.
-std::vector<std::pair<std::string, std::optional<std::string>>> partitions_of(const std::filesystem::path& file,
-                                                                             const std::filesystem::path& root) {
-  std::vector<std::pair<std::string, std::optional<std::string>>> partitions;
-  for (const auto& part : std::filesystem::relative(file.parent_path(), root)) {
-    const std::string folder = part.string();
-    const size_t eq = folder.find('=');
-    if (eq == std::string::npos || eq == 0) continue;
-    std::string value = percent_decode(folder.substr(eq + 1));
-    partitions.emplace_back(percent_decode(folder.substr(0, eq)),
-                            value == "__HIVE_DEFAULT_PARTITION__" ? std::nullopt : std::optional(value));
-  }
-  return partitions;
-}
-
-// The folders of a glob pattern before its first wildcard: partition folders are those below.
-std::filesystem::path glob_base(const std::string& pattern) {
-  std::filesystem::path base;
-  for (const auto& part : std::filesystem::path(pattern).parent_path()) {
-    if (part.string().find_first_of("*?[") != std::string::npos) break;
-    base /= part;
-  }
-  return base.empty() ? "." : base;
-}
 
 std::vector<InputFile> list_inputs(const std::string& path) {
   std::vector<InputFile> files;

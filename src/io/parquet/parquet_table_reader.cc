@@ -8,6 +8,7 @@
 #include <filesystem>
 
 #include "core/error.h"
+#include "io/dataset_paths.h"
 #include "io/parquet/parquet_file_reader.h"
 
 namespace salvo {
@@ -45,22 +46,6 @@ struct Plan {
   Conversion conversion = Conversion::kBytes;
   DataType type;
 };
-
-bool is_hidden(const std::string& name) { return !name.empty() && (name[0] == '.' || name[0] == '_'); }
-
-std::string percent_decode(const std::string& s) {
-  std::string out;
-  for (size_t i = 0; i < s.size(); ++i) {
-    if (s[i] == '%' && i + 2 < s.size() && std::isxdigit(static_cast<unsigned char>(s[i + 1])) &&
-        std::isxdigit(static_cast<unsigned char>(s[i + 2]))) {
-      out.push_back(static_cast<char>(std::stoi(s.substr(i + 1, 2), nullptr, 16)));
-      i += 2;
-    } else {
-      out.push_back(s[i]);
-    }
-  }
-  return out;
-}
 
 bool is_text(const parquet::SchemaElement& e) {
   if (e.logical_type && e.logical_type->kind == LogicalKind::kString) return true;
@@ -180,33 +165,6 @@ struct ParquetTableReader::OpenFile {
   std::vector<Plan> plans;     // one per output column
   std::vector<size_t> leaves;  // the leaves read, in the order of the plans that read a leaf
 };
-
-namespace {
-
-std::vector<std::pair<std::string, std::optional<std::string>>> partitions_of(const fs::path& file,
-                                                                              const fs::path& root) {
-  std::vector<std::pair<std::string, std::optional<std::string>>> partitions;
-  for (const auto& part : fs::relative(file.parent_path(), root)) {
-    const std::string folder = part.string();
-    const size_t eq = folder.find('=');
-    if (eq == std::string::npos || eq == 0) continue;
-    std::string value = percent_decode(folder.substr(eq + 1));
-    partitions.emplace_back(percent_decode(folder.substr(0, eq)),
-                            value == "__HIVE_DEFAULT_PARTITION__" ? std::nullopt : std::optional(value));
-  }
-  return partitions;
-}
-
-fs::path glob_base(const std::string& pattern) {
-  fs::path base;
-  for (const auto& part : fs::path(pattern).parent_path()) {
-    if (part.string().find_first_of("*?[") != std::string::npos) break;
-    base /= part;
-  }
-  return base.empty() ? "." : base;
-}
-
-}  // namespace
 
 ParquetTableReader::ParquetTableReader(const std::string& path, const std::vector<std::string>& columns)
     : names_(columns) {
