@@ -166,24 +166,30 @@ class Session::Impl {
       plan(call);
       return future;
     }
-    // Chunks small enough that every thread gets several: a window of a few dozen files must
-    // spread over all cores as a window of thousands of texts does.
+    featurize_in_chunks(call, rows, &Impl::plan);
+    return future;
+  }
+
+  // Runs the featurizer over rows [0, rows) on the featurizer threads, then `next` once every row
+  // is done. Chunks are small enough that every thread gets several: a window of a few dozen files
+  // must spread over all cores as a window of thousands of texts does.
+  void featurize_in_chunks(const std::shared_ptr<Call>& call, size_t rows,
+                           void (Impl::*next)(const std::shared_ptr<Call>&)) {
     const size_t per_chunk = std::clamp<size_t>(rows / (4 * static_cast<size_t>(threads_)), 1, kRowsPerChunk);
     const size_t chunks = (rows + per_chunk - 1) / per_chunk;
     call->pending = chunks;
     for (size_t c = 0; c < chunks; ++c) {
       const size_t begin = c * per_chunk;
       const size_t end = std::min(rows, begin + per_chunk);
-      featurizers_->post([this, call, begin, end](NoState&) {
+      featurizers_->post([this, call, begin, end, next](NoState&) {
         try {
           if (!call->failed) featurize(*call, begin, end);
         } catch (...) {
           call->fail(std::current_exception());
         }
-        if (--call->pending == 0) plan(call);
+        if (--call->pending == 0) (this->*next)(call);
       });
     }
-    return future;
   }
 
   std::shared_ptr<const Model> model_;
@@ -262,21 +268,7 @@ class Session::Impl {
     }
     auto call = std::make_shared<Call>(std::move(request), info(), 0, FeatureKind::kFloat32);
     std::future<Result> future = call->promise.get_future();
-    const size_t per_chunk = std::clamp<size_t>(rows / (4 * static_cast<size_t>(threads_)), 1, kRowsPerChunk);
-    const size_t chunks = (rows + per_chunk - 1) / per_chunk;
-    call->pending = chunks;
-    for (size_t c = 0; c < chunks; ++c) {
-      const size_t begin = c * per_chunk;
-      const size_t end = std::min(rows, begin + per_chunk);
-      featurizers_->post([this, call, begin, end](NoState&) {
-        try {
-          if (!call->failed) featurize(*call, begin, end);
-        } catch (...) {
-          call->fail(std::current_exception());
-        }
-        if (--call->pending == 0) stack_features(call);
-      });
-    }
+    featurize_in_chunks(call, rows, &Impl::stack_features);
     return future;
   }
 
