@@ -10,10 +10,12 @@
 #     --keep     keep the scratch folder (the root) for a look afterwards
 #     --refresh  debootstrap again instead of using the cached root
 #
-# Needs root (or sudo) and about 15 GB of scratch space (SALVO_FRESH_SCRATCH, default /var/tmp).
+# Needs root (or sudo) and about 14 GB of scratch space (SALVO_FRESH_SCRATCH, default /var/tmp), plus
+# about 5 GB in pip's cache when it is empty.
 # Only committed files are checked: the clone is of HEAD. Caches, outside the repository, in
 # SALVO_CACHE (default ~/.cache/salvo): the debootstrap result as debootstrap-bookworm.tar.zst, and
-# the downloads of apt, pip and npm (fresh-downloads/), so repeated runs are faster. The machine's
+# the downloads of apt and npm (fresh-downloads/), so repeated runs are faster; pip's downloads go to
+# the machine's own pip cache (PIP_CACHE_DIR, default ~/.cache/pip). The machine's
 # extra CA certificates (/usr/local/share/ca-certificates, e.g. a TLS-inspecting proxy's) are
 # trusted inside too: they are part of the network, not of the machine being checked.
 set -euo pipefail
@@ -31,7 +33,7 @@ while (($#)); do
 done
 
 if [[ $(id -u) != 0 ]]; then
-  exec sudo --preserve-env=SALVO_CACHE,SALVO_FRESH_SCRATCH,SALVO_FRESH_REPO,DEBIAN_MIRROR "$0" --tests "$tests" \
+  exec sudo --preserve-env=SALVO_CACHE,SALVO_FRESH_SCRATCH,SALVO_FRESH_REPO,DEBIAN_MIRROR,PIP_CACHE_DIR "$0" --tests "$tests" \
     $( ((keep)) && echo --keep) $( ((refresh)) && echo --refresh)
 fi
 
@@ -40,7 +42,8 @@ cache=${SALVO_CACHE:-$HOME/.cache/salvo}
 mirror=${DEBIAN_MIRROR:-http://deb.debian.org/debian}
 tarball=$cache/debootstrap-bookworm.tar.zst
 downloads=$cache/fresh-downloads
-mkdir -p "$cache" "$downloads/apt" "$downloads/pip" "$downloads/npm"
+pip_cache=${PIP_CACHE_DIR:-${XDG_CACHE_HOME:-$HOME/.cache}/pip}
+mkdir -p "$cache" "$downloads/apt" "$downloads/npm"
 
 start=$(date +%s)
 phase_name=""
@@ -64,6 +67,8 @@ for tool in debootstrap zstd git; do
 done
 
 scratch=$(mktemp -d "${SALVO_FRESH_SCRATCH:-/var/tmp}/salvo-fresh.XXXXXX")
+free_gb=$(($(df --output=avail -k "$scratch" | tail -1) / 1024 / 1024))
+echo "check-fresh-machine: $free_gb GB free in $scratch (the check needs about 14 GB there)" >&2
 root=$scratch/root
 mounts=()
 cleanup() {
@@ -133,7 +138,10 @@ mount --make-rslave "$root/dev"
 mount_into "$root/tmp" -t tmpfs tmpfs
 # Download caches only: what is installed still comes fresh from the archives.
 mount_into "$root/var/cache/apt/archives" --bind "$downloads/apt"
-mount_into "$root/root/.cache/pip" --bind "$downloads/pip"
+# pip's cache is the machine's own (the wheels that scripts/test.sh downloads there, or will): one copy of
+# PyTorch's several GB of wheels on the disk, not two.
+mkdir -p "$pip_cache"
+mount_into "$root/root/.cache/pip" --bind "$pip_cache"
 mount_into "$root/root/.npm" --bind "$downloads/npm"
 
 head=$(git -C "$repo" rev-parse HEAD)
