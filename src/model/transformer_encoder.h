@@ -11,6 +11,7 @@
 // model/architectures/.
 #pragma once
 
+#include <array>
 #include <cstddef>
 #include <cstdint>
 #include <filesystem>
@@ -30,12 +31,14 @@ namespace salvo {
 
 class WeightStore;
 
-// The number formats of one layer's four linear products.
+// The number formats of one layer's four linear products, and of its two attention products
+// (f32 or bf16; see packed_attention).
 struct LayerPrecision {
   Precision qkv = Precision::kF32;
   Precision attention_output = Precision::kF32;
   Precision intermediate = Precision::kF32;
   Precision output = Precision::kF32;
+  Precision attention = Precision::kF32;
 };
 
 // Load-time choices.
@@ -52,14 +55,36 @@ struct EncoderOptions {
 // The format each linear product of `layer` runs in when the encoder is asked for `precision`:
 // `precision` everywhere, except that int8 runs the feed-forward output product (whose input, the
 // GELU output, carries the outlier channels real checkpoints have) in bf16, or f32 on a CPU without
-// bf16. Measured on all-MiniLM-L6-v2 and all-mpnet-base-v2 over multilingual text: see
+// bf16; and bf16 runs attention's two products in bf16 too (int8 keeps them in f32). Measured on all-MiniLM-L6-v2 and all-mpnet-base-v2 over multilingual text: see
 // docs/benchmarks.md, "Number formats on real checkpoints", and tools/bench/precision_study.py.
 LayerPrecision layer_precision(Precision precision, int64_t layer, int64_t num_layers);
+
+// The steps of hidden_states that EncoderTimings tells apart.
+enum class EncoderStep {
+  kEmbeddings,       // lookups, their layer norm [and projection]
+  kQkv,              // the query/key/value product
+  kAttention,        // scores, softmax and the value product
+  kAttentionOutput,  // the attention output product with its residual add
+  kAttentionNorm,    // the layer norm after it
+  kIntermediate,     // the first feed-forward product with its activation
+  kOutput,           // the second feed-forward product with its residual add
+  kOutputNorm,       // the layer norm after it
+  kCount,
+};
+const char* encoder_step_name(EncoderStep step);
+
+// Seconds each step of hidden_states took, summed over the calls that were given it (for
+// tools/bench/encoder_bench; a step fused into another counts as part of it).
+struct EncoderTimings {
+  std::array<double, static_cast<size_t>(EncoderStep::kCount)> seconds{};
+};
 
 // Working memory of one thread running a TransformerEncoder, grown to the largest batch it has
 // seen.
 struct EncoderScratch {
   std::vector<float> embeddings, qkv, context, intermediate, hidden, first, head, position_bias;
+  // When set, hidden_states adds the time of each step here.
+  EncoderTimings* timings = nullptr;
 };
 
 // A loaded encoder with its heads. Immutable once loaded: any number of threads may run it at
@@ -124,6 +149,7 @@ class TransformerEncoder {
     PackedLinear intermediate;
     PackedLinear output;
     std::vector<float> output_norm_weight, output_norm_bias;
+    Precision attention = Precision::kF32;  // the format of the two attention products
   };
 
   TransformerEncoder() = default;

@@ -45,8 +45,9 @@ void write_npy(const std::filesystem::path& path, const std::vector<float>& data
 }
 
 // "--plan DEFAULT[,PART[@FIRST[-LAST]]=FORMAT...]": every product in DEFAULT, except the named
-// products (qkv, attention_output, intermediate, output or all) of the named layers. E.g.
-// "int8,output=bf16" or "f32,all@3=int8".
+// products (qkv, attention_output, intermediate, output or all; attention, whose products take f32
+// or bf16) of the named layers. DEFAULT int8 runs attention in f32. E.g. "int8,output=bf16",
+// "f32,all@3=int8" or "bf16,attention=f32".
 std::function<salvo::LayerPrecision(int64_t, int64_t)> parse_plan(const std::string& spec) {
   struct Override {
     std::string part;
@@ -76,13 +77,14 @@ std::function<salvo::LayerPrecision(int64_t, int64_t)> parse_plan(const std::str
     overrides.push_back({part, first, last, salvo::parse_precision(items[i].substr(eq + 1))});
   }
   return [base, overrides](int64_t layer, int64_t) {
-    salvo::LayerPrecision p{base, base, base, base};
+    salvo::LayerPrecision p{base, base, base, base, base == salvo::Precision::kInt8 ? salvo::Precision::kF32 : base};
     for (const Override& o : overrides) {
       if (layer < o.first || layer > o.last) continue;
       if (o.part == "qkv" || o.part == "all") p.qkv = o.precision;
       if (o.part == "attention_output" || o.part == "all") p.attention_output = o.precision;
       if (o.part == "intermediate" || o.part == "all") p.intermediate = o.precision;
       if (o.part == "output" || o.part == "all") p.output = o.precision;
+      if (o.part == "attention") p.attention = o.precision;
     }
     return p;
   };

@@ -4,6 +4,7 @@
 
 #include <algorithm>
 #include <cmath>
+#include <cstring>
 #include <random>
 #include <vector>
 
@@ -12,11 +13,31 @@
 namespace salvo {
 namespace {
 
+// x rounded to the nearest bfloat16 (ties to even), as a float.
+float round_to_bf16(float x) {
+  uint32_t bits;
+  std::memcpy(&bits, &x, sizeof bits);
+  bits = (bits + 0x7FFFu + ((bits >> 16) & 1u)) & 0xFFFF0000u;
+  std::memcpy(&x, &bits, sizeof x);
+  return x;
+}
+
 // Plain per-sequence, per-head attention in double precision.
-// `bias` is empty or a RelativePositionBias table for `max_offset`.
-std::vector<double> reference(const std::vector<float>& qkv, const std::vector<int32_t>& offsets,
+// `bias` is empty or a RelativePositionBias table for `max_offset`. With `bf16_inputs`, the scaled
+// queries, the keys and the values are first rounded to bfloat16, as the bf16 kernel does.
+std::vector<double> reference(std::vector<float> qkv, const std::vector<int32_t>& offsets,
                               int64_t heads, int64_t d, const std::vector<float>& bias = {},
-                              int64_t max_offset = 0) {
+                              int64_t max_offset = 0, bool bf16_inputs = false) {
+  const double scale = 1.0 / std::sqrt(static_cast<double>(d));
+  if (bf16_inputs) {
+    const int64_t hidden = heads * d;
+    for (size_t i = 0; i < qkv.size(); ++i) {
+      const bool query = static_cast<int64_t>(i % (3 * hidden)) < hidden;
+      // The kernel rounds q * scale; dividing back leaves the reference's own scaling exact.
+      qkv[i] = query ? static_cast<float>(round_to_bf16(static_cast<float>(qkv[i] * scale)) / scale)
+                     : round_to_bf16(qkv[i]);
+    }
+  }
   const int64_t hidden = heads * d;
   const int64_t tokens = offsets.back();
   std::vector<double> ctx(tokens * hidden, 0.0);
@@ -33,7 +54,7 @@ std::vector<double> reference(const std::vector<float>& qkv, const std::vector<i
             dot += double{qkv[(begin + i) * 3 * hidden + h * d + c]} *
                    qkv[(begin + j) * 3 * hidden + hidden + h * d + c];
           }
-          s[j] = dot / std::sqrt(static_cast<double>(d));
+          s[j] = dot * scale;
           if (!bias.empty()) s[j] += bias[h * (2 * max_offset + 1) + max_offset + j - i];
           max = std::max(max, s[j]);
         }
@@ -52,7 +73,7 @@ std::vector<double> reference(const std::vector<float>& qkv, const std::vector<i
 }
 
 void check(const std::vector<int32_t>& lengths, int64_t heads, int64_t d, float scale,
-           bool with_bias = false) {
+           bool with_bias = false, Precision precision = Precision::kF32) {
   std::vector<int32_t> offsets = {0};
   for (int32_t len : lengths) offsets.push_back(offsets.back() + len);
   const int64_t tokens = offsets.back();
@@ -71,36 +92,84 @@ void check(const std::vector<int32_t>& lengths, int64_t heads, int64_t d, float 
   const RelativePositionBias table{bias.data(), max_offset};
   std::vector<float> ctx(tokens * hidden, std::nanf(""));
   packed_attention(qkv.data(), offsets.data(), static_cast<int64_t>(lengths.size()), heads, d,
-                   ctx.data(), with_bias ? &table : nullptr);
-  const std::vector<double> want = reference(qkv, offsets, heads, d, bias, max_offset);
+                   ctx.data(), with_bias ? &table : nullptr, precision);
+  // bf16 is held to a reference whose inputs are rounded as the kernel rounds them; what remains
+  // is the probabilities' own rounding, 2^-9 of each (so at most 2^-9 of the largest value; 2^-8
+  // allows for the float32 sums).
+  const bool bf16 = precision == Precision::kBF16 && d % 16 == 0;
+  double largest_value = 0.0;
+  for (int64_t t = 0; t < tokens; ++t) {
+    for (int64_t c = 0; c < hidden; ++c) largest_value = std::max<double>(largest_value, std::abs(qkv[t * 3 * hidden + 2 * hidden + c]));
+  }
+  const std::vector<double> want = reference(qkv, offsets, heads, d, bias, max_offset, bf16);
   double worst = 0.0;
   for (int64_t i = 0; i < tokens * hidden; ++i) {
     ASSERT_TRUE(std::isfinite(ctx[i])) << i;
     worst = std::max(worst, std::abs(ctx[i] - want[i]));
   }
-  EXPECT_LT(worst, 2e-5 * scale) << "heads=" << heads << " d=" << d;
+  EXPECT_LT(worst, bf16 ? largest_value / 256 : 2e-5 * scale) << "heads=" << heads << " d=" << d;
+  if (bf16) {
+    // And the rounding is really there: bf16 is measurably off the float32 result.
+    const std::vector<double> exact = reference(qkv, offsets, heads, d, bias, max_offset);
+    double off = 0.0;
+    for (int64_t i = 0; i < tokens * hidden; ++i) off = std::max(off, std::abs(ctx[i] - exact[i]));
+    EXPECT_GT(off, 1e-5 * scale);
+    EXPECT_LT(off, largest_value / 20);
+  }
 }
 
-TEST(AttentionTest, MixedLengthsMatchReference) {
-  // Lengths around the 64-row query block boundary, single tokens, and a long sequence.
-  check({1, 3, 64, 65, 2, 130}, 4, 16, 1.0f);
+// Every test in float32 and, where the CPU runs it, bf16.
+class AttentionTest : public ::testing::TestWithParam<Precision> {
+ protected:
+  void SetUp() override {
+    if (GetParam() == Precision::kBF16 && !attention_bf16_available()) GTEST_SKIP() << "no AVX512_BF16 here";
+  }
+};
+
+TEST_P(AttentionTest, MixedLengthsMatchReference) {
+  // Lengths around the 64-row query block and the 16-key vector boundaries, single tokens, odd
+  // lengths (a bf16 value pair half empty), and a long sequence.
+  check({1, 3, 64, 65, 2, 130, 15, 16, 17, 31, 33}, 4, 16, 1.0f, false, GetParam());
 }
 
-TEST(AttentionTest, MiniLmHeadShape) { check({5, 128, 7}, 12, 32, 1.0f); }
+TEST_P(AttentionTest, MiniLmHeadShape) { check({5, 128, 7}, 12, 32, 1.0f, false, GetParam()); }
 
-TEST(AttentionTest, PeakedScores) {
+TEST_P(AttentionTest, BertBaseHeadShape) { check({128, 77, 1}, 3, 64, 1.0f, false, GetParam()); }
+
+TEST_P(AttentionTest, HeadSizesBetweenTheKernelsTileWidths) {
+  // 48: three vectors of the head in one tile; 80: four and one; 128: two tiles of four.
+  for (int64_t d : {48, 80, 128}) check({9, 70}, 2, d, 1.0f, false, GetParam());
+}
+
+TEST_P(AttentionTest, HeadSizesTheFusedKernelsDoNotTake) {
+  // Not a multiple of 16: the per-head matrix products, in float32 whatever was asked.
+  check({300}, 1, 8, 1.0f, false, GetParam());
+  check({5, 66}, 3, 24, 1.0f, false, GetParam());
+}
+
+TEST_P(AttentionTest, PeakedScores) {
   // Large activations make the softmax nearly one-hot, where cancellation errors would show.
-  check({33, 9}, 2, 64, 3.0f);
+  check({33, 9}, 2, 64, 3.0f, false, GetParam());
 }
 
-TEST(AttentionTest, SingleSequenceSingleHead) { check({300}, 1, 8, 1.0f); }
-
-TEST(AttentionTest, RelativePositionBiasMatchesReference) {
+TEST_P(AttentionTest, RelativePositionBiasMatchesReference) {
   // Query blocks past the first (65, 130) read the table at their own offsets.
-  check({1, 3, 65, 2, 130}, 4, 16, 1.0f, true);
+  check({1, 3, 65, 2, 130}, 4, 16, 1.0f, true, GetParam());
+  check({1, 3, 65, 2, 130}, 2, 12, 1.0f, true, GetParam());
 }
 
-TEST(AttentionTest, BiasTableTooNarrowIsRefused) {
+INSTANTIATE_TEST_SUITE_P(Formats, AttentionTest, ::testing::Values(Precision::kF32, Precision::kBF16),
+                         [](const ::testing::TestParamInfo<Precision>& info) {
+                           return std::string(precision_name(info.param));
+                         });
+
+TEST(AttentionFormatTest, Int8IsRefused) {
+  std::vector<float> qkv(5 * 3 * 32, 0.1f), ctx(5 * 32);
+  const std::vector<int32_t> offsets = {0, 5};
+  EXPECT_THROW(packed_attention(qkv.data(), offsets.data(), 1, 2, 16, ctx.data(), nullptr, Precision::kInt8), Error);
+}
+
+TEST(AttentionFormatTest, BiasTableTooNarrowIsRefused) {
   std::vector<float> qkv(5 * 3 * 8, 0.1f), ctx(5 * 8), bias(2 * 7, 0.0f);
   const std::vector<int32_t> offsets = {0, 5};
   const RelativePositionBias table{bias.data(), 3};  // offsets up to 3, the sequence needs 4
