@@ -9,7 +9,6 @@
 #include <cstring>
 #include <limits>
 
-
 // Compiled for AVX-512 whatever the build's baseline; packed_attention calls these only after
 // cpu_has_*_kernel() said yes. (Not target_clones: one ISA level, so no IFUNC resolver, which
 // keeps them usable under ThreadSanitizer.)
