@@ -10,8 +10,7 @@
 #     --keep     keep the scratch folder (the root) for a look afterwards
 #     --refresh  debootstrap again instead of using the cached root
 #
-# Needs root (or sudo) and about 14 GB of scratch space (SALVO_FRESH_SCRATCH, default /var/tmp), plus
-# about 5 GB in pip's cache when it is empty.
+# Needs root (or sudo) and about 14 GB of scratch space (SALVO_FRESH_SCRATCH, default /var/tmp).
 # Only committed files are checked: the clone is of HEAD. Caches, outside the repository, in
 # SALVO_CACHE (default ~/.cache/salvo): the debootstrap result as debootstrap-bookworm.tar.zst, and
 # the downloads of apt and npm (fresh-downloads/), so repeated runs are faster; pip's downloads go to
@@ -138,8 +137,8 @@ mount --make-rslave "$root/dev"
 mount_into "$root/tmp" -t tmpfs tmpfs
 # Download caches only: what is installed still comes fresh from the archives.
 mount_into "$root/var/cache/apt/archives" --bind "$downloads/apt"
-# pip's cache is the machine's own (the wheels that scripts/test.sh downloads there, or will): one copy of
-# PyTorch's several GB of wheels on the disk, not two.
+# pip's cache is the machine's own: the wheels pip builds from source distributions (PySpark's) are
+# built once, here or by scripts/test.sh on the machine.
 mkdir -p "$pip_cache"
 mount_into "$root/root/.cache/pip" --bind "$pip_cache"
 mount_into "$root/root/.npm" --bind "$downloads/npm"
