@@ -120,7 +120,7 @@ LayerPrecision layer_precision(Precision precision, int64_t, int64_t) {
   LayerPrecision p{precision, precision, precision, precision, Precision::kF32};
   // bf16 attention costs int8 more than its bound allows on all-mpnet-base-v2 (0.997 -> 0.988
   // minimum cosine on real text), so int8 keeps float32 attention.
-  if (precision == Precision::kBF16) p.attention = Precision::kBF16;
+  if (precision == Precision::kBF16 && attention_bf16_available()) p.attention = Precision::kBF16;
   if (precision == Precision::kInt8) {
     // The feed-forward output product's input (the GELU output) has a few channels tens of times
     // larger than the rest in real checkpoints; one uint8 scale per row then leaves the other

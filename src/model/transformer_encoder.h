@@ -55,8 +55,9 @@ struct EncoderOptions {
 // The format each linear product of `layer` runs in when the encoder is asked for `precision`:
 // `precision` everywhere, except that int8 runs the feed-forward output product (whose input, the
 // GELU output, carries the outlier channels real checkpoints have) in bf16, or f32 on a CPU without
-// bf16; and bf16 runs attention's two products in bf16 too (int8 keeps them in f32). Measured on all-MiniLM-L6-v2 and all-mpnet-base-v2 over multilingual text: see
-// docs/benchmarks.md, "Number formats on real checkpoints", and tools/bench/precision_study.py.
+// bf16; and attention's two products run in bf16 for bf16 (int8 keeps them in f32). Measured on
+// all-MiniLM-L6-v2 and all-mpnet-base-v2 over multilingual text: see docs/benchmarks.md, "Number
+// formats on real checkpoints", and tools/bench/precision_study.py.
 LayerPrecision layer_precision(Precision precision, int64_t layer, int64_t num_layers);
 
 // The steps of hidden_states that EncoderTimings tells apart.
