@@ -409,27 +409,34 @@ struct PackedLinear::Impl {
     }
   }
 
-  // bf16 / int8 on many rows: each OpenMP thread takes blocks of rows and converts, multiplies
-  // (oneDNN runs single-threaded inside a parallel region) and scales them itself. A forward()
-  // is then one parallel region instead of three (convert, matmul, epilogue), which matters on
-  // a loaded machine where each region start waits for a descheduled thread, and each block's
-  // activations and outputs are still in cache when the next pass reads them.
+  // bf16 / int8 on more than a few rows: each OpenMP thread takes blocks of rows and converts,
+  // multiplies (oneDNN runs single-threaded inside a parallel region) and scales them itself. A
+  // forward() is then one parallel region instead of three (convert, matmul, epilogue), which
+  // matters on a loaded machine where each region start waits for a descheduled thread, and on
+  // one short sequence, where the team otherwise sleeps and wakes around every pass (int8's
+  // single-sequence latency went from about 6 to 3 ms on MiniLM); each block's activations and
+  // outputs are still in cache when the next pass reads them. Blocks are m / threads rows, within
+  // [kMinRowBlock, kRowBlock].
   static constexpr int64_t kRowBlock = 256;
+  static constexpr int64_t kMinRowBlock = 32;
 
   bool use_row_blocks(int64_t m) const {
-    return precision != Precision::kF32 && m >= 2 * kRowBlock && !omp_in_parallel() &&
+    return precision != Precision::kF32 && m >= 2 * kMinRowBlock && !omp_in_parallel() &&
            omp_get_max_threads() > 1;
   }
 
   void forward_row_blocks(const float* x, int64_t m, float* y) const {
-    const int64_t blocks = (m + kRowBlock - 1) / kRowBlock;
+    const int64_t threads = omp_get_max_threads();
+    const int64_t row_block =
+        std::clamp<int64_t>((m + threads - 1) / threads, kMinRowBlock, kRowBlock);
+    const int64_t blocks = (m + row_block - 1) / row_block;
     std::exception_ptr error;
     // Dynamic, so a thread the OS preempts leaves its remaining blocks to the others.
 #pragma omp parallel for schedule(dynamic, 1)
     for (int64_t block = 0; block < blocks; ++block) {
-      const int64_t begin = block * kRowBlock;
+      const int64_t begin = block * row_block;
       try {
-        forward_onednn(x + begin * k, std::min(kRowBlock, m - begin), y + begin * n);
+        forward_onednn(x + begin * k, std::min(row_block, m - begin), y + begin * n);
       } catch (...) {
 #pragma omp critical(salvo_packed_linear_error)
         if (!error) error = std::current_exception();
