@@ -124,6 +124,12 @@ PartFolderSink::PartFolderSink(const fs::path& folder, const Schema& schema, Par
       if (!fs::exists(stale, ec)) break;
       fs::remove(stale, ec);
     }
+    // Nor is what a killed writer of this shard left half written (each writer names its temporary
+    // apart, so a new one never reuses it). The lock says no writer of this shard is alive.
+    for (const auto& entry : fs::directory_iterator(folder_, ec)) {
+      const std::string name = entry.path().filename().string();
+      if (name.starts_with(shard_part_prefix()) && name.ends_with(".partial")) fs::remove(entry.path(), ec);
+    }
     for (const auto& p : parts_) {
       if (!fs::exists(folder_ / p, ec)) {
         throw Error(ErrorCode::kIo, "part " + (folder_ / p).string() + " is in the manifest but missing; "
@@ -143,20 +149,23 @@ PartFolderSink::~PartFolderSink() {
 }
 
 std::string PartFolderSink::part_name(size_t part) const {
-  std::string name = "part-";
-  if (options_.shard_count > 1) name += padded(options_.shard_index) + "-of-" + padded(options_.shard_count) + "-";
-  return name + padded(part) + "." + options_.format;
+  return shard_part_prefix() + padded(part) + "." + options_.format;
 }
 
 fs::path PartFolderSink::manifest_path(uint32_t shard) const {
   return folder_ / part_manifest_name(shard, options_.shard_count);
 }
 
+std::string PartFolderSink::shard_part_prefix() const {
+  // A single job owns the whole folder; a shard owns only its own parts.
+  if (options_.shard_count <= 1) return "part-";
+  return "part-" + padded(options_.shard_index) + "-of-" + padded(options_.shard_count) + "-";
+}
+
 void PartFolderSink::remove_shard_files() {
   // A single job owns the whole folder; a shard owns only its own parts and manifest.
   const bool sharded = options_.shard_count > 1;
-  const std::string prefix =
-      sharded ? "part-" + padded(options_.shard_index) + "-of-" + padded(options_.shard_count) + "-" : "part-";
+  const std::string prefix = shard_part_prefix();
   const std::string manifest = part_manifest_name(options_.shard_index, options_.shard_count);
   std::error_code ec;
   for (const auto& entry : fs::directory_iterator(folder_, ec)) {

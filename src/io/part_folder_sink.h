@@ -55,6 +55,8 @@ class PartFolderSink : public RowSink {
 
  private:
   std::string part_name(size_t part) const;
+  // What every part file name of this job's shard starts with.
+  std::string shard_part_prefix() const;
   std::filesystem::path manifest_path(uint32_t shard) const;
   void open_part();
   void commit_part();

@@ -4,6 +4,8 @@
 #include <gtest/gtest.h>
 #include <unistd.h>
 
+#include <fstream>
+
 #include "io/row_sink.h"
 #include "io/test_batches.h"
 #include "io/test_files.h"
@@ -82,6 +84,47 @@ TEST(OutputFileTest, OneJobAtATimeWritesAShardOfAFolder) {
     a.finish();
   }
   PartFolderSink d(folder, embed_schema(2), options);  // the lock went with its holder
+}
+
+TEST(OutputFileTest, ResumeRemovesWhatAKilledWriterLeftHalfWritten) {
+  ScratchDir dir;
+  std::vector<testing::EmbedRow> rows;
+  for (int i = 0; i < 6; ++i) rows.push_back({i, {1.f, 2.f}, ""});
+  PartFolderOptions options;
+  options.part_rows = 4;
+  options.job = "{}";
+  options.resume = true;
+  auto run_until_killed = [&](const std::filesystem::path& folder, const PartFolderOptions& o) {
+    PartFolderSink writer(folder, embed_schema(2), o);
+    writer.write(embed_batch(2, rows));  // one part of 4 rows committed, 2 rows in the next
+  };
+
+  // One job: a kill -9 while it wrote its second part leaves that part's temporary behind.
+  const std::filesystem::path folder = dir / "out";
+  run_until_killed(folder, options);
+  const std::filesystem::path orphan = folder / "part-00001.jsonl.4242.00000000deadbeef.partial";
+  std::ofstream(orphan) << "{\"half\": ";
+  {
+    PartFolderSink resumed(folder, embed_schema(2), options);
+    EXPECT_FALSE(std::filesystem::exists(orphan)) << "the half-written part of a killed writer was kept";
+  }
+
+  // Shards: shard 0 resuming removes only its own, never the temporary of shard 1, which may be
+  // writing at that moment.
+  const std::filesystem::path sharded = dir / "sharded";
+  PartFolderOptions shard0 = options;
+  shard0.shard_count = 2;
+  shard0.shard_index = 0;
+  run_until_killed(sharded, shard0);
+  const std::filesystem::path own = sharded / "part-00000-of-00002-00001.jsonl.7.0000000000000001.partial";
+  const std::filesystem::path other = sharded / "part-00001-of-00002-00000.jsonl.9.0000000000000002.partial";
+  std::ofstream(own) << "{";
+  std::ofstream(other) << "{";
+  {
+    PartFolderSink resumed(sharded, embed_schema(2), shard0);
+    EXPECT_FALSE(std::filesystem::exists(own));
+    EXPECT_TRUE(std::filesystem::exists(other)) << "shard 0 removed shard 1's file";
+  }
 }
 
 }  // namespace
