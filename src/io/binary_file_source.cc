@@ -21,7 +21,6 @@ namespace {
 namespace fs = std::filesystem;
 using json = nlohmann::json;
 
-bool has_wildcard(const std::string& s) { return s.find_first_of("*?[") != std::string::npos; }
 
 // One listed file. Size and time come from the listing, as in Spark.
 struct FileEntry {

@@ -6,6 +6,8 @@ namespace salvo {
 
 bool is_hidden(const std::string& name) { return !name.empty() && (name[0] == '.' || name[0] == '_'); }
 
+bool has_wildcard(const std::string& path) { return path.find_first_of("*?[") != std::string::npos; }
+
 std::string percent_decode(const std::string& s) {
   std::string out;
   for (size_t i = 0; i < s.size(); ++i) {
@@ -37,7 +39,7 @@ std::vector<Partition> partitions_of(const std::filesystem::path& file, const st
 std::filesystem::path glob_base(const std::string& pattern) {
   std::filesystem::path base;
   for (const auto& part : std::filesystem::path(pattern).parent_path()) {
-    if (part.string().find_first_of("*?[") != std::string::npos) break;
+    if (has_wildcard(part.string())) break;
     base /= part;
   }
   return base.empty() ? "." : base;

@@ -17,6 +17,9 @@ using Partition = std::pair<std::string, std::optional<std::string>>;
 // Files and folders whose name starts with '.' or '_' (_SUCCESS, _temporary, .crc) are not data.
 bool is_hidden(const std::string& name);
 
+// Whether a path is a glob pattern (holds *, ? or [).
+bool has_wildcard(const std::string& path);
+
 // Spark escapes special characters in partition values as %XX.
 std::string percent_decode(const std::string& s);
 

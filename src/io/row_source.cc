@@ -8,6 +8,7 @@
 #include "core/utf8.h"
 #include "io/binary_file_source.h"
 #include "io/csv.h"
+#include "io/dataset_paths.h"
 #include "io/json_rows.h"
 #include "io/parquet/parquet_source.h"
 #include "io/record_reader.h"
@@ -248,7 +249,7 @@ std::unique_ptr<RowSource> open_row_source(const std::filesystem::path& path, co
   } else {
     const std::string ext = lower(path.extension().string());
     source = open_whole_source(path, fields, limits);  // a .jsonl/.csv/.tfrecord file (not a folder)
-    if (!source && (ext == ".parquet" || name.find_first_of("*?[") != std::string::npos ||
+    if (!source && (ext == ".parquet" || has_wildcard(name) ||
                     std::filesystem::is_directory(path))) {
       return open_parquet_source(name, fields, limits, slice);
     }

@@ -10,6 +10,7 @@
 
 #include "core/error.h"
 #include "core/json_text.h"
+#include "io/dataset_paths.h"
 #include "io/parquet/parquet_table_reader.h"
 #include "io/row_source.h"
 #include "windows/time_spec.h"
@@ -333,7 +334,7 @@ std::unique_ptr<TableSource> open_table_source(const std::string& path, const st
   const std::filesystem::path p(path);
   std::string ext = lower(p.extension().string());
   if (ext == ".gz" || ext == ".zz") ext = lower(p.stem().extension().string());
-  if (ext == ".parquet" || path.find_first_of("*?[") != std::string::npos || std::filesystem::is_directory(p)) {
+  if (ext == ".parquet" || has_wildcard(path) || std::filesystem::is_directory(p)) {
     if (!options.column_types.empty()) {
       throw Error(ErrorCode::kInvalidArgument,
                   "--column-types applies to CSV and JSONL input; Parquet columns have their own types");

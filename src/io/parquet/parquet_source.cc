@@ -34,7 +34,7 @@ struct InputFile {
 std::vector<InputFile> list_inputs(const std::string& path) {
   std::vector<InputFile> files;
   namespace fs = std::filesystem;
-  if (path.find_first_of("*?[") != std::string::npos) {
+  if (has_wildcard(path)) {
     glob_t matches{};
     const int rc = ::glob(path.c_str(), 0, nullptr, &matches);
     if (rc != 0 && rc != GLOB_NOMATCH) {

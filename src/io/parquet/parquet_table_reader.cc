@@ -168,7 +168,7 @@ struct ParquetTableReader::OpenFile {
 
 ParquetTableReader::ParquetTableReader(const std::string& path, const std::vector<std::string>& columns)
     : names_(columns) {
-  if (path.find_first_of("*?[") != std::string::npos) {
+  if (has_wildcard(path)) {
     glob_t matches{};
     const int rc = ::glob(path.c_str(), 0, nullptr, &matches);
     if (rc != 0 && rc != GLOB_NOMATCH) {
