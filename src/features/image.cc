@@ -8,12 +8,16 @@
 #include <png.h>
 #include <webp/decode.h>
 #include <webp/demux.h>
+#include <immintrin.h>
 
 #include <algorithm>
+#include <array>
 #include <cmath>
 #include <csetjmp>
 #include <cstring>
+#include <tuple>
 
+#include "kernels/vec_math.h"  // SALVO_TARGET_CLONES
 #include "salvo/error.h"
 
 namespace salvo::image {
@@ -95,16 +99,13 @@ std::string decode_jpeg(std::string_view bytes, RgbImage* out) {
   out->width = static_cast<int>(cinfo.output_width);
   out->height = static_cast<int>(cinfo.output_height);
   out->pixels.resize(static_cast<size_t>(out->width) * out->height * 3);
-  row.resize(static_cast<size_t>(cinfo.output_width) * cinfo.output_components);
+  if (cmyk) row.resize(static_cast<size_t>(cinfo.output_width) * cinfo.output_components);
   while (cinfo.output_scanline < cinfo.output_height) {
     const size_t y = cinfo.output_scanline;
-    JSAMPROW rows[1] = {row.data()};
-    jpeg_read_scanlines(&cinfo, rows, 1);
     uint8_t* dst = out->pixels.data() + y * out->width * 3;
-    if (!cmyk) {
-      std::memcpy(dst, row.data(), static_cast<size_t>(out->width) * 3);
-      continue;
-    }
+    JSAMPROW rows[1] = {cmyk ? row.data() : dst};  // RGB rows are decoded in place
+    jpeg_read_scanlines(&cinfo, rows, 1);
+    if (!cmyk) continue;
     // Adobe's inverted CMYK, as Pillow reads it ("CMYK;I") and converts it to RGB.
     for (int x = 0; x < out->width; ++x) {
       const int k = row[x * 4 + 3];
@@ -394,47 +395,159 @@ inline uint8_t clip8(int32_t sum) {
   return static_cast<uint8_t>(v < 0 ? 0 : v > 255 ? 255 : v);
 }
 
-RgbImage resize_horizontal(const RgbImage& in, int width) {
-  const Taps taps = triangle_taps(in.width, width);
-  RgbImage out{width, in.height, std::vector<uint8_t>(static_cast<size_t>(width) * in.height * 3)};
-  for (int y = 0; y < in.height; ++y) {
-    const uint8_t* src = in.pixels.data() + static_cast<size_t>(y) * in.width * 3;
-    uint8_t* dst = out.pixels.data() + static_cast<size_t>(y) * width * 3;
-    for (int o = 0; o < width; ++o) {
-      const int32_t* k = taps.weights.data() + static_cast<size_t>(o) * taps.ksize;
-      const uint8_t* p = src + static_cast<size_t>(taps.first[o]) * 3;
-      int32_t r = 1 << (kPrecisionBits - 1), g = r, b = r;
-      for (int i = 0; i < taps.count[o]; ++i) {
-        r += p[i * 3] * k[i];
-        g += p[i * 3 + 1] * k[i];
-        b += p[i * 3 + 2] * k[i];
-      }
-      dst[o * 3] = clip8(r);
-      dst[o * 3 + 1] = clip8(g);
-      dst[o * 3 + 2] = clip8(b);
+// The horizontal pass's weights laid out for four taps at a time: for each output position,
+// groups of 16 lanes (tap i's weight for R, G and B, then a 0 for the lane a fourth byte lands in).
+struct WideTaps {
+  int groups = 0;                // four-tap groups per output position
+  std::vector<int32_t> weights;  // out_size * groups * 16
+};
+
+WideTaps widen(const Taps& taps) {
+  WideTaps wide;
+  wide.groups = (taps.ksize + 3) / 4;
+  const size_t out_size = taps.first.size();
+  wide.weights.assign(out_size * wide.groups * 16, 0);
+  for (size_t o = 0; o < out_size; ++o) {
+    for (int i = 0; i < taps.count[o]; ++i) {
+      int32_t* lane = wide.weights.data() + (o * wide.groups + i / 4) * 16 + (i % 4) * 4;
+      lane[0] = lane[1] = lane[2] = taps.weights[o * taps.ksize + i];
+    }
+  }
+  return wide;
+}
+
+void horizontal_row_scalar(const uint8_t* src, const Taps& taps, int o, uint8_t* dst) {
+  const int32_t* k = taps.weights.data() + static_cast<size_t>(o) * taps.ksize;
+  const uint8_t* p = src + static_cast<size_t>(taps.first[o]) * 3;
+  int32_t r = 1 << (kPrecisionBits - 1), g = r, b = r;
+  for (int i = 0; i < taps.count[o]; ++i) {
+    r += p[i * 3] * k[i];
+    g += p[i * 3 + 1] * k[i];
+    b += p[i * 3 + 2] * k[i];
+  }
+  dst[0] = clip8(r);
+  dst[1] = clip8(g);
+  dst[2] = clip8(b);
+}
+
+// Four taps at a time: their 12 bytes are loaded as 16, spread to R G B 0 lanes, widened to 32
+// bits and multiplied by their weights. The sums are the scalar loop's in another order, so the
+// pixels are exact. A load that would pass `src_end` (the image's last byte) takes the scalar loop.
+// gcc 12 warns inside its own intrinsics headers here (their "undefined" pass-through operands).
+#pragma GCC diagnostic push
+#pragma GCC diagnostic ignored "-Wmaybe-uninitialized"
+__attribute__((target("avx512f,avx512bw,avx512vl,avx512dq")))
+void horizontal_row_avx512(const uint8_t* src, const uint8_t* src_end, const Taps& taps, const WideTaps& wide,
+                           int begin, int end, uint8_t* dst) {
+  const __m128i spread = _mm_setr_epi8(0, 1, 2, -1, 3, 4, 5, -1, 6, 7, 8, -1, 9, 10, 11, -1);
+  for (int o = begin; o < end; ++o, dst += 3) {
+    const uint8_t* p = src + static_cast<size_t>(taps.first[o]) * 3;
+    const int groups = (taps.count[o] + 3) / 4;
+    if (p + (groups - 1) * 12 + 16 > src_end) {
+      horizontal_row_scalar(src, taps, o, dst);
+      continue;
+    }
+    const int32_t* k = wide.weights.data() + static_cast<size_t>(o) * wide.groups * 16;
+    __m512i sum = _mm512_setzero_si512();
+    for (int i = 0; i < groups; ++i) {
+      const __m128i bytes = _mm_loadu_si128(reinterpret_cast<const __m128i*>(p + i * 12));
+      const __m512i lanes = _mm512_cvtepu8_epi32(_mm_shuffle_epi8(bytes, spread));
+      sum = _mm512_add_epi32(sum, _mm512_mullo_epi32(lanes, _mm512_loadu_si512(k + i * 16)));
+    }
+    const __m128i rgb = _mm_add_epi32(
+        _mm_add_epi32(_mm512_castsi512_si128(sum), _mm512_extracti32x4_epi32(sum, 1)),
+        _mm_add_epi32(_mm512_extracti32x4_epi32(sum, 2), _mm512_extracti32x4_epi32(sum, 3)));
+    const int32_t half = 1 << (kPrecisionBits - 1);
+    dst[0] = clip8(half + _mm_cvtsi128_si32(rgb));
+    dst[1] = clip8(half + _mm_extract_epi32(rgb, 1));
+    dst[2] = clip8(half + _mm_extract_epi32(rgb, 2));
+  }
+}
+#pragma GCC diagnostic pop
+
+// Output columns [begin, end) of one row's horizontal pass, written from dst[0].
+void horizontal_row(const uint8_t* src, const uint8_t* src_end, const Taps& taps, const WideTaps* wide, int begin,
+                    int end, uint8_t* dst) {
+  if (wide != nullptr) {
+    horizontal_row_avx512(src, src_end, taps, *wide, begin, end, dst);
+    return;
+  }
+  for (int o = begin; o < end; ++o, dst += 3) horizontal_row_scalar(src, taps, o, dst);
+}
+
+// One output row of the vertical pass: the weighted sum of `count` rows `stride` bytes apart.
+SALVO_TARGET_CLONES
+void vertical_row(const uint8_t* rows, size_t stride, const int32_t* k, int count, size_t width,
+                  int32_t* sums, uint8_t* dst) {
+  for (size_t x = 0; x < width; ++x) sums[x] = 1 << (kPrecisionBits - 1);
+  for (int i = 0; i < count; ++i) {
+    const uint8_t* row = rows + i * stride;
+    const int32_t w = k[i];
+    for (size_t x = 0; x < width; ++x) sums[x] += row[x] * w;
+  }
+  for (size_t x = 0; x < width; ++x) dst[x] = clip8(sums[x]);
+}
+
+// Buffers a thread keeps between images: the intermediate rows and the vertical pass's sums.
+struct ResizeScratch {
+  std::vector<uint8_t> rows;
+  std::vector<int32_t> sums;
+};
+
+// The window [left, left + out_width) x [top, top + out_height) of Pillow's bilinear resize of
+// `in` to width x height. Only the input rows that the window's rows reach are resized
+// horizontally, and only the window's columns: the pixels are those of the whole resize, which
+// computes each output pixel from its own taps alone.
+RgbImage resize_window(const RgbImage& in, int width, int height, int left, int top, int out_width,
+                       int out_height) {
+  if (width < 1 || height < 1) throw Error(ErrorCode::kInvalidArgument, "resize to an empty image");
+  thread_local ResizeScratch scratch;
+  const size_t out_stride = static_cast<size_t>(out_width) * 3;
+  const bool vertical = height != in.height;
+  Taps vtaps;
+  int row_begin = top, row_end = top + out_height;  // input rows the vertical pass reads
+  if (vertical) {
+    vtaps = triangle_taps(in.height, height);
+    row_begin = vtaps.first[top];
+    row_end = row_begin;
+    for (int o = top; o < top + out_height; ++o) row_end = std::max(row_end, vtaps.first[o] + vtaps.count[o]);
+  }
+  RgbImage out{out_width, out_height, {}};
+  out.pixels.resize(out_stride * out_height);
+  // The horizontal pass writes straight into the output when no vertical pass follows.
+  uint8_t* rows = out.pixels.data();
+  if (vertical) {
+    scratch.rows.resize(out_stride * (row_end - row_begin));
+    rows = scratch.rows.data();
+  }
+  const size_t in_stride = static_cast<size_t>(in.width) * 3;
+  if (width != in.width) {
+    const Taps htaps = triangle_taps(in.width, width);
+    static const bool avx512 = __builtin_cpu_supports("avx512bw") && __builtin_cpu_supports("avx512dq");
+    const WideTaps wide = avx512 ? widen(htaps) : WideTaps{};
+    const uint8_t* end = in.pixels.data() + in.pixels.size();
+    for (int y = row_begin; y < row_end; ++y) {
+      horizontal_row(in.pixels.data() + y * in_stride, end, htaps, avx512 ? &wide : nullptr, left, left + out_width,
+                     rows + (y - row_begin) * out_stride);
+    }
+  } else {
+    for (int y = row_begin; y < row_end; ++y) {
+      std::memcpy(rows + (y - row_begin) * out_stride, in.pixels.data() + y * in_stride + left * 3, out_stride);
+    }
+  }
+  if (vertical) {
+    scratch.sums.resize(out_stride);
+    for (int o = top; o < top + out_height; ++o) {
+      vertical_row(rows + (vtaps.first[o] - row_begin) * out_stride, out_stride,
+                   vtaps.weights.data() + static_cast<size_t>(o) * vtaps.ksize, vtaps.count[o], out_stride,
+                   scratch.sums.data(), out.pixels.data() + (o - top) * out_stride);
     }
   }
   return out;
 }
 
-RgbImage resize_vertical(const RgbImage& in, int height) {
-  const Taps taps = triangle_taps(in.height, height);
-  const size_t stride = static_cast<size_t>(in.width) * 3;
-  RgbImage out{in.width, height, std::vector<uint8_t>(stride * height)};
-  std::vector<int32_t> sums(stride);
-  for (int o = 0; o < height; ++o) {
-    const int32_t* k = taps.weights.data() + static_cast<size_t>(o) * taps.ksize;
-    std::fill(sums.begin(), sums.end(), 1 << (kPrecisionBits - 1));
-    for (int i = 0; i < taps.count[o]; ++i) {
-      const uint8_t* row = in.pixels.data() + static_cast<size_t>(taps.first[o] + i) * stride;
-      const int32_t w = k[i];
-      for (size_t x = 0; x < stride; ++x) sums[x] += row[x] * w;
-    }
-    uint8_t* dst = out.pixels.data() + static_cast<size_t>(o) * stride;
-    for (size_t x = 0; x < stride; ++x) dst[x] = clip8(sums[x]);
-  }
-  return out;
-}
+// Python's round() of (outer - inner) / 2: half to even, as nearbyint rounds in the default mode.
+int centred_offset(int outer, int inner) { return static_cast<int>(std::nearbyint((outer - inner) / 2.0)); }
 
 class ImageFeaturizer : public Featurizer {
  public:
@@ -444,6 +557,9 @@ class ImageFeaturizer : public Featurizer {
     if (options.mean.size() != 3 || options.std.size() != 3) bad("--mean and --std take three values (R,G,B)");
     for (float s : options.std) {
       if (!(s > 0)) bad("--std values must be positive");
+    }
+    for (int c = 0; c < 3; ++c) {
+      for (int v = 0; v < 256; ++v) levels_[c][v] = (static_cast<float>(v) / 255.0f - options.mean[c]) / options.std[c];
     }
   }
 
@@ -458,33 +574,46 @@ class ImageFeaturizer : public Featurizer {
   }
 
   std::string featurize(std::string_view input, Features* out) const override {
-    RgbImage img;
-    std::string error = decode_image(input, &img);
+    // The decoded image lives in a buffer this thread keeps, so a large one costs no fresh pages.
+    thread_local RgbImage decoded;
+    std::string error = decode_image(input, &decoded);
     if (!error.empty()) return error;
-    if (options_.resize > 0) {
-      const auto [w, h] = resized_size(img.width, img.height, options_.resize);
-      if (w != img.width || h != img.height) img = resize_bilinear(img, w, h);
+    const RgbImage* img = &decoded;
+    RgbImage changed;
+    int width = decoded.width, height = decoded.height;
+    if (options_.resize > 0) std::tie(width, height) = resized_size(decoded.width, decoded.height, options_.resize);
+    const int crop_width = options_.crop > 0 ? options_.crop : width;
+    const int crop_height = options_.crop > 0 ? options_.crop : height;
+    if (width != decoded.width || height != decoded.height) {
+      changed = resize_and_crop(decoded, width, height, crop_width, crop_height);
+      img = &changed;
+    } else if (crop_width != width || crop_height != height) {
+      changed = center_crop(decoded, crop_width, crop_height);
+      img = &changed;
     }
-    if (options_.crop > 0) img = center_crop(img, options_.crop, options_.crop);
-    const size_t plane = static_cast<size_t>(img.width) * img.height;
+    const size_t plane = static_cast<size_t>(img->width) * img->height;
     if (options_.raw) {
-      out->bytes = std::move(img.pixels);
-      out->shape = {img.height, img.width, 3};
+      out->bytes.assign(img->pixels.begin(), img->pixels.end());
+      out->shape = {img->height, img->width, 3};
       return "";
     }
-    // ToTensor (/255 in float32) then Normalize ((x - mean) / std in float32), channels first.
+    // ToTensor then Normalize, channels first, by table: each of a channel's 256 levels was
+    // computed once as they compute it.
     out->values.resize(plane * 3);
+    const uint8_t* pixels = img->pixels.data();
     for (int c = 0; c < 3; ++c) {
-      const float mean = options_.mean[c], std = options_.std[c];
+      const float* level = levels_[c].data();
       float* dst = out->values.data() + c * plane;
-      for (size_t i = 0; i < plane; ++i) dst[i] = (static_cast<float>(img.pixels[i * 3 + c]) / 255.0f - mean) / std;
+      for (size_t i = 0; i < plane; ++i) dst[i] = level[pixels[i * 3 + c]];
     }
-    out->shape = {3, img.height, img.width};
+    out->shape = {3, img->height, img->width};
     return "";
   }
 
  private:
   ImageOptions options_;
+  // ToTensor (/255 in float32) then Normalize ((x - mean) / std in float32) of each level, per channel.
+  std::array<std::array<float, 256>, 3> levels_{};
 };
 
 }  // namespace
@@ -535,10 +664,15 @@ RgbImage apply_orientation(const RgbImage& in, int orientation) {
 }
 
 RgbImage resize_bilinear(const RgbImage& in, int width, int height) {
-  if (width < 1 || height < 1) throw Error(ErrorCode::kInvalidArgument, "resize to an empty image");
-  RgbImage out = width != in.width ? resize_horizontal(in, width) : in;
-  if (height != in.height) out = resize_vertical(out, height);
-  return out;
+  return resize_window(in, width, height, 0, 0, width, height);
+}
+
+RgbImage resize_and_crop(const RgbImage& in, int width, int height, int crop_width, int crop_height) {
+  if (crop_width > width || crop_height > height) {
+    return center_crop(resize_bilinear(in, width, height), crop_width, crop_height);
+  }
+  return resize_window(in, width, height, centred_offset(width, crop_width), centred_offset(height, crop_height),
+                       crop_width, crop_height);
 }
 
 std::pair<int, int> resized_size(int width, int height, int size) {
@@ -553,9 +687,8 @@ RgbImage center_crop(const RgbImage& in, int width, int height) {
   const int pad_left = width > in.width ? (width - in.width) / 2 : 0;
   const int pad_top = height > in.height ? (height - in.height) / 2 : 0;
   const int pw = std::max(in.width, width), ph = std::max(in.height, height);
-  // Python's round(): half to even, as nearbyint rounds in the default mode.
-  const int top = static_cast<int>(std::nearbyint((ph - height) / 2.0));
-  const int left = static_cast<int>(std::nearbyint((pw - width) / 2.0));
+  const int top = centred_offset(ph, height);
+  const int left = centred_offset(pw, width);
   RgbImage out{width, height, std::vector<uint8_t>(static_cast<size_t>(width) * height * 3, 0)};
   for (int y = 0; y < height; ++y) {
     const int sy = y + top - pad_top;

@@ -35,6 +35,10 @@ RgbImage apply_orientation(const RgbImage& in, int orientation);
 // grows with the reduction (antialiasing), in 22-bit fixed point, horizontal pass first.
 RgbImage resize_bilinear(const RgbImage& in, int width, int height);
 
+// center_crop(resize_bilinear(in, width, height), crop_width, crop_height), pixel for pixel, without
+// resizing what the crop drops.
+RgbImage resize_and_crop(const RgbImage& in, int width, int height, int crop_width, int crop_height);
+
 // torchvision's Resize(size) output size: the shorter side becomes `size`, the longer one
 // int(size * long / short).
 std::pair<int, int> resized_size(int width, int height, int size);

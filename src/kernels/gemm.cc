@@ -1,6 +1,7 @@
 #include "kernels/gemm.h"
 
-#include <cblas.h>
+#include <cblas.h>  // types and constants only: OpenBLAS itself is loaded on first use
+#include <dlfcn.h>
 #include <omp.h>
 
 #include <algorithm>
@@ -24,12 +25,30 @@ using dnnl::memory;
 using Tag = memory::format_tag;
 using DataType = memory::data_type;
 
-// OpenBLAS (Debian's pthread build) keeps its own thread pool; with OpenMP callers both pools
-// would spin on the same cores. salvo pins OpenBLAS to one thread and splits rows across OpenMP
+// OpenBLAS, the comparison backend (--gemm openblas), is loaded when a model first asks for it
+// rather than linked: Debian's pthread build starts a thread pool as it loads, and those threads
+// spin for about 0.1 s of CPU each before they sleep, a cost every salvo process (and every
+// Python worker importing salvo) paid at start-up. With OpenMP callers the two pools would also
+// spin on the same cores, so salvo pins OpenBLAS to one thread and splits rows across OpenMP
 // threads itself, which gemm_bench measured faster than OpenBLAS's own threading anyway.
-void pin_openblas_to_one_thread() {
-  static std::once_flag once;
-  std::call_once(once, [] { openblas_set_num_threads(1); });
+using SgemmFn = decltype(&cblas_sgemm);
+
+SgemmFn openblas_sgemm() {
+  static const SgemmFn sgemm = [] {
+    void* lib = dlopen("libopenblas.so.0", RTLD_NOW | RTLD_LOCAL);
+    if (lib == nullptr) {
+      throw Error(ErrorCode::kBackend, std::string("the OpenBLAS backend cannot load libopenblas.so.0 "
+                                                   "(Debian's libopenblas0): ") + dlerror());
+    }
+    auto set_threads = reinterpret_cast<void (*)(int)>(dlsym(lib, "openblas_set_num_threads"));
+    auto fn = reinterpret_cast<SgemmFn>(dlsym(lib, "cblas_sgemm"));
+    if (set_threads == nullptr || fn == nullptr) {
+      throw Error(ErrorCode::kBackend, "libopenblas.so.0 lacks cblas_sgemm or openblas_set_num_threads");
+    }
+    set_threads(1);
+    return fn;
+  }();
+  return sgemm;
 }
 
 // What a thread_scratchpad holds; each slot is a separate buffer.
@@ -447,6 +466,7 @@ struct PackedLinear::Impl {
 
   void forward_openblas(const float* x, int64_t m, float* y) const {
     // Rows are split across the OpenMP threads; each slice is one single-threaded sgemm.
+    const SgemmFn sgemm = openblas_sgemm();
     const int threads = omp_in_parallel() ? 1 : std::max(1, omp_get_max_threads());
     const int64_t chunk = std::max<int64_t>(1, (m + threads - 1) / threads);
 #pragma omp parallel for num_threads(threads) schedule(static) if (threads > 1)
@@ -454,7 +474,7 @@ struct PackedLinear::Impl {
       const int64_t rows = std::min(chunk, m - begin);
       float* y_rows = y + begin * n;
       // beta = 1 adds the residual y holds; the activation runs while the slice is in cache.
-      cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, static_cast<int>(rows),
+      sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, static_cast<int>(rows),
                   static_cast<int>(n), static_cast<int>(k), 1.0f, x + begin * k,
                   static_cast<int>(k), weight.data(), static_cast<int>(k),
                   epilogue.accumulate ? 1.0f : 0.0f, y_rows, static_cast<int>(n));
@@ -490,7 +510,7 @@ PackedLinear::PackedLinear(const float* weight, const float* bias, int64_t n, in
     if (backend == GemmBackend::kOneDnn) {
       impl_->pack_onednn(weight);
     } else {
-      pin_openblas_to_one_thread();
+      openblas_sgemm();  // a missing library is an error here, not at the first batch
       impl_->weight.assign(weight, weight + n * k);
     }
   } catch (const dnnl::error& e) {

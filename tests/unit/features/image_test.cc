@@ -76,6 +76,26 @@ TEST(ImageResizeTest, AConstantImageStaysConstant) {
   for (uint8_t p : out.pixels) EXPECT_EQ(p, 200);
 }
 
+// The featurizer resizes only the window a centre crop keeps; its pixels must be the whole resize's.
+TEST(ImageResizeTest, ResizingOnlyTheCroppedWindowGivesTheCropOfTheWholeResize) {
+  const std::tuple<int, int, int, int, int, int> cases[] = {
+      {640, 480, 341, 256, 224, 224},  // a photo: both passes, odd horizontal offset
+      {97, 61, 40, 25, 33, 20},        // odd sizes and offsets
+      {48, 48, 256, 256, 224, 224},    // enlarged
+      {300, 7, 17, 7, 9, 7},           // horizontal pass only
+      {5, 200, 5, 33, 3, 30},          // vertical pass only
+      {64, 48, 40, 30, 40, 30},        // no crop
+      {30, 20, 15, 10, 20, 12}};       // a crop larger than the image: padded, as torchvision pads
+  for (auto [w, h, rw, rh, cw, ch] : cases) {
+    const RgbImage in = random_image(w, h, static_cast<unsigned>(w + 7 * h));
+    const RgbImage want = center_crop(resize_bilinear(in, rw, rh), cw, ch);
+    const RgbImage got = resize_and_crop(in, rw, rh, cw, ch);
+    ASSERT_EQ(got.width, cw);
+    ASSERT_EQ(got.height, ch);
+    EXPECT_EQ(got.pixels, want.pixels) << w << "x" << h << " -> " << rw << "x" << rh << ", crop " << cw << "x" << ch;
+  }
+}
+
 TEST(ImageGeometryTest, ResizedSizeAndCropOffsetsFollowTorchvision) {
   EXPECT_EQ(resized_size(640, 480, 256), (std::pair{341, 256}));
   EXPECT_EQ(resized_size(480, 640, 256), (std::pair{256, 341}));
