@@ -250,10 +250,10 @@ void TfRecordWriter::write(std::string_view data) {
   char footer[kFooterBytes];
   store_le(mask_crc32c(crc32c(data.data(), data.size())), 4, footer);
   if (compression_ == TfRecordCompression::kNone) {
-    frame_.assign(header, kHeaderBytes);
-    frame_.append(data);
-    frame_.append(footer, kFooterBytes);
-    file_.write(frame_);
+    // Three writes into the file's buffer; a large record passes straight through it, uncopied.
+    file_.write({header, kHeaderBytes});
+    file_.write(data);
+    file_.write({footer, kFooterBytes});
     return;
   }
   emit({header, kHeaderBytes});

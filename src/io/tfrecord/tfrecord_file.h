@@ -101,7 +101,6 @@ class TfRecordWriter {
   TfRecordCompression compression_;
   z_stream zs_{};
   bool deflating_ = false;
-  std::string frame_;
   std::vector<char> output_;
 };
 

@@ -52,6 +52,24 @@ TEST(Crc32cTest, FastPathsMatchBitwiseReferenceAtEverySizeAndAlignment) {
   }
 }
 
+// Buffers of 12 KB and more are checksummed as three interleaved streams, then joined.
+TEST(Crc32cTest, LongBuffersMatchTheTablePathAcrossStreamBoundaries) {
+  std::mt19937 rng(11);
+  std::string buffer(3 * 12288 + 100, '\0');
+  for (auto& c : buffer) c = static_cast<char>(rng());
+  for (size_t size : {12287, 12288, 12289, 12288 + 7, 2 * 12288, 2 * 12288 + 4095, 3 * 12288 + 99}) {
+    for (size_t start : {0, 1, 5}) {
+      ASSERT_EQ(crc32c(buffer.data() + start, size), crc32c_extend_portable(0, buffer.data() + start, size))
+          << start << " " << size;
+      ASSERT_EQ(crc32c_extend(0x12345678u, buffer.data() + start, size),
+                crc32c_extend_portable(0x12345678u, buffer.data() + start, size))
+          << start << " " << size;
+    }
+  }
+  const std::string whole = buffer.substr(0, 2 * 12288 + 3);
+  EXPECT_EQ(crc32c(whole.data(), whole.size()), crc32c_bitwise(whole));
+}
+
 TEST(Crc32cTest, ExtendEqualsOneShot) {
   const std::string data =
       "The quick brown fox jumps over the lazy dog, twice over for good measure.";
