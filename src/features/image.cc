@@ -443,7 +443,7 @@ void horizontal_row_avx512(const uint8_t* src, const uint8_t* src_end, const Tap
   for (int o = begin; o < end; ++o, dst += 3) {
     const uint8_t* p = src + static_cast<size_t>(taps.first[o]) * 3;
     const int groups = (taps.count[o] + 3) / 4;
-    if (p + (groups - 1) * 12 + 16 > src_end) {
+    if (static_cast<size_t>(src_end - p) < static_cast<size_t>(groups - 1) * 12 + 16) {
       horizontal_row_scalar(src, taps, o, dst);
       continue;
     }
@@ -494,6 +494,15 @@ struct ResizeScratch {
   std::vector<int32_t> sums;
 };
 
+// A thread keeps an image's buffers for the next one up to this size; larger ones are freed after
+// use, so that one huge image does not pin its memory in every featurizer thread.
+constexpr size_t kKeptBufferBytes = size_t{64} << 20;
+
+template <typename T>
+void release_if_large(std::vector<T>* buffer) {
+  if (buffer->capacity() * sizeof(T) > kKeptBufferBytes) *buffer = {};
+}
+
 // The window [left, left + out_width) x [top, top + out_height) of Pillow's bilinear resize of
 // `in` to width x height. Only the input rows that the window's rows reach are resized
 // horizontally, and only the window's columns: the pixels are those of the whole resize, which
@@ -542,6 +551,7 @@ RgbImage resize_window(const RgbImage& in, int width, int height, int left, int 
                    vtaps.weights.data() + static_cast<size_t>(o) * vtaps.ksize, vtaps.count[o], out_stride,
                    scratch.sums.data(), out.pixels.data() + (o - top) * out_stride);
     }
+    release_if_large(&scratch.rows);
   }
   return out;
 }
@@ -574,8 +584,11 @@ class ImageFeaturizer : public Featurizer {
   }
 
   std::string featurize(std::string_view input, Features* out) const override {
-    // The decoded image lives in a buffer this thread keeps, so a large one costs no fresh pages.
+    // The decoded image lives in a buffer this thread keeps, so the next one costs no fresh pages.
     thread_local RgbImage decoded;
+    struct Release {
+      ~Release() { release_if_large(&decoded.pixels); }
+    } release;
     std::string error = decode_image(input, &decoded);
     if (!error.empty()) return error;
     const RgbImage* img = &decoded;
@@ -593,7 +606,7 @@ class ImageFeaturizer : public Featurizer {
     }
     const size_t plane = static_cast<size_t>(img->width) * img->height;
     if (options_.raw) {
-      out->bytes.assign(img->pixels.begin(), img->pixels.end());
+      out->bytes = img == &changed ? std::move(changed.pixels) : decoded.pixels;
       out->shape = {img->height, img->width, 3};
       return "";
     }

@@ -474,10 +474,9 @@ struct PackedLinear::Impl {
       const int64_t rows = std::min(chunk, m - begin);
       float* y_rows = y + begin * n;
       // beta = 1 adds the residual y holds; the activation runs while the slice is in cache.
-      sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, static_cast<int>(rows),
-                  static_cast<int>(n), static_cast<int>(k), 1.0f, x + begin * k,
-                  static_cast<int>(k), weight.data(), static_cast<int>(k),
-                  epilogue.accumulate ? 1.0f : 0.0f, y_rows, static_cast<int>(n));
+      sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, static_cast<int>(rows), static_cast<int>(n),
+            static_cast<int>(k), 1.0f, x + begin * k, static_cast<int>(k), weight.data(),
+            static_cast<int>(k), epilogue.accumulate ? 1.0f : 0.0f, y_rows, static_cast<int>(n));
       if (!bias.empty()) add_bias(bias.data(), rows, n, y_rows);
       if (epilogue.activation) apply_activation_serial(*epilogue.activation, y_rows, rows * n);
     }

@@ -56,7 +56,9 @@ struct ShiftTables {
   explicit ShiftTables(size_t bytes) {
     const std::vector<unsigned char> zeros(bytes, 0);
     uint32_t bit_shift[32];
-    for (int b = 0; b < 32; ++b) bit_shift[b] = static_cast<uint32_t>(crc32c_words(uint32_t{1} << b, zeros.data(), bytes / 8));
+    for (int b = 0; b < 32; ++b) {
+      bit_shift[b] = static_cast<uint32_t>(crc32c_words(uint32_t{1} << b, zeros.data(), bytes / 8));
+    }
     for (int k = 0; k < 4; ++k) {
       for (uint32_t v = 0; v < 256; ++v) {
         uint32_t shifted = 0;
