@@ -1,7 +1,5 @@
 // salvo's command line: parses the subcommand, runs it, and turns failures into one line on
 // stderr and an exit code.
-#include <malloc.h>
-
 #include <cstdio>
 
 #include "commands.h"
@@ -21,27 +19,9 @@ int exit_code(salvo::ErrorCode code) {
   }
 }
 
-// glibc's allocator, tuned for a throughput job: buffers of a few MB (a decoded image, a row's
-// features) and tens of MB (a window's output columns) are made and freed over and over on
-// several threads. By default glibc hands them back to the kernel when they are freed (munmap of a
-// buffer over 32 MB, or of a thread arena's whole 64 MB heap once it is empty) and the next one
-// faults in fresh zeroed pages: a quarter of `salvo prep`'s CPU time on images. Freed memory is
-// now kept for reuse, up to the job's peak, which its bounded queues cap:
-// - buffers up to 64 MB come from the heaps, not from mmap of their own;
-// - a heap's free top is trimmed only past 256 MB;
-// - an empty thread heap is kept, since glibc deletes one only when more than M_TOP_PAD would
-//   remain free without it.
-// The Python package leaves its host's allocator alone.
-void tune_allocator() {
-  mallopt(M_MMAP_THRESHOLD, 64 << 20);
-  mallopt(M_TRIM_THRESHOLD, 256 << 20);
-  mallopt(M_TOP_PAD, 64 << 20);
-}
-
 }  // namespace
 
 int main(int argc, char** argv) {
-  tune_allocator();
   CLI::App app{"salvo: fast inference of BERT-family models over files and streams, on CPUs."};
   app.require_subcommand(1);
   app.set_version_flag("--version", "salvo 0.1.0");
