@@ -430,39 +430,64 @@ void horizontal_row_scalar(const uint8_t* src, const Taps& taps, int o, uint8_t*
   dst[2] = clip8(b);
 }
 
-// Four taps at a time: their 12 bytes are loaded as 16, spread to R G B 0 lanes, widened to 32
-// bits and multiplied by their weights. The sums are the scalar loop's in another order, so the
-// pixels are exact. A load that would pass `src_end` (the image's last byte) takes the scalar loop.
-// gcc 12 warns inside its own intrinsics headers here (their "undefined" pass-through operands).
+// The horizontal pass on AVX-512. Its sums are the scalar loop's in another order, so the pixels
+// are exact. A position whose loads would pass `src_end` (the image's last byte) takes the scalar
+// loop. gcc 12 warns inside its own intrinsics headers here (their "undefined" pass-through
+// operands).
 #pragma GCC diagnostic push
 #pragma GCC diagnostic ignored "-Wmaybe-uninitialized"
-__attribute__((target("avx512f,avx512bw,avx512vl,avx512dq")))
+#define SALVO_AVX512 __attribute__((target("avx512f,avx512bw,avx512vl,avx512dq")))
+
+// Whether all of position o's loads (see tap_sums) stay inside the image, which ends at src_end.
+bool loads_fit(const uint8_t* src, const uint8_t* src_end, const Taps& taps, int o) {
+  const int groups = (taps.count[o] + 3) / 4;
+  return static_cast<size_t>(src_end - (src + static_cast<size_t>(taps.first[o]) * 3)) >=
+         static_cast<size_t>(groups - 1) * 12 + 16;
+}
+
+// Position o's weighted sums, four taps at a time: their 12 bytes are loaded as 16, spread to
+// R G B 0 lanes, widened to 32 bits and multiplied by their weights. Lane block j holds the sums of
+// the taps at j modulo 4.
+SALVO_AVX512 inline __m512i tap_sums(const uint8_t* src, const Taps& taps, const WideTaps& wide, int o) {
+  const __m128i spread = _mm_setr_epi8(0, 1, 2, -1, 3, 4, 5, -1, 6, 7, 8, -1, 9, 10, 11, -1);
+  const uint8_t* p = src + static_cast<size_t>(taps.first[o]) * 3;
+  const int groups = (taps.count[o] + 3) / 4;
+  const int32_t* k = wide.weights.data() + static_cast<size_t>(o) * wide.groups * 16;
+  __m512i sum = _mm512_setzero_si512();
+  for (int i = 0; i < groups; ++i) {
+    const __m128i bytes = _mm_loadu_si128(reinterpret_cast<const __m128i*>(p + i * 12));
+    const __m512i lanes = _mm512_cvtepu8_epi32(_mm_shuffle_epi8(bytes, spread));
+    sum = _mm512_add_epi32(sum, _mm512_mullo_epi32(lanes, _mm512_loadu_si512(k + i * 16)));
+  }
+  return sum;
+}
+
+SALVO_AVX512
 void horizontal_row_avx512(const uint8_t* src, const uint8_t* src_end, const Taps& taps, const WideTaps& wide,
                            int begin, int end, uint8_t* dst) {
-  const __m128i spread = _mm_setr_epi8(0, 1, 2, -1, 3, 4, 5, -1, 6, 7, 8, -1, 9, 10, 11, -1);
-  for (int o = begin; o < end; ++o, dst += 3) {
-    const uint8_t* p = src + static_cast<size_t>(taps.first[o]) * 3;
-    const int groups = (taps.count[o] + 3) / 4;
-    if (static_cast<size_t>(src_end - p) < static_cast<size_t>(groups - 1) * 12 + 16) {
-      horizontal_row_scalar(src, taps, o, dst);
+  const __m512i half = _mm512_set1_epi32(1 << (kPrecisionBits - 1));
+  const __m128i pack = _mm_setr_epi8(0, 1, 2, 4, 5, 6, 8, 9, 10, 12, 13, 14, -1, -1, -1, -1);
+  int o = begin;
+  // Four positions at a time: their four lane blocks are summed by two rounds of block shuffles,
+  // which leave position j's R, G, B, 0 in block j; then rounded, shifted, clamped and packed.
+  for (; o + 4 <= end; o += 4, dst += 12) {
+    if (!(loads_fit(src, src_end, taps, o) && loads_fit(src, src_end, taps, o + 1) &&
+          loads_fit(src, src_end, taps, o + 2) && loads_fit(src, src_end, taps, o + 3))) {
+      for (int j = 0; j < 4; ++j) horizontal_row_scalar(src, taps, o + j, dst + j * 3);
       continue;
     }
-    const int32_t* k = wide.weights.data() + static_cast<size_t>(o) * wide.groups * 16;
-    __m512i sum = _mm512_setzero_si512();
-    for (int i = 0; i < groups; ++i) {
-      const __m128i bytes = _mm_loadu_si128(reinterpret_cast<const __m128i*>(p + i * 12));
-      const __m512i lanes = _mm512_cvtepu8_epi32(_mm_shuffle_epi8(bytes, spread));
-      sum = _mm512_add_epi32(sum, _mm512_mullo_epi32(lanes, _mm512_loadu_si512(k + i * 16)));
-    }
-    const __m128i rgb = _mm_add_epi32(
-        _mm_add_epi32(_mm512_castsi512_si128(sum), _mm512_extracti32x4_epi32(sum, 1)),
-        _mm_add_epi32(_mm512_extracti32x4_epi32(sum, 2), _mm512_extracti32x4_epi32(sum, 3)));
-    const int32_t half = 1 << (kPrecisionBits - 1);
-    dst[0] = clip8(half + _mm_cvtsi128_si32(rgb));
-    dst[1] = clip8(half + _mm_extract_epi32(rgb, 1));
-    dst[2] = clip8(half + _mm_extract_epi32(rgb, 2));
+    const __m512i s0 = tap_sums(src, taps, wide, o), s1 = tap_sums(src, taps, wide, o + 1);
+    const __m512i s2 = tap_sums(src, taps, wide, o + 2), s3 = tap_sums(src, taps, wide, o + 3);
+    const __m512i a = _mm512_add_epi32(_mm512_shuffle_i32x4(s0, s1, 0x44), _mm512_shuffle_i32x4(s0, s1, 0xEE));
+    const __m512i b = _mm512_add_epi32(_mm512_shuffle_i32x4(s2, s3, 0x44), _mm512_shuffle_i32x4(s2, s3, 0xEE));
+    __m512i rgb = _mm512_add_epi32(_mm512_shuffle_i32x4(a, b, 0x88), _mm512_shuffle_i32x4(a, b, 0xDD));
+    rgb = _mm512_max_epi32(_mm512_srai_epi32(_mm512_add_epi32(rgb, half), kPrecisionBits), _mm512_setzero_si512());
+    const __m128i bytes = _mm_shuffle_epi8(_mm512_cvtusepi32_epi8(rgb), pack);
+    _mm_mask_storeu_epi8(dst, 0x0FFF, bytes);
   }
+  for (; o < end; ++o, dst += 3) horizontal_row_scalar(src, taps, o, dst);
 }
+#undef SALVO_AVX512
 #pragma GCC diagnostic pop
 
 // Output columns [begin, end) of one row's horizontal pass, written from dst[0].
@@ -508,7 +533,7 @@ void release_if_large(std::vector<T>* buffer) {
 // horizontally, and only the window's columns: the pixels are those of the whole resize, which
 // computes each output pixel from its own taps alone.
 RgbImage resize_window(const RgbImage& in, int width, int height, int left, int top, int out_width,
-                       int out_height) {
+                       int out_height, ResizeKernel kernel = ResizeKernel::kBest) {
   if (width < 1 || height < 1) throw Error(ErrorCode::kInvalidArgument, "resize to an empty image");
   thread_local ResizeScratch scratch;
   const size_t out_stride = static_cast<size_t>(out_width) * 3;
@@ -532,7 +557,8 @@ RgbImage resize_window(const RgbImage& in, int width, int height, int left, int 
   const size_t in_stride = static_cast<size_t>(in.width) * 3;
   if (width != in.width) {
     const Taps htaps = triangle_taps(in.width, width);
-    static const bool avx512 = __builtin_cpu_supports("avx512bw") && __builtin_cpu_supports("avx512dq");
+    static const bool has_avx512 = __builtin_cpu_supports("avx512bw") && __builtin_cpu_supports("avx512dq");
+    const bool avx512 = has_avx512 && kernel == ResizeKernel::kBest;
     const WideTaps wide = avx512 ? widen(htaps) : WideTaps{};
     const uint8_t* end = in.pixels.data() + in.pixels.size();
     for (int y = row_begin; y < row_end; ++y) {
@@ -676,8 +702,8 @@ RgbImage apply_orientation(const RgbImage& in, int orientation) {
   return out;
 }
 
-RgbImage resize_bilinear(const RgbImage& in, int width, int height) {
-  return resize_window(in, width, height, 0, 0, width, height);
+RgbImage resize_bilinear(const RgbImage& in, int width, int height, ResizeKernel kernel) {
+  return resize_window(in, width, height, 0, 0, width, height, kernel);
 }
 
 RgbImage resize_and_crop(const RgbImage& in, int width, int height, int crop_width, int crop_height) {

@@ -31,9 +31,13 @@ std::string decode_image(std::string_view bytes, RgbImage* out);
 // Turns an image as EXIF orientation `orientation` (1-8) says (Pillow's exif_transpose).
 RgbImage apply_orientation(const RgbImage& in, int orientation);
 
+// Which code the horizontal pass runs: the widest the CPU supports (AVX-512 or scalar), or the
+// scalar loop, which tests compare the wide code against. Both give the same pixels.
+enum class ResizeKernel { kBest, kScalar };
+
 // Pillow's Image.resize(size, BILINEAR): a separable triangle-filter convolution whose support
 // grows with the reduction (antialiasing), in 22-bit fixed point, horizontal pass first.
-RgbImage resize_bilinear(const RgbImage& in, int width, int height);
+RgbImage resize_bilinear(const RgbImage& in, int width, int height, ResizeKernel kernel = ResizeKernel::kBest);
 
 // center_crop(resize_bilinear(in, width, height), crop_width, crop_height), pixel for pixel, without
 // resizing what the crop drops.

@@ -96,6 +96,24 @@ TEST(ImageResizeTest, ResizingOnlyTheCroppedWindowGivesTheCropOfTheWholeResize) 
   }
 }
 
+// The AVX-512 horizontal pass (where the CPU has it) must give the scalar loop's pixels exactly,
+// including at the right edge, where positions whose loads would pass the image's end fall back,
+// and for widths that leave one to three positions after the blocks of four.
+TEST(ImageResizeTest, TheWideHorizontalPassGivesTheScalarPixels) {
+  for (auto [w, h, ow] : {std::tuple{640, 9, 341}, {1000, 5, 223}, {97, 4, 40}, {48, 3, 257}, {23, 2, 22},
+                          {7, 2, 5}, {4, 1, 1}, {1, 1, 3}}) {
+    RgbImage in = random_image(w, h, static_cast<unsigned>(3 * w + h));
+    // Saturated corners: sums whose rounding reaches 255, and zeros.
+    in.pixels.front() = 255;
+    in.pixels.back() = 0;
+    const RgbImage wide = resize_bilinear(in, ow, h, ResizeKernel::kBest);
+    const RgbImage scalar = resize_bilinear(in, ow, h, ResizeKernel::kScalar);
+    EXPECT_EQ(wide.pixels, scalar.pixels) << w << "x" << h << " -> " << ow;
+  }
+  const RgbImage white{300, 2, std::vector<uint8_t>(300 * 2 * 3, 255)};
+  for (uint8_t p : resize_bilinear(white, 111, 2).pixels) ASSERT_EQ(p, 255);
+}
+
 TEST(ImageGeometryTest, ResizedSizeAndCropOffsetsFollowTorchvision) {
   EXPECT_EQ(resized_size(640, 480, 256), (std::pair{341, 256}));
   EXPECT_EQ(resized_size(480, 640, 256), (std::pair{256, 341}));
