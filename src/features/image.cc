@@ -445,16 +445,16 @@ bool loads_fit(const uint8_t* src, const uint8_t* src_end, const Taps& taps, int
          static_cast<size_t>(groups - 1) * 12 + 16;
 }
 
-// Position o's weighted sums, four taps at a time: their 12 bytes are loaded as 16, spread to
-// R G B 0 lanes, widened to 32 bits and multiplied by their weights. Lane block j holds the sums of
-// the taps at j modulo 4.
-SALVO_AVX512 inline __m512i tap_sums(const uint8_t* src, const Taps& taps, const WideTaps& wide, int o) {
+// Position o's weighted sums over `groups` groups of four taps (taps past its count weigh 0): their
+// 12 bytes are loaded as 16, spread to R G B 0 lanes, widened to 32 bits and multiplied by their
+// weights. Lane block j holds the sums of the taps at j modulo 4. kGroups > 0 fixes the count.
+template <int kGroups>
+SALVO_AVX512 inline __m512i tap_sums(const uint8_t* src, const Taps& taps, const WideTaps& wide, int o, int groups) {
   const __m128i spread = _mm_setr_epi8(0, 1, 2, -1, 3, 4, 5, -1, 6, 7, 8, -1, 9, 10, 11, -1);
   const uint8_t* p = src + static_cast<size_t>(taps.first[o]) * 3;
-  const int groups = (taps.count[o] + 3) / 4;
   const int32_t* k = wide.weights.data() + static_cast<size_t>(o) * wide.groups * 16;
   __m512i sum = _mm512_setzero_si512();
-  for (int i = 0; i < groups; ++i) {
+  for (int i = 0; i < (kGroups > 0 ? kGroups : groups); ++i) {
     const __m128i bytes = _mm_loadu_si128(reinterpret_cast<const __m128i*>(p + i * 12));
     const __m512i lanes = _mm512_cvtepu8_epi32(_mm_shuffle_epi8(bytes, spread));
     sum = _mm512_add_epi32(sum, _mm512_mullo_epi32(lanes, _mm512_loadu_si512(k + i * 16)));
@@ -462,28 +462,59 @@ SALVO_AVX512 inline __m512i tap_sums(const uint8_t* src, const Taps& taps, const
   return sum;
 }
 
+// Four positions' pixels from their sums: two rounds of block shuffles sum each position's four
+// lane blocks and leave position j's R, G, B, 0 in block j; then rounded, shifted, clamped, packed.
+SALVO_AVX512 inline void store_four(__m512i s0, __m512i s1, __m512i s2, __m512i s3, uint8_t* dst) {
+  const __m512i half = _mm512_set1_epi32(1 << (kPrecisionBits - 1));
+  const __m128i pack = _mm_setr_epi8(0, 1, 2, 4, 5, 6, 8, 9, 10, 12, 13, 14, -1, -1, -1, -1);
+  const __m512i a = _mm512_add_epi32(_mm512_shuffle_i32x4(s0, s1, 0x44), _mm512_shuffle_i32x4(s0, s1, 0xEE));
+  const __m512i b = _mm512_add_epi32(_mm512_shuffle_i32x4(s2, s3, 0x44), _mm512_shuffle_i32x4(s2, s3, 0xEE));
+  __m512i rgb = _mm512_add_epi32(_mm512_shuffle_i32x4(a, b, 0x88), _mm512_shuffle_i32x4(a, b, 0xDD));
+  rgb = _mm512_max_epi32(_mm512_srai_epi32(_mm512_add_epi32(rgb, half), kPrecisionBits), _mm512_setzero_si512());
+  _mm_mask_storeu_epi8(dst, 0x0FFF, _mm_shuffle_epi8(_mm512_cvtusepi32_epi8(rgb), pack));
+}
+
+// Positions [begin, end), four at a time, when every one's loads of kGroups groups stay inside the
+// row's buffer; the last one to three take the scalar loop.
+template <int kGroups>
+SALVO_AVX512 void horizontal_row_fixed(const uint8_t* src, const Taps& taps, const WideTaps& wide, int begin,
+                                       int end, uint8_t* dst) {
+  const int g = wide.groups;
+  int o = begin;
+  for (; o + 4 <= end; o += 4, dst += 12) {
+    store_four(tap_sums<kGroups>(src, taps, wide, o, g), tap_sums<kGroups>(src, taps, wide, o + 1, g),
+               tap_sums<kGroups>(src, taps, wide, o + 2, g), tap_sums<kGroups>(src, taps, wide, o + 3, g), dst);
+  }
+  for (; o < end; ++o, dst += 3) horizontal_row_scalar(src, taps, o, dst);
+}
+
 SALVO_AVX512
 void horizontal_row_avx512(const uint8_t* src, const uint8_t* src_end, const Taps& taps, const WideTaps& wide,
                            int begin, int end, uint8_t* dst) {
-  const __m512i half = _mm512_set1_epi32(1 << (kPrecisionBits - 1));
-  const __m128i pack = _mm_setr_epi8(0, 1, 2, 4, 5, 6, 8, 9, 10, 12, 13, 14, -1, -1, -1, -1);
+  if (begin >= end) return;
+  // The inputs grow with the position, so when the last position's loads of all groups fit, every
+  // position's do: the usual case, for every row but the image's last.
+  const size_t room = static_cast<size_t>(src_end - src);
+  if (static_cast<size_t>(taps.first[end - 1]) * 3 + static_cast<size_t>(wide.groups - 1) * 12 + 16 <= room) {
+    switch (wide.groups) {
+      case 1: return horizontal_row_fixed<1>(src, taps, wide, begin, end, dst);
+      case 2: return horizontal_row_fixed<2>(src, taps, wide, begin, end, dst);
+      case 3: return horizontal_row_fixed<3>(src, taps, wide, begin, end, dst);
+      default: return horizontal_row_fixed<0>(src, taps, wide, begin, end, dst);
+    }
+  }
+  // Near the image's end: each position's own groups, and the scalar loop where they would not fit.
   int o = begin;
-  // Four positions at a time: their four lane blocks are summed by two rounds of block shuffles,
-  // which leave position j's R, G, B, 0 in block j; then rounded, shifted, clamped and packed.
   for (; o + 4 <= end; o += 4, dst += 12) {
     if (!(loads_fit(src, src_end, taps, o) && loads_fit(src, src_end, taps, o + 1) &&
           loads_fit(src, src_end, taps, o + 2) && loads_fit(src, src_end, taps, o + 3))) {
       for (int j = 0; j < 4; ++j) horizontal_row_scalar(src, taps, o + j, dst + j * 3);
       continue;
     }
-    const __m512i s0 = tap_sums(src, taps, wide, o), s1 = tap_sums(src, taps, wide, o + 1);
-    const __m512i s2 = tap_sums(src, taps, wide, o + 2), s3 = tap_sums(src, taps, wide, o + 3);
-    const __m512i a = _mm512_add_epi32(_mm512_shuffle_i32x4(s0, s1, 0x44), _mm512_shuffle_i32x4(s0, s1, 0xEE));
-    const __m512i b = _mm512_add_epi32(_mm512_shuffle_i32x4(s2, s3, 0x44), _mm512_shuffle_i32x4(s2, s3, 0xEE));
-    __m512i rgb = _mm512_add_epi32(_mm512_shuffle_i32x4(a, b, 0x88), _mm512_shuffle_i32x4(a, b, 0xDD));
-    rgb = _mm512_max_epi32(_mm512_srai_epi32(_mm512_add_epi32(rgb, half), kPrecisionBits), _mm512_setzero_si512());
-    const __m128i bytes = _mm_shuffle_epi8(_mm512_cvtusepi32_epi8(rgb), pack);
-    _mm_mask_storeu_epi8(dst, 0x0FFF, bytes);
+    const auto groups = [&](int i) { return (taps.count[i] + 3) / 4; };
+    store_four(tap_sums<0>(src, taps, wide, o, groups(o)), tap_sums<0>(src, taps, wide, o + 1, groups(o + 1)),
+               tap_sums<0>(src, taps, wide, o + 2, groups(o + 2)), tap_sums<0>(src, taps, wide, o + 3, groups(o + 3)),
+               dst);
   }
   for (; o < end; ++o, dst += 3) horizontal_row_scalar(src, taps, o, dst);
 }
