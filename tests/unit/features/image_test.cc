@@ -111,6 +111,16 @@ TEST(ImageResizeTest, TheWideHorizontalPassGivesTheScalarPixels) {
     const RgbImage scalar = resize_bilinear(in, ow, h, ResizeKernel::kScalar);
     EXPECT_EQ(wide.pixels, scalar.pixels) << w << "x" << h << " -> " << ow;
   }
+  // And on seeded random shapes: 1 to 700 pixels wide, from 12x smaller to 2x larger.
+  std::mt19937 rng(2026);
+  for (int i = 0; i < 60; ++i) {
+    const int w = 1 + static_cast<int>(rng() % 700), h = 1 + static_cast<int>(rng() % 4);
+    const int ow = std::max(1, static_cast<int>(w * (0.08 + (rng() % 1000) / 500.0)));
+    const RgbImage in = random_image(w, h, rng());
+    EXPECT_EQ(resize_bilinear(in, ow, h, ResizeKernel::kBest).pixels,
+              resize_bilinear(in, ow, h, ResizeKernel::kScalar).pixels)
+        << w << "x" << h << " -> " << ow;
+  }
   const RgbImage white{300, 2, std::vector<uint8_t>(300 * 2 * 3, 255)};
   for (uint8_t p : resize_bilinear(white, 111, 2).pixels) ASSERT_EQ(p, 255);
 }
