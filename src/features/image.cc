@@ -431,19 +431,11 @@ void horizontal_row_scalar(const uint8_t* src, const Taps& taps, int o, uint8_t*
 }
 
 // The horizontal pass on AVX-512. Its sums are the scalar loop's in another order, so the pixels
-// are exact. A position whose loads would pass `src_end` (the image's last byte) takes the scalar
-// loop. gcc 12 warns inside its own intrinsics headers here (their "undefined" pass-through
-// operands).
+// are exact. A row whose loads would pass `src_end` (the image's last byte) takes the scalar loop.
+// gcc 12 warns inside its own intrinsics headers here (their "undefined" pass-through operands).
 #pragma GCC diagnostic push
 #pragma GCC diagnostic ignored "-Wmaybe-uninitialized"
 #define SALVO_AVX512 __attribute__((target("avx512f,avx512bw,avx512vl,avx512dq")))
-
-// Whether all of position o's loads (see tap_sums) stay inside the image, which ends at src_end.
-bool loads_fit(const uint8_t* src, const uint8_t* src_end, const Taps& taps, int o) {
-  const int groups = (taps.count[o] + 3) / 4;
-  return static_cast<size_t>(src_end - (src + static_cast<size_t>(taps.first[o]) * 3)) >=
-         static_cast<size_t>(groups - 1) * 12 + 16;
-}
 
 // Position o's weighted sums over `groups` groups of four taps (taps past its count weigh 0): their
 // 12 bytes are loaded as 16, spread to R G B 0 lanes, widened to 32 bits and multiplied by their
@@ -493,30 +485,19 @@ void horizontal_row_avx512(const uint8_t* src, const uint8_t* src_end, const Tap
                            int begin, int end, uint8_t* dst) {
   if (begin >= end) return;
   // The inputs grow with the position, so when the last position's loads of all groups fit, every
-  // position's do: the usual case, for every row but the image's last.
+  // position's do: the case for every row but the image's last (and a tiny image's), which take
+  // the scalar loop.
   const size_t room = static_cast<size_t>(src_end - src);
-  if (static_cast<size_t>(taps.first[end - 1]) * 3 + static_cast<size_t>(wide.groups - 1) * 12 + 16 <= room) {
-    switch (wide.groups) {
-      case 1: return horizontal_row_fixed<1>(src, taps, wide, begin, end, dst);
-      case 2: return horizontal_row_fixed<2>(src, taps, wide, begin, end, dst);
-      case 3: return horizontal_row_fixed<3>(src, taps, wide, begin, end, dst);
-      default: return horizontal_row_fixed<0>(src, taps, wide, begin, end, dst);
-    }
+  if (static_cast<size_t>(taps.first[end - 1]) * 3 + static_cast<size_t>(wide.groups - 1) * 12 + 16 > room) {
+    for (int o = begin; o < end; ++o, dst += 3) horizontal_row_scalar(src, taps, o, dst);
+    return;
   }
-  // Near the image's end: each position's own groups, and the scalar loop where they would not fit.
-  int o = begin;
-  for (; o + 4 <= end; o += 4, dst += 12) {
-    if (!(loads_fit(src, src_end, taps, o) && loads_fit(src, src_end, taps, o + 1) &&
-          loads_fit(src, src_end, taps, o + 2) && loads_fit(src, src_end, taps, o + 3))) {
-      for (int j = 0; j < 4; ++j) horizontal_row_scalar(src, taps, o + j, dst + j * 3);
-      continue;
-    }
-    const auto groups = [&](int i) { return (taps.count[i] + 3) / 4; };
-    store_four(tap_sums<0>(src, taps, wide, o, groups(o)), tap_sums<0>(src, taps, wide, o + 1, groups(o + 1)),
-               tap_sums<0>(src, taps, wide, o + 2, groups(o + 2)), tap_sums<0>(src, taps, wide, o + 3, groups(o + 3)),
-               dst);
+  switch (wide.groups) {
+    case 1: return horizontal_row_fixed<1>(src, taps, wide, begin, end, dst);
+    case 2: return horizontal_row_fixed<2>(src, taps, wide, begin, end, dst);
+    case 3: return horizontal_row_fixed<3>(src, taps, wide, begin, end, dst);
+    default: return horizontal_row_fixed<0>(src, taps, wide, begin, end, dst);
   }
-  for (; o < end; ++o, dst += 3) horizontal_row_scalar(src, taps, o, dst);
 }
 #undef SALVO_AVX512
 #pragma GCC diagnostic pop

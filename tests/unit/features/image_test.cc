@@ -98,8 +98,8 @@ TEST(ImageResizeTest, ResizingOnlyTheCroppedWindowGivesTheCropOfTheWholeResize) 
 
 // The AVX-512 horizontal pass (where the CPU has it) must give the scalar loop's pixels exactly:
 // for one to five groups of four taps (enlarging, then reductions of 1.05x to 7.5x), on the last
-// row, where positions whose loads would pass the image's end fall back, and for widths that leave
-// one to three positions after the blocks of four.
+// row and tiny images, whose loads would pass the image's end and take the scalar loop, and for
+// widths that leave one to three positions after the blocks of four.
 TEST(ImageResizeTest, TheWideHorizontalPassGivesTheScalarPixels) {
   for (auto [w, h, ow] : {std::tuple{48, 3, 257}, {1, 1, 3}, {23, 2, 22}, {640, 9, 341}, {97, 4, 40}, {7, 2, 5},
                           {1000, 5, 223}, {4, 1, 1}, {1000, 2, 150}, {300, 3, 40}}) {
