@@ -5,6 +5,7 @@
 #include <omp.h>
 
 #include <algorithm>
+#include <cmath>
 #include <cstdlib>
 #include <exception>
 #include <dnnl.hpp>
@@ -285,6 +286,8 @@ struct PackedLinear::Impl {
   // int8: sw[j], the scale of output channel j's int8 weights, and colsum[j] = sum_p qW[j, p].
   std::vector<float> weight_scales;
   std::vector<int32_t> weight_sums;
+  // int8 with input smoothing: 1 / s[p], applied to x as it is quantised; empty otherwise.
+  std::vector<float> input_multipliers;
 
   // OpenBLAS: the weight as given, [n, k] row-major.
   std::vector<float> weight;
@@ -334,6 +337,15 @@ struct PackedLinear::Impl {
     memory::desc bias_desc({1, n}, DataType::f32, Tag::ab);
     return dnnl::matmul::primitive_desc(
         dnnl::matmul::desc(src, weight_desc(any_layout), bias_desc, dst), attr, cpu_engine());
+  }
+
+  // The weight with column p multiplied by s[p].
+  static std::vector<float> smoothed_weight(const float* w, int64_t n, int64_t k, const float* s) {
+    std::vector<float> out(w, w + n * k);
+    for (int64_t j = 0; j < n; ++j) {
+      for (int64_t p = 0; p < k; ++p) out[j * k + p] *= s[p];
+    }
+    return out;
   }
 
   void pack_onednn(const float* w) {
@@ -399,7 +411,8 @@ struct PackedLinear::Impl {
       auto* quantised = reinterpret_cast<uint8_t*>(buffer);
       row_scales = reinterpret_cast<float*>(buffer + values_bytes);
       row_zero_points = reinterpret_cast<int32_t*>(row_scales + m);
-      quantize_rows_u8(x, m, k, quantised, row_scales, row_zero_points);
+      quantize_rows_u8(x, m, k, quantised, row_scales, row_zero_points,
+                       input_multipliers.empty() ? nullptr : input_multipliers.data());
       source = quantised;
     }
     dnnl::memory src(memory::desc({m, k}, source_type(precision), Tag::ab), cpu_engine(), source);
@@ -484,7 +497,8 @@ struct PackedLinear::Impl {
 };
 
 PackedLinear::PackedLinear(const float* weight, const float* bias, int64_t n, int64_t k,
-                           GemmBackend backend, Precision precision, LinearEpilogue epilogue)
+                           GemmBackend backend, Precision precision, LinearEpilogue epilogue,
+                           const float* input_smoothing)
     : impl_(std::make_unique<Impl>()) {
   if (n <= 0 || k <= 0) {
     throw Error(ErrorCode::kInvalidArgument,
@@ -505,6 +519,24 @@ PackedLinear::PackedLinear(const float* weight, const float* bias, int64_t n, in
   impl_->precision = precision;
   impl_->epilogue = epilogue;
   if (bias != nullptr) impl_->bias.assign(bias, bias + n);
+  std::vector<float> smoothed;
+  if (input_smoothing != nullptr) {
+    if (precision != Precision::kInt8) {
+      throw Error(ErrorCode::kInvalidArgument, std::string("PackedLinear: input smoothing is for int8, not ") +
+                                                   precision_name(precision));
+    }
+    impl_->input_multipliers.resize(k);
+    for (int64_t p = 0; p < k; ++p) {
+      const float s = input_smoothing[p];
+      if (!(s > 0.0f) || !std::isfinite(s) || !std::isfinite(1.0f / s)) {
+        throw Error(ErrorCode::kInvalidArgument, "PackedLinear: input smoothing factor " + std::to_string(p) +
+                                                     " is " + std::to_string(s) + ", not a positive finite number");
+      }
+      impl_->input_multipliers[p] = 1.0f / s;
+    }
+    smoothed = Impl::smoothed_weight(weight, n, k, input_smoothing);
+    weight = smoothed.data();
+  }
   try {
     if (backend == GemmBackend::kOneDnn) {
       impl_->pack_onednn(weight);

@@ -64,8 +64,15 @@ class PackedLinear {
   // (Error kInvalidArgument otherwise) and a CPU that runs them natively (Error kBackend with
   // precision_unavailable_reason() otherwise, so callers can fall back). `epilogue` is fixed for
   // the layer's lifetime.
+  //
+  // `input_smoothing` (int8 only, k positive finite factors s, or null) moves the activations'
+  // outlier channels into the weights (SmoothQuant, Xiao et al. 2023): column p of W is
+  // multiplied by s[p] before it is quantised, and x[:, p] divided by it as each row is
+  // quantised, so x W^T is unchanged while one row scale no longer has to span a few channels
+  // far larger than the rest. Error kInvalidArgument for another precision or a bad factor.
   PackedLinear(const float* weight, const float* bias, int64_t n, int64_t k, GemmBackend backend,
-               Precision precision = Precision::kF32, LinearEpilogue epilogue = {});
+               Precision precision = Precision::kF32, LinearEpilogue epilogue = {},
+               const float* input_smoothing = nullptr);
   ~PackedLinear();
   PackedLinear(PackedLinear&&) noexcept;
   PackedLinear& operator=(PackedLinear&&) noexcept;

@@ -100,14 +100,16 @@ bool row_parameters(float lo, float hi, uint32_t largest_bits, float* scale, flo
 // Plain version for CPUs without AVX-512 (gcc leaves the min/max loop scalar, so it is slow;
 // the int8 mode is only offered on AVX-512 VNNI machines anyway).
 void quantize_row_u8_plain(const float* x, int64_t k, uint8_t* q, float* scale,
-                           int32_t* zero_point) {
+                           int32_t* zero_point, const float* multipliers) {
+  auto value = [&](int64_t p) { return multipliers != nullptr ? x[p] * multipliers[p] : x[p]; };
   float lo = 0.0f;
   float hi = 0.0f;
   uint32_t largest_bits = 0;
   for (int64_t p = 0; p < k; ++p) {
-    lo = std::min(lo, x[p]);
-    hi = std::max(hi, x[p]);
-    largest_bits = std::max(largest_bits, magnitude_bits(x[p]));
+    const float v = value(p);
+    lo = std::min(lo, v);
+    hi = std::max(hi, v);
+    largest_bits = std::max(largest_bits, magnitude_bits(v));
   }
   float inverse = 0.0f;
   float zero = 0.0f;
@@ -117,7 +119,7 @@ void quantize_row_u8_plain(const float* x, int64_t k, uint8_t* q, float* scale,
     return;
   }
   for (int64_t p = 0; p < k; ++p) {
-    const float v = std::clamp(round_small(x[p] * inverse) + zero, 0.0f, 255.0f);
+    const float v = std::clamp(round_small(value(p) * inverse) + zero, 0.0f, 255.0f);
     q[p] = static_cast<uint8_t>(static_cast<int32_t>(v));
   }
   *zero_point = static_cast<int32_t>(zero);
@@ -127,8 +129,16 @@ void quantize_row_u8_plain(const float* x, int64_t k, uint8_t* q, float* scale,
 #pragma GCC diagnostic push
 #pragma GCC diagnostic ignored "-Wuninitialized"
 #pragma GCC diagnostic ignored "-Wmaybe-uninitialized"
+// The 16 values of x (times the multipliers, when given) at p under `mask`, 0 elsewhere.
+__attribute__((target("avx512f,avx512bw,avx512vl,avx512dq"), always_inline)) inline __m512
+load_scaled(const float* x, const float* multipliers, int64_t p, __mmask16 mask) {
+  const __m512 v = _mm512_maskz_loadu_ps(mask, x + p);
+  return multipliers != nullptr ? _mm512_mul_ps(v, _mm512_maskz_loadu_ps(mask, multipliers + p)) : v;
+}
+
 __attribute__((target("avx512f,avx512bw,avx512vl,avx512dq"))) void quantize_row_u8_avx512(
-    const float* x, int64_t k, uint8_t* q, float* scale, int32_t* zero_point) {
+    const float* x, int64_t k, uint8_t* q, float* scale, int32_t* zero_point,
+    const float* multipliers) {
   __m512 lo = _mm512_setzero_ps();
   __m512 hi = _mm512_setzero_ps();
   __m512i largest_bits = _mm512_setzero_si512();
@@ -136,7 +146,7 @@ __attribute__((target("avx512f,avx512bw,avx512vl,avx512dq"))) void quantize_row_
   for (int64_t p = 0; p < k; p += 16) {
     // The masked-off lanes load 0, which is inside every row's range already.
     const __mmask16 mask = k - p >= 16 ? 0xffff : static_cast<__mmask16>((1u << (k - p)) - 1);
-    const __m512 v = _mm512_maskz_loadu_ps(mask, x + p);
+    const __m512 v = load_scaled(x, multipliers, p, mask);
     lo = _mm512_min_ps(lo, v);
     hi = _mm512_max_ps(hi, v);
     largest_bits = _mm512_max_epu32(largest_bits, _mm512_and_si512(_mm512_castps_si512(v), abs_mask));
@@ -156,7 +166,7 @@ __attribute__((target("avx512f,avx512bw,avx512vl,avx512dq"))) void quantize_row_
   const __m512 bottom = _mm512_setzero_ps();
   for (int64_t p = 0; p < k; p += 16) {
     const __mmask16 mask = k - p >= 16 ? 0xffff : static_cast<__mmask16>((1u << (k - p)) - 1);
-    const __m512 v = _mm512_maskz_loadu_ps(mask, x + p);
+    const __m512 v = load_scaled(x, multipliers, p, mask);
     __m512 r = _mm512_roundscale_ps(_mm512_mul_ps(v, inv),
                                     _MM_FROUND_TO_NEAREST_INT | _MM_FROUND_NO_EXC);
     r = _mm512_min_ps(_mm512_max_ps(_mm512_add_ps(r, zp), bottom), top);
@@ -226,14 +236,31 @@ void quantize_weights_s8(const float* w, int64_t n, int64_t k, int8_t* q, float*
   }
 }
 
+std::vector<float> smoothing_factors(const float* activation_peaks, const float* w, int64_t n,
+                                     int64_t k, float strength) {
+  constexpr float kFloor = 1e-5f;
+  std::vector<float> weight_peaks(k, 0.0f);
+  for (int64_t j = 0; j < n; ++j) {
+    for (int64_t p = 0; p < k; ++p) weight_peaks[p] = std::max(weight_peaks[p], std::fabs(w[j * k + p]));
+  }
+  std::vector<float> factors(k, 1.0f);
+  for (int64_t p = 0; p < k; ++p) {
+    const float a = activation_peaks[p];
+    const float b = weight_peaks[p];
+    if (!std::isfinite(a) || !std::isfinite(b)) continue;
+    factors[p] = std::pow(std::max(a, kFloor), strength) / std::pow(std::max(b, kFloor), 1.0f - strength);
+  }
+  return factors;
+}
+
 void quantize_rows_u8(const float* x, int64_t m, int64_t k, uint8_t* q, float* scales,
-                      int32_t* zero_points) {
+                      int32_t* zero_points, const float* channel_multipliers) {
   static const bool avx512 = __builtin_cpu_supports("avx512bw") && __builtin_cpu_supports("avx512dq") &&
                              __builtin_cpu_supports("avx512vl");
   auto* row_kernel = avx512 ? quantize_row_u8_avx512 : quantize_row_u8_plain;
 #pragma omp parallel for schedule(static) if (run_parallel(m * k))
   for (int64_t i = 0; i < m; ++i) {
-    row_kernel(x + i * k, k, q + i * k, scales + i, zero_points + i);
+    row_kernel(x + i * k, k, q + i * k, scales + i, zero_points + i, channel_multipliers);
   }
 }
 

@@ -42,9 +42,7 @@ std::string with_instructions(Precision precision) {
   switch (precision) {
     case Precision::kF32: return "f32";
     case Precision::kBF16: return "bf16 (AVX512_BF16)";
-    case Precision::kInt8:
-      return std::string("int8 (AVX512_VNNI; feed-forward output products ") +
-             precision_name(layer_precision(Precision::kInt8, 0, 1).output) + ")";
+    case Precision::kInt8: return "int8 (AVX512_VNNI; feed-forward output products smoothed on the probe batch)";
   }
   return "?";
 }
@@ -93,7 +91,8 @@ class TextModel : public ModelImpl {
   std::shared_ptr<const TransformerEncoder> encoder_;
 };
 
-// The probe batch kAuto compares number formats on, tokenized as the job's rows will be.
+// The probe batch kAuto compares number formats on and int8 calibrates on, tokenized as the job's
+// rows will be.
 PackedBatch probe_batch(const Tokenizer& tokenizer) {
   PackedBatch batch;
   batch.offsets.push_back(0);
@@ -144,6 +143,8 @@ double probe_cosine(const ProbeOutputs& reference, const ProbeOutputs& candidate
 std::unique_ptr<TransformerEncoder> load_encoder(const fs::path& dir, EncoderOptions options, DType dtype,
                                         const PackedBatch& probe, const LogCallback& log,
                                         std::string* description) {
+  // int8 smooths its feed-forward output products with the activations of the probe batch.
+  if (probe.tokens() > 0) options.calibration = &probe;
   if (dtype != DType::kAuto) {
     Precision requested = precision_of(dtype);
     if (requested != Precision::kF32) {
@@ -257,7 +258,7 @@ std::shared_ptr<const ModelImpl> load_text_model(const fs::path& dir, const Mode
   }
   const size_t max_seq_length = read_sentence_transformers_config(dir).max_seq_length;
   PackedBatch probe;
-  if (options.dtype == DType::kAuto) {
+  if (options.dtype == DType::kAuto || options.dtype == DType::kInt8) {
     // The probe is tokenized with the job's length limit, which never exceeds the model's positions.
     Tokenizer probe_tokenizer = tokenizer;
     const EncoderConfig config = read_encoder_config(dir);

@@ -8,6 +8,7 @@
 #include "kernels/activations.h"
 #include "kernels/attention.h"
 #include "kernels/layer_norm.h"
+#include "kernels/quantize.h"
 #include "kernels/softmax.h"
 #include "model/weight_store.h"
 
@@ -86,6 +87,21 @@ void apply_head_activation(HeadActivation activation, float* x, int64_t n) {
 
 float sigmoid(float x) { return 1.0f / (1.0f + std::exp(-x)); }
 
+// peaks[p] = max(peaks[p], max_t |x[t, p]|) over x [rows, columns], sizing peaks to columns.
+void raise_channel_peaks(const float* x, int64_t rows, int64_t columns, std::vector<float>* peaks) {
+  peaks->resize(columns, 0.0f);
+  float* peak = peaks->data();
+  for (int64_t t = 0; t < rows; ++t) {
+    for (int64_t p = 0; p < columns; ++p) peak[p] = std::max(peak[p], std::fabs(x[t * columns + p]));
+  }
+}
+
+// SmoothQuant's migration strength for the feed-forward output products. The worst row's cosine
+// to f32 on 1,400 rows of multilingual text (docs/benchmarks.md, "Number formats on real
+// checkpoints"), strengths 0.3 / 0.35 / 0.4 / 0.5: all-mpnet-base-v2 0.9945 / 0.9943 / 0.9934 /
+// 0.9928, all-MiniLM-L6-v2 0.9904 / 0.9949 / 0.9950 / 0.9962; 0.35 has the best worst case.
+constexpr float kFeedForwardSmoothing = 0.35f;
+
 // Runs `step` and, when timings are asked for, adds its duration to them.
 template <typename Step>
 void timed(EncoderTimings* timings, EncoderStep which, Step&& step) {
@@ -121,12 +137,10 @@ LayerPrecision layer_precision(Precision precision, int64_t, int64_t) {
   // bf16 attention costs int8 more than its bound allows on all-mpnet-base-v2 (0.997 -> 0.988
   // minimum cosine on real text), so int8 keeps float32 attention.
   if (precision == Precision::kBF16 && attention_bf16_available()) p.attention = Precision::kBF16;
-  if (precision == Precision::kInt8) {
-    // The feed-forward output product's input (the GELU output) has a few channels tens of times
-    // larger than the rest in real checkpoints; one uint8 scale per row then leaves the other
-    // channels a handful of levels. bf16 keeps them (f32 where the CPU lacks bf16).
-    p.output = precision_unavailable_reason(Precision::kBF16).empty() ? Precision::kBF16 : Precision::kF32;
-  }
+  // The feed-forward output product's input (the GELU output) has a few channels tens of times
+  // larger than the rest in real checkpoints; one uint8 scale per row would leave the other
+  // channels a handful of levels (all-mpnet-base-v2's worst row: 0.986 cosine, bound 0.99).
+  p.smooth_output = precision == Precision::kInt8;
   return p;
 }
 
@@ -212,10 +226,16 @@ std::unique_ptr<TransformerEncoder> TransformerEncoder::build(const WeightStore&
                                        std::to_string(held) + " layers");
   }
   model->layers_.reserve(c.num_layers);
+  std::vector<int64_t> smoothed;  // the layers whose feed-forward output product is smoothed int8
   for (int64_t i = 0; i < c.num_layers; ++i) {
     const EncoderLayerNames names = layout.layer(i);
-    const LayerPrecision precision = options.layer_precisions ? options.layer_precisions(i, c.num_layers)
-                                                              : layer_precision(options.precision, i, c.num_layers);
+    LayerPrecision precision = options.layer_precisions ? options.layer_precisions(i, c.num_layers)
+                                                        : layer_precision(options.precision, i, c.num_layers);
+    if (precision.smooth_output && precision.output == Precision::kInt8) {
+      // Built in bf16 for now: the calibration run below needs the layer, then rebuilds it.
+      smoothed.push_back(i);
+      precision.output = precision_unavailable_reason(Precision::kBF16).empty() ? Precision::kBF16 : Precision::kF32;
+    }
     std::vector<float> qkv_w;
     std::vector<float> qkv_b;
     qkv_w.reserve(3 * h * h);
@@ -237,6 +257,23 @@ std::unique_ptr<TransformerEncoder> TransformerEncoder::build(const WeightStore&
         reader.get(names.output_norm + ".bias", {h}),
         precision.attention,
     });
+  }
+
+  if (!smoothed.empty() && options.calibration != nullptr && options.calibration->tokens() > 0) {
+    std::vector<std::vector<float>> peaks;
+    EncoderScratch scratch;
+    scratch.feed_forward_peaks = &peaks;
+    std::vector<float> hidden(options.calibration->tokens() * h);
+    model->hidden_states(*options.calibration, &scratch, hidden.data());
+    for (int64_t i : smoothed) {
+      const std::string& module = layout.layer(i).output;
+      const std::vector<float> w = reader.get(module + ".weight", {h, inter});
+      const std::vector<float> b = reader.get(module + ".bias", {h});
+      const std::vector<float> factors =
+          smoothing_factors(peaks[i].data(), w.data(), h, inter, kFeedForwardSmoothing);
+      model->layers_[i].output =
+          PackedLinear(w.data(), b.data(), h, inter, options.gemm, Precision::kInt8, residual, factors.data());
+    }
   }
 
   const ClassifierHeadNames& head = layout.classifier;
@@ -375,7 +412,10 @@ void TransformerEncoder::hidden_states(const PackedBatch& batch, EncoderScratch*
   // `out` holds the residual stream: the attention-output and output linears add their product
   // to it (LinearEpilogue::accumulate) and it is normalised in place; the intermediate linear
   // applies the activation itself.
-  for (const Layer& layer : layers_) {
+  std::vector<std::vector<float>>* peaks = scratch->feed_forward_peaks;
+  if (peaks != nullptr) peaks->resize(layers_.size());
+  for (size_t i = 0; i < layers_.size(); ++i) {
+    const Layer& layer = layers_[i];
     timed(timings, EncoderStep::kQkv, [&] { layer.qkv.forward(out, tokens, qkv); });
     timed(timings, EncoderStep::kAttention, [&] {
       packed_attention(qkv, batch.offsets.data(), rows, config_.num_heads, config_.head_dim(), context,
@@ -386,6 +426,7 @@ void TransformerEncoder::hidden_states(const PackedBatch& batch, EncoderScratch*
       layer_norm(out, layer.attention_norm_weight.data(), layer.attention_norm_bias.data(), tokens, h, eps, out);
     });
     timed(timings, EncoderStep::kIntermediate, [&] { layer.intermediate.forward(out, tokens, intermediate); });
+    if (peaks != nullptr) raise_channel_peaks(intermediate, tokens, inter, &(*peaks)[i]);
     timed(timings, EncoderStep::kOutput, [&] { layer.output.forward(intermediate, tokens, out); });
     timed(timings, EncoderStep::kOutputNorm, [&] {
       layer_norm(out, layer.output_norm_weight.data(), layer.output_norm_bias.data(), tokens, h, eps, out);

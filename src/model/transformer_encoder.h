@@ -39,6 +39,10 @@ struct LayerPrecision {
   Precision intermediate = Precision::kF32;
   Precision output = Precision::kF32;
   Precision attention = Precision::kF32;
+  // int8 `output` only: smooth the product's input channels (PackedLinear's input_smoothing) with
+  // factors from the activations EncoderOptions::calibration gives; without a calibration batch
+  // the product runs in bf16 (f32 on a CPU without bf16) instead.
+  bool smooth_output = false;
 };
 
 // Load-time choices.
@@ -50,12 +54,19 @@ struct EncoderOptions {
   // When set, the format of each layer's products instead of layer_precision(precision, ...): for
   // tools that measure which products a format hurts.
   std::function<LayerPrecision(int64_t layer, int64_t num_layers)> layer_precisions;
+  // Token rows whose activations set the smoothing of the products LayerPrecision::smooth_output
+  // marks: the encoder is built with those products in bf16, run once on this batch, and each
+  // smoothed product rebuilt in int8 from the largest |activation| of each input channel. Real
+  // text in the scripts and lengths the model will see (text_model.cc's probe batch). Only read
+  // during the load.
+  const PackedBatch* calibration = nullptr;
 };
 
 // The format each linear product of `layer` runs in when the encoder is asked for `precision`:
-// `precision` everywhere, except that int8 runs the feed-forward output product (whose input, the
-// GELU output, carries the outlier channels real checkpoints have) in bf16, or f32 on a CPU without
-// bf16; and attention's two products run in bf16 for bf16 (int8 keeps them in f32). Measured on
+// `precision` everywhere, except that int8 smooths the feed-forward output product's input (the
+// GELU output, which carries the outlier channels real checkpoints have; see
+// LayerPrecision::smooth_output), and attention's two products run in bf16 for bf16 (int8 keeps
+// them in f32). Measured on
 // all-MiniLM-L6-v2 and all-mpnet-base-v2 over multilingual text: see docs/benchmarks.md, "Number
 // formats on real checkpoints", and tools/bench/precision_study.py.
 LayerPrecision layer_precision(Precision precision, int64_t layer, int64_t num_layers);
@@ -86,6 +97,10 @@ struct EncoderScratch {
   std::vector<float> embeddings, qkv, context, intermediate, hidden, first, head, position_bias;
   // When set, hidden_states adds the time of each step here.
   EncoderTimings* timings = nullptr;
+  // When set, hidden_states raises peaks[layer][channel] to the largest |value| of each channel of
+  // each layer's feed-forward activation output (the second feed-forward product's input),
+  // sizing it to num_layers x intermediate_size: the calibration behind smooth_output.
+  std::vector<std::vector<float>>* feed_forward_peaks = nullptr;
 };
 
 // A loaded encoder with its heads. Immutable once loaded: any number of threads may run it at

@@ -13,6 +13,7 @@
 #include <vector>
 
 #include "core/error.h"
+#include "kernels/quantize.h"
 
 namespace salvo {
 namespace {
@@ -319,6 +320,69 @@ TEST_P(LowPrecisionLinearTest, NanInARowStaysInThatRow) {
     EXPECT_TRUE(std::isfinite(y[0 * n + j])) << j;
     EXPECT_TRUE(std::isnan(y[1 * n + j])) << j;
     EXPECT_TRUE(std::isfinite(y[2 * n + j])) << j;
+  }
+}
+
+// GELU-output-like activations whose channels 3, 40 and 200 run 40x larger than the rest, as in
+// real checkpoints' feed-forward layers: smoothing must keep the product and make it closer to
+// the exact one than plain per-row int8 is.
+TEST(Int8InputSmoothingTest, KeepsTheProductAndRecoversTheSmallChannels) {
+  if (const std::string reason = precision_unavailable_reason(Precision::kInt8); !reason.empty()) {
+    GTEST_SKIP() << reason;
+  }
+  const int64_t m = 70, n = 96, k = 384;  // 70 rows take the threaded row-block path
+  const std::vector<float> w = gaussian_values(n * k, 21, 1.0f / std::sqrt(float(k)));
+  const std::vector<float> bias = gaussian_values(n, 22, 0.1f);
+  std::vector<float> x = gaussian_values(m * k, 23, 0.5f);
+  for (float& v : x) v = std::max(v, -0.17f);  // GELU's output is >= -0.17
+  for (int64_t i = 0; i < m; ++i) {
+    for (int64_t p : {3, 40, 200}) x[i * k + p] = 20.0f + static_cast<float>(i % 7);
+  }
+  std::vector<float> peaks(k, 0.0f);
+  for (int64_t i = 0; i < m; ++i) {
+    for (int64_t p = 0; p < k; ++p) peaks[p] = std::max(peaks[p], std::fabs(x[i * k + p]));
+  }
+  const std::vector<float> factors = smoothing_factors(peaks.data(), w.data(), n, k, 0.5f);
+  const PackedLinear plain(w.data(), bias.data(), n, k, GemmBackend::kOneDnn, Precision::kInt8);
+  const PackedLinear smoothed(w.data(), bias.data(), n, k, GemmBackend::kOneDnn, Precision::kInt8, {},
+                              factors.data());
+  std::vector<float> y_plain(m * n), y_smoothed(m * n);
+  plain.forward(x.data(), m, y_plain.data());
+  smoothed.forward(x.data(), m, y_smoothed.data());
+  std::vector<double> magnitude;
+  const std::vector<double> expected = reference_linear(x, w, bias.data(), m, n, k, magnitude);
+  double error_plain = 0.0, error_smoothed = 0.0;
+  for (int64_t idx = 0; idx < m * n; ++idx) {
+    error_plain += std::fabs(y_plain[idx] - expected[idx]);
+    error_smoothed += std::fabs(y_smoothed[idx] - expected[idx]);
+  }
+  // Smoothing gives the small channels about sqrt(40) times more levels.
+  EXPECT_LT(error_smoothed, 0.5 * error_plain) << "plain " << error_plain << ", smoothed " << error_smoothed;
+  for (int64_t i = 0; i < m; ++i) EXPECT_GE(row_cosine(y_smoothed, expected, i, n), 0.9999) << "row " << i;
+}
+
+TEST(Int8InputSmoothingTest, RejectsOtherPrecisionsAndBadFactors) {
+  const int64_t n = 4, k = 3;
+  const std::vector<float> w = gaussian_values(n * k, 31, 0.5f);
+  const float good[k] = {1.0f, 2.0f, 0.5f};
+  try {
+    PackedLinear(w.data(), nullptr, n, k, GemmBackend::kOneDnn, Precision::kF32, {}, good);
+    ADD_FAILURE() << "f32 with smoothing was accepted";
+  } catch (const Error& e) {
+    EXPECT_EQ(e.code(), ErrorCode::kInvalidArgument);
+    EXPECT_NE(std::string(e.what()).find("input smoothing is for int8"), std::string::npos) << e.what();
+  }
+  if (!precision_unavailable_reason(Precision::kInt8).empty()) return;
+  const float inf = std::numeric_limits<float>::infinity();
+  for (float bad : {0.0f, -1.0f, std::numeric_limits<float>::quiet_NaN(), inf, 1e-39f}) {
+    const float factors[k] = {1.0f, bad, 1.0f};
+    try {
+      PackedLinear(w.data(), nullptr, n, k, GemmBackend::kOneDnn, Precision::kInt8, {}, factors);
+      ADD_FAILURE() << "factor " << bad << " was accepted";
+    } catch (const Error& e) {
+      EXPECT_EQ(e.code(), ErrorCode::kInvalidArgument);
+      EXPECT_NE(std::string(e.what()).find("input smoothing factor 1 "), std::string::npos) << e.what();
+    }
   }
 }
 

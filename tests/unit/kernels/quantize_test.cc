@@ -159,6 +159,51 @@ TEST(QuantizeRowsU8Test, GaussianRowsOfManyWidths) {
   }
 }
 
+// With channel multipliers the row quantised is x * multipliers, bit for bit, on both kernels'
+// widths (a multiple of 16 and ragged tails) and on the threaded path.
+TEST(QuantizeRowsU8Test, ChannelMultipliersQuantiseTheScaledRow) {
+  for (int64_t k : {1, 17, 384, 1539}) {
+    for (int64_t m : {1, 40}) {
+      SCOPED_TRACE(testing::Message() << "m=" << m << " k=" << k);
+      const std::vector<float> x = gaussian_values(m * k, 41 + k + m);
+      std::vector<float> multipliers = gaussian_values(k, 43 + k, 3.0f);
+      for (float& v : multipliers) v = std::fabs(v) + 0.01f;
+      std::vector<float> scaled(m * k);
+      for (int64_t i = 0; i < m; ++i) {
+        for (int64_t p = 0; p < k; ++p) scaled[i * k + p] = x[i * k + p] * multipliers[p];
+      }
+      std::vector<uint8_t> q(m * k), q_expected(m * k);
+      std::vector<float> scales(m), scales_expected(m);
+      std::vector<int32_t> zero_points(m), zero_points_expected(m);
+      quantize_rows_u8(x.data(), m, k, q.data(), scales.data(), zero_points.data(), multipliers.data());
+      quantize_rows_u8(scaled.data(), m, k, q_expected.data(), scales_expected.data(), zero_points_expected.data());
+      EXPECT_EQ(q, q_expected);
+      EXPECT_EQ(scales, scales_expected);
+      EXPECT_EQ(zero_points, zero_points_expected);
+    }
+  }
+}
+
+TEST(SmoothingFactorsTest, BalancesEachChannelsPeaks) {
+  // W [2, 4]: column peaks 0.5, 2, 0 (a zero column) and 1.
+  const float w[] = {0.5f, -2.0f, 0.0f, 1.0f,  //
+                     -0.25f, 1.0f, 0.0f, -1.0f};
+  const float inf = std::numeric_limits<float>::infinity();
+  const float peaks[] = {8.0f, 0.5f, 4.0f, inf};
+  const std::vector<float> s = smoothing_factors(peaks, w, 2, 4, 0.5f);
+  ASSERT_EQ(s.size(), 4u);
+  EXPECT_FLOAT_EQ(s[0], 4.0f);                    // sqrt(8 / 0.5): both peaks become 2
+  EXPECT_FLOAT_EQ(s[1], 0.5f);                    // sqrt(0.5 / 2)
+  EXPECT_FLOAT_EQ(s[2], std::sqrt(4.0f / 1e-5f));  // a zero column counts as 1e-5
+  EXPECT_FLOAT_EQ(s[3], 1.0f);                    // a non-finite peak is left alone
+  // Strength 0.25: s = a^0.25 / b^0.75.
+  EXPECT_FLOAT_EQ(smoothing_factors(peaks, w, 2, 4, 0.25f)[0], std::pow(8.0f, 0.25f) / std::pow(0.5f, 0.75f));
+  const float unseen[] = {0.0f, 0.0f, 0.0f, 0.0f};  // channels the calibration never saw
+  for (float f : smoothing_factors(unseen, w, 2, 4, 0.35f)) {
+    EXPECT_TRUE(std::isfinite(f) && f > 0.0f) << f;
+  }
+}
+
 TEST(QuantizeRowsU8Test, ZeroConstantHugeTinyAndNonFiniteRows) {
   const float nan = std::numeric_limits<float>::quiet_NaN();
   const float inf = std::numeric_limits<float>::infinity();

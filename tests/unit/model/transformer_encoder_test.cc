@@ -169,8 +169,11 @@ struct Variant {
   const std::vector<float>* relative_bias = nullptr;  // [32 buckets, kHeads], MPNet-style
 };
 
+// With `feed_forward_peaks` ([kLayers][kInter]), raises each to the largest |GELU output| of its
+// layer and channel.
 Matrix reference_hidden(const Weights& w, const std::vector<int32_t>& ids, const std::vector<int32_t>& types,
-                        bool tanh_gelu = false, const Variant& variant = {}) {
+                        bool tanh_gelu = false, const Variant& variant = {},
+                        Matrix* feed_forward_peaks = nullptr) {
   const size_t len = ids.size();
   const int64_t e = w.at("embeddings.LayerNorm.weight").shape[0];
   Matrix x(len, std::vector<double>(e));
@@ -221,6 +224,13 @@ Matrix reference_hidden(const Weights& w, const std::vector<int32_t>& ids, const
       for (double& e : row) {
         e = tanh_gelu ? 0.5 * e * (1 + std::tanh(std::sqrt(2 / M_PI) * (e + 0.044715 * e * e * e)))
                       : 0.5 * e * (1 + std::erf(e / std::sqrt(2.0)));
+      }
+    }
+    if (feed_forward_peaks != nullptr) {
+      for (const auto& row : f) {
+        for (int64_t i = 0; i < kInter; ++i) {
+          (*feed_forward_peaks)[l][i] = std::max((*feed_forward_peaks)[l][i], std::abs(row[i]));
+        }
       }
     }
     x = linear(f, w, p + "output.dense");
@@ -305,6 +315,67 @@ TEST(TransformerEncoderTest, HiddenStatesMatchReference) {
   EXPECT_FALSE(model->has_classifier());
   EXPECT_EQ(model->config().hidden_size, kHidden);
   expect_hidden_match(*model, w, mixed_sequences(), false, 1e-4);
+}
+
+TEST(TransformerEncoderTest, FeedForwardPeaksAreEachChannelsLargestActivation) {
+  TempDir dir;
+  Weights w = tiny_weights(1, 0);
+  write_checkpoint(dir.path(), w, tiny_config(), false);
+  auto model = TransformerEncoder::load(dir.path());
+  const Sequences s = mixed_sequences();
+  const PackedBatch batch = pack(s);
+  Matrix want(kLayers, std::vector<double>(kInter, 0.0));
+  for (size_t r = 0; r < s.ids.size(); ++r) reference_hidden(w, s.ids[r], s.types[r], false, {}, &want);
+  std::vector<std::vector<float>> peaks;
+  EncoderScratch scratch;
+  scratch.feed_forward_peaks = &peaks;
+  std::vector<float> out(batch.tokens() * kHidden);
+  model->hidden_states(batch, &scratch, out.data());
+  ASSERT_EQ(peaks.size(), static_cast<size_t>(kLayers));
+  for (int64_t l = 0; l < kLayers; ++l) {
+    ASSERT_EQ(peaks[l].size(), static_cast<size_t>(kInter));
+    for (int64_t i = 0; i < kInter; ++i) EXPECT_NEAR(peaks[l][i], want[l][i], 1e-4 * (1 + want[l][i])) << l << " " << i;
+  }
+  // A second batch only raises them: the peaks of the first row alone are already at most these.
+  const std::vector<std::vector<float>> first = peaks;
+  model->hidden_states(pack({{s.ids[0]}, {s.types[0]}}), &scratch, out.data());
+  EXPECT_EQ(peaks, first);
+}
+
+// int8 with a calibration batch rebuilds each layer's feed-forward output product in int8 with
+// smoothing (its result then differs from the uncalibrated model's, which runs it in bf16), and
+// stays close to the exact encoder.
+TEST(TransformerEncoderTest, Int8CalibratedOnABatchStaysCloseToTheReference) {
+  if (const std::string reason = precision_unavailable_reason(Precision::kInt8); !reason.empty()) {
+    GTEST_SKIP() << reason;
+  }
+  TempDir dir;
+  Weights w = tiny_weights(4, 0);
+  write_checkpoint(dir.path(), w, tiny_config(), false);
+  const Sequences s = mixed_sequences();
+  const PackedBatch batch = pack(s);
+  EncoderOptions options;
+  options.precision = Precision::kInt8;
+  auto uncalibrated = TransformerEncoder::load(dir.path(), options);
+  options.calibration = &batch;
+  auto calibrated = TransformerEncoder::load(dir.path(), options);
+  std::vector<float> plain(batch.tokens() * kHidden), smoothed(batch.tokens() * kHidden);
+  uncalibrated->hidden_states(batch, &scratch_, plain.data());
+  calibrated->hidden_states(batch, &scratch_, smoothed.data());
+  EXPECT_NE(plain, smoothed);
+  for (size_t r = 0; r < batch.rows(); ++r) {
+    const Matrix want = reference_hidden(w, s.ids[r], s.types[r]);
+    for (size_t t = 0; t < want.size(); ++t) {
+      const float* got = smoothed.data() + (batch.offsets[r] + t) * kHidden;
+      double dot = 0, gg = 0, ww = 0;
+      for (int64_t i = 0; i < kHidden; ++i) {
+        dot += got[i] * want[t][i];
+        gg += double{got[i]} * got[i];
+        ww += want[t][i] * want[t][i];
+      }
+      EXPECT_GE(dot / std::sqrt(gg * ww), 0.99) << "row " << r << " token " << t;
+    }
+  }
 }
 
 TEST(TransformerEncoderTest, PrefixedBf16TanhCheckpoint) {
