@@ -266,7 +266,7 @@ std::unique_ptr<TransformerEncoder> TransformerEncoder::build(const WeightStore&
     std::vector<float> hidden(options.calibration->tokens() * h);
     model->hidden_states(*options.calibration, &scratch, hidden.data());
     for (int64_t i : smoothed) {
-      const std::string& module = layout.layer(i).output;
+      const std::string module = layout.layer(i).output;
       const std::vector<float> w = reader.get(module + ".weight", {h, inter});
       const std::vector<float> b = reader.get(module + ".bias", {h});
       const std::vector<float> factors =
