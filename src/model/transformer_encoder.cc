@@ -21,6 +21,16 @@ float* grow(std::vector<float>& buffer, size_t n) {
   return buffer.data();
 }
 
+// A linear layer y = x w^T + b; with `peaks` (the largest |x| per input channel of a calibration
+// run) its input channels are smoothed with SmoothQuant's factors at `strength`.
+PackedLinear make_linear(const std::vector<float>& w, const std::vector<float>& b, int64_t n, int64_t k,
+                         GemmBackend gemm, Precision precision, LinearEpilogue epilogue,
+                         const std::vector<float>* peaks, float strength) {
+  if (peaks == nullptr) return PackedLinear(w.data(), b.data(), n, k, gemm, precision, epilogue);
+  const std::vector<float> factors = smoothing_factors(peaks->data(), w.data(), n, k, strength);
+  return PackedLinear(w.data(), b.data(), n, k, gemm, precision, epilogue, factors.data());
+}
+
 // Looks tensors up under the names a CheckpointLayout gives, bare or behind one of its prefixes.
 class LayoutReader {
  public:
@@ -65,11 +75,29 @@ class LayoutReader {
     return info.shape[0];
   }
 
+  // With `peaks` the product's input channels are smoothed (SmoothQuant at `strength`).
   PackedLinear linear(const std::string& module, int64_t n, int64_t k, GemmBackend gemm, Precision precision,
-                      LinearEpilogue epilogue = {}) const {
+                      LinearEpilogue epilogue = {}, const std::vector<float>* peaks = nullptr,
+                      float strength = 0.0f) const {
     const std::vector<float> w = get(module + ".weight", {n, k});
     const std::vector<float> b = get(module + ".bias", {n});
-    return PackedLinear(w.data(), b.data(), n, k, gemm, precision, epilogue);
+    return make_linear(w, b, n, k, gemm, precision, epilogue, peaks, strength);
+  }
+
+  // The query, key and value products stacked into one [3 h, h].
+  PackedLinear qkv(const EncoderLayerNames& names, int64_t h, GemmBackend gemm, Precision precision,
+                   const std::vector<float>* peaks, float strength) const {
+    std::vector<float> w;
+    std::vector<float> b;
+    w.reserve(3 * h * h);
+    b.reserve(3 * h);
+    for (const std::string& part : {names.query, names.key, names.value}) {
+      const std::vector<float> part_w = get(part + ".weight", {h, h});
+      const std::vector<float> part_b = get(part + ".bias", {h});
+      w.insert(w.end(), part_w.begin(), part_w.end());
+      b.insert(b.end(), part_b.begin(), part_b.end());
+    }
+    return make_linear(w, b, 3 * h, h, gemm, precision, {}, peaks, strength);
   }
 
  private:
@@ -96,11 +124,13 @@ void raise_channel_peaks(const float* x, int64_t rows, int64_t columns, std::vec
   }
 }
 
-// SmoothQuant's migration strength for the feed-forward output products. The worst row's cosine
-// to f32 on 1,400 rows of multilingual text (docs/benchmarks.md, "Number formats on real
-// checkpoints"), strengths 0.3 / 0.35 / 0.4 / 0.5: all-mpnet-base-v2 0.9945 / 0.9943 / 0.9934 /
-// 0.9928, all-MiniLM-L6-v2 0.9904 / 0.9949 / 0.9950 / 0.9962; 0.35 has the best worst case.
+// SmoothQuant's migration strengths for int8's products: the feed-forward output product (whose
+// input is the GELU output) and the two that read a layer norm's output (qkv, intermediate). The
+// worst row's cosine to f32 on 1,400 rows of multilingual text at each strength is in
+// docs/benchmarks.md, "Number formats on real checkpoints"; these have the best worst case over
+// all-MiniLM-L6-v2 and all-mpnet-base-v2.
 constexpr float kFeedForwardSmoothing = 0.35f;
+constexpr float kLayerNormSmoothing = 0.5f;
 
 // Runs `step` and, when timings are asked for, adds its duration to them.
 template <typename Step>
@@ -137,10 +167,11 @@ LayerPrecision layer_precision(Precision precision, int64_t, int64_t) {
   // bf16 attention costs int8 more than its bound allows on all-mpnet-base-v2 (0.997 -> 0.988
   // minimum cosine on real text), so int8 keeps float32 attention.
   if (precision == Precision::kBF16 && attention_bf16_available()) p.attention = Precision::kBF16;
-  // The feed-forward output product's input (the GELU output) has a few channels tens of times
-  // larger than the rest in real checkpoints; one uint8 scale per row would leave the other
-  // channels a handful of levels (all-mpnet-base-v2's worst row: 0.986 cosine, bound 0.99).
-  p.smooth_output = precision == Precision::kInt8;
+  // The GELU output has a few channels tens of times larger than the rest in real checkpoints,
+  // and the layer norms' outputs a few too; one uint8 scale per row would leave the other channels
+  // a handful of levels (all-mpnet-base-v2's worst row with the feed-forward output product in
+  // plain int8: 0.986 cosine, bound 0.99).
+  p.smooth_int8 = precision == Precision::kInt8;
   return p;
 }
 
@@ -225,54 +256,54 @@ std::unique_ptr<TransformerEncoder> TransformerEncoder::build(const WeightStore&
                                        std::to_string(c.num_layers) + ", the checkpoint holds " +
                                        std::to_string(held) + " layers");
   }
-  model->layers_.reserve(c.num_layers);
-  std::vector<int64_t> smoothed;  // the layers whose feed-forward output product is smoothed int8
-  for (int64_t i = 0; i < c.num_layers; ++i) {
+  const bool calibrate = options.calibration != nullptr && options.calibration->tokens() > 0;
+  const Precision unsmoothed = precision_unavailable_reason(Precision::kBF16).empty() ? Precision::kBF16 : Precision::kF32;
+  // Layer i's products in `precision`; with `peaks`, those that smooth_int8 covers and that run in
+  // int8 are smoothed from them. Without, those products run in bf16 for the calibration run (its
+  // activations then are float32's within bf16's rounding); with no calibration to come, only the
+  // feed-forward output product does, and the other two run in plain int8.
+  auto make_layer = [&](int64_t i, LayerPrecision precision, const LayerInputPeaks* peaks) {
     const EncoderLayerNames names = layout.layer(i);
-    LayerPrecision precision = options.layer_precisions ? options.layer_precisions(i, c.num_layers)
-                                                        : layer_precision(options.precision, i, c.num_layers);
-    if (precision.smooth_output && precision.output == Precision::kInt8) {
-      // Built in bf16 for now: the calibration run below needs the layer, then rebuilds it.
-      smoothed.push_back(i);
-      precision.output = precision_unavailable_reason(Precision::kBF16).empty() ? Precision::kBF16 : Precision::kF32;
+    auto smoothed = [&](Precision product, std::vector<float> LayerInputPeaks::*input) -> const std::vector<float>* {
+      return peaks != nullptr && precision.smooth_int8 && product == Precision::kInt8 ? &(peaks->*input) : nullptr;
+    };
+    if (peaks == nullptr && precision.smooth_int8) {
+      for (Precision* product : {&precision.qkv, &precision.intermediate, &precision.output}) {
+        if (*product == Precision::kInt8 && (calibrate || product == &precision.output)) *product = unsmoothed;
+      }
     }
-    std::vector<float> qkv_w;
-    std::vector<float> qkv_b;
-    qkv_w.reserve(3 * h * h);
-    qkv_b.reserve(3 * h);
-    for (const std::string& part : {names.query, names.key, names.value}) {
-      const std::vector<float> w = reader.get(part + ".weight", {h, h});
-      const std::vector<float> b = reader.get(part + ".bias", {h});
-      qkv_w.insert(qkv_w.end(), w.begin(), w.end());
-      qkv_b.insert(qkv_b.end(), b.begin(), b.end());
-    }
-    model->layers_.push_back(Layer{
-        PackedLinear(qkv_w.data(), qkv_b.data(), 3 * h, h, options.gemm, precision.qkv),
+    return Layer{
+        reader.qkv(names, h, options.gemm, precision.qkv, smoothed(precision.qkv, &LayerInputPeaks::qkv), kLayerNormSmoothing),
         reader.linear(names.attention_output, h, h, options.gemm, precision.attention_output, residual),
         reader.get(names.attention_norm + ".weight", {h}),
         reader.get(names.attention_norm + ".bias", {h}),
-        reader.linear(names.intermediate, inter, h, options.gemm, precision.intermediate, activated),
-        reader.linear(names.output, h, inter, options.gemm, precision.output, residual),
+        reader.linear(names.intermediate, inter, h, options.gemm, precision.intermediate, activated,
+                      smoothed(precision.intermediate, &LayerInputPeaks::intermediate), kLayerNormSmoothing),
+        reader.linear(names.output, h, inter, options.gemm, precision.output, residual,
+                      smoothed(precision.output, &LayerInputPeaks::output), kFeedForwardSmoothing),
         reader.get(names.output_norm + ".weight", {h}),
         reader.get(names.output_norm + ".bias", {h}),
         precision.attention,
-    });
+    };
+  };
+  std::vector<LayerPrecision> precisions;
+  model->layers_.reserve(c.num_layers);
+  for (int64_t i = 0; i < c.num_layers; ++i) {
+    precisions.push_back(options.layer_precisions ? options.layer_precisions(i, c.num_layers)
+                                                  : layer_precision(options.precision, i, c.num_layers));
+    model->layers_.push_back(make_layer(i, precisions[i], nullptr));
   }
-
-  if (!smoothed.empty() && options.calibration != nullptr && options.calibration->tokens() > 0) {
-    std::vector<std::vector<float>> peaks;
+  // Smoothing: the model as built runs the calibration batch, then each smoothed layer is rebuilt
+  // from the peaks it recorded.
+  const bool smooth = std::any_of(precisions.begin(), precisions.end(), [](const LayerPrecision& p) { return p.smooth_int8; });
+  if (smooth && calibrate) {
+    std::vector<LayerInputPeaks> peaks;
     EncoderScratch scratch;
-    scratch.feed_forward_peaks = &peaks;
+    scratch.input_peaks = &peaks;
     std::vector<float> hidden(options.calibration->tokens() * h);
     model->hidden_states(*options.calibration, &scratch, hidden.data());
-    for (int64_t i : smoothed) {
-      const std::string module = layout.layer(i).output;
-      const std::vector<float> w = reader.get(module + ".weight", {h, inter});
-      const std::vector<float> b = reader.get(module + ".bias", {h});
-      const std::vector<float> factors =
-          smoothing_factors(peaks[i].data(), w.data(), h, inter, kFeedForwardSmoothing);
-      model->layers_[i].output =
-          PackedLinear(w.data(), b.data(), h, inter, options.gemm, Precision::kInt8, residual, factors.data());
+    for (int64_t i = 0; i < c.num_layers; ++i) {
+      if (precisions[i].smooth_int8) model->layers_[i] = make_layer(i, precisions[i], &peaks[i]);
     }
   }
 
@@ -412,10 +443,11 @@ void TransformerEncoder::hidden_states(const PackedBatch& batch, EncoderScratch*
   // `out` holds the residual stream: the attention-output and output linears add their product
   // to it (LinearEpilogue::accumulate) and it is normalised in place; the intermediate linear
   // applies the activation itself.
-  std::vector<std::vector<float>>* peaks = scratch->feed_forward_peaks;
+  std::vector<LayerInputPeaks>* peaks = scratch->input_peaks;
   if (peaks != nullptr) peaks->resize(layers_.size());
   for (size_t i = 0; i < layers_.size(); ++i) {
     const Layer& layer = layers_[i];
+    if (peaks != nullptr) raise_channel_peaks(out, tokens, h, &(*peaks)[i].qkv);
     timed(timings, EncoderStep::kQkv, [&] { layer.qkv.forward(out, tokens, qkv); });
     timed(timings, EncoderStep::kAttention, [&] {
       packed_attention(qkv, batch.offsets.data(), rows, config_.num_heads, config_.head_dim(), context,
@@ -425,8 +457,9 @@ void TransformerEncoder::hidden_states(const PackedBatch& batch, EncoderScratch*
     timed(timings, EncoderStep::kAttentionNorm, [&] {
       layer_norm(out, layer.attention_norm_weight.data(), layer.attention_norm_bias.data(), tokens, h, eps, out);
     });
+    if (peaks != nullptr) raise_channel_peaks(out, tokens, h, &(*peaks)[i].intermediate);
     timed(timings, EncoderStep::kIntermediate, [&] { layer.intermediate.forward(out, tokens, intermediate); });
-    if (peaks != nullptr) raise_channel_peaks(intermediate, tokens, inter, &(*peaks)[i]);
+    if (peaks != nullptr) raise_channel_peaks(intermediate, tokens, inter, &(*peaks)[i].output);
     timed(timings, EncoderStep::kOutput, [&] { layer.output.forward(intermediate, tokens, out); });
     timed(timings, EncoderStep::kOutputNorm, [&] {
       layer_norm(out, layer.output_norm_weight.data(), layer.output_norm_bias.data(), tokens, h, eps, out);

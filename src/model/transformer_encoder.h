@@ -39,10 +39,18 @@ struct LayerPrecision {
   Precision intermediate = Precision::kF32;
   Precision output = Precision::kF32;
   Precision attention = Precision::kF32;
-  // int8 `output` only: smooth the product's input channels (PackedLinear's input_smoothing) with
-  // factors from the activations EncoderOptions::calibration gives; without a calibration batch
-  // the product runs in bf16 (f32 on a CPU without bf16) instead.
-  bool smooth_output = false;
+  // Smooth the input channels (PackedLinear's input_smoothing) of those of the qkv, intermediate
+  // and output products that run in int8, with factors from the activations
+  // EncoderOptions::calibration gives. Without a calibration batch, qkv and intermediate run in
+  // plain int8 and output in bf16 (f32 on a CPU without bf16).
+  bool smooth_int8 = false;
+};
+
+// The largest |value| of each input channel of one layer's qkv, intermediate and output products
+// (a layer norm's output, the same one's after attention, and the feed-forward activation's),
+// over the tokens of a calibration run.
+struct LayerInputPeaks {
+  std::vector<float> qkv, intermediate, output;
 };
 
 // Load-time choices.
@@ -54,19 +62,19 @@ struct EncoderOptions {
   // When set, the format of each layer's products instead of layer_precision(precision, ...): for
   // tools that measure which products a format hurts.
   std::function<LayerPrecision(int64_t layer, int64_t num_layers)> layer_precisions;
-  // Token rows whose activations set the smoothing of the products LayerPrecision::smooth_output
-  // marks: the encoder is built with those products in bf16, run once on this batch, and each
-  // smoothed product rebuilt in int8 from the largest |activation| of each input channel. Real
-  // text in the scripts and lengths the model will see (text_model.cc's probe batch). Only read
-  // during the load.
+  // Token rows whose activations set the smoothing of the products LayerPrecision::smooth_int8
+  // marks: the encoder is built without smoothing (output in bf16), run once on this batch, and
+  // each smoothed product rebuilt in int8 from the largest |activation| of each input channel.
+  // Real text in the scripts and lengths the model will see (text_model.cc's probe batch). Only
+  // read during the load.
   const PackedBatch* calibration = nullptr;
 };
 
 // The format each linear product of `layer` runs in when the encoder is asked for `precision`:
-// `precision` everywhere, except that int8 smooths the feed-forward output product's input (the
-// GELU output, which carries the outlier channels real checkpoints have; see
-// LayerPrecision::smooth_output), and attention's two products run in bf16 for bf16 (int8 keeps
-// them in f32). Measured on
+// `precision` everywhere, except that int8 smooths the inputs of its qkv, intermediate and output
+// products (the layer norms' and the GELU's outputs, which carry the outlier channels real
+// checkpoints have; see LayerPrecision::smooth_int8), and attention's two products run in bf16 for
+// bf16 (int8 keeps them in f32). Measured on
 // all-MiniLM-L6-v2 and all-mpnet-base-v2 over multilingual text: see docs/benchmarks.md, "Number
 // formats on real checkpoints", and tools/bench/precision_study.py.
 LayerPrecision layer_precision(Precision precision, int64_t layer, int64_t num_layers);
@@ -97,10 +105,9 @@ struct EncoderScratch {
   std::vector<float> embeddings, qkv, context, intermediate, hidden, first, head, position_bias;
   // When set, hidden_states adds the time of each step here.
   EncoderTimings* timings = nullptr;
-  // When set, hidden_states raises peaks[layer][channel] to the largest |value| of each channel of
-  // each layer's feed-forward activation output (the second feed-forward product's input),
-  // sizing it to num_layers x intermediate_size: the calibration behind smooth_output.
-  std::vector<std::vector<float>>* feed_forward_peaks = nullptr;
+  // When set, hidden_states raises each layer's peaks to the largest |value| of each input channel
+  // of its products, sizing it to num_layers: the calibration behind smooth_int8.
+  std::vector<LayerInputPeaks>* input_peaks = nullptr;
 };
 
 // A loaded encoder with its heads. Immutable once loaded: any number of threads may run it at

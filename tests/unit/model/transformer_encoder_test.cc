@@ -169,11 +169,22 @@ struct Variant {
   const std::vector<float>* relative_bias = nullptr;  // [32 buckets, kHeads], MPNet-style
 };
 
-// With `feed_forward_peaks` ([kLayers][kInter]), raises each to the largest |GELU output| of its
-// layer and channel.
+// The largest |input| of each channel of each layer's qkv, intermediate and output products.
+struct ReferencePeaks {
+  Matrix qkv = Matrix(kLayers, std::vector<double>(kHidden, 0.0));
+  Matrix intermediate = Matrix(kLayers, std::vector<double>(kHidden, 0.0));
+  Matrix output = Matrix(kLayers, std::vector<double>(kInter, 0.0));
+};
+
+void raise_peaks(const Matrix& x, std::vector<double>& peaks) {
+  for (const auto& row : x) {
+    for (size_t i = 0; i < row.size(); ++i) peaks[i] = std::max(peaks[i], std::abs(row[i]));
+  }
+}
+
+// With `peaks`, raises them to this sequence's.
 Matrix reference_hidden(const Weights& w, const std::vector<int32_t>& ids, const std::vector<int32_t>& types,
-                        bool tanh_gelu = false, const Variant& variant = {},
-                        Matrix* feed_forward_peaks = nullptr) {
+                        bool tanh_gelu = false, const Variant& variant = {}, ReferencePeaks* peaks = nullptr) {
   const size_t len = ids.size();
   const int64_t e = w.at("embeddings.LayerNorm.weight").shape[0];
   Matrix x(len, std::vector<double>(e));
@@ -190,6 +201,7 @@ Matrix reference_hidden(const Weights& w, const std::vector<int32_t>& ids, const
   const int64_t d = kHidden / kHeads;
   for (int64_t l = 0; l < kLayers; ++l) {
     const std::string p = "encoder.layer." + std::to_string(l) + ".";
+    if (peaks != nullptr) raise_peaks(x, peaks->qkv[l]);
     const Matrix q = linear(x, w, p + "attention.self.query");
     const Matrix k = linear(x, w, p + "attention.self.key");
     const Matrix v = linear(x, w, p + "attention.self.value");
@@ -219,6 +231,7 @@ Matrix reference_hidden(const Weights& w, const std::vector<int32_t>& ids, const
       for (int64_t i = 0; i < kHidden; ++i) a[t][i] += x[t][i];
     }
     layer_norm_ref(a, w, p + "attention.output.LayerNorm");
+    if (peaks != nullptr) raise_peaks(a, peaks->intermediate[l]);
     Matrix f = linear(a, w, p + "intermediate.dense");
     for (auto& row : f) {
       for (double& e : row) {
@@ -226,13 +239,7 @@ Matrix reference_hidden(const Weights& w, const std::vector<int32_t>& ids, const
                       : 0.5 * e * (1 + std::erf(e / std::sqrt(2.0)));
       }
     }
-    if (feed_forward_peaks != nullptr) {
-      for (const auto& row : f) {
-        for (int64_t i = 0; i < kInter; ++i) {
-          (*feed_forward_peaks)[l][i] = std::max((*feed_forward_peaks)[l][i], std::abs(row[i]));
-        }
-      }
-    }
+    if (peaks != nullptr) raise_peaks(f, peaks->output[l]);
     x = linear(f, w, p + "output.dense");
     for (size_t t = 0; t < len; ++t) {
       for (int64_t i = 0; i < kHidden; ++i) x[t][i] += a[t][i];
@@ -317,34 +324,44 @@ TEST(TransformerEncoderTest, HiddenStatesMatchReference) {
   expect_hidden_match(*model, w, mixed_sequences(), false, 1e-4);
 }
 
-TEST(TransformerEncoderTest, FeedForwardPeaksAreEachChannelsLargestActivation) {
+TEST(TransformerEncoderTest, InputPeaksAreEachChannelsLargestActivation) {
   TempDir dir;
   Weights w = tiny_weights(1, 0);
   write_checkpoint(dir.path(), w, tiny_config(), false);
   auto model = TransformerEncoder::load(dir.path());
   const Sequences s = mixed_sequences();
   const PackedBatch batch = pack(s);
-  Matrix want(kLayers, std::vector<double>(kInter, 0.0));
+  ReferencePeaks want;
   for (size_t r = 0; r < s.ids.size(); ++r) reference_hidden(w, s.ids[r], s.types[r], false, {}, &want);
-  std::vector<std::vector<float>> peaks;
+  std::vector<LayerInputPeaks> peaks;
   EncoderScratch scratch;
-  scratch.feed_forward_peaks = &peaks;
+  scratch.input_peaks = &peaks;
   std::vector<float> out(batch.tokens() * kHidden);
   model->hidden_states(batch, &scratch, out.data());
   ASSERT_EQ(peaks.size(), static_cast<size_t>(kLayers));
+  auto expect_peaks = [](const std::vector<float>& got, const std::vector<double>& expected, const char* what) {
+    ASSERT_EQ(got.size(), expected.size()) << what;
+    for (size_t i = 0; i < got.size(); ++i) EXPECT_NEAR(got[i], expected[i], 1e-4 * (1 + expected[i])) << what << " " << i;
+  };
   for (int64_t l = 0; l < kLayers; ++l) {
-    ASSERT_EQ(peaks[l].size(), static_cast<size_t>(kInter));
-    for (int64_t i = 0; i < kInter; ++i) EXPECT_NEAR(peaks[l][i], want[l][i], 1e-4 * (1 + want[l][i])) << l << " " << i;
+    SCOPED_TRACE(::testing::Message() << "layer " << l);
+    expect_peaks(peaks[l].qkv, want.qkv[l], "qkv");
+    expect_peaks(peaks[l].intermediate, want.intermediate[l], "intermediate");
+    expect_peaks(peaks[l].output, want.output[l], "output");
   }
   // A second batch only raises them: the peaks of the first row alone are already at most these.
-  const std::vector<std::vector<float>> first = peaks;
+  const std::vector<LayerInputPeaks> first = peaks;
   model->hidden_states(pack({{s.ids[0]}, {s.types[0]}}), &scratch, out.data());
-  EXPECT_EQ(peaks, first);
+  for (int64_t l = 0; l < kLayers; ++l) {
+    EXPECT_EQ(peaks[l].qkv, first[l].qkv);
+    EXPECT_EQ(peaks[l].intermediate, first[l].intermediate);
+    EXPECT_EQ(peaks[l].output, first[l].output);
+  }
 }
 
-// int8 with a calibration batch rebuilds each layer's feed-forward output product in int8 with
-// smoothing (its result then differs from the uncalibrated model's, which runs it in bf16), and
-// stays close to the exact encoder.
+// int8 with a calibration batch rebuilds each layer's qkv, intermediate and output products in int8
+// with smoothing (its result then differs from the uncalibrated model's, which runs output in bf16
+// and the others unsmoothed), and stays close to the exact encoder.
 TEST(TransformerEncoderTest, Int8CalibratedOnABatchStaysCloseToTheReference) {
   if (const std::string reason = precision_unavailable_reason(Precision::kInt8); !reason.empty()) {
     GTEST_SKIP() << reason;
