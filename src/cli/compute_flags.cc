@@ -40,8 +40,8 @@ void add_compute_flags(CLI::App* cmd, const std::string& batch, const std::strin
         ->check(CLI::IsMember({"onednn", "openblas"}));
     cmd->add_option("--dtype", flags->dtype,
                     "Number format of the encoder's matrix products: f32 (exact), bf16 (AVX512_BF16), int8 "
-                    "(AVX512_VNNI; dynamic per-row activations, per-channel weights; the feed-forward output products smoothed "
-                    "per channel from a built-in probe batch at load) or auto (the fastest that "
+                    "(AVX512_VNNI; dynamic per-row activations, per-channel weights; activation channels smoothed into the "
+                    "weights from a built-in probe batch at load) or auto (the fastest that "
                     "keeps every embedding of a probe batch within cosine 0.99 (int8) or 0.999 (bf16) of f32). "
                     "A format this CPU lacks runs as f32 with a warning")
         ->capture_default_str()

@@ -42,7 +42,7 @@ std::string with_instructions(Precision precision) {
   switch (precision) {
     case Precision::kF32: return "f32";
     case Precision::kBF16: return "bf16 (AVX512_BF16)";
-    case Precision::kInt8: return "int8 (AVX512_VNNI; feed-forward output products smoothed on the probe batch)";
+    case Precision::kInt8: return "int8 (AVX512_VNNI; activations smoothed on the probe batch)";
   }
   return "?";
 }
@@ -143,7 +143,7 @@ double probe_cosine(const ProbeOutputs& reference, const ProbeOutputs& candidate
 std::unique_ptr<TransformerEncoder> load_encoder(const fs::path& dir, EncoderOptions options, DType dtype,
                                         const PackedBatch& probe, const LogCallback& log,
                                         std::string* description) {
-  // int8 smooths its feed-forward output products with the activations of the probe batch.
+  // int8 smooths its products' inputs with the activations of the probe batch.
   if (probe.tokens() > 0) options.calibration = &probe;
   if (dtype != DType::kAuto) {
     Precision requested = precision_of(dtype);

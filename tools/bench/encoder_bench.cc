@@ -87,7 +87,7 @@ const TransformerEncoder& model_in(Precision precision) {
   if (!model) {
     EncoderOptions options;
     options.precision = precision;
-    // int8 smooths its feed-forward output products on the benchmark's own batch: which text sets
+    // int8 smooths its products' inputs, calibrated on the benchmark's own batch: which text sets
     // the factors does not change the speed.
     const PackedBatch calibration = make_batch(read_encoder_config(setup().model_dir));
     options.calibration = &calibration;
