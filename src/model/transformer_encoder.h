@@ -47,8 +47,8 @@ struct LayerPrecision {
 };
 
 // The largest |value| of each input channel of one layer's qkv, intermediate and output products
-// (a layer norm's output, the same one's after attention, and the feed-forward activation's),
-// over the tokens of a calibration run.
+// (the previous layer norm's output, the attention layer norm's output, and the feed-forward
+// activation's output), over the tokens of a calibration run.
 struct LayerInputPeaks {
   std::vector<float> qkv, intermediate, output;
 };
@@ -63,8 +63,8 @@ struct EncoderOptions {
   // tools that measure which products a format hurts.
   std::function<LayerPrecision(int64_t layer, int64_t num_layers)> layer_precisions;
   // Token rows whose activations set the smoothing of the products LayerPrecision::smooth_int8
-  // marks: the encoder is built without smoothing (output in bf16), run once on this batch, and
-  // each smoothed product rebuilt in int8 from the largest |activation| of each input channel.
+  // marks: the encoder is built with those products in bf16, run once on this batch, and each
+  // smoothed product rebuilt in int8 from the largest |activation| of each input channel.
   // Real text in the scripts and lengths the model will see (text_model.cc's probe batch). Only
   // read during the load.
   const PackedBatch* calibration = nullptr;
