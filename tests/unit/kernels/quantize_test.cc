@@ -159,8 +159,8 @@ TEST(QuantizeRowsU8Test, GaussianRowsOfManyWidths) {
   }
 }
 
-// With channel multipliers the row quantised is x * multipliers, bit for bit, on both kernels'
-// widths (a multiple of 16 and ragged tails) and on the threaded path.
+// With channel multipliers the row quantised is x * multipliers, bit for bit, on the kernel this
+// CPU runs, at widths that are multiples of 16 and with ragged tails, and on the threaded path.
 TEST(QuantizeRowsU8Test, ChannelMultipliersQuantiseTheScaledRow) {
   for (int64_t k : {1, 17, 384, 1539}) {
     for (int64_t m : {1, 40}) {
