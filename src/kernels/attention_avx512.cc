@@ -373,17 +373,54 @@ bool cpu_has_bf16_kernel() {
   return has;
 }
 
-// K^T [head_dim][lp] in float32, zero past len; asks for the head's rows ahead (prefetch_token).
+// Transposes the 16 x 16 block of 32-bit values in r: r[c][t] takes r[t][c]. Four rounds of
+// shuffles: pairs of rows interleaved, then groups of four within each 128-bit lane, then the
+// lanes themselves (a 4 x 4 transpose of 128-bit blocks, in two rounds).
+SALVO_AVX512 inline void transpose_16x16(__m512 r[16]) {
+  __m512 t[16];
+  for (int i = 0; i < 8; ++i) {
+    t[2 * i] = _mm512_unpacklo_ps(r[2 * i], r[2 * i + 1]);
+    t[2 * i + 1] = _mm512_unpackhi_ps(r[2 * i], r[2 * i + 1]);
+  }
+  // u[4g + m], lane L: column 4L + m of rows 4g .. 4g + 3.
+  __m512 u[16];
+  for (int g = 0; g < 4; ++g) {
+    u[4 * g] = _mm512_shuffle_ps(t[4 * g], t[4 * g + 2], 0x44);
+    u[4 * g + 1] = _mm512_shuffle_ps(t[4 * g], t[4 * g + 2], 0xEE);
+    u[4 * g + 2] = _mm512_shuffle_ps(t[4 * g + 1], t[4 * g + 3], 0x44);
+    u[4 * g + 3] = _mm512_shuffle_ps(t[4 * g + 1], t[4 * g + 3], 0xEE);
+  }
+  // Column 4L + m is lane L of u[m], u[4 + m], u[8 + m] and u[12 + m].
+  for (int m = 0; m < 4; ++m) {
+    const __m512 low01 = _mm512_shuffle_f32x4(u[m], u[4 + m], 0x44);
+    const __m512 high01 = _mm512_shuffle_f32x4(u[m], u[4 + m], 0xEE);
+    const __m512 low23 = _mm512_shuffle_f32x4(u[8 + m], u[12 + m], 0x44);
+    const __m512 high23 = _mm512_shuffle_f32x4(u[8 + m], u[12 + m], 0xEE);
+    r[m] = _mm512_shuffle_f32x4(low01, low23, 0x88);
+    r[4 + m] = _mm512_shuffle_f32x4(low01, low23, 0xDD);
+    r[8 + m] = _mm512_shuffle_f32x4(high01, high23, 0x88);
+    r[12 + m] = _mm512_shuffle_f32x4(high01, high23, 0xDD);
+  }
+}
+
+// K^T [head_dim][lp] in float32, zero past len, in 16 x 16 blocks; asks for the head's rows ahead
+// (prefetch_token).
 SALVO_AVX512 void transpose_keys_f32(const HeadView& head, int64_t lp, float* kt) {
   const int64_t len = head.len;
   const int64_t d = head.head_dim;
   for (int64_t j = 0; j < std::min(kPrefetchAhead, len); ++j) prefetch_token(head, j);
-  for (int64_t j = 0; j < len; ++j) {
-    prefetch_token(head, j + kPrefetchAhead);
-    const float* k = head.k + j * head.ld;
-    for (int64_t c = 0; c < d; ++c) kt[c * lp + j] = k[c];
+  for (int64_t j0 = 0; j0 < lp; j0 += 16) {
+    const int64_t rows = std::min<int64_t>(16, len - j0);
+    for (int64_t j = j0; j < j0 + 16; ++j) prefetch_token(head, j + kPrefetchAhead);
+    for (int64_t c0 = 0; c0 < d; c0 += 16) {
+      __m512 block[16];
+      for (int64_t t = 0; t < 16; ++t) {
+        block[t] = t < rows ? _mm512_loadu_ps(head.k + (j0 + t) * head.ld + c0) : _mm512_setzero_ps();
+      }
+      transpose_16x16(block);
+      for (int64_t c = 0; c < 16; ++c) _mm512_storeu_ps(kt + (c0 + c) * lp + j0, block[c]);
+    }
   }
-  for (int64_t c = 0; c < d; ++c) std::fill(kt + c * lp + len, kt + (c + 1) * lp, 0.0f);
 }
 
 SALVO_AVX512 void attend_f32(const HeadView& head, Workspace* work) {

@@ -21,6 +21,7 @@
 #include <string>
 #include <vector>
 
+#include "kernels/attention.h"
 #include "kernels/gemm.h"
 #include "model/architectures/architecture.h"
 #include "model/encoder_config.h"
@@ -175,7 +176,28 @@ class TransformerEncoder {
     Precision attention = Precision::kF32;  // the format of the two attention products
   };
 
+  // The activations hidden_states works in: the qkv product's output, attention's context, the
+  // feed-forward product's activations and the residual stream, each tokens() rows; and the
+  // batch's relative position bias, if the model has one.
+  struct LayerBuffers {
+    float* qkv;
+    float* context;
+    float* intermediate;
+    float* out;
+    const RelativePositionBias* bias;
+  };
+
   TransformerEncoder() = default;
+  // Row indices that cut the batch into chunks for run_layers_in_chunks (first 0, last rows()), or
+  // none to run each layer on the whole batch.
+  std::vector<int64_t> sequence_chunks(const PackedBatch& batch) const;
+  // One layer on the rows [first_row, end_row) of the batch, raising the peaks given (calibration).
+  void run_layer(const Layer& layer, const PackedBatch& batch, int64_t first_row, int64_t end_row,
+                 const LayerBuffers& buffers, EncoderTimings* timings, LayerInputPeaks* peaks) const;
+  // Every layer on each chunk, one chunk per OpenMP thread at a time: the chunks hold whole
+  // sequences, so each goes through the encoder on its own.
+  void run_layers_in_chunks(const PackedBatch& batch, const std::vector<int64_t>& chunks,
+                            const LayerBuffers& buffers, EncoderTimings* timings) const;
   void check_batch(const PackedBatch& batch) const;
   void embed_tokens(const PackedBatch& batch, EncoderScratch* scratch, float* out) const;
   const float* relative_position_bias(const PackedBatch& batch, EncoderScratch* scratch,

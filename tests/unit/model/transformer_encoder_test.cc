@@ -2,6 +2,7 @@
 
 #include <gmock/gmock.h>
 #include <gtest/gtest.h>
+#include <omp.h>
 
 #include <cmath>
 #include <functional>
@@ -393,6 +394,66 @@ TEST(TransformerEncoderTest, Int8CalibratedOnABatchStaysCloseToTheReference) {
       EXPECT_GE(dot / std::sqrt(gg * ww), 0.99) << "row " << r << " token " << t;
     }
   }
+}
+
+// 100 sequences of 1 to kMaxPos tokens, 1,050 in all: two chunks or more for each of 2 threads.
+Sequences long_batch() {
+  std::mt19937 rng(11);
+  std::uniform_int_distribution<int32_t> id(0, kVocab - 1);
+  Sequences s;
+  for (int32_t r = 0; r < 100; ++r) {
+    const int32_t len = 1 + r % kMaxPos;
+    std::vector<int32_t> ids(len), types(len, 0);
+    for (int32_t& t : ids) t = id(rng);
+    s.ids.push_back(ids);
+    s.types.push_back(types);
+  }
+  return s;
+}
+
+// A batch of two chunks or more per thread goes through the encoder in chunks of whole sequences
+// of about 256 tokens, one chunk per OpenMP thread at a time. Every step works token by token or
+// sequence by sequence, and int8's sums are exact, so the result is the whole batch's on one
+// thread, bit for bit.
+TEST(TransformerEncoderTest, Int8ChunksOfSequencesEqualTheWholeBatchOnOneThread) {
+  if (const std::string reason = precision_unavailable_reason(Precision::kInt8); !reason.empty()) {
+    GTEST_SKIP() << reason;
+  }
+  TempDir dir;
+  Weights w = tiny_weights(5, 0);
+  write_checkpoint(dir.path(), w, tiny_config(), false);
+  const Sequences s = long_batch();
+  const PackedBatch batch = pack(s);
+  ASSERT_EQ(batch.tokens(), 1050u);
+  EncoderOptions options;
+  options.precision = Precision::kInt8;
+  options.calibration = &batch;
+  auto model = TransformerEncoder::load(dir.path(), options);
+  std::vector<float> whole(batch.tokens() * kHidden), chunked(batch.tokens() * kHidden);
+  const int threads = omp_get_max_threads();
+  omp_set_num_threads(1);
+  model->hidden_states(batch, &scratch_, whole.data());
+  omp_set_num_threads(2);
+  EncoderTimings timings;
+  EncoderScratch timed;
+  timed.timings = &timings;
+  model->hidden_states(batch, &timed, chunked.data());
+  omp_set_num_threads(threads);
+  EXPECT_EQ(whole, chunked);
+  for (size_t step = 0; step < timings.seconds.size(); ++step) {
+    EXPECT_GT(timings.seconds[step], 0.0) << encoder_step_name(static_cast<EncoderStep>(step));
+  }
+}
+
+TEST(TransformerEncoderTest, ChunksOfSequencesMatchTheReference) {
+  TempDir dir;
+  Weights w = tiny_weights(6, 0);
+  write_checkpoint(dir.path(), w, tiny_config(), false);
+  auto model = TransformerEncoder::load(dir.path());
+  const int threads = omp_get_max_threads();
+  omp_set_num_threads(2);
+  expect_hidden_match(*model, w, long_batch(), false, 1e-4);
+  omp_set_num_threads(threads);
 }
 
 TEST(TransformerEncoderTest, PrefixedBf16TanhCheckpoint) {
