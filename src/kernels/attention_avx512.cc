@@ -309,20 +309,65 @@ void prefetch_token(const HeadView& head, int64_t j) {
   prefetch_floats<_MM_HINT_T1>(head.v + j * head.ld, head.head_dim);
 }
 
-// kp[c][j] = the bf16 pair (k[j][2c], k[j][2c+1]) for j < len, zero for len <= j < lp; asks for
-// the head's rows ahead (prefetch_token).
-SALVO_AVX512_BF16 void pack_keys_bf16(const HeadView& head, int64_t lp, uint32_t* kp, uint16_t* row) {
-  const int64_t pairs = head.head_dim / 2;
-  for (int64_t j = 0; j < std::min(kPrefetchAhead, head.len); ++j) prefetch_token(head, j);
-  for (int64_t j = 0; j < head.len; ++j) {
-    prefetch_token(head, j + kPrefetchAhead);
-    const float* k = head.k + j * head.ld;
-    for (int64_t c = 0; c < head.head_dim; c += 16) {
-      _mm256_storeu_si256(reinterpret_cast<__m256i*>(row + c), to_bf16(_mm512_loadu_ps(k + c)));
-    }
-    for (int64_t c = 0; c < pairs; ++c) kp[c * lp + j] = load_pair(row + 2 * c);
+// Transposes the 16 x 16 block of 32-bit values in r: r[c][t] takes r[t][c]. Four rounds of
+// shuffles: pairs of rows interleaved, then groups of four within each 128-bit lane, then the
+// lanes themselves (a 4 x 4 transpose of 128-bit blocks, in two rounds).
+SALVO_AVX512 inline void transpose_16x16(__m512 r[16]) {
+  __m512 t[16];
+  for (int i = 0; i < 8; ++i) {
+    t[2 * i] = _mm512_unpacklo_ps(r[2 * i], r[2 * i + 1]);
+    t[2 * i + 1] = _mm512_unpackhi_ps(r[2 * i], r[2 * i + 1]);
   }
-  for (int64_t c = 0; c < pairs; ++c) std::fill(kp + c * lp + head.len, kp + (c + 1) * lp, 0u);
+  // u[4g + m], lane L: column 4L + m of rows 4g .. 4g + 3.
+  __m512 u[16];
+  for (int g = 0; g < 4; ++g) {
+    u[4 * g] = _mm512_shuffle_ps(t[4 * g], t[4 * g + 2], 0x44);
+    u[4 * g + 1] = _mm512_shuffle_ps(t[4 * g], t[4 * g + 2], 0xEE);
+    u[4 * g + 2] = _mm512_shuffle_ps(t[4 * g + 1], t[4 * g + 3], 0x44);
+    u[4 * g + 3] = _mm512_shuffle_ps(t[4 * g + 1], t[4 * g + 3], 0xEE);
+  }
+  // Column 4L + m is lane L of u[m], u[4 + m], u[8 + m] and u[12 + m].
+  for (int m = 0; m < 4; ++m) {
+    const __m512 low01 = _mm512_shuffle_f32x4(u[m], u[4 + m], 0x44);
+    const __m512 high01 = _mm512_shuffle_f32x4(u[m], u[4 + m], 0xEE);
+    const __m512 low23 = _mm512_shuffle_f32x4(u[8 + m], u[12 + m], 0x44);
+    const __m512 high23 = _mm512_shuffle_f32x4(u[8 + m], u[12 + m], 0xEE);
+    r[m] = _mm512_shuffle_f32x4(low01, low23, 0x88);
+    r[4 + m] = _mm512_shuffle_f32x4(low01, low23, 0xDD);
+    r[8 + m] = _mm512_shuffle_f32x4(high01, high23, 0x88);
+    r[12 + m] = _mm512_shuffle_f32x4(high01, high23, 0xDD);
+  }
+}
+
+// kp[c][j] = the bf16 pair (k[j][2c], k[j][2c+1]) for j < len, zero for len <= j < lp: 16 tokens
+// by 16 pairs at a time, each token's 32 channels converted into one vector of pairs and the block
+// transposed; asks for the head's rows ahead (prefetch_token).
+SALVO_AVX512_BF16 void pack_keys_bf16(const HeadView& head, int64_t lp, uint32_t* kp) {
+  const int64_t len = head.len;
+  const int64_t d = head.head_dim;
+  for (int64_t j = 0; j < std::min(kPrefetchAhead, len); ++j) prefetch_token(head, j);
+  for (int64_t j0 = 0; j0 < lp; j0 += 16) {
+    const int64_t rows = std::min<int64_t>(16, len - j0);
+    for (int64_t j = j0; j < j0 + 16; ++j) prefetch_token(head, j + kPrefetchAhead);
+    for (int64_t c0 = 0; c0 < d; c0 += 32) {
+      // d is a multiple of 16: the last block may hold 16 channels, 8 pairs.
+      const bool full = c0 + 32 <= d;
+      __m512 block[16];
+      for (int64_t t = 0; t < 16; ++t) {
+        if (t >= rows) {
+          block[t] = _mm512_setzero_ps();
+          continue;
+        }
+        const float* k = head.k + (j0 + t) * head.ld + c0;
+        const __m512 high = full ? _mm512_loadu_ps(k + 16) : _mm512_setzero_ps();
+        block[t] = (__m512)_mm512_cvtne2ps_pbh(high, _mm512_loadu_ps(k));
+      }
+      transpose_16x16(block);
+      for (int64_t c = 0; c < (full ? 16 : 8); ++c) {
+        _mm512_storeu_ps(reinterpret_cast<float*>(kp + (c0 / 2 + c) * lp + j0), block[c]);
+      }
+    }
+  }
 }
 
 // vp[j][c] = the bf16 pair (v[2j][c], v[2j+1][c]), with v[len] = 0 when len is odd.
@@ -373,36 +418,6 @@ bool cpu_has_bf16_kernel() {
   return has;
 }
 
-// Transposes the 16 x 16 block of 32-bit values in r: r[c][t] takes r[t][c]. Four rounds of
-// shuffles: pairs of rows interleaved, then groups of four within each 128-bit lane, then the
-// lanes themselves (a 4 x 4 transpose of 128-bit blocks, in two rounds).
-SALVO_AVX512 inline void transpose_16x16(__m512 r[16]) {
-  __m512 t[16];
-  for (int i = 0; i < 8; ++i) {
-    t[2 * i] = _mm512_unpacklo_ps(r[2 * i], r[2 * i + 1]);
-    t[2 * i + 1] = _mm512_unpackhi_ps(r[2 * i], r[2 * i + 1]);
-  }
-  // u[4g + m], lane L: column 4L + m of rows 4g .. 4g + 3.
-  __m512 u[16];
-  for (int g = 0; g < 4; ++g) {
-    u[4 * g] = _mm512_shuffle_ps(t[4 * g], t[4 * g + 2], 0x44);
-    u[4 * g + 1] = _mm512_shuffle_ps(t[4 * g], t[4 * g + 2], 0xEE);
-    u[4 * g + 2] = _mm512_shuffle_ps(t[4 * g + 1], t[4 * g + 3], 0x44);
-    u[4 * g + 3] = _mm512_shuffle_ps(t[4 * g + 1], t[4 * g + 3], 0xEE);
-  }
-  // Column 4L + m is lane L of u[m], u[4 + m], u[8 + m] and u[12 + m].
-  for (int m = 0; m < 4; ++m) {
-    const __m512 low01 = _mm512_shuffle_f32x4(u[m], u[4 + m], 0x44);
-    const __m512 high01 = _mm512_shuffle_f32x4(u[m], u[4 + m], 0xEE);
-    const __m512 low23 = _mm512_shuffle_f32x4(u[8 + m], u[12 + m], 0x44);
-    const __m512 high23 = _mm512_shuffle_f32x4(u[8 + m], u[12 + m], 0xEE);
-    r[m] = _mm512_shuffle_f32x4(low01, low23, 0x88);
-    r[4 + m] = _mm512_shuffle_f32x4(low01, low23, 0xDD);
-    r[8 + m] = _mm512_shuffle_f32x4(high01, high23, 0x88);
-    r[12 + m] = _mm512_shuffle_f32x4(high01, high23, 0xDD);
-  }
-}
-
 // K^T [head_dim][lp] in float32, zero past len, in 16 x 16 blocks; asks for the head's rows ahead
 // (prefetch_token).
 SALVO_AVX512 void transpose_keys_f32(const HeadView& head, int64_t lp, float* kt) {
@@ -450,7 +465,7 @@ SALVO_AVX512_BF16 void attend_bf16(const HeadView& head, Workspace* work) {
   const int64_t lp = round_up(len, 16);
   const int64_t value_pairs = round_up(len, 2) / 2;
   uint32_t* kp = grow(work->keys_bf16, (d / 2) * lp);
-  pack_keys_bf16(head, lp, kp, grow(work->key_row, d));
+  pack_keys_bf16(head, lp, kp);
   uint32_t* vp = grow(work->values_bf16, value_pairs * d);
   pack_values_bf16(head, vp);
   const int64_t block = std::min(kQueryBlock, len);

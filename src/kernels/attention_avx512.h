@@ -33,7 +33,6 @@ struct Workspace {
   std::vector<float> inverse_sums;  // [query block]: 1 / each row's softmax denominator
   std::vector<uint32_t> keys_bf16;    // [head_dim / 2][padded len]: bf16 pairs along the head
   std::vector<uint32_t> values_bf16;  // [len / 2][head_dim]: bf16 pairs along the sequence
-  std::vector<uint16_t> key_row;      // [head_dim]: one key in bf16, on its way into keys_bf16
   std::vector<uint16_t> queries_bf16;  // [query block][head_dim], the scale applied
   std::vector<uint16_t> probs_bf16;   // [query block][padded len]
 };
