@@ -339,19 +339,26 @@ SALVO_AVX512 inline void transpose_16x16(__m512 r[16]) {
   }
 }
 
+// Calls block(j0, rows) for each block of 16 tokens of the head's keys up to lp (rows < 16 in the
+// last block when len is not a multiple of 16, 0 past len), asking for the head's rows
+// kPrefetchAhead tokens on (prefetch_token).
+template <typename Block>
+inline void for_each_key_block(const HeadView& head, int64_t lp, Block&& block) {
+  for (int64_t j = 0; j < std::min(kPrefetchAhead, head.len); ++j) prefetch_token(head, j);
+  for (int64_t j0 = 0; j0 < lp; j0 += 16) {
+    for (int64_t j = j0; j < j0 + 16; ++j) prefetch_token(head, j + kPrefetchAhead);
+    block(j0, std::clamp<int64_t>(head.len - j0, 0, 16));
+  }
+}
+
 // kp[c][j] = the bf16 pair (k[j][2c], k[j][2c+1]) for j < len, zero for len <= j < lp: 16 tokens
 // by 16 pairs at a time, each token's 32 channels converted into one vector of pairs and the block
-// transposed; asks for the head's rows ahead (prefetch_token).
+// transposed.
 SALVO_AVX512_BF16 void pack_keys_bf16(const HeadView& head, int64_t lp, uint32_t* kp) {
-  const int64_t len = head.len;
-  const int64_t d = head.head_dim;
-  for (int64_t j = 0; j < std::min(kPrefetchAhead, len); ++j) prefetch_token(head, j);
-  for (int64_t j0 = 0; j0 < lp; j0 += 16) {
-    const int64_t rows = std::min<int64_t>(16, len - j0);
-    for (int64_t j = j0; j < j0 + 16; ++j) prefetch_token(head, j + kPrefetchAhead);
-    for (int64_t c0 = 0; c0 < d; c0 += 32) {
-      // d is a multiple of 16: the last block may hold 16 channels, 8 pairs.
-      const bool full = c0 + 32 <= d;
+  for_each_key_block(head, lp, [&](int64_t j0, int64_t rows) SALVO_AVX512_BF16 {
+    for (int64_t c0 = 0; c0 < head.head_dim; c0 += 32) {
+      // The head size is a multiple of 16: the last block may hold 16 channels, 8 pairs.
+      const bool full = c0 + 32 <= head.head_dim;
       __m512 block[16];
       for (int64_t t = 0; t < 16; ++t) {
         if (t >= rows) {
@@ -367,7 +374,7 @@ SALVO_AVX512_BF16 void pack_keys_bf16(const HeadView& head, int64_t lp, uint32_t
         _mm512_storeu_ps(reinterpret_cast<float*>(kp + (c0 / 2 + c) * lp + j0), block[c]);
       }
     }
-  }
+  });
 }
 
 // vp[j][c] = the bf16 pair (v[2j][c], v[2j+1][c]), with v[len] = 0 when len is odd.
@@ -418,16 +425,10 @@ bool cpu_has_bf16_kernel() {
   return has;
 }
 
-// K^T [head_dim][lp] in float32, zero past len, in 16 x 16 blocks; asks for the head's rows ahead
-// (prefetch_token).
+// K^T [head_dim][lp] in float32, zero past len, 16 x 16 blocks at a time.
 SALVO_AVX512 void transpose_keys_f32(const HeadView& head, int64_t lp, float* kt) {
-  const int64_t len = head.len;
-  const int64_t d = head.head_dim;
-  for (int64_t j = 0; j < std::min(kPrefetchAhead, len); ++j) prefetch_token(head, j);
-  for (int64_t j0 = 0; j0 < lp; j0 += 16) {
-    const int64_t rows = std::min<int64_t>(16, len - j0);
-    for (int64_t j = j0; j < j0 + 16; ++j) prefetch_token(head, j + kPrefetchAhead);
-    for (int64_t c0 = 0; c0 < d; c0 += 16) {
+  for_each_key_block(head, lp, [&](int64_t j0, int64_t rows) SALVO_AVX512 {
+    for (int64_t c0 = 0; c0 < head.head_dim; c0 += 16) {
       __m512 block[16];
       for (int64_t t = 0; t < 16; ++t) {
         block[t] = t < rows ? _mm512_loadu_ps(head.k + (j0 + t) * head.ld + c0) : _mm512_setzero_ps();
@@ -435,7 +436,7 @@ SALVO_AVX512 void transpose_keys_f32(const HeadView& head, int64_t lp, float* kt
       transpose_16x16(block);
       for (int64_t c = 0; c < 16; ++c) _mm512_storeu_ps(kt + (c0 + c) * lp + j0, block[c]);
     }
-  }
+  });
 }
 
 SALVO_AVX512 void attend_f32(const HeadView& head, Workspace* work) {
