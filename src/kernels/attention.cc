@@ -43,11 +43,14 @@ void attend_with_gemm(const attention::HeadView& head, std::vector<float>* score
 bool attention_bf16_available() { return attention::cpu_has_bf16_kernel(); }
 
 void packed_attention(const float* qkv, const int32_t* offsets, int64_t rows, int64_t heads,
-                      int64_t head_dim, float* ctx, const RelativePositionBias* bias, Precision precision) {
-  if (precision == Precision::kInt8) {
+                      int64_t head_dim, float* ctx, const RelativePositionBias* bias, AttentionPrecision precision) {
+  if (precision.scores == Precision::kInt8 || precision.values == Precision::kInt8) {
     throw Error(ErrorCode::kInvalidArgument, "attention runs in f32 or bf16, not int8");
   }
-  if (precision == Precision::kBF16 && !attention_bf16_available()) {
+  if (precision.scores == Precision::kBF16 && precision.values != Precision::kBF16) {
+    throw Error(ErrorCode::kInvalidArgument, "attention with bf16 scores takes bf16 values too");
+  }
+  if (precision.values == Precision::kBF16 && !attention_bf16_available()) {
     throw Error(ErrorCode::kBackend, "bf16 attention needs a CPU with AVX512_BF16");
   }
   const int64_t hidden = heads * head_dim;
@@ -76,7 +79,8 @@ void packed_attention(const float* qkv, const int32_t* offsets, int64_t rows, in
     return offsets[a.row + 1] - offsets[a.row] > offsets[b.row + 1] - offsets[b.row];
   });
   const bool fused = attention::fused_head_dim(head_dim) && attention::cpu_has_f32_kernel();
-  const bool bf16 = fused && precision == Precision::kBF16;
+  const bool bf16_scores = fused && precision.scores == Precision::kBF16;
+  const bool bf16_values = fused && precision.values == Precision::kBF16;
   const int64_t n_tasks = static_cast<int64_t>(tasks.size());
 
 #pragma omp parallel if (n_tasks > 1)
@@ -100,8 +104,10 @@ void packed_attention(const float* qkv, const int32_t* offsets, int64_t rows, in
           .scale = scale,
           .bias = bias != nullptr ? bias->values + task.head * (2 * bias->max_offset + 1) + bias->max_offset : nullptr,
       };
-      if (bf16) {
+      if (bf16_scores) {
         attention::attend_bf16(head, &work);
+      } else if (bf16_values) {
+        attention::attend_bf16_values(head, &work);
       } else if (fused) {
         attention::attend_f32(head, &work);
       } else {

@@ -25,20 +25,25 @@ struct RelativePositionBias {
 // Each sequence attends only to itself, so no mask is needed. Uses all OpenMP threads, spread over
 // (sequence, head).
 //
-// `precision` is the number format of the two products (QK^T and PV), always accumulated in float32,
-// with the softmax in float32:
-//   kF32   float32 throughout;
-//   kBF16  Q, K, V and the probabilities rounded to bfloat16 (vdpbf16ps). Needs AVX512_BF16
-//          (attention_bf16_available()); Error kBackend otherwise. Head sizes the fused kernel
-//          does not take (not a multiple of 16) run in float32.
-// kInt8 is refused (Error kInvalidArgument). On a CPU with AVX-512 and a head size that is a
-// multiple of 16 (up to 256), one fused kernel per (sequence, head) keeps its scores in L2; other
-// shapes and CPUs run per-head matrix products.
+// The number formats of attention's two products, each accumulated in float32, with the softmax
+// in float32:
+//   scores  Q K^T: kF32, or kBF16 (the scaled queries and the keys rounded to bfloat16);
+//   values  P V:   kF32, or kBF16 (the probabilities and the values rounded to bfloat16).
+struct AttentionPrecision {
+  Precision scores = Precision::kF32;
+  Precision values = Precision::kF32;
+};
+
+// The products run with vdpbf16ps where `precision` asks for bf16, which needs AVX512_BF16
+// (attention_bf16_available(); Error kBackend otherwise). bf16 scores need bf16 values, and kInt8
+// is refused (Error kInvalidArgument). On a CPU with AVX-512 and a head size that is a multiple of
+// 16 (up to 256), one fused kernel per (sequence, head) keeps its scores in L2; other shapes and
+// CPUs run per-head matrix products in float32, whatever `precision` asks.
 void packed_attention(const float* qkv, const int32_t* offsets, int64_t rows, int64_t heads,
                       int64_t head_dim, float* ctx, const RelativePositionBias* bias = nullptr,
-                      Precision precision = Precision::kF32);
+                      AttentionPrecision precision = {});
 
-// Whether packed_attention runs Precision::kBF16 on this CPU.
+// Whether packed_attention runs bf16 products on this CPU.
 bool attention_bf16_available();
 
 }  // namespace salvo

@@ -239,6 +239,17 @@ SALVO_AVX512_BF16 void scores_bf16(const uint16_t* q, int64_t ldq, int64_t count
   }
 }
 
+// softmax_numerators of one score row, stored as bf16 probabilities p[0:lp) (zeros past len, for
+// the value product's pairs); returns 1 / the row's sum.
+SALVO_AVX512_BF16 inline float softmax_to_bf16(float* s, const float* bias, int64_t len, int64_t lp, uint16_t* p) {
+  const float inverse = softmax_numerators(s, bias, len, [p](int64_t j, __m512 e) SALVO_AVX512_BF16 {
+    _mm256_storeu_si256(reinterpret_cast<__m256i*>(p + j), to_bf16(e));
+  });
+  // Zeros from the last stored vector up to the row's width.
+  std::fill(p + round_up(len, 16), p + lp, uint16_t{0});
+  return inverse;
+}
+
 // out[i][0:16 NV] = inv[i] * sum over key pairs j of dot(p[i][2j:2j+2], vp[j][0:16 NV][0:2]) for
 // i < MR.
 template <int MR, int NV>
@@ -479,13 +490,32 @@ SALVO_AVX512_BF16 void attend_bf16(const HeadView& head, Workspace* work) {
     convert_queries_bf16(head, q0, count, queries);
     scores_bf16(queries, d, count, kp, lp, d / 2, scores);
     for (int64_t i = 0; i < count; ++i) {
-      uint16_t* p = probs + i * lp;
-      inv[i] = softmax_numerators(scores + i * lp, head.bias != nullptr ? head.bias - (q0 + i) : nullptr, len,
-                                  [p](int64_t j, __m512 e) SALVO_AVX512_BF16 {
-                                    _mm256_storeu_si256(reinterpret_cast<__m256i*>(p + j), to_bf16(e));
-                                  });
-      // Zeros from the last stored vector up to the row's width, for the value product's pairs.
-      std::fill(p + round_up(len, 16), p + lp, uint16_t{0});
+      inv[i] = softmax_to_bf16(scores + i * lp, head.bias != nullptr ? head.bias - (q0 + i) : nullptr, len, lp,
+                               probs + i * lp);
+    }
+    pv_bf16(probs, lp, inv, count, vp, value_pairs, d, head.out + q0 * head.ldo, head.ldo);
+  }
+}
+
+SALVO_AVX512_BF16 void attend_bf16_values(const HeadView& head, Workspace* work) {
+  const int64_t len = head.len;
+  const int64_t d = head.head_dim;
+  const int64_t lp = round_up(len, 16);
+  const int64_t value_pairs = round_up(len, 2) / 2;
+  float* kt = grow(work->keys, d * lp);
+  transpose_keys_f32(head, lp, kt);
+  uint32_t* vp = grow(work->values_bf16, value_pairs * d);
+  pack_values_bf16(head, vp);
+  const int64_t block = std::min(kQueryBlock, len);
+  float* scores = grow(work->scores, block * lp);
+  uint16_t* probs = grow(work->probs_bf16, block * lp);
+  float* inv = grow(work->inverse_sums, block);
+  for (int64_t q0 = 0; q0 < len; q0 += kQueryBlock) {
+    const int64_t count = std::min(kQueryBlock, len - q0);
+    scores_f32(head.q + q0 * head.ld, head.ld, count, kt, lp, d, head.scale, scores);
+    for (int64_t i = 0; i < count; ++i) {
+      inv[i] = softmax_to_bf16(scores + i * lp, head.bias != nullptr ? head.bias - (q0 + i) : nullptr, len, lp,
+                               probs + i * lp);
     }
     pv_bf16(probs, lp, inv, count, vp, value_pairs, d, head.out + q0 * head.ldo, head.ldo);
   }

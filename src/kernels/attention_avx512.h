@@ -52,5 +52,7 @@ void attend_f32(const HeadView& head, Workspace* work);
 // values rounded to bfloat16 (nearest even), multiplied by vdpbf16ps and accumulated in float32;
 // the softmax runs in float32.
 void attend_bf16(const HeadView& head, Workspace* work);
+// The scores in float32, as attend_f32; the value product in bf16, as attend_bf16.
+void attend_bf16_values(const HeadView& head, Workspace* work);
 
 }  // namespace salvo::attention

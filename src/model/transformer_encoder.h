@@ -39,7 +39,7 @@ struct LayerPrecision {
   Precision attention_output = Precision::kF32;
   Precision intermediate = Precision::kF32;
   Precision output = Precision::kF32;
-  Precision attention = Precision::kF32;
+  AttentionPrecision attention;  // the formats of attention's two products
   // Smooth the input channels (PackedLinear's input_smoothing) of those of the qkv, intermediate
   // and output products that run in int8, with factors from the activations
   // EncoderOptions::calibration gives. Without a calibration batch, qkv and intermediate run in
@@ -173,7 +173,7 @@ class TransformerEncoder {
     PackedLinear intermediate;
     PackedLinear output;
     std::vector<float> output_norm_weight, output_norm_bias;
-    Precision attention = Precision::kF32;  // the format of the two attention products
+    AttentionPrecision attention;  // the formats of the two attention products
   };
 
   // The activations hidden_states works in: the qkv product's output, attention's context, the

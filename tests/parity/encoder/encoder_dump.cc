@@ -77,14 +77,15 @@ std::function<salvo::LayerPrecision(int64_t, int64_t)> parse_plan(const std::str
     overrides.push_back({part, first, last, salvo::parse_precision(items[i].substr(eq + 1))});
   }
   return [base, overrides](int64_t layer, int64_t) {
-    salvo::LayerPrecision p{base, base, base, base, base == salvo::Precision::kInt8 ? salvo::Precision::kF32 : base};
+    const salvo::Precision attention = base == salvo::Precision::kInt8 ? salvo::Precision::kF32 : base;
+    salvo::LayerPrecision p{base, base, base, base, {attention, attention}};
     for (const Override& o : overrides) {
       if (layer < o.first || layer > o.last) continue;
       if (o.part == "qkv" || o.part == "all") p.qkv = o.precision;
       if (o.part == "attention_output" || o.part == "all") p.attention_output = o.precision;
       if (o.part == "intermediate" || o.part == "all") p.intermediate = o.precision;
       if (o.part == "output" || o.part == "all") p.output = o.precision;
-      if (o.part == "attention") p.attention = o.precision;
+      if (o.part == "attention") p.attention = {o.precision, o.precision};
     }
     return p;
   };

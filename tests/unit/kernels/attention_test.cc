@@ -5,12 +5,19 @@
 #include <algorithm>
 #include <cmath>
 #include <cstring>
+#include <ostream>
 #include <random>
 #include <vector>
 
 #include "core/error.h"
 
 namespace salvo {
+
+// For gtest's messages about AttentionTest's parameter.
+void PrintTo(const AttentionPrecision& p, std::ostream* os) {
+  *os << precision_name(p.scores) << " scores, " << precision_name(p.values) << " values";
+}
+
 namespace {
 
 // x rounded to the nearest bfloat16 (ties to even), as a float.
@@ -23,22 +30,23 @@ float round_to_bf16(float x) {
 }
 
 // Plain per-sequence, per-head attention in double precision.
-// `bias` is empty or a RelativePositionBias table for `max_offset`. With `bf16_inputs`, the scaled
-// queries, the keys and the values are first rounded to bfloat16, as the bf16 kernel does.
+// `bias` is empty or a RelativePositionBias table for `max_offset`. The inputs of each product that
+// `rounded` puts in bf16 are first rounded to bfloat16, as the kernels do: the scaled queries and
+// the keys for the scores, the values for the value product.
 std::vector<double> reference(std::vector<float> qkv, const std::vector<int32_t>& offsets,
                               int64_t heads, int64_t d, const std::vector<float>& bias = {},
-                              int64_t max_offset = 0, bool bf16_inputs = false) {
+                              int64_t max_offset = 0, AttentionPrecision rounded = {}) {
   const double scale = 1.0 / std::sqrt(static_cast<double>(d));
-  if (bf16_inputs) {
-    const int64_t hidden = heads * d;
-    for (size_t i = 0; i < qkv.size(); ++i) {
-      const bool query = static_cast<int64_t>(i % (3 * hidden)) < hidden;
+  const int64_t hidden = heads * d;
+  for (size_t i = 0; i < qkv.size(); ++i) {
+    const int64_t block = static_cast<int64_t>(i % (3 * hidden)) / hidden;  // 0 query, 1 key, 2 value
+    if (block == 0 && rounded.scores == Precision::kBF16) {
       // The kernel rounds q * scale; dividing back leaves the reference's own scaling exact.
-      qkv[i] = query ? static_cast<float>(round_to_bf16(static_cast<float>(qkv[i] * scale)) / scale)
-                     : round_to_bf16(qkv[i]);
+      qkv[i] = static_cast<float>(round_to_bf16(static_cast<float>(qkv[i] * scale)) / scale);
+    } else if ((block == 1 && rounded.scores == Precision::kBF16) || (block == 2 && rounded.values == Precision::kBF16)) {
+      qkv[i] = round_to_bf16(qkv[i]);
     }
   }
-  const int64_t hidden = heads * d;
   const int64_t tokens = offsets.back();
   std::vector<double> ctx(tokens * hidden, 0.0);
   for (size_t r = 0; r + 1 < offsets.size(); ++r) {
@@ -73,7 +81,7 @@ std::vector<double> reference(std::vector<float> qkv, const std::vector<int32_t>
 }
 
 void check(const std::vector<int32_t>& lengths, int64_t heads, int64_t d, float scale,
-           bool with_bias = false, Precision precision = Precision::kF32) {
+           bool with_bias = false, AttentionPrecision precision = {}) {
   std::vector<int32_t> offsets = {0};
   for (int32_t len : lengths) offsets.push_back(offsets.back() + len);
   const int64_t tokens = offsets.back();
@@ -93,15 +101,16 @@ void check(const std::vector<int32_t>& lengths, int64_t heads, int64_t d, float 
   std::vector<float> ctx(tokens * hidden, std::nanf(""));
   packed_attention(qkv.data(), offsets.data(), static_cast<int64_t>(lengths.size()), heads, d,
                    ctx.data(), with_bias ? &table : nullptr, precision);
-  // bf16 is held to a reference whose inputs are rounded as the kernel rounds them; what remains
+  // bf16 is held to a reference whose inputs are rounded as the kernels round them; what remains
   // is the probabilities' own rounding, 2^-9 of each (so at most 2^-9 of the largest value; 2^-8
-  // allows for the float32 sums).
-  const bool bf16 = precision == Precision::kBF16 && d % 16 == 0;
+  // allows for the float32 sums). Head sizes the fused kernels do not take run in float32.
+  const AttentionPrecision rounded = d % 16 == 0 ? precision : AttentionPrecision{};
+  const bool bf16 = rounded.values == Precision::kBF16;
   double largest_value = 0.0;
   for (int64_t t = 0; t < tokens; ++t) {
     for (int64_t c = 0; c < hidden; ++c) largest_value = std::max<double>(largest_value, std::abs(qkv[t * 3 * hidden + 2 * hidden + c]));
   }
-  const std::vector<double> want = reference(qkv, offsets, heads, d, bias, max_offset, bf16);
+  const std::vector<double> want = reference(qkv, offsets, heads, d, bias, max_offset, rounded);
   double worst = 0.0;
   for (int64_t i = 0; i < tokens * hidden; ++i) {
     ASSERT_TRUE(std::isfinite(ctx[i])) << i;
@@ -118,11 +127,11 @@ void check(const std::vector<int32_t>& lengths, int64_t heads, int64_t d, float 
   }
 }
 
-// Every test in float32 and, where the CPU runs it, bf16.
-class AttentionTest : public ::testing::TestWithParam<Precision> {
+// Every test in float32 and, where the CPU runs them, bf16 and bf16 values with float32 scores.
+class AttentionTest : public ::testing::TestWithParam<AttentionPrecision> {
  protected:
   void SetUp() override {
-    if (GetParam() == Precision::kBF16 && !attention_bf16_available()) GTEST_SKIP() << "no AVX512_BF16 here";
+    if (GetParam().values == Precision::kBF16 && !attention_bf16_available()) GTEST_SKIP() << "no AVX512_BF16 here";
   }
 };
 
@@ -158,15 +167,24 @@ TEST_P(AttentionTest, RelativePositionBiasMatchesReference) {
   check({1, 3, 65, 2, 130}, 2, 12, 1.0f, true, GetParam());
 }
 
-INSTANTIATE_TEST_SUITE_P(Formats, AttentionTest, ::testing::Values(Precision::kF32, Precision::kBF16),
-                         [](const ::testing::TestParamInfo<Precision>& info) {
-                           return std::string(precision_name(info.param));
+INSTANTIATE_TEST_SUITE_P(Formats, AttentionTest,
+                         ::testing::Values(AttentionPrecision{Precision::kF32, Precision::kF32},
+                                           AttentionPrecision{Precision::kBF16, Precision::kBF16},
+                                           AttentionPrecision{Precision::kF32, Precision::kBF16}),
+                         [](const ::testing::TestParamInfo<AttentionPrecision>& info) {
+                           return std::string(precision_name(info.param.scores)) + "_scores_" +
+                                  precision_name(info.param.values) + "_values";
                          });
 
-TEST(AttentionFormatTest, Int8IsRefused) {
+TEST(AttentionFormatTest, Int8AndBf16ScoresWithFloat32ValuesAreRefused) {
   std::vector<float> qkv(5 * 3 * 32, 0.1f), ctx(5 * 32);
   const std::vector<int32_t> offsets = {0, 5};
-  EXPECT_THROW(packed_attention(qkv.data(), offsets.data(), 1, 2, 16, ctx.data(), nullptr, Precision::kInt8), Error);
+  for (const AttentionPrecision refused : {AttentionPrecision{Precision::kInt8, Precision::kInt8},
+                                           AttentionPrecision{Precision::kF32, Precision::kInt8},
+                                           AttentionPrecision{Precision::kBF16, Precision::kF32}}) {
+    EXPECT_THROW(packed_attention(qkv.data(), offsets.data(), 1, 2, 16, ctx.data(), nullptr, refused), Error)
+        << precision_name(refused.scores) << " / " << precision_name(refused.values);
+  }
 }
 
 TEST(AttentionFormatTest, BiasTableTooNarrowIsRefused) {
