@@ -17,14 +17,6 @@ struct RelativePositionBias {
   int64_t max_offset = 0;
 };
 
-// For every sequence r (tokens [offsets[r], offsets[r+1])) and head h:
-//   ctx_h = softmax(Q_h K_h^T / sqrt(head_dim) + B_h) V_h
-// where B_h is `bias`'s table for head h (zero when `bias` is null).
-// qkv is [tokens, 3 * heads * head_dim], each row holding Q | K | V with heads contiguous inside
-// each block (the output of the fused QKV projection); ctx is [tokens, heads * head_dim].
-// Each sequence attends only to itself, so no mask is needed. Uses all OpenMP threads, spread over
-// (sequence, head).
-//
 // The number formats of attention's two products, each accumulated in float32, with the softmax
 // in float32:
 //   scores  Q K^T: kF32, or kBF16 (the scaled queries and the keys rounded to bfloat16);
@@ -34,6 +26,14 @@ struct AttentionPrecision {
   Precision values = Precision::kF32;
 };
 
+// For every sequence r (tokens [offsets[r], offsets[r+1])) and head h:
+//   ctx_h = softmax(Q_h K_h^T / sqrt(head_dim) + B_h) V_h
+// where B_h is `bias`'s table for head h (zero when `bias` is null).
+// qkv is [tokens, 3 * heads * head_dim], each row holding Q | K | V with heads contiguous inside
+// each block (the output of the fused QKV projection); ctx is [tokens, heads * head_dim].
+// Each sequence attends only to itself, so no mask is needed. Uses all OpenMP threads, spread over
+// (sequence, head).
+//
 // The products run with vdpbf16ps where `precision` asks for bf16, which needs AVX512_BF16
 // (attention_bf16_available(); Error kBackend otherwise). bf16 scores need bf16 values, and kInt8
 // is refused (Error kInvalidArgument). On a CPU with AVX-512 and a head size that is a multiple of
