@@ -471,24 +471,41 @@ SALVO_AVX512 void attend_f32(const HeadView& head, Workspace* work) {
   }
 }
 
-SALVO_AVX512_BF16 void attend_bf16(const HeadView& head, Workspace* work) {
+namespace {
+
+// attend_bf16 (kBf16Scores) and attend_bf16_values: the value product in bf16, the scores in bf16
+// or in float32.
+template <bool kBf16Scores>
+SALVO_AVX512_BF16 void attend_bf16_products(const HeadView& head, Workspace* work) {
   const int64_t len = head.len;
   const int64_t d = head.head_dim;
   const int64_t lp = round_up(len, 16);
   const int64_t value_pairs = round_up(len, 2) / 2;
-  uint32_t* kp = grow(work->keys_bf16, (d / 2) * lp);
-  pack_keys_bf16(head, lp, kp);
+  const int64_t block = std::min(kQueryBlock, len);
+  uint32_t* kp = nullptr;
+  uint16_t* queries = nullptr;
+  float* kt = nullptr;
+  if constexpr (kBf16Scores) {
+    kp = grow(work->keys_bf16, (d / 2) * lp);
+    pack_keys_bf16(head, lp, kp);
+    queries = grow(work->queries_bf16, block * d);
+  } else {
+    kt = grow(work->keys, d * lp);
+    transpose_keys_f32(head, lp, kt);
+  }
   uint32_t* vp = grow(work->values_bf16, value_pairs * d);
   pack_values_bf16(head, vp);
-  const int64_t block = std::min(kQueryBlock, len);
-  uint16_t* queries = grow(work->queries_bf16, block * d);
   float* scores = grow(work->scores, block * lp);
   uint16_t* probs = grow(work->probs_bf16, block * lp);
   float* inv = grow(work->inverse_sums, block);
   for (int64_t q0 = 0; q0 < len; q0 += kQueryBlock) {
     const int64_t count = std::min(kQueryBlock, len - q0);
-    convert_queries_bf16(head, q0, count, queries);
-    scores_bf16(queries, d, count, kp, lp, d / 2, scores);
+    if constexpr (kBf16Scores) {
+      convert_queries_bf16(head, q0, count, queries);
+      scores_bf16(queries, d, count, kp, lp, d / 2, scores);
+    } else {
+      scores_f32(head.q + q0 * head.ld, head.ld, count, kt, lp, d, head.scale, scores);
+    }
     for (int64_t i = 0; i < count; ++i) {
       inv[i] = softmax_to_bf16(scores + i * lp, head.bias != nullptr ? head.bias - (q0 + i) : nullptr, len, lp,
                                probs + i * lp);
@@ -497,28 +514,12 @@ SALVO_AVX512_BF16 void attend_bf16(const HeadView& head, Workspace* work) {
   }
 }
 
+}  // namespace
+
+SALVO_AVX512_BF16 void attend_bf16(const HeadView& head, Workspace* work) { attend_bf16_products<true>(head, work); }
+
 SALVO_AVX512_BF16 void attend_bf16_values(const HeadView& head, Workspace* work) {
-  const int64_t len = head.len;
-  const int64_t d = head.head_dim;
-  const int64_t lp = round_up(len, 16);
-  const int64_t value_pairs = round_up(len, 2) / 2;
-  float* kt = grow(work->keys, d * lp);
-  transpose_keys_f32(head, lp, kt);
-  uint32_t* vp = grow(work->values_bf16, value_pairs * d);
-  pack_values_bf16(head, vp);
-  const int64_t block = std::min(kQueryBlock, len);
-  float* scores = grow(work->scores, block * lp);
-  uint16_t* probs = grow(work->probs_bf16, block * lp);
-  float* inv = grow(work->inverse_sums, block);
-  for (int64_t q0 = 0; q0 < len; q0 += kQueryBlock) {
-    const int64_t count = std::min(kQueryBlock, len - q0);
-    scores_f32(head.q + q0 * head.ld, head.ld, count, kt, lp, d, head.scale, scores);
-    for (int64_t i = 0; i < count; ++i) {
-      inv[i] = softmax_to_bf16(scores + i * lp, head.bias != nullptr ? head.bias - (q0 + i) : nullptr, len, lp,
-                               probs + i * lp);
-    }
-    pv_bf16(probs, lp, inv, count, vp, value_pairs, d, head.out + q0 * head.ldo, head.ldo);
-  }
+  attend_bf16_products<false>(head, work);
 }
 
 }  // namespace salvo::attention
