@@ -5,7 +5,12 @@
 #include <gmock/gmock.h>
 #include <gtest/gtest.h>
 
+#include <omp.h>
+
+#include <chrono>
+#include <filesystem>
 #include <random>
+#include <thread>
 
 #include "core/error.h"
 #include "model/test_checkpoint.h"
@@ -160,6 +165,33 @@ TEST(TextModelTest, UnsupportedModelTypeIsNamed) {
     EXPECT_EQ(e.code(), ErrorCode::kModel);
     EXPECT_THAT(e.what(), HasSubstr("model_type 'deberta-v2' is not supported"));
   }
+}
+
+size_t process_threads() {
+  size_t n = 0;
+  for ([[maybe_unused]] const auto& entry : std::filesystem::directory_iterator("/proc/self/task")) ++n;
+  return n;
+}
+
+// Loading packs weights in OpenMP loops. Their team must end with the load: libgomp keeps a team on
+// the thread that ran it, and a team on the caller's thread next to a session's replica team would
+// make libgomp put the replica's threads to sleep between every two parallel regions.
+TEST(LoadModelTest, LeavesNoOpenMPTeamOnTheCallersThread) {
+  TempDir dir;
+  write_model(dir.path(), "bert", 0, 64);
+  size_t before = 0, after = 0;
+  std::thread caller([&] {  // a thread of its own: no earlier test's team on it
+    omp_set_num_threads(2);
+    before = process_threads();
+    const auto model = load_model(dir.path());
+    // The loader's OpenMP threads leave once it ends, shortly after the load returns.
+    for (int i = 0; i < 500 && process_threads() != before; ++i) {
+      std::this_thread::sleep_for(std::chrono::milliseconds(10));
+    }
+    after = process_threads();
+  });
+  caller.join();
+  EXPECT_EQ(after, before);
 }
 
 TEST(TextModelTest, ProbeTextsCoverTheCorpusLanguages) {
