@@ -471,10 +471,11 @@ std::vector<int64_t> TransformerEncoder::sequence_chunks(const PackedBatch& batc
   // batch against chunks: MiniLM int8 90-94 -> 74-76 ms, bf16 127-129 -> 115 ms, f32 208-218 ->
   // 204-208 ms; BERT-base int8 565 -> 485 ms, bf16 880-885 -> 855-857 ms, f32 1,589-1,604 ->
   // 1,561-1,572 ms. Chunks of 128 and 512 tokens measured no better. A batch gets chunks when it
-  // makes at least two per thread, so that the last ones balance.
+  // makes at least two per thread, so that the last ones balance. One thread (a replica of
+  // --replicas 2 on 2 cores, a Spark task with one core) runs its chunks one after the other.
   constexpr int64_t kChunkTokens = 256;
   std::vector<int64_t> bounds;
-  if (omp_in_parallel() || omp_get_max_threads() < 2) return bounds;
+  if (omp_in_parallel()) return bounds;
   if (static_cast<int64_t>(batch.tokens()) < 2 * omp_get_max_threads() * kChunkTokens) return bounds;
   bounds.push_back(0);
   for (size_t r = 1; r <= batch.rows(); ++r) {
