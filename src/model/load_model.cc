@@ -56,7 +56,7 @@ std::shared_ptr<const Model> load_here(const fs::path& path, const ModelOptions&
 // Loading runs on a thread of its own that ends with the load. Packing weights and calibrating int8
 // run OpenMP teams, and libgomp keeps a thread's team alive until that thread exits. A team left on
 // the caller's thread next to a session's replica team makes more OpenMP threads than cores, and
-// libgomp then cuts every team's spin before sleeping from 300,000 to 1,000 rounds: the replica's
+// libgomp then cuts every team's spin before sleeping from 300,000 to 100 rounds: the replica's
 // threads sleep and wake between every two parallel regions. That cost 20-30% of a single
 // sequence's latency (MiniLM, 128 tokens, 2 cores: f32 8.9 -> 7.0 ms).
 std::shared_ptr<const Model> load_model(const fs::path& path, const ModelOptions& options) {
