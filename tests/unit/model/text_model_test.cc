@@ -184,14 +184,15 @@ TEST(LoadModelTest, LeavesNoOpenMPTeamOnTheCallersThread) {
     omp_set_num_threads(2);
     before = process_threads();
     const auto model = load_model(dir.path());
-    // The loader's OpenMP threads leave once it ends, shortly after the load returns.
-    for (int i = 0; i < 500 && process_threads() != before; ++i) {
+    // The loader's OpenMP threads leave once it ends, shortly after the load returns. (An earlier
+    // test's may still be leaving too: fewer threads than before is fine, more is the bug.)
+    for (int i = 0; i < 500 && process_threads() > before; ++i) {
       std::this_thread::sleep_for(std::chrono::milliseconds(10));
     }
     after = process_threads();
   });
   caller.join();
-  EXPECT_EQ(after, before);
+  EXPECT_LE(after, before);
 }
 
 TEST(TextModelTest, ProbeTextsCoverTheCorpusLanguages) {
