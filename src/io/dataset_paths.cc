@@ -24,8 +24,12 @@ std::string percent_decode(const std::string& s) {
 
 std::vector<Partition> partitions_of(const std::filesystem::path& file, const std::filesystem::path& root) {
   std::vector<Partition> partitions;
-  std::error_code ec;
-  for (const auto& part : std::filesystem::relative(file.parent_path(), root, ec)) {
+  // Lexically: files are listed under their root, so their paths start with it. (relative() would
+  // resolve symbolic links: a stat and a readlink for every folder of both paths, for every file,
+  // and a partition folder that is a link would lose its name to its target's.)
+  const std::filesystem::path relative =
+      file.parent_path().lexically_normal().lexically_relative(root.lexically_normal());
+  for (const auto& part : relative) {
     const std::string folder = part.string();
     const size_t eq = folder.find('=');
     if (eq == std::string::npos || eq == 0) continue;

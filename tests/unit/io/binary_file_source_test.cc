@@ -86,6 +86,28 @@ TEST(BinaryFileSourceTest, GlobsFiltersAndRecursiveLookup) {
   EXPECT_THROW(open_binary_file_source(root + "/*.flac", fields({}), {}, {}), Error) << "nothing matches";
 }
 
+TEST(BinaryFileSourceTest, PartitionsComeFromThePathsAsListed) {
+  // A partition folder that is a symbolic link keeps its own name (Spark reads the path as listed),
+  // and a root written with "./" or a trailing slash gives the same partitions.
+  testing::ScratchDir dir;
+  fs::create_directories(dir / ".raw");
+  fs::create_directories(dir / "year=2027");
+  dir.write(".raw/g.wav", "G");
+  dir.write("year=2027/h.wav", "HH");
+  fs::create_directory_symlink(".raw", dir / "year=2026");
+  const std::string root = dir.path().string();
+  for (const std::string& pattern : {root + "/*/*.wav", root + "/./*/*.wav", root + "//year=*/*.wav"}) {
+    auto source = open_binary_file_source(pattern, fields({"year", "length"}), {}, {});
+    const auto rows = read_all(*source);
+    ASSERT_EQ(rows.size(), 2u) << pattern;
+    EXPECT_EQ(rows[0].passthrough[0], 2026) << pattern;
+    EXPECT_EQ(rows[0].passthrough[1], 1) << pattern;
+    EXPECT_EQ(rows[1].passthrough[0], 2027) << pattern;
+  }
+  EXPECT_THROW(open_binary_file_source(root + "/year=2027/", fields({"year"}), {}, {}), Error)
+      << "the root's own folder is not a partition";
+}
+
 TEST(BinaryFileSourceTest, LabelsFromTheParentFolderOrARegex) {
   Layout l;
   BinaryFileOptions parent;
