@@ -88,7 +88,7 @@ TEST(BinaryFileSourceTest, GlobsFiltersAndRecursiveLookup) {
 
 TEST(BinaryFileSourceTest, PartitionsComeFromThePathsAsListed) {
   // A partition folder that is a symbolic link keeps its own name (Spark reads the path as listed),
-  // and a root written with "./" or a trailing slash gives the same partitions.
+  // and a pattern written with "/./" or "//" gives the same partitions.
   testing::ScratchDir dir;
   fs::create_directories(dir / ".raw");
   fs::create_directories(dir / "year=2027");
