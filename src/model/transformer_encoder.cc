@@ -19,11 +19,6 @@ namespace salvo {
 namespace fs = std::filesystem;
 namespace {
 
-float* grow(std::vector<float>& buffer, size_t n) {
-  if (buffer.size() < n) buffer.resize(n);
-  return buffer.data();
-}
-
 // A linear layer y = x w^T + b; with `peaks` (the largest |x| per input channel of a calibration
 // run) its input channels are smoothed with SmoothQuant's factors at `strength`.
 PackedLinear make_linear(const std::vector<float>& w, const std::vector<float>& b, int64_t n, int64_t k,
@@ -380,7 +375,7 @@ void TransformerEncoder::embed_tokens(const PackedBatch& batch, EncoderScratch* 
   const int64_t rows = static_cast<int64_t>(batch.rows());
   const int64_t e = config_.embedding_size;
   // With a projection the embeddings are built at embedding_size in scratch, then projected.
-  float* x = embedding_projection_ ? grow(scratch->embeddings, tokens * e) : out;
+  float* x = embedding_projection_ ? scratch->embeddings.grow(tokens * e) : out;
   const bool batch_types = config_.token_types == TokenTypes::kFromBatch && !batch.type_ids.empty();
   const bool any_types = config_.token_types != TokenTypes::kAbsent;
   const bool after_padding = config_.position_ids == PositionIds::kAfterPadding;
@@ -415,7 +410,7 @@ const float* TransformerEncoder::relative_position_bias(const PackedBatch& batch
   }
   const int64_t heads = config_.num_heads;
   const int64_t span = 2 * (longest - 1) + 1;
-  float* table = grow(scratch->position_bias, heads * span);
+  float* table = scratch->position_bias.grow(heads * span);
   for (int64_t d = -(longest - 1); d <= longest - 1; ++d) {
     const float* row = relative_attention_bias_.data() + relative_position_bucket(d) * heads;
     for (int64_t head = 0; head < heads; ++head) table[head * span + (longest - 1) + d] = row[head];
@@ -443,9 +438,9 @@ void TransformerEncoder::hidden_states(const PackedBatch& batch, EncoderScratch*
   }
 
   const LayerBuffers buffers{
-      .qkv = grow(scratch->qkv, tokens * 3 * h),
-      .context = grow(scratch->context, tokens * h),
-      .intermediate = grow(scratch->intermediate, tokens * inter),
+      .qkv = scratch->qkv.grow(tokens * 3 * h),
+      .context = scratch->context.grow(tokens * h),
+      .intermediate = scratch->intermediate.grow(tokens * inter),
       .out = out,
       .bias = bias ? &*bias : nullptr,
   };
@@ -550,7 +545,7 @@ void TransformerEncoder::run_layers_in_chunks(const PackedBatch& batch, const st
 
 void TransformerEncoder::embed(const PackedBatch& batch, EncoderScratch* scratch, float* out) const {
   const int64_t h = config_.hidden_size;
-  float* hidden = grow(scratch->hidden, batch.tokens() * h);
+  float* hidden = scratch->hidden.grow(batch.tokens() * h);
   hidden_states(batch, scratch, hidden);
   const int64_t rows = static_cast<int64_t>(batch.rows());
   const Pooling pooling = sentence_.pooling;
@@ -592,12 +587,12 @@ void TransformerEncoder::logits(const PackedBatch& batch, EncoderScratch* scratc
                                        "); use embed instead");
   }
   const int64_t h = config_.hidden_size;
-  float* hidden = grow(scratch->hidden, batch.tokens() * h);
+  float* hidden = scratch->hidden.grow(batch.tokens() * h);
   hidden_states(batch, scratch, hidden);
   const int64_t rows = static_cast<int64_t>(batch.rows());
-  float* first = grow(scratch->first, rows * h);
+  float* first = scratch->first.grow(rows * h);
   for (int64_t r = 0; r < rows; ++r) std::copy_n(hidden + int64_t{batch.offsets[r]} * h, h, first + r * h);
-  float* dense = grow(scratch->head, rows * h);
+  float* dense = scratch->head.grow(rows * h);
   classifier_dense_->forward(first, rows, dense);
   apply_head_activation(classifier_activation_, dense, rows * h);
   classifier_out_->forward(dense, rows, out);

@@ -100,10 +100,32 @@ struct EncoderTimings {
   std::array<double, static_cast<size_t>(EncoderStep::kCount)> seconds{};
 };
 
+// A float buffer that grows without filling its new part: every step writes what it later reads.
+// This matters for a job's first batch: a 32 x 128 batch of MiniLM takes about 40 MB of scratch,
+// and std::vector's resize had one thread fault in and zero all of it while the others waited;
+// left unfilled, its pages are first touched by the threads that compute into them. salvo embed,
+// 32 rows of 128 tokens, 2 threads: 0.25 -> 0.235 s.
+class ScratchBuffer {
+ public:
+  // At least n floats; the previous contents are not kept when it grows.
+  float* grow(size_t n) {
+    if (n > size_) {
+      data_.reset();
+      data_.reset(new float[n]);
+      size_ = n;
+    }
+    return data_.get();
+  }
+
+ private:
+  std::unique_ptr<float[]> data_;
+  size_t size_ = 0;
+};
+
 // Working memory of one thread running a TransformerEncoder, grown to the largest batch it has
 // seen.
 struct EncoderScratch {
-  std::vector<float> embeddings, qkv, context, intermediate, hidden, first, head, position_bias;
+  ScratchBuffer embeddings, qkv, context, intermediate, hidden, first, head, position_bias;
   // When set, hidden_states adds the time of each step here.
   EncoderTimings* timings = nullptr;
   // When set, hidden_states raises each layer's peaks to the largest |value| of each input channel
