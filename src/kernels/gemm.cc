@@ -17,6 +17,7 @@
 #include <vector>
 
 #include "core/error.h"
+#include "kernels/large_buffer.h"
 #include "kernels/quantize.h"
 
 namespace salvo {
@@ -59,21 +60,16 @@ enum class Scratch {
   kAccumulators,  // int8 products' int32 sums when y holds a residual and cannot take them
 };
 
-// A per-thread, 64-byte aligned buffer of at least `bytes` bytes, kept for the next call.
+// A per-thread buffer (allocate_large) of at least `bytes` bytes, kept for the next call.
 template <Scratch slot>
 void* thread_scratchpad(size_t bytes) {
-  struct Free {
-    void operator()(void* p) const { std::free(p); }
-  };
-  thread_local std::unique_ptr<void, Free> buffer;
+  thread_local LargeArray<char> buffer;
   thread_local size_t capacity = 0;
   if (bytes > capacity) {
-    capacity = (bytes + 63) / 64 * 64;  // aligned_alloc wants a multiple of the alignment
-    buffer.reset(std::aligned_alloc(64, capacity));
-    if (buffer == nullptr) {
-      capacity = 0;
-      throw std::bad_alloc();
-    }
+    buffer.reset();
+    capacity = 0;
+    buffer = allocate_large_array<char>(bytes);
+    capacity = bytes;
   }
   return buffer.get();
 }
@@ -295,6 +291,7 @@ struct PackedLinear::Impl {
   // oneDNN: the weight reordered once into the layout the matmul primitive prefers, and one
   // primitive per row count (oneDNN picks its fastest kernels only when m is fixed).
   memory::desc packed_weight_desc;
+  LargeArray<char> packed_weight_data;
   dnnl::memory packed_weight;
   dnnl::memory bias_memory;
   mutable std::mutex mutex;
@@ -369,7 +366,8 @@ struct PackedLinear::Impl {
     // The PyTorch [n, k] row-major weight is the matmul's [k, n] weight in column-major ("ba").
     memory::desc user_desc({k, n}, user_type, Tag::ba);
     dnnl::memory user(user_desc, cpu_engine(), const_cast<void*>(user_data));
-    packed_weight = dnnl::memory(packed_weight_desc, cpu_engine());
+    packed_weight_data = allocate_large_array<char>(packed_weight_desc.get_size());
+    packed_weight = dnnl::memory(packed_weight_desc, cpu_engine(), packed_weight_data.get());
     dnnl::reorder(user, packed_weight).execute(stream, user, packed_weight);
     if (bias_in_primitive()) {
       bias_memory =

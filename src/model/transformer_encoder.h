@@ -23,6 +23,7 @@
 
 #include "kernels/attention.h"
 #include "kernels/gemm.h"
+#include "kernels/large_buffer.h"
 #include "model/architectures/architecture.h"
 #include "model/encoder_config.h"
 #include "model/packed_batch.h"
@@ -98,28 +99,6 @@ const char* encoder_step_name(EncoderStep step);
 // tools/bench/encoder_bench; a step fused into another counts as part of it).
 struct EncoderTimings {
   std::array<double, static_cast<size_t>(EncoderStep::kCount)> seconds{};
-};
-
-// A float buffer that grows without filling its new part: every step writes what it later reads.
-// This matters for a job's first batch: a 32 x 128 batch of MiniLM takes about 40 MB of scratch,
-// and std::vector's resize had one thread fault in and zero all of it while the others waited;
-// left unfilled, its pages are first touched by the threads that compute into them. salvo embed,
-// 32 rows of 128 tokens, 2 threads: 0.25 -> 0.235 s.
-class ScratchBuffer {
- public:
-  // At least n floats; the previous contents are not kept when it grows.
-  float* grow(size_t n) {
-    if (n > size_) {
-      data_.reset();
-      data_.reset(new float[n]);
-      size_ = n;
-    }
-    return data_.get();
-  }
-
- private:
-  std::unique_ptr<float[]> data_;
-  size_t size_ = 0;
 };
 
 // Working memory of one thread running a TransformerEncoder, grown to the largest batch it has

@@ -325,18 +325,6 @@ TEST(TransformerEncoderTest, HiddenStatesMatchReference) {
   expect_hidden_match(*model, w, mixed_sequences(), false, 1e-4);
 }
 
-TEST(ScratchBufferTest, GrowsOnlyWhenAskedForMore) {
-  ScratchBuffer buffer;
-  float* first = buffer.grow(1000);
-  ASSERT_NE(first, nullptr);
-  first[999] = 1.0f;  // all 1,000 are there to write
-  EXPECT_EQ(buffer.grow(10), first);
-  EXPECT_EQ(buffer.grow(1000), first);
-  float* larger = buffer.grow(1 << 20);
-  larger[(1 << 20) - 1] = 2.0f;
-  EXPECT_EQ(buffer.grow(1000), larger);
-}
-
 TEST(TransformerEncoderTest, InputPeaksAreEachChannelsLargestActivation) {
   TempDir dir;
   Weights w = tiny_weights(1, 0);
