@@ -7,7 +7,9 @@
 #pragma once
 
 #include <bit>
+#include <cstddef>
 #include <cstdint>
+#include <iterator>
 
 // Applied to a kernel to compile it for AVX-512, AVX2+FMA and baseline x86-64, picked at load time.
 // Not under ThreadSanitizer: gcc instruments the IFUNC resolvers target_clones makes, and they run
@@ -43,25 +45,23 @@ inline float exp_approx(float x) {
   return y * std::bit_cast<float>(e);
 }
 
-// erf(x) as a rational approximation (the one Eigen and XLA use); absolute error below 1e-6.
+// erf(x) as a rational approximation (the one Eigen and XLA use), x p(x^2) / q(x^2) on [-4, 4];
+// absolute error below 1e-6. Coefficients from the highest power down.
+inline constexpr float kErfNumerator[] = {-2.72614225801306e-10f, 2.77068142495902e-08f, -2.10102402082508e-06f,
+                                          -5.69250639462346e-05f, -7.34990630326855e-04f, -2.95459980854025e-03f,
+                                          -1.60960333262415e-02f};
+inline constexpr float kErfDenominator[] = {-1.45660718464996e-05f, -2.13374055278905e-04f, -1.68282697438203e-03f,
+                                            -7.37332916720468e-03f, -1.42647390514189e-02f};
+
 inline float erf_approx(float x) {
   x = x < -4.0f ? -4.0f : x;
   x = x > 4.0f ? 4.0f : x;
-  float x2 = x * x;
-  float p = -2.72614225801306e-10f;
-  p = p * x2 + 2.77068142495902e-08f;
-  p = p * x2 + -2.10102402082508e-06f;
-  p = p * x2 + -5.69250639462346e-05f;
-  p = p * x2 + -7.34990630326855e-04f;
-  p = p * x2 + -2.95459980854025e-03f;
-  p = p * x2 + -1.60960333262415e-02f;
-  p = p * x;
-  float q = -1.45660718464996e-05f;
-  q = q * x2 + -2.13374055278905e-04f;
-  q = q * x2 + -1.68282697438203e-03f;
-  q = q * x2 + -7.37332916720468e-03f;
-  q = q * x2 + -1.42647390514189e-02f;
-  return p / q;
+  const float x2 = x * x;
+  float p = kErfNumerator[0];
+  for (size_t i = 1; i < std::size(kErfNumerator); ++i) p = p * x2 + kErfNumerator[i];
+  float q = kErfDenominator[0];
+  for (size_t i = 1; i < std::size(kErfDenominator); ++i) q = q * x2 + kErfDenominator[i];
+  return x * p / q;
 }
 
 // tanh(x) = 1 - 2 / (e^{2x} + 1); absolute error below 1e-6.

@@ -3,6 +3,7 @@
 #include <gtest/gtest.h>
 
 #include <cmath>
+#include <limits>
 #include <random>
 #include <vector>
 
@@ -55,6 +56,26 @@ TEST(ActivationsTest, GeluErfDiffersFromTanhApproximation) {
     EXPECT_NEAR(y[i], gelu_erf_ref(x[i]), 1e-6);
     EXPECT_GT(std::abs(y[i] - gelu_tanh_ref(x[i])), 1e-5);
   }
+}
+
+TEST(ActivationsTest, GeluErfKeepsNanAndInfinities) {
+  // NaN in one lane of a vector must not spill into its neighbours; +inf stays +inf. -inf times
+  // a vanishing 1 + erf is NaN in PyTorch; here NaN or -inf, depending on the last ulp of erf(-4).
+  std::vector<float> x(19, 1.0f);
+  x[3] = std::numeric_limits<float>::quiet_NaN();
+  x[17] = std::numeric_limits<float>::infinity();
+  x[18] = -std::numeric_limits<float>::infinity();
+  std::vector<float> y = x;
+  gelu_erf(y.data(), static_cast<int64_t>(y.size()));
+  for (size_t i = 0; i < 17; ++i) {
+    if (i == 3) {
+      EXPECT_TRUE(std::isnan(y[i]));
+    } else {
+      EXPECT_NEAR(y[i], gelu_erf_ref(1.0), 1e-6) << i;
+    }
+  }
+  EXPECT_EQ(y[17], std::numeric_limits<float>::infinity());
+  EXPECT_FALSE(std::isfinite(y[18]));
 }
 
 TEST(ActivationsTest, GeluTanhMatchesReference) {
