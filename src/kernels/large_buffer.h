@@ -15,6 +15,11 @@ namespace salvo {
 // At least `bytes` bytes; throws std::bad_alloc.
 void* allocate_large(size_t bytes);
 
+// How many bytes from the start of a block of `bytes` allocate_large advises as huge pages: the
+// whole 2 MiB pages it fills. A tail page would be faulted in whole, so a weight of 2.4 MB would
+// take 4 MiB; its last 0.4 MB stays in small pages instead.
+size_t huge_page_advice(size_t bytes);
+
 struct FreeLarge {
   void operator()(void* p) const noexcept { std::free(p); }
 };
