@@ -8,6 +8,7 @@
 #include <algorithm>
 #include <bit>
 #include <cerrno>
+#include <cstdint>
 #include <cstring>
 #include <limits>
 #include <nlohmann/json.hpp>
@@ -259,6 +260,21 @@ std::vector<float> SafetensorsFile::to_float(const std::string& name,
   return to_float(name);
 }
 
+namespace {
+
+// Unmaps from this process the whole pages of the file mapping inside [p, p + bytes). They stay in
+// the page cache, and a later read faults them back in from there: this only stops a converted
+// tensor's bytes from counting in the process's resident memory while the rest of the model loads
+// (all-mpnet-base-v2's file is 438 MB of float32).
+void release_pages(const uint8_t* p, size_t bytes) {
+  static const auto page = static_cast<uintptr_t>(sysconf(_SC_PAGESIZE));
+  const auto begin = (reinterpret_cast<uintptr_t>(p) + page - 1) / page * page;
+  const auto end = (reinterpret_cast<uintptr_t>(p) + bytes) / page * page;
+  if (end > begin) ::madvise(reinterpret_cast<void*>(begin), end - begin, MADV_DONTNEED);
+}
+
+}  // namespace
+
 std::vector<float> SafetensorsFile::to_float(const std::string& name) const {
   const SafetensorsTensor& t = tensor(name);
   const size_t n = static_cast<size_t>(t.numel());
@@ -289,6 +305,7 @@ std::vector<float> SafetensorsFile::to_float(const std::string& name) const {
                                          safetensors_dtype_name(t.dtype) +
                                          "; weights must be stored as F32, F16 or BF16");
   }
+  release_pages(src, n * safetensors_dtype_size(t.dtype));
   return out;
 }
 

@@ -65,7 +65,9 @@ class SafetensorsFile {
   const std::map<std::string, std::string>& metadata() const { return metadata_; }
 
   // The tensor converted to float32, row-major. Throws kModel if it is absent, its dtype is not
-  // F32/F16/BF16, or its shape differs from `expected_shape`.
+  // F32/F16/BF16, or its shape differs from `expected_shape`. The tensor's pages of the file
+  // mapping are then dropped from the process (they stay in the page cache), so loading a model
+  // does not hold the whole file resident besides what it builds from it.
   std::vector<float> to_float(const std::string& name,
                               const std::vector<int64_t>& expected_shape) const;
   // As above without a shape check.

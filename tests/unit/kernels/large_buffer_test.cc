@@ -11,8 +11,12 @@
 #include <string>
 #include <vector>
 
+#include "resident_memory.h"
+
 namespace salvo {
 namespace {
+
+using testing::resident_kib;
 
 uintptr_t address(const void* p) { return reinterpret_cast<uintptr_t>(p); }
 
@@ -69,16 +73,6 @@ TEST(AllocateLargeTest, AdvisesOnlyTheHugePagesTheBlockFills) {
   const std::string tail = vm_flags_at(block.get() + huge);
   EXPECT_EQ((tail + " ").find(" hg "), std::string::npos) << tail;
 #endif
-}
-
-// This process's resident memory in KiB (VmRSS in /proc/self/status), or -1.
-long resident_kib() {
-  std::ifstream status("/proc/self/status");
-  std::string line;
-  while (std::getline(status, line)) {
-    if (line.rfind("VmRSS:", 0) == 0) return std::stol(line.substr(6));
-  }
-  return -1;
 }
 
 TEST(AllocateLargeTest, AFreedLargeBlockLeavesTheProcessAtOnce) {

@@ -6,6 +6,7 @@
 #include <cmath>
 
 #include "core/error.h"
+#include "resident_memory.h"
 #include "test_checkpoint.h"
 
 namespace salvo {
@@ -14,6 +15,7 @@ namespace {
 using ::testing::AllOf;
 using ::testing::HasSubstr;
 using testing::raw_file;
+using testing::resident_kib;
 using testing::RawTensor;
 using testing::safetensors_bytes;
 using testing::TempDir;
@@ -66,6 +68,26 @@ TEST(SafetensorsTest, ReadsF32F16AndBf16) {
     EXPECT_NEAR(c[i], values[i], std::abs(values[i]) * 8e-3) << i;
   }
   EXPECT_EQ(file.tensor("ids").dtype, SafetensorsDtype::kI64);
+}
+
+// Once converted, a tensor's pages of the file mapping leave the process's resident memory, so a
+// loading model does not hold its whole checkpoint file besides what it builds from it; reading
+// the tensor again gives the same values.
+TEST(SafetensorsTest, AConvertedTensorsFilePagesLeaveTheProcess) {
+  TempDir dir;
+  const size_t count = size_t{4} << 20;  // 16 MiB of float32
+  std::vector<float> values(count);
+  for (size_t i = 0; i < count; ++i) values[i] = static_cast<float>(i % 1000) * 0.5f;
+  const auto path = dir.path() / "model.safetensors";
+  write_text(path, safetensors_bytes({{"big", {"F32", {static_cast<int64_t>(count)}, testing::f32_bytes(values)}}}));
+  SafetensorsFile file(path);
+  const long before = resident_kib();
+  if (before < 0) GTEST_SKIP() << "no VmRSS in /proc/self/status here";
+  const std::vector<float> first = file.to_float("big");
+  // The returned vector's 16 MiB, without the file's 16 MiB besides.
+  EXPECT_LT(resident_kib() - before, 24 << 10);
+  EXPECT_EQ(first, values);
+  EXPECT_EQ(file.to_float("big"), values);
 }
 
 TEST(SafetensorsTest, HalfSpecialValues) {
