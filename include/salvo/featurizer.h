@@ -38,6 +38,9 @@ class SALVO_API Featurizer {
   virtual FeatureKind kind() const = 0;
   // What it computes, for a start line: "log-mel spectrogram (22050 Hz, n_fft 2048, ...)".
   virtual std::string describe() const = 0;
+  // Every setting that changes its output, as text: two featurizers with equal settings give equal
+  // features (what a resumed job compares). By default, describe().
+  virtual std::string settings() const { return describe(); }
   // Featurizes one row: its text, or a file's bytes. Returns "" on success, else why the row
   // cannot be featurized ("not a WAV, FLAC, OGG or MP3 file: ..."); a bad row is never a throw.
   virtual std::string featurize(std::string_view input, Features* out) const = 0;

@@ -97,6 +97,8 @@ class SALVO_API Session {
   // The model; throws kInvalidArgument for a featurizer-only session.
   const Model& model() const;
   std::shared_ptr<const Model> shared_model() const;
+  // What turns each row into the model's input: options.featurizer, or the model's tokenizer.
+  const Featurizer& featurizer() const;
   // Compute threads in all, after resolving 0 to the core count.
   int threads() const;
 

@@ -14,12 +14,16 @@ wrong size) never fail a call: they give NaN (embed, score, predict) or None (cl
 and a per-row error. A model that cannot load raises salvo.Error.
 
 Engines: salvo.spark, salvo.ray, salvo.dask. In a worker, use salvo.get_model(path, ...): it loads
-each model once per process.
+each model once per process. A Model pickles as its path and options, so a UDF or task that closes
+over one loads it in each worker process once (through get_model; the path must exist there). A
+process forked from one holding a model cannot run that model (its threads stay in the parent): it
+gets a salvo.Error, and get_model loads the model anew there.
 """
 
 from __future__ import annotations
 
 import dataclasses
+import inspect
 import json
 import logging
 import os
@@ -110,8 +114,13 @@ def _texts(texts: Any) -> Any:
         return texts
     if isinstance(texts, (str, bytes)):
         raise TypeError("texts must be a sequence of strings, not one string")
+    if isinstance(texts, (dict, set, frozenset)):
+        raise TypeError(f"texts must be an ordered sequence of strings, not a {type(texts).__name__}")
     module = type(texts).__module__ or ""
     if module.startswith("pandas"):
+        if getattr(texts, "ndim", 1) != 1:
+            raise ValueError(f"texts must be one column, got a {type(texts).__name__} of shape {texts.shape} "
+                             "(select the column: df[\"text\"])")
         pd = sys.modules["pandas"]
         values = getattr(texts, "array", None)
         # An Arrow-backed column (pandas 3's default str dtype): hand over its Arrow chunks.
@@ -154,12 +163,24 @@ class Model:
                  batch_tokens: Optional[int] = None, batch_rows: Optional[int] = None, replicas: int = 1):
         if task not in _TASKS:
             raise ValueError(f"task must be one of {', '.join(_TASKS)}, not {task!r}")
+        # What pickling rebuilds the model from: the options as given, so threads=None resolves
+        # again where the model is unpickled (a Spark task's CPUs, not the driver's).
+        self._options = dict(task=task, dtype=dtype, threads=threads, max_length=max_length,
+                             batch_tokens=batch_tokens, batch_rows=batch_rows, replicas=replicas)
+        for name in ("threads", "max_length", "batch_tokens", "batch_rows"):
+            _check_count(name, self._options[name], allow_none=True)
+        _check_count("replicas", replicas, minimum=1)
         if threads is None:
             threads = default_threads()
         self._path = os.fspath(path)
         self._model = _salvo._Model(self._path, task=task, dtype=dtype, threads=int(threads),
                                     max_length=int(max_length or 0), batch_tokens=int(batch_tokens or 0),
                                     batch_rows=int(batch_rows or 0), replicas=int(replicas))
+
+    def __reduce__(self):
+        # Shipped to a worker (a Spark UDF's closure, a Ray or Dask task), a model is loaded there
+        # once per process through get_model, from the same absolute path, which it must see.
+        return (_load_cached, (os.path.abspath(self._path), self._options))
 
     @property
     def path(self) -> str:
@@ -195,6 +216,7 @@ class Model:
         each pair (or texts is a sequence of (text, pair) tuples). Convert with batch.to_arrow(),
         pa.record_batch(batch) or batch.column(name); none of these copies the numbers."""
         task = task or self.task
+        _check_count("top_k", top_k)
         if task == "predict":
             raise ValueError("predict takes tensors: use Model.predict")
         if task == "score" and pairs is None:
@@ -289,6 +311,18 @@ class Model:
 
     def __repr__(self) -> str:
         return f"salvo.Model({self._path!r}, task={self.task!r}, threads={self.threads})"
+
+
+def _check_count(name: str, value: Any, minimum: int = 0, allow_none: bool = False) -> None:
+    """Raises ValueError unless value is an integer >= minimum (or None, when allowed)."""
+    if value is None and allow_none:
+        return
+    whole = isinstance(value, (int, np.integer)) or (
+        isinstance(value, (float, np.floating)) and float(value).is_integer())
+    if isinstance(value, bool) or not whole:
+        raise TypeError(f"{name} must be an integer{' or None' if allow_none else ''}, not {type(value).__name__}")
+    if value < minimum:
+        raise ValueError(f"{name} must be at least {minimum}, not {value}")
 
 
 _NOT_A_PAIR = type("not a (text, pair) tuple", (), {})()
@@ -406,13 +440,37 @@ _cache: dict = {}
 _cache_lock = threading.Lock()
 
 
+def _forget_inherited_models() -> None:
+    # A forked child cannot run its parent's models (their threads stay in the parent), so its
+    # get_model loads them anew. The lock may have been held by a parent thread at the fork.
+    global _cache_lock
+    _cache_lock = threading.Lock()
+    _cache.clear()
+
+
+os.register_at_fork(after_in_child=_forget_inherited_models)
+
+_MODEL_DEFAULTS = {name: p.default for name, p in inspect.signature(Model.__init__).parameters.items()
+                   if name not in ("self", "path")}
+
+
+def _load_cached(path: str, options: dict) -> Model:
+    return get_model(path, **options)
+
+
 def get_model(path: "str | os.PathLike[str]", **options) -> Model:
     """The Model for (path, options), loaded once per process and shared by every caller.
 
     Spark Python workers, Ray actors and Dask workers call this in each task; only the first call
     in a process loads the model. Thread-safe: concurrent first calls load it once. threads=None is
     resolved first (see default_threads), so the key holds the real thread count."""
-    if options.get("threads") is None:
+    unknown = sorted(set(options) - set(_MODEL_DEFAULTS))
+    if unknown:
+        raise TypeError(f"get_model() got unknown option(s) {', '.join(unknown)} "
+                        f"(expected {', '.join(_MODEL_DEFAULTS)})")
+    # Defaults filled in, so that get_model(p) and get_model(p, task="embed") share one model.
+    options = {**_MODEL_DEFAULTS, **options}
+    if options["threads"] is None:
         options["threads"] = default_threads()
     key = (os.path.realpath(os.fspath(path)), tuple(sorted(options.items())))
     with _cache_lock:

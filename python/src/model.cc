@@ -5,6 +5,8 @@
 #include <nanobind/stl/string.h>
 #include <nanobind/stl/vector.h>
 
+#include <unistd.h>
+
 #include <memory>
 #include <string>
 
@@ -23,7 +25,7 @@ class PyModel {
  public:
   PyModel(const std::string& path, const std::string& task, const std::string& dtype, int threads,
           size_t max_length, size_t batch_tokens, size_t batch_rows, int replicas)
-      : task_(parse_task(task)) {
+      : task_(parse_task(task)), owner_pid_(getpid()) {
     ModelOptions model_options;
     model_options.dtype = parse_dtype(dtype);
     model_options.max_length = max_length;
@@ -49,6 +51,14 @@ class PyModel {
     }
     flush_log();
   }
+
+  // In a forked child the session's worker threads do not exist, and joining them would hang: the
+  // child leaves the session alone (its memory goes when the process does).
+  ~PyModel() {
+    if (getpid() != owner_pid_) static_cast<void>(session_.release());
+  }
+  PyModel(const PyModel&) = delete;
+  PyModel& operator=(const PyModel&) = delete;
 
   // Runs `task` on `texts` (and, for score, the second texts `pairs`: None otherwise); the GIL is
   // released while the session computes.
@@ -85,6 +95,14 @@ class PyModel {
 
  private:
   ResultBatch call(Request request) {
+    // A forked child inherits the session but not its worker threads: a call would wait forever.
+    if (getpid() != owner_pid_) {
+      throw Error(ErrorCode::kInvalidArgument,
+                  "this model was loaded in process " + std::to_string(owner_pid_) +
+                      " and cannot run in a process forked from it (" + std::to_string(getpid()) +
+                      "): load it in this process (salvo.get_model does), or start workers with "
+                      "the \"spawn\" or \"forkserver\" method");
+    }
     Result result;
     {
       nb::gil_scoped_release release;
@@ -116,6 +134,7 @@ class PyModel {
   }
 
   Task task_;
+  pid_t owner_pid_;
   std::unique_ptr<Session> session_;
 };
 

@@ -49,6 +49,8 @@ struct BatchFlags {
   std::string shard;
   uint32_t shard_count = 0;
   bool quiet = false;
+  const CLI::Option* format = nullptr;     // --format, --part-rows: for a folder output only
+  const CLI::Option* part_rows = nullptr;
 };
 
 void run_batch(Task task, BatchFlags& flags) {
@@ -66,6 +68,14 @@ void run_batch(Task task, BatchFlags& flags) {
     job.window_bytes = 64u << 20;
     if (!job.input_shapes.empty()) job.task_options.input_shape = job.input_shapes[0];
     flags.compute.session_options.featurizer = make_featurizer(flags.featurizer);
+  }
+  if (!job.output.string().ends_with('/') && job.num_shards == 0) {
+    for (const CLI::Option* folder_only : {flags.format, flags.part_rows}) {
+      if (folder_only != nullptr && folder_only->count() > 0) {
+        throw Error(ErrorCode::kInvalidArgument, folder_only->get_name() + " is for a folder output (a path ending in /), not " +
+                                                     job.output.string());
+      }
+    }
   }
   if (job.num_shards > 0 && !job.output.string().ends_with('/')) job.output = job.output.string() + "/";
   const ShardChoice shard = parse_shard(flags.shard, flags.shard_count, [](const char* name) { return std::getenv(name); });
@@ -132,10 +142,10 @@ CLI::App* add_batch_command(CLI::App& app, Task task, const std::string& descrip
                   "Output: .jsonl, .csv, .npy, .parquet or .tfrecord; a path ending in / is a folder of part files "
                   "(--format, --part-rows) with a manifest and _SUCCESS. One row per input row, in order")
       ->required();
-  cmd->add_option("--format", job.folder_format, "Format of the part files of a folder output")
+  flags->format = cmd->add_option("--format", job.folder_format, "Format of the part files of a folder output")
       ->capture_default_str()
       ->check(CLI::IsMember({"parquet", "jsonl", "csv", "tfrecord", "npy"}));
-  cmd->add_option("--part-rows", job.part_rows, "Rows per part file of a folder output")
+  flags->part_rows = cmd->add_option("--part-rows", job.part_rows, "Rows per part file of a folder output")
       ->capture_default_str()
       ->check(CLI::Range(uint64_t{1}, uint64_t{1} << 40));
   cmd->add_flag("--resume", job.resume,

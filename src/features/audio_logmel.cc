@@ -9,6 +9,7 @@
 #include <cstring>
 #include <memory>
 #include <mutex>
+#include <sstream>
 #include <unordered_map>
 
 #include "salvo/error.h"
@@ -133,6 +134,17 @@ class AudioLogMelFeaturizer : public Featurizer {
            " " + o.mel_scale + " mels, dB" +
            (o.top_db > 0 ? " floored at peak - " + std::to_string(static_cast<int>(o.top_db)) : std::string()) +
            (o.frames > 0 ? ", " + std::to_string(o.frames) + " frames" : std::string()) + ")";
+  }
+
+  std::string settings() const override {
+    const auto& o = options_;
+    std::ostringstream s;
+    s.precision(17);
+    s << "audio-logmel sample_rate=" << o.sample_rate << " n_fft=" << o.n_fft << " hop_length=" << o.hop_length
+      << " win_length=" << o.win_length << " window=" << o.window << " center=" << o.center << " n_mels=" << o.n_mels
+      << " fmin=" << o.fmin << " fmax=" << o.fmax << " mel_scale=" << o.mel_scale << " slaney_norm=" << o.slaney_norm
+      << " top_db=" << o.top_db << " frames=" << o.frames << " time_major=" << o.time_major;
+    return s.str();
   }
 
   std::string featurize(std::string_view input, Features* out) const override {

@@ -15,6 +15,7 @@
 #include <cmath>
 #include <csetjmp>
 #include <cstring>
+#include <sstream>
 #include <tuple>
 
 #include "kernels/vec_math.h"  // SALVO_TARGET_CLONES
@@ -192,7 +193,9 @@ std::string decode_png(std::string_view bytes, RgbImage* out) {
   if (color == PNG_COLOR_TYPE_GRAY && png_get_bit_depth(png, info) < 8) png_set_expand_gray_1_2_4_to_8(png);
   if (png_get_bit_depth(png, info) == 16) png_set_strip_16(png);
   if (color == PNG_COLOR_TYPE_GRAY || color == PNG_COLOR_TYPE_GRAY_ALPHA) png_set_gray_to_rgb(png);
-  if (color & PNG_COLOR_MASK_ALPHA) png_set_strip_alpha(png);
+  // A palette's transparency (tRNS) comes out of png_set_palette_to_rgb as an alpha channel.
+  const bool palette_alpha = color == PNG_COLOR_TYPE_PALETTE && png_get_valid(png, info, PNG_INFO_tRNS);
+  if ((color & PNG_COLOR_MASK_ALPHA) || palette_alpha) png_set_strip_alpha(png);
   png_set_interlace_handling(png);
   png_read_update_info(png, info);
   if (png_get_rowbytes(png, info) != static_cast<size_t>(width) * 3) {
@@ -619,6 +622,16 @@ class ImageFeaturizer : public Featurizer {
     if (options_.crop) d += "centre crop " + std::to_string(options_.crop) + "; ";
     d += options_.raw ? "uint8 HWC)" : "float32 CHW, normalised)";
     return d;
+  }
+
+  std::string settings() const override {
+    std::ostringstream s;
+    s.precision(9);
+    s << "image resize=" << options_.resize << " crop=" << options_.crop << " raw=" << options_.raw << " mean=";
+    for (float m : options_.mean) s << m << ',';
+    s << " std=";
+    for (float d : options_.std) s << d << ',';
+    return s.str();
   }
 
   std::string featurize(std::string_view input, Features* out) const override {

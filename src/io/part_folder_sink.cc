@@ -117,6 +117,9 @@ PartFolderSink::PartFolderSink(const fs::path& folder, const Schema& schema, Par
     }
     for (const auto& p : existing->at("parts")) parts_.push_back(p.get<std::string>());
     rows_done_ = existing->at("rows").get<uint64_t>();
+    if (existing->contains("json_column_types")) {
+      options_.sink.json_column_types = existing->at("json_column_types").get<std::map<std::string, std::string>>();
+    }
     complete_ = existing->at("complete").get<bool>();
     // A part renamed after the manifest was last written is not trusted: it is written again.
     for (size_t i = parts_.size();; ++i) {
@@ -183,6 +186,8 @@ void PartFolderSink::open_part() {
 
 void PartFolderSink::commit_part() {
   part_->finish();
+  // The first part fixes the types of JSON columns for the parts after it (and a resumed job).
+  if (parts_.empty()) options_.sink.json_column_types = part_->json_column_types();
   part_.reset();
   fsync_path(folder_ / part_name(parts_.size()), false);
   parts_.push_back(part_name(parts_.size()));
@@ -197,6 +202,7 @@ void PartFolderSink::write_manifest() {
                    {"part_rows", options_.part_rows},
                    {"rows", rows_done_},
                    {"parts", parts_},
+                   {"json_column_types", options_.sink.json_column_types},
                    {"complete", complete_}};
   write_atomically(manifest_path(options_.shard_index), manifest.dump(1) + "\n");
 }

@@ -164,6 +164,34 @@ std::string lower(std::string s) {
 
 }  // namespace
 
+void check_sink_choice(const std::filesystem::path& path, const std::string& folder_format,
+                       const SinkOptions& options) {
+  const std::string text = path.string();
+  const bool folder = text.ends_with('/');
+  const std::filesystem::path named = folder ? std::filesystem::path(text.substr(0, text.size() - 1)) : path;
+  std::string ext = lower(named.extension().string());
+  const bool compressed_name = ext == ".gz" || ext == ".zz";
+  if (compressed_name) ext = lower(named.stem().extension().string());
+  const bool tfrecord_name = ext == ".tfrecord" || ext == ".tfrecords";
+  if (options.num_shards > 0 && !ext.empty() && !tfrecord_name) {
+    throw Error(ErrorCode::kInvalidArgument, "--num-shards writes a folder of TFRecord shards, and " + named.string() +
+                                                 " names a " + ext + " output: give a folder (out/) or a .tfrecord name");
+  }
+  if (compressed_name && !tfrecord_name && !folder) {
+    throw Error(ErrorCode::kInvalidArgument,
+                "cannot write " + text + ": only TFRecord is compressed as a whole file (.tfrecord.gz); Parquet " +
+                    "compresses its pages (--compression), and .jsonl, .csv and .npy are written plain");
+  }
+  std::string format = folder ? folder_format : ext.empty() ? "" : ext.substr(1);
+  if (options.num_shards > 0 || tfrecord_name) format = "tfrecord";
+  if (!options.compression.empty() && options.compression != "none" && format != "parquet" &&
+      format != "tfrecord") {
+    throw Error(ErrorCode::kInvalidArgument, "--compression " + options.compression +
+                                                 " is for Parquet and TFRecord output; " +
+                                                 (format.empty() ? text : format) + " is written plain");
+  }
+}
+
 std::unique_ptr<RowSink> open_row_sink(const std::filesystem::path& path, const Schema& schema,
                                        const SinkOptions& options) {
   std::set<std::string> names;

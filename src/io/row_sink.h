@@ -3,6 +3,7 @@
 #pragma once
 
 #include <filesystem>
+#include <map>
 #include <memory>
 #include <string>
 
@@ -18,6 +19,10 @@ struct SinkOptions {
   // TFRecord: > 0 writes a folder of part-NNNNN-of-MMMMM.tfrecord files, row i in part i mod N,
   // and an empty _SUCCESS file once all are complete; shards of an earlier run there are removed.
   size_t num_shards = 0;
+  // Parquet: the types of JSON columns (values of JSON input, typed by their values) fixed
+  // beforehand, by column name ("BOOLEAN", "INT64", "DOUBLE", "STRING"), as a folder's first part
+  // chose them (RowSink::json_column_types), so that every part of a folder has one schema.
+  std::map<std::string, std::string> json_column_types;
 };
 
 // Writes batches of rows in the order given. The file appears under its final name only after
@@ -30,7 +35,16 @@ class RowSink {
   virtual void write(const RecordBatch& batch) = 0;
   // Flushes, closes and renames to the final name. Throws salvo::Error(kIo) on failure.
   virtual void finish() = 0;
+  // After finish(): the type each JSON column was given (Parquet; see SinkOptions), by name.
+  virtual std::map<std::string, std::string> json_column_types() const { return {}; }
 };
+
+// Refuses what a sink for `path` would silently ignore: a codec for a format written plain (.jsonl,
+// .csv, .npy), a compressed name (.gz, .zz) for a format other than TFRecord, TFRecord shards
+// under another format's name. For a folder (a path ending in "/"), `folder_format` names its parts'
+// format. Throws salvo::Error(kInvalidArgument) naming the path and the flag.
+void check_sink_choice(const std::filesystem::path& path, const std::string& folder_format,
+                       const SinkOptions& options);
 
 // Opens a sink for `path` by its extension: .jsonl, .csv, .npy, .parquet, .tfrecord / .tfrecords;
 // a path ending in "/" is a folder of part files (see part_folder_sink.h); a folder of TFRecord

@@ -262,10 +262,11 @@ std::vector<float> SafetensorsFile::to_float(const std::string& name,
 
 namespace {
 
-// Unmaps from this process the whole pages of the file mapping inside [p, p + bytes). They stay in
-// the page cache, and a later read faults them back in from there: this only stops a converted
-// tensor's bytes from counting in the process's resident memory while the rest of the model loads
-// (all-mpnet-base-v2's file is 438 MB of float32).
+// Drops from this process's resident memory the whole pages of the file mapping inside
+// [p, p + bytes); the mapping itself stays. The pages stay in the page cache, and a later read
+// faults them back in from there: this only stops a converted tensor's bytes from counting in the
+// process's resident memory while the rest of the model loads (all-mpnet-base-v2's file is 438 MB
+// of float32).
 void release_pages(const uint8_t* p, size_t bytes) {
   static const auto page = static_cast<uintptr_t>(sysconf(_SC_PAGESIZE));
   const auto begin = (reinterpret_cast<uintptr_t>(p) + page - 1) / page * page;

@@ -247,7 +247,7 @@ std::shared_ptr<const ModelImpl> load_text_model(const fs::path& dir, const Mode
     info.summary = "tokenizer only";
     info.tasks = {Task::kTokenize};
     info.max_length = tokenizer.max_length();
-    info.tokenizer = "WordPiece";
+    info.tokenizer = tokenizer.describe();
     return std::make_shared<TextModel>(std::move(tokenizer), nullptr, std::move(info));
   }
   EncoderOptions encoder_options;
@@ -297,7 +297,7 @@ std::shared_ptr<const ModelImpl> load_text_model(const fs::path& dir, const Mode
                  (sentence.normalize ? " + L2 normalisation" : "") +
                  (sentence.has_pooling ? " (from modules.json)" : " (default)");
   info.head = describe_head(*encoder);
-  info.tokenizer = "WordPiece";
+  info.tokenizer = tokenizer.describe();
   info.dtype = dtype_of(encoder->precision());
   return std::make_shared<TextModel>(std::move(tokenizer), std::move(encoder), std::move(info));
 }

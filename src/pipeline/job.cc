@@ -21,10 +21,12 @@
 #include "core/bounded_queue.h"
 #include "core/json_text.h"
 #include "core/utf8.h"
+#include "io/dataset_paths.h"
 #include "io/part_folder_sink.h"
 #include "io/row_sink.h"
 #include "io/row_source.h"
 #include "salvo/error.h"
+#include "salvo/featurizer.h"
 
 namespace salvo {
 namespace {
@@ -182,7 +184,10 @@ bool flatten_numbers(const json& value, std::vector<T>* out, int depth = 0) {
 
 std::string shape_text(const std::vector<int64_t>& shape) {
   std::string s = "[";
-  for (size_t i = 0; i < shape.size(); ++i) s += (i ? "," : "") + std::to_string(shape[i]);
+  for (size_t i = 0; i < shape.size(); ++i) {
+    if (i > 0) s += ',';
+    s += std::to_string(shape[i]);
+  }
   return s + "]";
 }
 
@@ -262,15 +267,60 @@ bool is_folder_output(const JobOptions& options) { return options.output.string(
 
 Slice slice_of(const JobOptions& options) { return Slice{options.shard_index, options.shard_count}; }
 
-// What makes two runs the same job, for a resumed folder: the input (path, size, modification
-// time), the model and its number format, and every option that changes the output.
-std::string job_identity(const JobOptions& options, const ModelInfo& model) {
+// The files under `input` (a file, a folder, or a glob's fixed folders) with their sizes and
+// modification times, folded into one FNV-1a digest: a part rewritten in place, a file added or
+// removed changes it. A glob's whole base folder is taken, so a change beside the matches counts too.
+std::string input_digest(const fs::path& input, uint64_t* files) {
   std::error_code ec;
-  const auto size = fs::is_regular_file(options.input, ec) ? fs::file_size(options.input, ec) : 0;
-  const auto modified = fs::last_write_time(options.input, ec).time_since_epoch().count();
+  const fs::path root = has_wildcard(input.string()) ? glob_base(input.string()) : input;
+  std::vector<std::string> entries;
+  auto add = [&](const fs::path& path) {
+    std::error_code e;
+    const auto size = fs::file_size(path, e);
+    const auto modified = fs::last_write_time(path, e).time_since_epoch().count();
+    entries.push_back(path.lexically_relative(root).string() + '\0' + std::to_string(size) + '\0' +
+                      std::to_string(modified));
+  };
+  if (fs::is_directory(root, ec)) {
+    for (auto it = fs::recursive_directory_iterator(root, fs::directory_options::skip_permission_denied, ec);
+         !ec && it != fs::recursive_directory_iterator(); it.increment(ec)) {
+      if (it->is_regular_file(ec)) add(it->path());
+    }
+  } else if (fs::exists(root, ec)) {
+    add(root);
+  }
+  std::sort(entries.begin(), entries.end());
+  uint64_t hash = 14695981039346656037ull;
+  for (const std::string& entry : entries) {
+    for (const char c : entry) hash = (hash ^ static_cast<unsigned char>(c)) * 1099511628211ull;
+    hash = (hash ^ 0xffu) * 1099511628211ull;  // the end of an entry
+  }
+  *files = entries.size();
+  char hex[17];
+  std::snprintf(hex, sizeof hex, "%016llx", static_cast<unsigned long long>(hash));
+  return hex;
+}
+
+// What makes two runs the same job, for a resumed folder: the input (its files, their sizes and
+// modification times), the model and its number format, the featurizer's settings, and every
+// option that changes the output.
+std::string job_identity(const JobOptions& options, const Session& session) {
+  const ModelInfo model = session.shared_model() ? session.model().info() : ModelInfo{};
+  uint64_t files = 0;
+  const std::string digest = input_digest(options.input, &files);
   json j = {{"input", options.input.string()},
-            {"input_bytes", size},
-            {"input_modified", modified},
+            {"input_files", files},
+            {"input_digest", digest},
+            {"binary_files", json::array({options.files.enabled, options.files.recursive, options.files.glob,
+                                          options.files.label_from})},
+            {"max_record_bytes", options.max_record_bytes},
+            {"featurizer", session.featurizer().settings()},
+            {"input_columns", options.input_columns},
+            {"input_shapes", options.input_shapes},
+            {"input_dtypes", options.input_dtypes},
+            {"nested_features", options.task_options.nested_features},
+            {"record_type", options.record_type},
+            {"input_shape", options.task_options.input_shape},
             {"model", model.path.string()},
             {"dtype", dtype_name(model.dtype)},
             {"max_length", model.max_length},
@@ -304,6 +354,15 @@ void check_output_place(const fs::path& output) {
   if (access(parent.c_str(), W_OK) != 0) {
     throw Error(ErrorCode::kIo, "cannot write " + output.string() + ": folder " + parent.string() +
                                     " is not writable");
+  }
+}
+
+// Refuses an output that is the input itself: the job would replace its own input.
+void check_output_is_not_input(const JobOptions& options) {
+  std::error_code ec;
+  if (fs::exists(options.output, ec) && fs::exists(options.input, ec) && fs::equivalent(options.input, options.output, ec)) {
+    throw Error(ErrorCode::kInvalidArgument, "output " + options.output.string() + " is the input " +
+                                                 options.input.string() + ": write the results somewhere else");
   }
 }
 
@@ -361,7 +420,7 @@ class JobRunner {
       parts.part_rows = options_.part_rows;
       parts.shard_index = options_.shard_index;
       parts.shard_count = options_.shard_count;
-      parts.job = job_identity(options_, session_.shared_model() ? session_.model().info() : ModelInfo{});
+      parts.job = job_identity(options_, session_);
       parts.resume = options_.resume;
       parts.sink = sink_options;
       auto folder = std::make_unique<PartFolderSink>(options_.output, schema, parts);
@@ -591,6 +650,11 @@ void check_job(const JobOptions& options) {
     throw Error(ErrorCode::kInvalidArgument, "score needs the field of the second text (--text-pair-field)");
   }
   check_output_place(options.output);
+  SinkOptions sink_options;
+  sink_options.compression = options.compression;
+  sink_options.num_shards = options.num_shards;
+  check_sink_choice(options.output, options.folder_format, sink_options);
+  check_output_is_not_input(options);
   const auto source =
       open_row_source(options.input, field_names(options), SourceLimits{options.max_record_bytes}, slice_of(options),
                       options.files);

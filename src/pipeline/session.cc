@@ -112,6 +112,8 @@ class Session::Impl {
     if (replicas_) replicas_->close();
   }
 
+  const Featurizer& featurizer() const { return *featurizer_; }
+
   // What the session serves: its model's, or featurize alone.
   const ModelInfo& info() const { return impl_ ? impl_->info() : featurizer_info_; }
 
@@ -474,6 +476,7 @@ const Model& Session::model() const {
   return *impl_->model_;
 }
 std::shared_ptr<const Model> Session::shared_model() const { return impl_->model_; }
+const Featurizer& Session::featurizer() const { return impl_->featurizer(); }
 int Session::threads() const { return impl_->threads_; }
 
 Schema Session::output_schema(Task task, const TaskOptions& options) const {

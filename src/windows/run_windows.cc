@@ -64,6 +64,9 @@ PreparedJob prepare(const WindowsOptions& o) {
   };
   for (const FeatureSpec& f : plan.features) hint(f);
   if (plan.label) hint(plan.label->aggregate);
+  SinkOptions sink_choice;
+  sink_choice.compression = o.compression;
+  check_sink_choice(o.output, "parquet", sink_choice);
   job.source = open_table_source(o.input.string(), plan.columns, source_options);
   const Schema& in = job.source->schema();
 

@@ -80,6 +80,40 @@ class FatalErrorsTest(CliTestCase):
         self.assert_fails(2, "max length 4096 is over the model's max_position_embeddings", "embed", "--model",
                           EXAMPLE_MODEL, "--input", self.inp, "--output", self.path("out.jsonl"), "--max-length", "4096")
 
+    def test_output_flags_the_output_would_ignore(self):
+        """A flag the output cannot honour is a usage error, not a silent no-op."""
+        job = ("tokenize", "--model", EXAMPLE_MODEL, "--input", self.inp)
+        cases = (
+            ("--compression gzip is for Parquet and TFRecord output", "--output", self.path("out.jsonl"),
+             "--compression", "gzip"),
+            ("--compression zstd is for Parquet and TFRecord output", "--output", self.path("parts") + "/",
+             "--format", "csv", "--compression", "zstd"),
+            ("only TFRecord is compressed as a whole file", "--output", self.path("out.jsonl.gz")),
+            ("--num-shards writes a folder of TFRecord shards", "--output", self.path("out.parquet"),
+             "--num-shards", "3"),
+            ("--format is for a folder output", "--output", self.path("out.jsonl"), "--format", "csv"),
+            ("--part-rows is for a folder output", "--output", self.path("out.jsonl"), "--part-rows", "5"),
+        )
+        for message, *args in cases:
+            with self.subTest(args=args):
+                proc = self.assert_fails(2, message, *job, *args)
+                self.assertEqual(len(proc.stderr.strip().splitlines()), 1)
+                self.assertEqual(os.listdir(self.tmp), ["in.jsonl"])
+        # What they are for still works.
+        run_salvo(*job, "--output", self.path("out.parquet"), "--compression", "zstd")
+        run_salvo(*job, "--output", self.path("shards.tfrecord"), "--num-shards", "2", "--compression", "gzip")
+        run_salvo(*job, "--output", self.path("parts") + "/", "--format", "csv", "--part-rows", "5")
+
+    def test_the_output_cannot_be_the_input(self):
+        with open(self.inp, "rb") as f:
+            before = f.read()
+        for output in (self.inp, os.path.join(self.tmp, ".", "in.jsonl")):
+            proc = self.assert_fails(2, "is the input", "tokenize", "--model", EXAMPLE_MODEL, "--input", self.inp,
+                                     "--output", output)
+            self.assertEqual(len(proc.stderr.strip().splitlines()), 1)
+        with open(self.inp, "rb") as f:
+            self.assertEqual(f.read(), before)
+
     def test_missing_files(self):
         proc = self.assert_fails(4, "does not exist", "embed", "--model", self.path("nope"), "--input", self.inp,
                                  "--output", self.path("out.jsonl"))

@@ -361,6 +361,50 @@ class InvalidUtf8Test(CliTestCase):
                          2: 'record 3: column "k" is not valid UTF-8 (byte 3)'})
 
 
+class ParquetAsOthersWriteItTest(CliTestCase):
+    def test_empty_files_as_pandas_writes_them_are_zero_rows(self):
+        """pandas and pyarrow write an empty frame as one row group of no rows whose chunks hold only a
+        dictionary page (data_page_offset 0): zero rows, alone or in a folder beside other parts."""
+        folder = self.path("parts")
+        os.mkdir(folder)
+        empty = pa.table({"id": pa.array([], pa.string()), "text": pa.array([], pa.string())})
+        pq.write_table(empty, os.path.join(folder, "a.parquet"))
+        pq.write_table(pa.table({"id": ["x"], "text": ["a graphics library"]}), os.path.join(folder, "b.parquet"))
+        for source, ids in ((os.path.join(folder, "a.parquet"), []), (folder + "/", ["x"])):
+            out = self.path("out.jsonl")
+            run_salvo("tokenize", "--model", EXAMPLE_MODEL, "--input", source, "--output", out)
+            with open(out, encoding="utf-8") as f:
+                self.assertEqual([json.loads(line)["id"] for line in f], ids)
+
+    def test_columns_whose_bytes_stand_for_something_else_are_refused_not_copied_raw(self):
+        """INT96 timestamps (Spark's default) and DECIMALs would reach the output as their raw bytes:
+        keeping one, or taking it as the id, is a usage error."""
+        import datetime
+        import decimal
+
+        inp = self.path("in.parquet")
+        table = pa.table({"id": ["a", "b"], "text": ["a graphics library", "a sound mixer"],
+                          "when": pa.array([datetime.datetime(2020, 1, 2, 3, 4, 5), None], pa.timestamp("us")),
+                          "price": pa.array([decimal.Decimal("1.23"), None], pa.decimal128(5, 2)),
+                          "n": [1, 2]})
+        pq.write_table(table, inp, use_deprecated_int96_timestamps=True)
+        out = self.path("out.jsonl")
+        for column, what in (("when", "an INT96 timestamp"), ("price", "a DECIMAL")):
+            with self.subTest(column=column):
+                proc = run_salvo("tokenize", "--model", EXAMPLE_MODEL, "--input", inp, "--output", out,
+                                 "--keep-columns", f"n,{column}", check=False)
+                self.assertEqual(proc.returncode, 2, proc.stderr)
+                self.assertIn(f'column "{column}" is {what}, which salvo cannot copy', proc.stderr)
+                self.assertIn("--keep-columns", proc.stderr)
+                proc = run_salvo("tokenize", "--model", EXAMPLE_MODEL, "--input", inp, "--output", out,
+                                 "--id-field", column, check=False)
+                self.assertEqual(proc.returncode, 2, proc.stderr)
+                self.assertIn("--id-field", proc.stderr)
+                self.assertFalse(os.path.exists(out))
+        run_salvo("tokenize", "--model", EXAMPLE_MODEL, "--input", inp, "--output", out, "--keep-columns", "n")
+        self.assertEqual([r["n"] for r in read_jsonl(out)], [1, 2])
+
+
 class SignalTest(CliTestCase):
     def test_sigterm_removes_temporary_files(self):
         inp = write_jsonl(self.path("in.jsonl"), [{"id": i, "text": f"row {i} " * 40} for i in range(60000)])

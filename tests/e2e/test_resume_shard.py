@@ -113,6 +113,53 @@ class ResumeTest(CliTestCase):
         self.assertIn("holds the parts of another job", proc.stderr)
         self.assertEqual(len(proc.stderr.strip().splitlines()), 1)
 
+    def test_a_changed_input_file_in_a_folder_or_glob_or_a_changed_limit_is_another_job(self):
+        """The folder's own time does not change when a part inside is rewritten: the job compares
+        every file's size and time, so old and new rows are never mixed."""
+        source = self.path("in-parquet")
+        os.mkdir(source)
+        rows = [{"id": i, "text": t} for i, t in enumerate(sample_texts(200))]
+        pq.write_table(pa.Table.from_pylist(rows[:100]), os.path.join(source, "a.parquet"))
+        pq.write_table(pa.Table.from_pylist(rows[100:]), os.path.join(source, "b.parquet"))
+
+        def interrupted(input_path, out, *extra):
+            run_salvo("tokenize", "--model", EXAMPLE_MODEL, "--input", input_path, "--output", out,
+                      "--part-rows", "50", "--format", "jsonl", *extra)
+            os.remove(os.path.join(out, "_SUCCESS"))
+            manifest = os.path.join(out, "_salvo_manifest.json")
+            with open(manifest) as f:
+                m = json.load(f)
+            m["complete"], m["parts"], m["rows"] = False, m["parts"][:2], 100
+            with open(manifest, "w") as f:
+                json.dump(m, f)
+
+        def resumed(input_path, out, *extra):
+            return run_salvo("tokenize", "--model", EXAMPLE_MODEL, "--input", input_path, "--output", out,
+                             "--part-rows", "50", "--format", "jsonl", "--resume", *extra, check=False)
+
+        for name, input_path in (("folder", source + "/"), ("glob", os.path.join(source, "*.parquet"))):
+            with self.subTest(name):
+                out = self.path(f"out-{name}") + "/"
+                interrupted(input_path, out)
+                # Unchanged input: the job continues where it stopped.
+                self.assertEqual(resumed(input_path, out).returncode, 0)
+                self.assertEqual(len(read_parts(out)), 200)
+                interrupted(input_path, out)
+                folder_times = os.stat(source)
+                new = [{"id": 1000 + r["id"], "text": r["text"]} for r in rows[100:]]
+                pq.write_table(pa.Table.from_pylist(new), os.path.join(source, "b.parquet"))
+                os.utime(source, ns=(folder_times.st_atime_ns, folder_times.st_mtime_ns))
+                proc = resumed(input_path, out)
+                self.assertEqual(proc.returncode, 2, proc.stderr)
+                self.assertIn("holds the parts of another job", proc.stderr)
+                pq.write_table(pa.Table.from_pylist(rows[100:]), os.path.join(source, "b.parquet"))
+
+        out = self.path("out-limit") + "/"
+        interrupted(source + "/", out)
+        proc = resumed(source + "/", out, "--max-record-bytes", "500")
+        self.assertEqual(proc.returncode, 2, proc.stderr)
+        self.assertIn("holds the parts of another job", proc.stderr)
+
 
 class ShardTest(CliTestCase):
     def write_inputs(self):

@@ -273,14 +273,88 @@ def test_get_model_loads_once(monkeypatch):
         t.join()
     assert all(m is models[0] for m in models)
     info = salvo.cache_info()
-    assert len(info) == 1 and info[0]["loads"] == 1 and info[0]["options"] == {"task": "classify", "threads": 1}
+    assert len(info) == 1 and info[0]["loads"] == 1
+    assert info[0]["options"]["task"] == "classify" and info[0]["options"]["threads"] == 1
     assert salvo.get_model(str(MODEL) + "/", task="classify", threads=1) is models[0]  # same folder
     assert salvo.get_model(MODEL, task="classify", threads=2) is not models[0]  # other options
     monkeypatch.setenv("SALVO_THREADS", "1")
     assert salvo.get_model(MODEL, task="classify") is models[0]  # threads=None resolves first
     assert salvo.get_model(MODEL, task="classify").threads == 1
+    # Defaults given or left out are the same model.
+    assert salvo.get_model(MODEL, task="classify", dtype="f32", replicas=1) is models[0]
+    assert salvo.get_model(MODEL) is salvo.get_model(MODEL, task="embed")
+    with pytest.raises(TypeError, match="unknown option"):
+        salvo.get_model(MODEL, treads=1)
     salvo.clear_cache()
     assert salvo.cache_info() == []
+
+
+def test_a_model_pickles_as_a_cached_load(monkeypatch):
+    """A model a Spark UDF, Ray or Dask task closes over is shipped as its path and options, and
+    loaded once per process where it is unpickled; threads=None resolves there."""
+    import pickle
+
+    salvo.clear_cache()
+    monkeypatch.setenv("SALVO_THREADS", "1")
+    original = salvo.Model(MODEL, task="classify", threads=None)
+    first, second = pickle.loads(pickle.dumps(original)), pickle.loads(pickle.dumps(original))
+    assert first is second and first is not original
+    assert first.task == "classify" and first.threads == 1
+    assert first.classify(["a graphics library"]).label == original.classify(["a graphics library"]).label
+    assert salvo.cache_info()[0]["loads"] == 1
+    # Unpickled in another process, from a folder given as a relative path.
+    relative = os.path.relpath(MODEL)
+    payload = pickle.dumps(salvo.Model(relative, threads=1))
+    code = ("import pickle, sys, salvo\n"
+            "m = pickle.loads(sys.stdin.buffer.read())\n"
+            "print(m.embed(['a graphics library']).shape, salvo.cache_info()[0]['loads'])\n")
+    out = subprocess.run([sys.executable, "-c", code], input=payload, capture_output=True, cwd="/", timeout=120)
+    assert out.returncode == 0, out.stderr.decode()
+    assert out.stdout.decode().split() == ["(1,", f"{salvo.Model(MODEL).dim})", "1"]
+    salvo.clear_cache()
+
+
+def test_forked_child():
+    """A forked child (multiprocessing's default start method on Linux, gunicorn --preload) gets a
+    clear error from its parent's model instead of waiting forever on the parent's threads, and
+    salvo.get_model loads the model anew in the child."""
+    code = (
+        "import multiprocessing as mp, salvo\n"
+        f"path = {str(MODEL)!r}\n"
+        "inherited = salvo.get_model(path, threads=1)\n"
+        "inherited.embed(['a text'])\n"
+        "def child(queue):\n"
+        "    try:\n"
+        "        inherited.embed(['a text'])\n"
+        "        queue.put('ran')\n"
+        "    except salvo.Error as e:\n"
+        "        queue.put(e.code + ': ' + str(e))\n"
+        "    fresh = salvo.get_model(path, threads=1)\n"
+        "    queue.put((fresh is not inherited, fresh.embed(['a text']).shape, salvo.cache_info()[0]['loads']))\n"
+        "if __name__ == '__main__':\n"
+        "    ctx = mp.get_context('fork')\n"
+        "    queue = ctx.Queue()\n"
+        "    p = ctx.Process(target=child, args=(queue,))\n"
+        "    p.start()\n"
+        "    print(queue.get(timeout=60))\n"
+        "    print(queue.get(timeout=60))\n"
+        "    p.join(60)\n"
+        "    print('exit', p.exitcode)\n"
+        "    print(inherited.embed(['a text']).shape)\n"  # the parent's model still runs
+    )
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=180)
+    assert out.returncode == 0, out.stderr
+    lines = out.stdout.splitlines()
+    assert lines[0].startswith("invalid_argument: this model was loaded in process ") and "forked" in lines[0]
+    assert lines[1].startswith("(True, (1, ") and lines[1].endswith(", 1)")
+    assert lines[2] == "exit 0" and lines[3].startswith("(1, ")
+
+
+def test_info_names_the_tokenizer():
+    assert salvo.Model(MODEL).info["tokenizer"].startswith("WordPiece (BertNormalizer")
+    data = ROOT / "tests" / "data" / "tokenizers"
+    assert salvo.Model(data / "trained-bpe-bytelevel", task="tokenize").info["tokenizer"].startswith("BPE (ByteLevel)")
+    assert salvo.Model(data / "trained-unigram", task="tokenize").info["tokenizer"].startswith("Unigram (")
 
 
 def test_default_threads(monkeypatch):
@@ -321,6 +395,28 @@ def test_wrong_task():
     assert e.value.code == "invalid_argument"
     with pytest.raises(TypeError):
         salvo.Model(MODEL).embed("one string")
+
+
+def test_bad_arguments(model):
+    """A DataFrame where a column belongs, an unordered collection, and counts out of range are
+    refused with a message that says what is wrong."""
+    frame = pd.DataFrame({"text": ["a graphics library", "a sound mixer"]})
+    with pytest.raises(ValueError, match=r'one column.*df\["text"\]'):
+        model.embed(frame[["text"]])
+    np.testing.assert_array_equal(model.embed(frame["text"]), model.embed(list(frame["text"])))
+    for unordered in ({"a text": 0}, {"a text"}, frozenset(["a text"])):
+        with pytest.raises(TypeError, match="ordered sequence"):
+            model.embed(unordered)
+    for options, message in (({"threads": -3}, "threads must be at least 0"),
+                             ({"max_length": -5}, "max_length must be at least 0"),
+                             ({"batch_tokens": -1}, "batch_tokens must be at least 0"),
+                             ({"replicas": 0}, "replicas must be at least 1")):
+        with pytest.raises(ValueError, match=message):
+            salvo.Model(MODEL, **options)
+    with pytest.raises(TypeError, match="threads must be an integer"):
+        salvo.Model(MODEL, threads=1.5)
+    with pytest.raises(ValueError, match="top_k must be at least 0"):
+        salvo.Model(MODEL, task="classify").classify(["a text"], top_k=-1)
 
 
 def test_library_log_goes_to_logging(tmp_path):

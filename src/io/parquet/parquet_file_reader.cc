@@ -470,7 +470,9 @@ std::unique_ptr<ColumnChunkPages> ParquetFileReader::open_column(size_t group, s
   pages->rows_ = row_group.num_rows;
 
   int64_t start = meta.data_page_offset;
-  if (meta.dictionary_page_offset && *meta.dictionary_page_offset > 0 && *meta.dictionary_page_offset < start) {
+  // Arrow writes a chunk of no rows as its (empty) dictionary page alone, with data_page_offset 0.
+  if (meta.dictionary_page_offset && *meta.dictionary_page_offset >= 4 &&
+      (*meta.dictionary_page_offset < start || start < 4)) {
     start = *meta.dictionary_page_offset;
   }
   const int64_t length = meta.total_compressed_size;

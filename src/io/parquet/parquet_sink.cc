@@ -74,6 +74,15 @@ bool fits_int64(const json& v) {
 
 // The type a JSON column gets from its first row group's values (see the
 // comment at the top).
+// A JSON column's type as json_column_types names it.
+ParquetValueKind parse_json_kind(const std::string& name, const std::string& column) {
+  for (const ParquetValueKind kind : {ParquetValueKind::kBoolean, ParquetValueKind::kInt64, ParquetValueKind::kDouble,
+                                      ParquetValueKind::kString}) {
+    if (name == kind_name(kind)) return kind;
+  }
+  throw Error(ErrorCode::kInvalidArgument, "column \"" + column + "\": unknown JSON column type \"" + name + "\"");
+}
+
 ParquetValueKind infer_kind(const std::vector<json>& values) {
   bool all_bool = true, all_int = true, all_number = true, any = false;
   for (const auto& v : values) {
@@ -165,9 +174,17 @@ class ParquetSink : public RowSink {
         spec.kind = *kind;
         spec.timestamp = t.id() == TypeId::kTimestamp;
       }
+      const bool json_typed = t.id() == TypeId::kJson;
+      json_columns_.push_back(json_typed);
+      const auto fixed = sink_options.json_column_types.find(field.name);
+      if (json_typed && fixed != sink_options.json_column_types.end()) {
+        spec.kind = parse_json_kind(fixed->second, field.name);
+        columns_.push_back(spec);
+        pending_.emplace_back(std::nullopt);
+        continue;
+      }
       columns_.push_back(spec);
-      pending_.emplace_back(t.id() == TypeId::kJson ? std::optional<std::vector<json>>(std::vector<json>())
-                                                    : std::nullopt);
+      pending_.emplace_back(json_typed ? std::optional<std::vector<json>>(std::vector<json>()) : std::nullopt);
     }
     for (const auto& column : columns_) buffers_.emplace_back(column);
 
@@ -188,6 +205,14 @@ class ParquetSink : public RowSink {
     flush_row_group();
     resolve_pending();  // an empty output still gets a schema
     writer_->finish(columns_);
+  }
+
+  std::map<std::string, std::string> json_column_types() const override {
+    std::map<std::string, std::string> types;
+    for (size_t c = 0; c < columns_.size(); ++c) {
+      if (json_columns_[c]) types[columns_[c].name] = kind_name(columns_[c].kind);
+    }
+    return types;
   }
 
  private:
@@ -293,7 +318,8 @@ class ParquetSink : public RowSink {
     if (!append_json(v, columns_[c].kind, &buffers_[c])) {
       throw Error(ErrorCode::kInvalidArgument,
                   path_.string() + ": column \"" + columns_[c].name + "\" is " + kind_name(columns_[c].kind) +
-                      " (inferred from the first row group), but row " + std::to_string(row) + " holds " +
+                      " (inferred from the first row group, or the folder's first part), but row " +
+                      std::to_string(row) + " holds " +
                       json_text(v) + " (write .jsonl, or make the column's values one type)");
     }
   }
@@ -330,6 +356,7 @@ class ParquetSink : public RowSink {
   std::vector<ParquetColumnSpec> columns_;
   std::vector<ParquetColumnBuffer> buffers_;  // one per column
   std::vector<std::optional<std::vector<json>>> pending_;  // JSON columns whose type is not yet fixed
+  std::vector<bool> json_columns_;                          // typed by their values
   size_t pending_bytes_ = 0;
   size_t rows_ = 0;         // rows buffered in the current row group
   uint64_t total_rows_ = 0;  // rows written so far, for messages

@@ -140,6 +140,15 @@ std::string type_text(const LeafColumn& column) {
   return text;
 }
 
+// Why a column's values cannot be carried to the output as they are, or "" when they can: their
+// bytes would come out as raw binary instead of the time or number they stand for.
+std::string carry_refusal(const LeafColumn& column) {
+  const parquet::SchemaElement& e = column.element;
+  if ((e.converted_type && *e.converted_type == parquet::ConvertedType::kDecimal) || e.scale) return "a DECIMAL";
+  if (*e.type == parquet::Type::kInt96) return "an INT96 timestamp";
+  return "";
+}
+
 // The column named `name` of `file`, or nullptr. Throws salvo::Error(kInvalidArgument) for a
 // column salvo cannot read as one value (a struct, a map, a list of structs).
 const LeafColumn* find_readable(const ParquetFileReader& file, const std::string& name) {
@@ -398,6 +407,17 @@ class ParquetSource : public RowSource {
     carried_first_ = next;
     auto carried = [&](const std::string& name, bool required) -> std::optional<CarriedSource> {
       if (const LeafColumn* c = find_readable(first, name)) {
+        if (const std::string refusal = carry_refusal(*c); !refusal.empty()) {
+          throw Error(ErrorCode::kInvalidArgument,
+                      first.path().string() + ": column \"" + name + "\" is " + refusal +
+                          ", which salvo cannot copy to the output yet: " +
+                          (name == fields.id ? "name another id column with --id-field"
+                                             : "leave it out of --keep-columns") +
+                          (refusal == "an INT96 timestamp"
+                               ? " (Spark writes TIMESTAMP_MICROS instead with "
+                                 "spark.sql.parquet.outputTimestampType=TIMESTAMP_MICROS)"
+                               : std::string()));
+        }
         return CarriedSource{name, value_type_of(*c), c->list_depth(), false};
       }
       if (partition_of(name)) return CarriedSource{name, ValueType::kString, 0, true};

@@ -2,7 +2,7 @@
 convert("RGB") -> Resize(size) (bilinear, antialiased) -> CenterCrop -> ToTensor -> Normalize, within
 2/255 per element before normalisation (the pixels are compared exactly where the decoders agree).
 Inputs: Adwaita icons (PNG with alpha), and JPEG (with EXIF orientations), WebP (lossless, lossy),
-GIF, grey and palette PNG made from them by Pillow."""
+GIF, grey and palette PNG (with and without a transparent entry) made from them by Pillow."""
 import pathlib
 import sys
 import tempfile
@@ -70,7 +70,11 @@ class ImageParityTest(unittest.TestCase):
             rgb.save(made / f"{i}-lossy.webp", quality=80)
             rgb.convert("P", palette=Image.Palette.ADAPTIVE).save(made / f"{i}.gif")
             rgb.convert("L").save(made / f"{i}-grey.png")
-            rgb.convert("P", palette=Image.Palette.ADAPTIVE, colors=16).save(made / f"{i}-palette.png")
+            palette = rgb.convert("P", palette=Image.Palette.ADAPTIVE, colors=16)
+            palette.save(made / f"{i}-palette.png")
+            # A transparent palette entry (tRNS), in 8 and 4 bits: convert("RGB") ignores it.
+            palette.save(made / f"{i}-palette-trns.png", transparency=i % 16)
+            palette.save(made / f"{i}-palette4-trns.png", bits=4, transparency=(i + 3) % 16)
         cls.icons = root / "icons"
         cls.made = made
         cls.root = root

@@ -10,6 +10,7 @@
 #include "core/error.h"
 #include "io/parquet/parquet_encoder.h"
 #include "io/parquet/parquet_sink.h"
+#include "io/part_folder_sink.h"
 #include "io/test_files.h"
 
 namespace salvo {
@@ -479,6 +480,47 @@ TEST(ParquetSinkTest, InferredTypeIsKeptAndAMisfitIsAnError) {
   }
   sink.reset();
   EXPECT_TRUE(std::filesystem::is_empty(dir.path())) << "an abandoned file is removed";
+}
+
+TEST(ParquetSinkTest, AJsonColumnTypeFixedBeforehandIsKeptAndReported) {
+  testing::ScratchDir dir;
+  SinkOptions options;
+  options.json_column_types = {{"n", "DOUBLE"}};
+  auto sink = open_parquet_sink(dir / "out.parquet", dynamic_schema(), options);
+  sink->write(dynamic_row(5, {1.0f, 2.0f}));  // inferred alone, this would make "n" INT64
+  sink->write(dynamic_row(2.5, {1.0f, 2.0f}));
+  sink->finish();
+  EXPECT_EQ(sink->json_column_types(), (std::map<std::string, std::string>{{"n", "DOUBLE"}}));
+  auto inferred = open_parquet_sink(dir / "inferred.parquet", dynamic_schema(), {});
+  inferred->write(dynamic_row(5, {1.0f, 2.0f}));
+  inferred->finish();
+  EXPECT_EQ(inferred->json_column_types(), (std::map<std::string, std::string>{{"n", "INT64"}}));
+}
+
+// Every part of a folder has the first part's schema: a later part that would infer another type
+// for a JSON column is an error naming the part, as a later row group of one file is; a resumed job
+// takes the types from the manifest.
+TEST(ParquetSinkTest, TheFirstPartOfAFolderFixesItsJsonColumnTypes) {
+  testing::ScratchDir dir;
+  PartFolderOptions options;
+  options.part_rows = 1;
+  options.job = "{}";
+  {
+    PartFolderSink folder(dir / "out", dynamic_schema(), options);
+    folder.write(dynamic_row(5, {1.0f, 2.0f}));
+    folder.write(dynamic_row(6, {1.0f, 2.0f}));
+    try {
+      folder.write(dynamic_row(2.5, {1.0f, 2.0f}));
+      FAIL() << "2.5 written to a folder whose first part made \"n\" INT64";
+    } catch (const Error& e) {
+      EXPECT_NE(std::string(e.what()).find("part-00002.parquet"), std::string::npos) << e.what();
+      EXPECT_NE(std::string(e.what()).find("INT64"), std::string::npos) << e.what();
+    }
+  }
+  options.resume = true;
+  PartFolderSink resumed(dir / "out", dynamic_schema(), options);
+  EXPECT_EQ(resumed.rows_done(), 2u);
+  EXPECT_THROW(resumed.write(dynamic_row(2.5, {1.0f, 2.0f})), Error);
 }
 
 TEST(ParquetSinkTest, RejectsUnknownCodec) {
