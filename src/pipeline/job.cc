@@ -8,6 +8,7 @@
 // next, so the model never waits for input. Windows are written in the order they were read.
 #include "salvo/job.h"
 
+#include <glob.h>
 #include <unistd.h>
 
 #include <algorithm>
@@ -267,27 +268,37 @@ bool is_folder_output(const JobOptions& options) { return options.output.string(
 
 Slice slice_of(const JobOptions& options) { return Slice{options.shard_index, options.shard_count}; }
 
-// The files under `input` (a file, a folder, or a glob's fixed folders) with their sizes and
-// modification times, folded into one FNV-1a digest: a part rewritten in place, a file added or
-// removed changes it. A glob's whole base folder is taken, so a change beside the matches counts too.
+// The files of `input` (a file, a folder's files at any depth, or what a glob matches, as the
+// sources expand it) with their sizes and modification times, folded into one FNV-1a digest: a
+// part rewritten in place, a file added or removed changes it.
 std::string input_digest(const fs::path& input, uint64_t* files) {
-  std::error_code ec;
-  const fs::path root = has_wildcard(input.string()) ? glob_base(input.string()) : input;
+  std::vector<fs::path> roots;
+  if (has_wildcard(input.string())) {
+    glob_t matches{};
+    if (::glob(input.c_str(), 0, nullptr, &matches) == 0) {
+      for (size_t i = 0; i < matches.gl_pathc; ++i) roots.emplace_back(matches.gl_pathv[i]);
+    }
+    globfree(&matches);
+  } else {
+    roots.push_back(input);
+  }
   std::vector<std::string> entries;
   auto add = [&](const fs::path& path) {
     std::error_code e;
     const auto size = fs::file_size(path, e);
     const auto modified = fs::last_write_time(path, e).time_since_epoch().count();
-    entries.push_back(path.lexically_relative(root).string() + '\0' + std::to_string(size) + '\0' +
-                      std::to_string(modified));
+    entries.push_back(path.string() + '\0' + std::to_string(size) + '\0' + std::to_string(modified));
   };
-  if (fs::is_directory(root, ec)) {
-    for (auto it = fs::recursive_directory_iterator(root, fs::directory_options::skip_permission_denied, ec);
-         !ec && it != fs::recursive_directory_iterator(); it.increment(ec)) {
-      if (it->is_regular_file(ec)) add(it->path());
+  for (const fs::path& root : roots) {
+    std::error_code ec;
+    if (fs::is_directory(root, ec)) {
+      for (auto it = fs::recursive_directory_iterator(root, fs::directory_options::skip_permission_denied, ec);
+           !ec && it != fs::recursive_directory_iterator(); it.increment(ec)) {
+        if (it->is_regular_file(ec)) add(it->path());
+      }
+    } else if (fs::exists(root, ec)) {
+      add(root);
     }
-  } else if (fs::exists(root, ec)) {
-    add(root);
   }
   std::sort(entries.begin(), entries.end());
   uint64_t hash = 14695981039346656037ull;

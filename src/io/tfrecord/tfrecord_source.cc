@@ -85,7 +85,7 @@ class TfRecordSource : public RowSource {
     }
   }
 
-  // The first value of bytes feature `name` in `out`, or why there is none (`what`: "text" or
+  // The one value of bytes feature `name` in `out`, or why there is none (`what`: "text" or
   // "text pair").
   template <typename Features>
   static std::string text_feature(const Features& features, const std::string& name, const std::string& what,
@@ -96,7 +96,9 @@ class TfRecordSource : public RowSource {
     if (text->second.kind_case() != tf::Feature::kBytesList) {
       return what + " feature \"" + name + "\" is a " + feature_kind_name(text->second) + ", not bytes";
     }
-    if (text->second.bytes_list().value_size() == 0) return what + " feature \"" + name + "\" is an empty bytes list";
+    const int values = text->second.bytes_list().value_size();
+    if (values == 0) return what + " feature \"" + name + "\" is an empty bytes list";
+    if (values > 1) return what + " feature \"" + name + "\" holds " + std::to_string(values) + " values, not one";
     const std::string& value = text->second.bytes_list().value(0);
     size_t bad = 0;
     if (!is_valid_utf8(value, &bad)) return what + " is not valid UTF-8 (byte " + std::to_string(bad) + ")";

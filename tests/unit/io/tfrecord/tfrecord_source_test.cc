@@ -155,7 +155,7 @@ TEST(TfRecordSourceTest, ReadsTextIdAndPassthroughFromFeatures) {
     tf::Feature score;
     score.mutable_float_list()->add_value(0.25f);
     score.mutable_float_list()->add_value(0.5f);
-    writer.write(serialize({{"body", bytes_feature({"Grüße aus Köln", "ignored"})},
+    writer.write(serialize({{"body", bytes_feature({"Grüße aus Köln"})},
                             {"key", id},
                             {"score", score},
                             {"lang", bytes_feature({"de"})}}));
@@ -167,6 +167,7 @@ TEST(TfRecordSourceTest, ReadsTextIdAndPassthroughFromFeatures) {
     writer.write(serialize({{"body", tf::Feature()}}));
     writer.write("this is not a protobuf message \xff\xff\xff\xff");
     writer.write(serialize({{"body", bytes_feature({std::string(500, 'x')})}}));
+    writer.write(serialize({{"body", bytes_feature({"one", "two"})}}));
     writer.finish();
   }
   FieldNames fields;
@@ -176,7 +177,7 @@ TEST(TfRecordSourceTest, ReadsTextIdAndPassthroughFromFeatures) {
   SourceLimits limits;
   limits.max_record_bytes = 200;
   const auto rows = read_rows(path, fields, limits);
-  ASSERT_EQ(rows.size(), 9u);
+  ASSERT_EQ(rows.size(), 10u);
   for (size_t i = 0; i < rows.size(); ++i) {
     EXPECT_EQ(rows[i].index, i);
     EXPECT_EQ(rows[i].line, i + 1);
@@ -197,6 +198,7 @@ TEST(TfRecordSourceTest, ReadsTextIdAndPassthroughFromFeatures) {
   EXPECT_EQ(rows[6].error, "text feature \"body\" has no value");
   EXPECT_EQ(rows[7].error, "record is not a valid tf.train.Example");
   EXPECT_THAT(rows[8].error, HasSubstr("more than the limit of 200"));
+  EXPECT_EQ(rows[9].error, "text feature \"body\" holds 2 values, not one");
 
   auto source = open_tfrecord_source(path, fields, limits);
   const auto carried = source->carried_columns();
