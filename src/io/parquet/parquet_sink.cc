@@ -6,9 +6,10 @@
 //   JSON columns  (values of JSON input, whose type varies by row) take the type their values have
 //                 in the first row group: all integers (within int64) BIGINT, all numbers DOUBLE,
 //                 all booleans BOOLEAN, otherwise (or all null) STRING with non-string values as
-//                 their JSON text. A later value that does not fit the chosen type (e.g. 2.5 in a
-//                 BIGINT column) ends the job with an error naming the column and row, rather than
-//                 being written differently.
+//                 their JSON text; a folder's later parts take the types its first part chose
+//                 (SinkOptions::json_column_types). A later value that does not fit the chosen type
+//                 (e.g. 2.5 in a BIGINT column) ends the job with an error naming the column and
+//                 row, rather than being written differently.
 // The schema's metadata (e.g. "salvo.labels") goes to the footer's key-value metadata.
 #include "io/parquet/parquet_sink.h"
 
@@ -72,8 +73,6 @@ bool fits_int64(const json& v) {
           v.get<uint64_t>() <= static_cast<uint64_t>(std::numeric_limits<int64_t>::max()));
 }
 
-// The type a JSON column gets from its first row group's values (see the
-// comment at the top).
 // A JSON column's type as json_column_types names it.
 ParquetValueKind parse_json_kind(const std::string& name, const std::string& column) {
   for (const ParquetValueKind kind : {ParquetValueKind::kBoolean, ParquetValueKind::kInt64, ParquetValueKind::kDouble,
@@ -83,6 +82,8 @@ ParquetValueKind parse_json_kind(const std::string& name, const std::string& col
   throw Error(ErrorCode::kInvalidArgument, "column \"" + column + "\": unknown JSON column type \"" + name + "\"");
 }
 
+// The type a JSON column gets from its first row group's values (see the
+// comment at the top).
 ParquetValueKind infer_kind(const std::vector<json>& values) {
   bool all_bool = true, all_int = true, all_number = true, any = false;
   for (const auto& v : values) {
