@@ -12,6 +12,7 @@
 #include <optional>
 #include <random>
 #include <thread>
+#include <vector>
 
 #include "core/utf8.h"
 #include "io/json_rows.h"
@@ -69,6 +70,34 @@ std::string unique_instance_id() {
   return std::string(host) + "-" + suffix;
 }
 
+// librdkafka before 2.3.0 (Debian 12 has 2.0.2) aborts in rd_kafka_destroy when a cooperative-sticky
+// consumer has joined its group but never completed a SyncGroup: the assignor's state is still NULL
+// and its destructor asserts (confluentinc/librdkafka#4312, fixed by #4381). A member stopped in its
+// first rebalance hits it. Such a consumer, already closed, is kept here for the process's exit
+// instead; the pointers stay reachable, so leak checkers do not report it.
+bool destroy_aborts(rd_kafka_t* consumer, bool ever_assigned) {
+  if (ever_assigned || rd_kafka_version() >= 0x020300ff) return false;
+  char strategy[256];
+  size_t size = sizeof(strategy);
+  if (rd_kafka_conf_get(rd_kafka_conf(consumer), "partition.assignment.strategy", strategy, &size) !=
+      RD_KAFKA_CONF_OK) {
+    return true;  // cannot tell: keep it, the safe choice
+  }
+  return std::strstr(strategy, "cooperative-sticky") != nullptr;
+}
+
+void destroy_consumer(rd_kafka_t* consumer, bool closed, bool ever_assigned) {
+  if (!destroy_aborts(consumer, ever_assigned)) {
+    rd_kafka_destroy(consumer);
+    return;
+  }
+  if (!closed) rd_kafka_consumer_close(consumer);  // leave the group now; only the handle stays
+  static std::mutex mutex;
+  static auto* kept = new std::vector<rd_kafka_t*>();
+  std::lock_guard lock(mutex);
+  kept->push_back(consumer);
+}
+
 class StreamService {
  public:
   StreamService(Session& session, const StreamOptions& options, const std::atomic<bool>& stop)
@@ -84,7 +113,7 @@ class StreamService {
   }
 
   ~StreamService() {
-    if (consumer_) rd_kafka_destroy(consumer_);
+    if (consumer_) destroy_consumer(consumer_, consumer_closed_, ever_assigned_);
     if (producer_) rd_kafka_destroy(producer_);
     for (auto& r : redeliveries_) {
       if (r.headers) rd_kafka_headers_destroy(r.headers);
@@ -136,6 +165,7 @@ class StreamService {
     rd_kafka_flush(producer_, 1000);
     if (!options_.exactly_once) commit(tracker_.take_commits(), false);
     rd_kafka_consumer_close(consumer_);  // revokes: what is still in flight is counted abandoned
+    consumer_closed_ = true;
     delivery_stop_ = true;
     delivery_thread.join();
     log(metrics_.report(lag(), true, options_.stats_json));
@@ -295,6 +325,7 @@ class StreamService {
     }
     const bool cooperative = cooperative_;
     if (err == RD_KAFKA_RESP_ERR__ASSIGN_PARTITIONS) {
+      ever_assigned_ = true;  // a SyncGroup completed (cooperative: even with no partitions)
       for (int i = 0; i < partitions->cnt; ++i) {
         const int32_t p = partitions->elems[i].partition;
         generations_[p] = tracker_.assign(p);
@@ -666,6 +697,8 @@ class StreamService {
   std::map<int32_t, uint64_t> generations_;  // consumer thread only: assigned partitions
   bool paused_ = false;                       // consumer thread only
   bool cooperative_ = false;                  // consumer thread only: the group's rebalance protocol
+  bool ever_assigned_ = false;                // consumer thread only: see destroy_consumer
+  bool consumer_closed_ = false;
 
   std::mutex transaction_mutex_;  // held by a running transaction; a revocation waits for it
   std::mutex rewind_mutex_;

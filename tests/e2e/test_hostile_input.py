@@ -376,33 +376,64 @@ class ParquetAsOthersWriteItTest(CliTestCase):
             with open(out, encoding="utf-8") as f:
                 self.assertEqual([json.loads(line)["id"] for line in f], ids)
 
-    def test_columns_whose_bytes_stand_for_something_else_are_refused_not_copied_raw(self):
-        """INT96 timestamps (Spark's default) and DECIMALs would reach the output as their raw bytes:
-        keeping one, or taking it as the id, is a usage error."""
+    def test_timestamps_dates_and_decimals_are_carried_as_what_they_stand_for(self):
+        """Regression: INT96 timestamps (Spark's default) and DECIMALs reached the output as their raw
+        bytes, later were refused; millisecond timestamps and dates came out as bare integers. Kept
+        (or taken as the id) they are timestamps in microseconds and doubles, from every physical
+        layout pyarrow writes them in."""
         import datetime
         import decimal
 
-        inp = self.path("in.parquet")
-        table = pa.table({"id": ["a", "b"], "text": ["a graphics library", "a sound mixer"],
-                          "when": pa.array([datetime.datetime(2020, 1, 2, 3, 4, 5), None], pa.timestamp("us")),
-                          "price": pa.array([decimal.Decimal("1.23"), None], pa.decimal128(5, 2)),
-                          "n": [1, 2]})
-        pq.write_table(table, inp, use_deprecated_int96_timestamps=True)
-        out = self.path("out.jsonl")
-        for column, what in (("when", "an INT96 timestamp"), ("price", "a DECIMAL")):
-            with self.subTest(column=column):
-                proc = run_salvo("tokenize", "--model", EXAMPLE_MODEL, "--input", inp, "--output", out,
-                                 "--keep-columns", f"n,{column}", check=False)
-                self.assertEqual(proc.returncode, 2, proc.stderr)
-                self.assertIn(f'column "{column}" is {what}, which salvo cannot copy', proc.stderr)
-                self.assertIn("--keep-columns", proc.stderr)
-                proc = run_salvo("tokenize", "--model", EXAMPLE_MODEL, "--input", inp, "--output", out,
-                                 "--id-field", column, check=False)
-                self.assertEqual(proc.returncode, 2, proc.stderr)
-                self.assertIn("--id-field", proc.stderr)
-                self.assertFalse(os.path.exists(out))
-        run_salvo("tokenize", "--model", EXAMPLE_MODEL, "--input", inp, "--output", out, "--keep-columns", "n")
-        self.assertEqual([r["n"] for r in read_jsonl(out)], [1, 2])
+        when = [datetime.datetime(2020, 1, 2, 3, 4, 5, 678901), None, datetime.datetime(1969, 12, 31, 23, 59, 59)]
+        prices = [decimal.Decimal("1.23"), None, decimal.Decimal("-98765.43")]
+        big = [decimal.Decimal("-1234567890123456789012345.12345"), decimal.Decimal("0.00001"), None]
+        base = {"id": ["a", "b", "c"], "text": ["a graphics library", "a sound mixer", "an editor"], "n": [1, 2, 3]}
+        spark_like = self.path("spark.parquet")  # INT96 timestamps, FIXED_LEN_BYTE_ARRAY decimals
+        pq.write_table(pa.table({**base, "when": pa.array(when, pa.timestamp("us")),
+                                 "price": pa.array(prices, pa.decimal128(9, 2)),
+                                 "big": pa.array(big, pa.decimal256(40, 5))}),
+                       spark_like, use_deprecated_int96_timestamps=True)
+        other = self.path("other.parquet")  # TIMESTAMP(MILLIS), DATE, INT32/INT64 decimals
+        pq.write_table(pa.table({**base, "when": pa.array(when, pa.timestamp("ms")),
+                                 "day": pa.array([datetime.date(2024, 2, 29), datetime.date(1900, 1, 1), None]),
+                                 "price": pa.array(prices, pa.decimal128(9, 2)),
+                                 "wide": pa.array(prices, pa.decimal128(18, 2))}),
+                       other, store_decimal_as_integer=True)
+        self.assertEqual(pq.ParquetFile(other).schema.column(5).physical_type, "INT32")
+        self.assertEqual(pq.ParquetFile(other).schema.column(6).physical_type, "INT64")
+
+        def micros(t):
+            return None if t is None else round((t - datetime.datetime(1970, 1, 1)).total_seconds() * 1e6)
+
+        for inp, columns in ((spark_like, ["when", "price", "big"]), (other, ["when", "day", "price", "wide"])):
+            expected = {"when": [micros(t) for t in when], "price": [1.23, None, -98765.43],
+                        "big": [-1234567890123456789012345.12345, 0.00001, None],
+                        "day": [micros(datetime.datetime(2024, 2, 29)), micros(datetime.datetime(1900, 1, 1)), None],
+                        "wide": [1.23, None, -98765.43]}
+            if inp == other:
+                expected["when"] = [micros(t.replace(microsecond=t.microsecond // 1000 * 1000)) if t else None
+                                    for t in when]
+            with self.subTest(input=os.path.basename(inp)):
+                out = self.path("out.jsonl")
+                run_salvo("tokenize", "--model", EXAMPLE_MODEL, "--input", inp, "--output", out,
+                          "--keep-columns", ",".join(["n"] + columns))
+                rows = read_jsonl(out)
+                for c in columns:
+                    self.assertEqual([r.get(c) for r in rows], expected[c], c)  # null: left out
+                # Parquet output: real TIMESTAMP and DOUBLE columns, as pyarrow and DuckDB read them.
+                folder = self.path("out-parquet")
+                shutil.rmtree(folder, ignore_errors=True)
+                run_salvo("tokenize", "--model", EXAMPLE_MODEL, "--input", inp, "--output", folder + "/",
+                          "--format", "parquet", "--keep-columns", ",".join(columns))
+                table = pq.read_table(folder)
+                self.assertEqual(table.schema.field("when").type, pa.timestamp("us", tz="UTC"))
+                self.assertEqual(table.schema.field("price").type, pa.float64())
+                got = [None if t is None else micros(t.replace(tzinfo=None)) for t in table.column("when").to_pylist()]
+                self.assertEqual(got, expected["when"])
+                self.assertEqual(table.column("price").to_pylist(), expected["price"])
+                # As the id.
+                run_salvo("tokenize", "--model", EXAMPLE_MODEL, "--input", inp, "--output", out, "--id-field", "price")
+                self.assertEqual([r.get("id") for r in read_jsonl(out)], expected["price"])
 
 
 class SignalTest(CliTestCase):

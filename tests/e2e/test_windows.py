@@ -211,6 +211,21 @@ class TestWindowsAgainstPandas(WindowsTestCase):
         pq.write_table(table, path)
         self.check_against_pandas(dates, path, window="7d", step="1d", features="count(*), distinct(kind)")
 
+    def test_decimal_value_columns(self):
+        # DECIMAL amounts (Spark's decimal(p, s)) are read as doubles, from every physical layout.
+        import decimal
+        df = make_events(12, null_times=False)
+        amounts = [None if pd.isna(v) else decimal.Decimal(f"{v:.2f}") for v in df["amount"]]
+        for name, dtype, extra in [("fixed", pa.decimal128(12, 2), {}),
+                                   ("int64", pa.decimal128(12, 2), {"store_decimal_as_integer": True}),
+                                   ("int32", pa.decimal128(7, 2), {"store_decimal_as_integer": True})]:
+            with self.subTest(layout=name):
+                table = arrow_table(df)
+                table = table.set_column(2, "amount", pa.array(amounts, dtype))
+                path = self.path(f"events-decimal-{name}.parquet")
+                pq.write_table(table, path, **extra)
+                self.check_against_pandas(df, path, features="count(amount), sum(amount), mean(amount), max(amount)")
+
 
 class TestWindowsInputs(WindowsTestCase):
     def test_csv_and_jsonl_inputs(self):

@@ -312,6 +312,17 @@ class StreamOnMockCluster(StreamTests, unittest.TestCase):
         self.assertIn("reading committed offsets", eos.stderr())
         self.assertEqual([ids[i] for i in range(200)], [1] * 200, "committed requests are not answered again")
 
+    def test_cooperative_member_stopped_before_its_first_assignment(self):
+        # Regression: librdkafka 2.0.2 aborts in rd_kafka_destroy when a cooperative-sticky consumer
+        # has joined its group but no SyncGroup has completed yet (confluentinc/librdkafka#4312). A
+        # member stopped in its first rebalance exited with SIGABRT. Here every SyncGroup (API 14)
+        # fails with REBALANCE_IN_PROGRESS (27), so the member stays between join and sync.
+        self.cluster.command("errors 14 1000 27")
+        w = self.worker("-X", "partition.assignment.strategy=cooperative-sticky", "-X", "debug=cgrp")
+        self.assertTrue(wait_for(lambda: "JoinGroup response: GenerationId" in w.stderr(), 60), w.stderr()[-3000:])
+        self.assertIn("synchronization failed", wait_for(lambda: "synchronization failed" in w.stderr() and w.stderr(), 30))
+        self.assertEqual(w.terminate(), 0, w.stderr()[-3000:])
+
     def test_exactly_once_unavailable_transaction_coordinator_is_retried(self):
         # Regression: send_offsets_to_transaction failing with a retriable error (the transaction
         # coordinator unavailable past the call's timeout, as when its broker dies) ended the service

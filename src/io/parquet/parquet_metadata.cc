@@ -122,6 +122,15 @@ LogicalType decode_logical_type(ThriftCompactReader& in) {
           return false;
         });
         return true;
+      case 5:
+        logical.kind = LogicalType::Kind::kDecimal;
+        read_struct(in, "DecimalType", {1, 2}, [&](int16_t dec_id, ThriftType dec_type) {
+          if (dec_id != 1 && dec_id != 2) return false;
+          expect(in, dec_type, ThriftType::kI32, dec_id);
+          (dec_id == 1 ? logical.scale : logical.precision) = in.read_i32();
+          return true;
+        });
+        return true;
       case 6:
         logical.kind = LogicalType::Kind::kDate;
         return false;
@@ -280,6 +289,12 @@ void encode_logical_type(ThriftCompactWriter& out, const LogicalType& t) {
       out.field_header(1, ThriftType::kByte);
       out.write_byte(t.bit_width);
       out.field_bool(2, t.is_signed);
+      out.end_struct();
+      break;
+    case LogicalType::Kind::kDecimal:
+      out.field_struct_begin(5);
+      out.field_i32(1, t.scale);
+      out.field_i32(2, t.precision);
       out.end_struct();
       break;
     case LogicalType::Kind::kDate:

@@ -34,6 +34,10 @@ enum class ConvertedType : int32_t {
   kDate = 6,
   kTimestampMillis = 9,
   kTimestampMicros = 10,
+  kUint8 = 11,
+  kUint16 = 12,
+  kUint32 = 13,
+  kUint64 = 14,
   kInt8 = 15,
   kInt16 = 16,
   kInt32 = 17,
@@ -70,13 +74,15 @@ enum class PageType : int32_t { kDataPage = 0, kIndexPage = 1, kDictionaryPage =
 
 // The LogicalType union, reduced to the members salvo uses; others are skipped on read.
 struct LogicalType {
-  enum class Kind { kNone, kString, kList, kInteger, kDate, kTimestamp, kOther };
+  enum class Kind { kNone, kString, kList, kInteger, kDecimal, kDate, kTimestamp, kOther };
   enum class TimeUnit { kMillis, kMicros, kNanos };
   Kind kind = Kind::kNone;
   int8_t bit_width = 0;  // kInteger
   bool is_signed = true;  // kInteger
   bool adjusted_to_utc = true;        // kTimestamp
   TimeUnit unit = TimeUnit::kMicros;  // kTimestamp
+  int32_t scale = 0;                  // kDecimal
+  int32_t precision = 0;              // kDecimal
 };
 
 // One node of the flattened schema tree (the root first, then depth-first).

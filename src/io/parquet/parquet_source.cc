@@ -11,6 +11,7 @@
 #include "core/error.h"
 #include "core/utf8.h"
 #include "io/dataset_paths.h"
+#include "io/parquet/logical_values.h"
 #include "io/parquet/parquet_file_reader.h"
 #include "io/parquet/row_group_scheduler.h"
 
@@ -101,16 +102,16 @@ bool is_text_annotated(const parquet::SchemaElement& e) {
                               *e.converted_type == ConvertedType::kJson);
 }
 
-bool is_unsigned(const parquet::SchemaElement& e) {
-  if (e.logical_type && e.logical_type->kind == parquet::LogicalType::Kind::kInteger) return !e.logical_type->is_signed;
-  const int c = e.converted_type ? static_cast<int>(*e.converted_type) : -1;
-  return c >= 11 && c <= 14;  // UINT_8 .. UINT_64
-}
-
+// The type a column's values are carried as: timestamps of any unit (and INT96, DATE) as
+// microseconds, decimals as doubles (parquet/logical_values.h).
 ValueType value_type_of(const LeafColumn& column) {
+  using Kind = parquet::ValueMeaning::Kind;
+  const parquet::ValueMeaning meaning = parquet::meaning_of(column.element);
+  if (meaning.kind == Kind::kDecimal) return ValueType::kDouble;
+  if (meaning.is_timestamp()) return ValueType::kTimestamp;
   switch (*column.element.type) {
     case parquet::Type::kBoolean: return ValueType::kBool;
-    case parquet::Type::kInt32: return is_unsigned(column.element) ? ValueType::kInt64 : ValueType::kInt32;
+    case parquet::Type::kInt32: return meaning.kind == Kind::kUnsigned ? ValueType::kInt64 : ValueType::kInt32;
     case parquet::Type::kInt64: return ValueType::kInt64;
     case parquet::Type::kFloat: return ValueType::kFloat;
     case parquet::Type::kDouble: return ValueType::kDouble;
@@ -134,19 +135,11 @@ std::string type_text(const LeafColumn& column) {
     case ValueType::kFloat: text = "float"; break;
     case ValueType::kDouble: text = "double"; break;
     case ValueType::kString: text = "string"; break;
+    case ValueType::kTimestamp: text = "timestamp"; break;
     default: text = "binary"; break;
   }
   for (int i = 0; i < column.list_depth(); ++i) text = "list<" + text + ">";
   return text;
-}
-
-// Why a column's values cannot be carried to the output as they are, or "" when they can: their
-// bytes would come out as raw binary instead of the time or number they stand for.
-std::string carry_refusal(const LeafColumn& column) {
-  const parquet::SchemaElement& e = column.element;
-  if ((e.converted_type && *e.converted_type == parquet::ConvertedType::kDecimal) || e.scale) return "a DECIMAL";
-  if (*e.type == parquet::Type::kInt96) return "an INT96 timestamp";
-  return "";
 }
 
 // The column named `name` of `file`, or nullptr. Throws salvo::Error(kInvalidArgument) for a
@@ -198,7 +191,7 @@ class DecodedGroup final : public ScheduledUnit {
     for (size_t leaf : leaves_) {
       const LeafColumn& column = reader_->columns()[leaf];
       types.push_back(value_type_of(column));
-      unsigned_ints.push_back(is_unsigned(column.element));
+      meanings.push_back(parquet::meaning_of(column.element));
       // What the column's pages decode to: its uncompressed pages, one view or number per value
       // (and the levels and offsets of lists), the compressed chunk while it is decoded.
       const auto& meta = row_group.columns[leaf].meta_data;
@@ -275,22 +268,31 @@ class DecodedGroup final : public ScheduledUnit {
   // The text and text pair columns (those the source reads), then the carried file columns in order.
   std::vector<ColumnChunkData> columns;
   std::vector<ValueType> types;  // of `columns` (of their elements, for lists)
-  std::vector<bool> unsigned_ints;
+  std::vector<parquet::ValueMeaning> meanings;  // of `columns`: what their physical values stand for
   int64_t rows = 0;
   int64_t file_rows = 0;  // rows of the whole file, for progress
   uint64_t first_row = 0;  // sliced sources: the index of its first row in the whole input
 };
 
-nlohmann::json to_json(const parquet::ColumnValues& values, size_t i, ValueType type, bool is_unsigned_int) {
+nlohmann::json to_json(const parquet::ColumnValues& values, size_t i, ValueType type, parquet::ValueMeaning meaning) {
+  using Kind = parquet::ValueMeaning::Kind;
   switch (type) {
     case ValueType::kBool: return values.ints[i] != 0;
     case ValueType::kInt32: return values.ints[i];
     case ValueType::kInt64:
-      if (is_unsigned_int && values.type == parquet::Type::kInt32) return static_cast<uint32_t>(values.ints[i]);
-      if (is_unsigned_int) return static_cast<uint64_t>(values.ints[i]);
+      if (meaning.kind == Kind::kUnsigned && values.type == parquet::Type::kInt32) {
+        return static_cast<uint32_t>(values.ints[i]);
+      }
+      if (meaning.kind == Kind::kUnsigned) return static_cast<uint64_t>(values.ints[i]);
       return values.ints[i];
+    case ValueType::kTimestamp: {
+      const auto micros = parquet::timestamp_micros(values, i, meaning.kind);
+      return micros ? nlohmann::json(*micros) : nlohmann::json(nullptr);
+    }
     case ValueType::kFloat:
-    case ValueType::kDouble: return values.doubles[i];
+    case ValueType::kDouble:
+      if (meaning.kind == Kind::kDecimal) return parquet::decimal_value(values, i, meaning.scale);
+      return values.doubles[i];
     case ValueType::kString: return std::string(values.bytes_at(i));
     default: {
       const std::string_view b = values.bytes_at(i);
@@ -303,7 +305,7 @@ nlohmann::json to_json(const parquet::ColumnValues& values, size_t i, ValueType 
 nlohmann::json slot_json(const DecodedGroup& group, size_t c, size_t slot) {
   const size_t i = group.value_of(c, slot);
   if (i == SIZE_MAX) return nullptr;
-  return to_json(group.columns[c].values, i, group.types[c], group.unsigned_ints[c]);
+  return to_json(group.columns[c].values, i, group.types[c], group.meanings[c]);
 }
 
 // List `i` of depth `depth` of list column `c` as a JSON array (null for a null list).
@@ -363,7 +365,10 @@ void numbers_of(const DecodedGroup& group, size_t c, size_t row, NumericValue* o
   if (begin == end) return;
   const size_t first = group.value_of(c, begin);  // the slots hold values first .. first + (end - begin)
   const parquet::ColumnValues& values = chunk.values;
-  if (values.type == parquet::Type::kFloat || values.type == parquet::Type::kDouble) {
+  if (const parquet::ValueMeaning& m = group.meanings[c]; m.kind == parquet::ValueMeaning::Kind::kDecimal) {
+    out->floats.resize(end - begin);
+    for (size_t k = 0; k < end - begin; ++k) out->floats[k] = parquet::decimal_value(values, first + k, m.scale);
+  } else if (values.type == parquet::Type::kFloat || values.type == parquet::Type::kDouble) {
     out->floats.assign(values.doubles.begin() + first, values.doubles.begin() + first + (end - begin));
   } else {
     out->ints.assign(values.ints.begin() + first, values.ints.begin() + first + (end - begin));
@@ -407,17 +412,6 @@ class ParquetSource : public RowSource {
     carried_first_ = next;
     auto carried = [&](const std::string& name, bool required) -> std::optional<CarriedSource> {
       if (const LeafColumn* c = find_readable(first, name)) {
-        if (const std::string refusal = carry_refusal(*c); !refusal.empty()) {
-          throw Error(ErrorCode::kInvalidArgument,
-                      first.path().string() + ": column \"" + name + "\" is " + refusal +
-                          ", which salvo cannot copy to the output yet: " +
-                          (name == fields.id ? "name another id column with --id-field"
-                                             : "leave it out of --keep-columns") +
-                          (refusal == "an INT96 timestamp"
-                               ? " (Spark writes TIMESTAMP_MICROS instead with "
-                                 "spark.sql.parquet.outputTimestampType=TIMESTAMP_MICROS)"
-                               : std::string()));
-        }
         return CarriedSource{name, value_type_of(*c), c->list_depth(), false};
       }
       if (partition_of(name)) return CarriedSource{name, ValueType::kString, 0, true};

@@ -9,6 +9,7 @@
 
 #include "core/error.h"
 #include "io/dataset_paths.h"
+#include "io/parquet/logical_values.h"
 #include "io/parquet/parquet_file_reader.h"
 
 namespace salvo {
@@ -20,20 +21,14 @@ using parquet::ConvertedType;
 using parquet::LeafColumn;
 using LogicalKind = parquet::LogicalType::Kind;
 
-constexpr int64_t kMicrosPerDay = int64_t{86400} * 1000000;
-constexpr int64_t kJulianDayOfEpoch = 2440588;
-
 // How a leaf's decoded values become a column's values.
 enum class Conversion {
   kBool,
   kInt32,
   kUInt32,  // to int64
   kInt64,
-  kDate,    // days to timestamp
-  kMillis,  // to timestamp
-  kMicros,
-  kNanos,
-  kInt96,  // Julian day and nanoseconds of the day, to timestamp
+  kTimestamp,  // any unit, INT96 and DATE: to microseconds (parquet::timestamp_micros)
+  kDecimal,    // to float64 (parquet::decimal_value)
   kFloat,
   kDouble,
   kBytes,  // string or binary
@@ -44,6 +39,7 @@ struct Plan {
   bool partition = false;
   size_t leaf = 0;
   Conversion conversion = Conversion::kBytes;
+  parquet::ValueMeaning meaning;
   DataType type;
 };
 
@@ -51,12 +47,6 @@ bool is_text(const parquet::SchemaElement& e) {
   if (e.logical_type && e.logical_type->kind == LogicalKind::kString) return true;
   return e.converted_type && (*e.converted_type == ConvertedType::kUtf8 || *e.converted_type == ConvertedType::kEnum ||
                               *e.converted_type == ConvertedType::kJson);
-}
-
-bool is_unsigned(const parquet::SchemaElement& e) {
-  if (e.logical_type && e.logical_type->kind == LogicalKind::kInteger) return !e.logical_type->is_signed;
-  const int c = e.converted_type ? static_cast<int>(*e.converted_type) : -1;
-  return c >= 11 && c <= 14;  // UINT_8 .. UINT_64
 }
 
 Plan plan_for(const LeafColumn& c, const fs::path& file) {
@@ -67,37 +57,27 @@ Plan plan_for(const LeafColumn& c, const fs::path& file) {
   };
   if (c.list_depth() > 0 && c.unreadable.empty()) return refuse("a list");
   if (c.max_repetition_level > 0) return refuse(c.unreadable.empty() ? "a nested (repeated) column" : c.unreadable);
-  if ((e.converted_type && *e.converted_type == ConvertedType::kDecimal) || e.scale) return refuse("a DECIMAL");
-  Plan p{c.name, false, c.index, Conversion::kBytes, DataType::binary()};
-  const auto logical = e.logical_type ? e.logical_type->kind : LogicalKind::kNone;
+  using Kind = parquet::ValueMeaning::Kind;
+  const parquet::ValueMeaning meaning = parquet::meaning_of(e);
+  Plan p{c.name, false, c.index, Conversion::kBytes, meaning, DataType::binary()};
+  if (meaning.kind == Kind::kDecimal) {
+    p.conversion = Conversion::kDecimal, p.type = DataType::float64();
+    return p;
+  }
+  if (meaning.is_timestamp()) {
+    p.conversion = Conversion::kTimestamp, p.type = DataType::timestamp();
+    return p;
+  }
   switch (*e.type) {
     case parquet::Type::kBoolean: p.conversion = Conversion::kBool, p.type = DataType::boolean(); break;
     case parquet::Type::kInt32:
-      if (logical == LogicalKind::kDate || (e.converted_type && *e.converted_type == ConvertedType::kDate)) {
-        p.conversion = Conversion::kDate, p.type = DataType::timestamp();
-      } else if (is_unsigned(e)) {
+      if (meaning.kind == Kind::kUnsigned) {
         p.conversion = Conversion::kUInt32, p.type = DataType::int64();
       } else {
         p.conversion = Conversion::kInt32, p.type = DataType::int32();
       }
       break;
-    case parquet::Type::kInt64:
-      p.type = DataType::timestamp();
-      if (logical == LogicalKind::kTimestamp) {
-        using Unit = parquet::LogicalType::TimeUnit;
-        const Unit unit = e.logical_type->unit;
-        p.conversion = unit == Unit::kMillis   ? Conversion::kMillis
-                       : unit == Unit::kMicros ? Conversion::kMicros
-                                               : Conversion::kNanos;
-      } else if (e.converted_type && *e.converted_type == ConvertedType::kTimestampMillis) {
-        p.conversion = Conversion::kMillis;
-      } else if (e.converted_type && *e.converted_type == ConvertedType::kTimestampMicros) {
-        p.conversion = Conversion::kMicros;
-      } else {
-        p.conversion = Conversion::kInt64, p.type = DataType::int64();
-      }
-      break;
-    case parquet::Type::kInt96: p.conversion = Conversion::kInt96, p.type = DataType::timestamp(); break;
+    case parquet::Type::kInt64: p.conversion = Conversion::kInt64, p.type = DataType::int64(); break;
     case parquet::Type::kFloat: p.conversion = Conversion::kFloat, p.type = DataType::float32(); break;
     case parquet::Type::kDouble: p.conversion = Conversion::kDouble, p.type = DataType::float64(); break;
     case parquet::Type::kByteArray: p.type = is_text(e) ? DataType::string() : DataType::binary(); break;
@@ -107,8 +87,8 @@ Plan plan_for(const LeafColumn& c, const fs::path& file) {
   return p;
 }
 
-// Appends a decoded column chunk to `out`, converting each value as `conversion` says.
-void append_chunk(const ColumnChunkData& chunk, Conversion conversion, Column* out) {
+// Appends a decoded column chunk to `out`, converting each value as `plan` says.
+void append_chunk(const ColumnChunkData& chunk, const Plan& plan, Column* out) {
   const parquet::ColumnValues& v = chunk.values;
   out->reserve(chunk.rows);
   size_t next = 0;
@@ -118,32 +98,19 @@ void append_chunk(const ColumnChunkData& chunk, Conversion conversion, Column* o
       continue;
     }
     const size_t i = next++;
-    switch (conversion) {
+    switch (plan.conversion) {
       case Conversion::kBool: out->append_bool(v.ints[i] != 0); break;
       case Conversion::kInt32: out->append_int32(static_cast<int32_t>(v.ints[i])); break;
       case Conversion::kUInt32: out->append_int64(static_cast<uint32_t>(v.ints[i])); break;
-      case Conversion::kInt64:
-      case Conversion::kMicros: out->append_int64(v.ints[i]); break;
-      case Conversion::kDate: out->append_int64(v.ints[i] * kMicrosPerDay); break;
-      case Conversion::kMillis: out->append_int64(v.ints[i] * 1000); break;
-      case Conversion::kNanos: {
-        const int64_t ns = v.ints[i];
-        out->append_int64(ns / 1000 - (ns % 1000 < 0 ? 1 : 0));  // floored
-        break;
-      }
-      case Conversion::kInt96: {
-        const std::string_view b = v.bytes_at(i);
-        if (b.size() != 12) {
+      case Conversion::kInt64: out->append_int64(v.ints[i]); break;
+      case Conversion::kTimestamp:
+        if (const auto micros = parquet::timestamp_micros(v, i, plan.meaning.kind)) {
+          out->append_int64(*micros);
+        } else {
           out->append_null();
-          break;
         }
-        int64_t nanos = 0;
-        uint32_t julian = 0;
-        std::memcpy(&nanos, b.data(), 8);
-        std::memcpy(&julian, b.data() + 8, 4);
-        out->append_int64((static_cast<int64_t>(julian) - kJulianDayOfEpoch) * kMicrosPerDay + nanos / 1000);
         break;
-      }
+      case Conversion::kDecimal: out->append_float64(parquet::decimal_value(v, i, plan.meaning.scale)); break;
       case Conversion::kFloat: out->append_float32(static_cast<float>(v.doubles[i])); break;
       case Conversion::kDouble: out->append_float64(v.doubles[i]); break;
       case Conversion::kBytes: out->append_string(v.bytes_at(i)); break;
@@ -226,7 +193,7 @@ void ParquetTableReader::open_file(size_t index) {
       open->leaves.push_back(leaf->index);
     } else if (std::any_of(file.partitions.begin(), file.partitions.end(),
                            [&](const auto& p) { return p.first == name; })) {
-      plan = Plan{name, true, 0, Conversion::kBytes, DataType::string()};
+      plan = Plan{name, true, 0, Conversion::kBytes, {}, DataType::string()};
     } else {
       throw Error(ErrorCode::kInvalidArgument, file.path.string() + ": no column named \"" + name + "\"" +
                                                    (index > 0 ? " (other files of the input have it)" : ""));
@@ -274,7 +241,7 @@ std::future<std::optional<ParquetTableReader::Group>> ParquetTableReader::launch
         continue;
       }
       ColumnChunkData data = std::move(chunks[chunk++]);
-      append_chunk(data, plan.conversion, &column);
+      append_chunk(data, plan, &column);
     }
     return out;
   });

@@ -18,8 +18,9 @@ namespace salvo {
 // files and `_SUCCESS` skipped; `key=value` folders give string columns), or a glob. Types:
 //   BOOLEAN bool; INT32 int32 (unsigned: int64; DATE: timestamp); INT64 int64 (TIMESTAMP of any
 //   unit: timestamp, microseconds, nanoseconds floored); INT96 timestamp (Spark's legacy ones);
-//   FLOAT float32; DOUBLE float64; BYTE_ARRAY string when annotated UTF8/STRING/ENUM/JSON, else
-//   binary; FIXED_LEN_BYTE_ARRAY binary. Decimals and nested columns are refused.
+//   DECIMAL (of any physical type) float64; FLOAT float32; DOUBLE float64; BYTE_ARRAY string when
+//   annotated UTF8/STRING/ENUM/JSON, else binary; FIXED_LEN_BYTE_ARRAY binary. Nested columns are
+//   refused. (parquet/logical_values.h converts.)
 // Row groups are decoded one ahead, on another thread, while the current one is used.
 class ParquetTableReader {
  public:
