@@ -70,6 +70,11 @@ Schema task_schema(Task task, const ModelInfo& model, const TaskOptions& options
     if (model.architecture == "torchscript") why = " (a TorchScript model runs predict)";
     throw Error(ErrorCode::kModel, "model " + model.path.string() + " cannot " + task_name(task) + why);
   }
+  if (task != Task::kClassify && (options.top_k > 0 || options.all_scores)) {
+    // Silently ignored before: a caller asking for labels from embed gets told, not nothing.
+    throw Error(ErrorCode::kInvalidArgument, std::string("top_k and all_scores (--top-k, --all-scores) apply to "
+                                                         "classify, not ") + task_name(task));
+  }
   Schema schema;
   switch (task) {
     case Task::kEmbed:

@@ -417,6 +417,11 @@ def test_bad_arguments(model):
         salvo.Model(MODEL, threads=1.5)
     with pytest.raises(ValueError, match="top_k must be at least 0"):
         salvo.Model(MODEL, task="classify").classify(["a text"], top_k=-1)
+    # Options of another task were ignored without a word.
+    for options in ({"top_k": 2}, {"all_scores": True}):
+        with pytest.raises(salvo.Error, match="apply to classify, not embed") as caught:
+            model.run(["a text"], **options)
+        assert caught.value.code == "invalid_argument"
 
 
 def test_library_log_goes_to_logging(tmp_path):

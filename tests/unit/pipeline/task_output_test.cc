@@ -105,5 +105,27 @@ TEST(TaskOutputTest, ATaskTheModelLacksIsAModelError) {
   }
 }
 
+TEST(TaskOutputTest, ClassifyOptionsForAnotherTaskAreRefused) {
+  const ModelInfo info = classifier();
+  TaskOptions top;
+  top.top_k = 2;
+  TaskOptions all;
+  all.all_scores = true;
+  for (const TaskOptions& options : {top, all}) {
+    for (Task task : {Task::kEmbed, Task::kTokenize}) {
+      try {
+        task_schema(task, info, options);
+        FAIL() << task_name(task) << " accepted top_k / all_scores";
+      } catch (const Error& e) {
+        EXPECT_EQ(e.code(), ErrorCode::kInvalidArgument);
+        EXPECT_NE(std::string(e.what()).find(std::string("apply to classify, not ") + task_name(task)),
+                  std::string::npos)
+            << e.what();
+      }
+    }
+    EXPECT_NO_THROW(task_schema(Task::kClassify, info, options));
+  }
+}
+
 }  // namespace
 }  // namespace salvo
