@@ -162,28 +162,46 @@ std::string lower(std::string s) {
   return s;
 }
 
+// What an output path names: a folder (ends in "/"), and its format's extension, lower case, with
+// a whole-file compression suffix (.gz, .zz) taken off.
+struct OutputName {
+  bool folder = false;
+  std::filesystem::path named;  // the path without a folder's trailing "/"
+  std::string ext;              // ".parquet", ".tfrecord", ... or ""
+  bool compressed = false;      // ended in .gz or .zz
+  bool tfrecord() const { return ext == ".tfrecord" || ext == ".tfrecords"; }
+};
+
+OutputName output_name(const std::filesystem::path& path) {
+  OutputName out;
+  const std::string text = path.string();
+  out.folder = text.ends_with('/');
+  out.named = out.folder ? std::filesystem::path(text.substr(0, text.size() - 1)) : path;
+  out.ext = lower(out.named.extension().string());
+  out.compressed = out.ext == ".gz" || out.ext == ".zz";
+  if (out.compressed) out.ext = lower(out.named.stem().extension().string());
+  return out;
+}
+
 }  // namespace
 
 void check_sink_choice(const std::filesystem::path& path, const std::string& folder_format,
                        const SinkOptions& options) {
   const std::string text = path.string();
-  const bool folder = text.ends_with('/');
-  const std::filesystem::path named = folder ? std::filesystem::path(text.substr(0, text.size() - 1)) : path;
-  std::string ext = lower(named.extension().string());
-  const bool compressed_name = ext == ".gz" || ext == ".zz";
-  if (compressed_name) ext = lower(named.stem().extension().string());
-  const bool tfrecord_name = ext == ".tfrecord" || ext == ".tfrecords";
-  if (options.num_shards > 0 && !ext.empty() && !tfrecord_name) {
-    throw Error(ErrorCode::kInvalidArgument, "--num-shards writes a folder of TFRecord shards, and " + named.string() +
-                                                 " names a " + ext + " output: give a folder (out/) or a .tfrecord name");
+  const OutputName name = output_name(path);
+  const std::string& ext = name.ext;
+  if (options.num_shards > 0 && !ext.empty() && !name.tfrecord()) {
+    throw Error(ErrorCode::kInvalidArgument, "--num-shards writes a folder of TFRecord shards, and " +
+                                                 name.named.string() + " names a " + ext +
+                                                 " output: give a folder (out/) or a .tfrecord name");
   }
-  if (compressed_name && !tfrecord_name && !folder) {
+  if (name.compressed && !name.tfrecord() && !name.folder) {
     throw Error(ErrorCode::kInvalidArgument,
                 "cannot write " + text + ": only TFRecord is compressed as a whole file (.tfrecord.gz); Parquet " +
                     "compresses its pages (--compression), and .jsonl, .csv and .npy are written plain");
   }
-  std::string format = folder ? folder_format : ext.empty() ? "" : ext.substr(1);
-  if (options.num_shards > 0 || tfrecord_name) format = "tfrecord";
+  std::string format = name.folder ? folder_format : ext.empty() ? "" : ext.substr(1);
+  if (options.num_shards > 0 || name.tfrecord()) format = "tfrecord";
   if (!options.compression.empty() && options.compression != "none" && format != "parquet" &&
       format != "tfrecord") {
     throw Error(ErrorCode::kInvalidArgument, "--compression " + options.compression +
@@ -201,12 +219,10 @@ std::unique_ptr<RowSink> open_row_sink(const std::filesystem::path& path, const 
                                                    "\" (a kept column clashes with a result column)");
     }
   }
-  std::string ext = lower(path.extension().string());
-  if (ext == ".gz" || ext == ".zz") ext = lower(path.stem().extension().string());
-  if (ext == ".tfrecord" || ext == ".tfrecords" || options.num_shards > 0) {
-    return open_tfrecord_sink(path, schema, options);
-  }
-  if (path.string().ends_with('/')) {
+  const OutputName name = output_name(path);
+  const std::string& ext = name.ext;
+  if ((name.tfrecord() && !name.folder) || options.num_shards > 0) return open_tfrecord_sink(path, schema, options);
+  if (name.folder) {
     return std::make_unique<PartFolderSink>(path, schema, PartFolderOptions{"parquet", 100000, 0, 1, "{}", false, options});
   }
   if (ext == ".parquet") return open_parquet_sink(path, schema, options);
