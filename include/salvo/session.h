@@ -97,8 +97,9 @@ class SALVO_API Session {
   // The model; throws kInvalidArgument for a featurizer-only session.
   const Model& model() const;
   std::shared_ptr<const Model> shared_model() const;
-  // What turns each row into the model's input: options.featurizer, or the model's tokenizer.
-  const Featurizer& featurizer() const;
+  // What turns each row into the model's input: options.featurizer, or the model's tokenizer;
+  // null for a tensor model (predict) given no featurizer, whose rows arrive as tensors.
+  const Featurizer* featurizer() const;
   // Compute threads in all, after resolving 0 to the core count.
   int threads() const;
 

@@ -325,7 +325,7 @@ std::string job_identity(const JobOptions& options, const Session& session) {
             {"binary_files", json::array({options.files.enabled, options.files.recursive, options.files.glob,
                                           options.files.label_from})},
             {"max_record_bytes", options.max_record_bytes},
-            {"featurizer", session.featurizer().settings()},
+            {"featurizer", session.featurizer() ? json(session.featurizer()->settings()) : json(nullptr)},
             {"input_columns", options.input_columns},
             {"input_shapes", options.input_shapes},
             {"input_dtypes", options.input_dtypes},

@@ -112,7 +112,7 @@ class Session::Impl {
     if (replicas_) replicas_->close();
   }
 
-  const Featurizer& featurizer() const { return *featurizer_; }
+  const Featurizer* featurizer() const { return featurizer_.get(); }
 
   // What the session serves: its model's, or featurize alone.
   const ModelInfo& info() const { return impl_ ? impl_->info() : featurizer_info_; }
@@ -476,7 +476,7 @@ const Model& Session::model() const {
   return *impl_->model_;
 }
 std::shared_ptr<const Model> Session::shared_model() const { return impl_->model_; }
-const Featurizer& Session::featurizer() const { return impl_->featurizer(); }
+const Featurizer* Session::featurizer() const { return impl_->featurizer(); }
 int Session::threads() const { return impl_->threads_; }
 
 Schema Session::output_schema(Task task, const TaskOptions& options) const {

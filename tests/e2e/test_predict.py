@@ -92,6 +92,24 @@ class PredictTest(CliTestCase):
         self.assertEqual(written.column("pixels").to_pylist(), table.column("pixels").to_pylist())
         self.assertEqual(str(written.column("pixels").type.value_type), "float")
 
+    def test_folder_output_and_resume(self):
+        # Regression: a folder output (parts, manifest, _SUCCESS) crashed predict (SIGSEGV) when the
+        # job's identity asked a tensor model's session for its featurizer, which it has none of.
+        source = os.path.join(DIGITS, "digits.parquet")
+        model_path = os.path.join(DIGITS, "digits_cnn.pt")
+        args = ["--input-columns", "pixels", "--input-tensor-shapes", "[[1,8,8]]", "--keep-columns", "label"]
+        single = self.predict(model_path, source, self.path("digits.jsonl"), *args)
+        folder = self.path("parts") + "/"
+        for attempt in ("first", "resumed"):
+            with self.subTest(run=attempt):
+                run_salvo("predict", "--model", model_path, "--input", source, "--output", folder, "--quiet",
+                          "--part-rows", "500", *args, *(["--resume"] if attempt == "resumed" else []))
+                self.assertTrue(os.path.exists(os.path.join(folder, "_SUCCESS")))
+                written = pq.read_table(folder)
+                self.assertEqual(written.column("label").to_pylist(), [r["label"] for r in single])
+                np.testing.assert_allclose(np.array(written.column("output").to_pylist(), dtype=np.float32),
+                                           np.array([r["output"] for r in single], dtype=np.float32), atol=1e-5)
+
     def test_bad_rows_become_error_rows(self):
         model_path = self.path("small.pt")
         model = save_scripted(SmallNet(), model_path)
