@@ -193,4 +193,12 @@ bool is_valid_utf8(std::string_view text, size_t* bad_offset) {
   return is_valid_utf8_scalar(text, bad_offset);
 }
 
+std::string_view utf8_prefix(std::string_view text, size_t max_bytes) {
+  if (text.size() <= max_bytes) return text;
+  size_t end = max_bytes;
+  // Back off over continuation bytes (10xxxxxx) to the start of the sequence that crosses the cut.
+  while (end > 0 && (static_cast<unsigned char>(text[end]) & 0xC0) == 0x80) --end;
+  return text.substr(0, end);
+}
+
 }  // namespace salvo

@@ -20,4 +20,8 @@ bool is_valid_utf8_scalar(std::string_view text, size_t* bad_offset = nullptr);
 bool is_valid_utf8_avx2(std::string_view text);
 bool cpu_has_avx2();
 
+// The longest prefix of `text` of at most `max_bytes` bytes that does not end inside a UTF-8
+// sequence (for cutting valid UTF-8 short, as error messages are).
+std::string_view utf8_prefix(std::string_view text, size_t max_bytes);
+
 }  // namespace salvo

@@ -115,6 +115,19 @@ class RowDocumentBuilder {
     if (auto end = error_.find("] "); error_.rfind("[json.exception", 0) == 0 && end != std::string::npos) {
       error_.erase(0, end + 2);
     }
+    // nlohmann quotes the whole token it stopped in ("last read: '...'"): a string missing its
+    // closing quote is the rest of the row, megabytes maybe. Keep its start.
+    constexpr size_t kShownToken = 64;
+    const std::string marker = "last read: '";
+    if (const size_t at = error_.find(marker); at != std::string::npos) {
+      const size_t begin = at + marker.size();
+      const size_t end = error_.rfind('\'');
+      if (end != std::string::npos && end > begin && end - begin > kShownToken + 16) {
+        const std::string shown(utf8_prefix(std::string_view(error_).substr(begin, end - begin), kShownToken));
+        error_ = error_.substr(0, begin) + shown + "...' (" + std::to_string(end - begin) + " bytes)" +
+                 error_.substr(end + 1);
+      }
+    }
     error_ = "invalid JSON: " + error_;
     return false;
   }

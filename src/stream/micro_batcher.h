@@ -8,7 +8,9 @@
 #include <cstdint>
 #include <deque>
 #include <mutex>
+#include <optional>
 #include <string>
+#include <utility>
 #include <vector>
 
 #include <nlohmann/json.hpp>
@@ -29,6 +31,10 @@ struct StreamRequest {
   nlohmann::json id;   // the request's id field, null when absent (or in raw-text mode)
   std::string error;   // non-empty: a bad message, answered with this reason and not computed
   std::string value;   // the original value, kept only for bad messages (dead-letter payload)
+  bool null_value = false;  // the message had no value at all (a dead letter has none either)
+  size_t value_bytes = 0;   // the size of the original value, of which `value` may hold a prefix
+  // The request's own headers, passed on to its response or dead letter (a value-less header: nullopt).
+  std::vector<std::pair<std::string, std::optional<std::string>>> headers;
   Encoding encoding;   // tokens of a good message
 
   // Tokens this request adds to a batch (0 for a bad message).

@@ -5,6 +5,12 @@
 
 namespace salvo {
 
+std::string bounded_error(std::string error) {
+  if (error.size() <= kMaxErrorBytes) return error;
+  error.resize(utf8_prefix(error, kMaxErrorBytes - 3).size());
+  return error + "...";
+}
+
 std::string read_stream_message(std::optional<std::string_view> value, const MessageFormat& format,
                                 StreamRequest* request) {
   std::string text;
@@ -28,8 +34,11 @@ std::string read_stream_message(std::optional<std::string_view> value, const Mes
     text = std::move(row.text);
   }
   if (!request->error.empty()) {
+    request->error = bounded_error(std::move(request->error));
     text.clear();
-    if (value) request->value.assign(value->substr(0, kMaxDeadLetterBytes));
+    if (value) request->value.assign(value->substr(0, format.max_dead_letter_bytes));
+    request->value_bytes = value ? value->size() : 0;
+    request->null_value = !value;
   }
   return text;
 }

@@ -4,6 +4,7 @@
 
 #include <chrono>
 #include <cstdio>
+#include <cstdlib>
 #include <cstring>
 #include <exception>
 #include <map>
@@ -38,6 +39,7 @@ struct Delivery {
   uint64_t generation = 0;
   Clock::time_point consumed;
   bool bad = false;  // a dead letter or error response
+  int attempts = 0;  // deliveries that failed so far
 };
 
 // A response whose delivery failed after librdkafka's own retries, to be produced again.
@@ -48,7 +50,17 @@ struct Redelivery {
   std::string value;
   rd_kafka_headers_t* headers = nullptr;
   Delivery* delivery = nullptr;
+  Clock::time_point not_before;  // backoff: produced again from then on
 };
+
+// The error response that stands in for a response too large to produce: the request's id (unless
+// it is itself large) and why.
+std::string error_response(const nlohmann::json& id, const std::string& error) {
+  nlohmann::json response = nlohmann::json::object();
+  if (!id.is_null() && id.dump().size() <= kMaxErrorBytes) response["id"] = id;
+  response["error"] = error;
+  return response.dump();
+}
 
 // Owns a librdkafka object and frees it with its destroy function.
 template <typename T, void (*Destroy)(T*)>
@@ -227,6 +239,15 @@ class StreamService {
       rd_kafka_conf_destroy(conf);
       throw Error(ErrorCode::kInvalidArgument, std::string("cannot create the Kafka producer: ") + errstr);
     }
+    {
+      char text[32];
+      size_t size = sizeof(text);
+      if (rd_kafka_conf_get(rd_kafka_conf(producer_), "message.max.bytes", text, &size) == RD_KAFKA_CONF_OK) {
+        max_message_bytes_ = std::strtoull(text, nullptr, 10);
+      }
+      // Room for the key, the headers and the record's framing besides the original value.
+      format_.max_dead_letter_bytes = max_message_bytes_ - std::min<size_t>(64u << 10, max_message_bytes_ / 4);
+    }
     if (options_.exactly_once) {
       // Retriable failures (coordinator not yet available) are retried until the drain timeout.
       const auto deadline = Clock::now() + milliseconds(options_.drain_timeout_ms);
@@ -279,7 +300,8 @@ class StreamService {
       delete d;  // revoked meanwhile: the partition's new owner answers it
       return;
     }
-    // librdkafka gave up (message.timeout.ms, e.g. a long outage): produce it again.
+    // librdkafka gave up (message.timeout.ms, e.g. a long outage): produce it again, after a
+    // backoff that grows with each failure of this message (0.1 s doubling, up to 10 s).
     Redelivery r;
     r.topic = rd_kafka_topic_name(m->rkt);
     if (m->key) {
@@ -291,9 +313,37 @@ class StreamService {
     if (rd_kafka_message_headers(m, &headers) == RD_KAFKA_RESP_ERR_NO_ERROR) {
       r.headers = rd_kafka_headers_copy(headers);
     }
+    std::string what = "producing it again";
+    if (m->err == RD_KAFKA_RESP_ERR_MSG_SIZE_TOO_LARGE && !r.value.empty()) {
+      // The topic takes less than the producer may send (its max.message.bytes): retrying cannot
+      // help. A dead letter goes without its value, a response as an error response.
+      if (!r.headers) r.headers = rd_kafka_headers_new(1);
+      rd_kafka_header_add(r.headers, "salvo.truncated", -1, std::to_string(r.value.size()).c_str(), -1);
+      if (r.topic == options_.output_topic) {
+        nlohmann::json id;
+        try {
+          const nlohmann::json response = nlohmann::json::parse(r.value);
+          if (response.is_object() && response.contains("id")) id = response["id"];
+        } catch (const nlohmann::json::exception&) {
+          // raw responses carry no id
+        }
+        const std::string error = "the response is " + std::to_string(r.value.size()) + " bytes, more than topic " +
+                                  r.topic + " takes (its max.message.bytes)";
+        r.value = error_response(id, error);
+        rd_kafka_header_remove(r.headers, "salvo.error");
+        rd_kafka_header_add(r.headers, "salvo.error", -1, error.data(), error.size());
+      } else {
+        r.value.clear();
+      }
+      d->bad = true;
+      what = "producing it again without its value";
+    }
+    const int backoff_ms = 100 << std::min(d->attempts, 7);
+    r.not_before = Clock::now() + milliseconds(std::min(backoff_ms, 10000));
+    ++d->attempts;
     r.delivery = d;
     ++metrics_.retries;
-    log("salvo stream: delivery to " + r.topic + " failed (" + rd_kafka_err2str(m->err) + "); producing it again");
+    log("salvo stream: delivery to " + r.topic + " failed (" + rd_kafka_err2str(m->err) + "); " + what);
     std::lock_guard lock(redelivery_mutex_);
     redeliveries_.push_back(std::move(r));
   }
@@ -388,6 +438,17 @@ class StreamService {
       r.has_key = true;
       r.key.assign(static_cast<const char*>(m->key), m->key_len);
     }
+    rd_kafka_headers_t* headers = nullptr;
+    if (rd_kafka_message_headers(m, &headers) == RD_KAFKA_RESP_ERR_NO_ERROR) {
+      const char* name = nullptr;
+      const void* data = nullptr;
+      size_t size = 0;
+      for (size_t i = 0; rd_kafka_header_get_all(headers, i, &name, &data, &size) == RD_KAFKA_RESP_ERR_NO_ERROR; ++i) {
+        if (std::string_view(name).starts_with("salvo.")) continue;  // the response's own are set anew
+        r.headers.emplace_back(name, data ? std::optional<std::string>(std::string(static_cast<const char*>(data), size))
+                                          : std::nullopt);
+      }
+    }
     std::optional<std::string_view> value;
     if (m->payload) value = std::string_view(static_cast<const char*>(m->payload), m->len);
     try {
@@ -396,17 +457,20 @@ class StreamService {
         try {
           tokenizer_.encode(text, &r.encoding);
         } catch (const Error& e) {  // a text the tokenizer fails on (its truncation strategy)
-          r.error = e.what();
+          r.error = bounded_error(e.what());
           r.encoding = Encoding{};
-          r.value.assign(value->substr(0, kMaxDeadLetterBytes));
+          r.value.assign(value->substr(0, format_.max_dead_letter_bytes));
+          r.value_bytes = value->size();
         }
       }
     } catch (const std::exception& e) {
       // A failure on one message (say, memory for a huge one) makes it a bad message like any
       // other, answered and committed: it never stops the service and so never blocks its partition.
-      r.error = std::string("cannot read this message: ") + e.what();
+      r.error = bounded_error(std::string("cannot read this message: ") + e.what());
       r.encoding = Encoding();
-      r.value.assign(value ? value->substr(0, kMaxDeadLetterBytes) : std::string_view());
+      r.value.assign(value ? value->substr(0, format_.max_dead_letter_bytes) : std::string_view());
+      r.value_bytes = value ? value->size() : 0;
+      r.null_value = !value;
     }
     if (!tracker_.add(r.partition, r.generation, r.offset)) return;
     ++metrics_.requests;
@@ -503,7 +567,13 @@ class StreamService {
         std::lock_guard lock(redelivery_mutex_);
         batch.swap(redeliveries_);
       }
+      const auto now = Clock::now();
       for (auto& r : batch) {
+        if (r.not_before > now) {
+          std::lock_guard lock(redelivery_mutex_);
+          redeliveries_.push_back(std::move(r));
+          continue;
+        }
         const rd_kafka_resp_err_t err = rd_kafka_producev(
             producer_, RD_KAFKA_V_TOPIC(r.topic.c_str()), RD_KAFKA_V_MSGFLAGS(RD_KAFKA_MSG_F_COPY),
             RD_KAFKA_V_KEY(r.has_key ? r.key.data() : nullptr, r.has_key ? r.key.size() : 0),
@@ -578,24 +648,61 @@ class StreamService {
   }
 
   // Produces the response (or dead letter) of one request; waits while the producer's queue is full.
+  // Whatever the request held, what is produced fits the producer's message.max.bytes: a dead
+  // letter is cut (header salvo.truncated: the original size), a response too large is replaced by
+  // an error response. The request's own headers come first, then salvo.topic, .partition, .offset
+  // (and .error for a bad one).
   void produce(const StreamRequest& r, const std::string& response) {
     const bool dead_letter = !r.error.empty() && !options_.dead_letter_topic.empty();
     const std::string& topic = dead_letter ? options_.dead_letter_topic : options_.output_topic;
-    const std::string& value = dead_letter ? r.value : response;
-    rd_kafka_headers_t* headers = rd_kafka_headers_new(4);
+    std::string_view value = dead_letter ? std::string_view(r.value) : std::string_view(response);
+    std::string error = r.error;
+    std::string replacement;
+    size_t truncated_from = dead_letter && r.value.size() < r.value_bytes ? r.value_bytes : 0;
+    size_t passed_on = 0;  // bytes of the request's headers
+    for (const auto& [name, v] : r.headers) passed_on += name.size() + (v ? v->size() : 0) + 16;
+    const bool pass_headers = r.key.size() + passed_on <= max_message_bytes_ / 4;
+    // The key, headers and the record's framing besides the value, with room to spare.
+    const size_t overhead = 1024 + r.key.size() + (pass_headers ? passed_on : 0) + error.size() + topic.size();
+    const size_t room = max_message_bytes_ > overhead ? max_message_bytes_ - overhead : 0;
+    if (value.size() > room) {
+      if (dead_letter) {
+        truncated_from = r.value_bytes;
+        value = value.substr(0, room);
+      } else {
+        error = "the response is " + std::to_string(value.size()) + " bytes, over the producer's message.max.bytes (" +
+                std::to_string(max_message_bytes_) + "; raise it with -X message.max.bytes=N, and the output "
+                "topic's max.message.bytes)";
+        replacement = error_response(r.id, error);
+        value = replacement;
+      }
+    }
+    const bool bad = !error.empty();
+    rd_kafka_headers_t* headers = rd_kafka_headers_new(r.headers.size() + 5);
+    if (pass_headers) {
+      for (const auto& [name, v] : r.headers) {
+        rd_kafka_header_add(headers, name.data(), static_cast<ssize_t>(name.size()), v ? v->data() : nullptr,
+                            v ? static_cast<ssize_t>(v->size()) : 0);
+      }
+    }
     const std::string partition = std::to_string(r.partition);
     const std::string offset = std::to_string(r.offset);
     rd_kafka_header_add(headers, "salvo.topic", -1, options_.input_topic.data(), options_.input_topic.size());
     rd_kafka_header_add(headers, "salvo.partition", -1, partition.data(), partition.size());
     rd_kafka_header_add(headers, "salvo.offset", -1, offset.data(), offset.size());
-    if (!r.error.empty()) rd_kafka_header_add(headers, "salvo.error", -1, r.error.data(), r.error.size());
-    auto* d = new Delivery{r.partition, r.offset, r.generation, r.consumed, !r.error.empty()};
+    if (bad) rd_kafka_header_add(headers, "salvo.error", -1, error.data(), error.size());
+    if (truncated_from > 0) {
+      const std::string size = std::to_string(truncated_from);
+      rd_kafka_header_add(headers, "salvo.truncated", -1, size.data(), size.size());
+    }
+    auto* d = new Delivery{r.partition, r.offset, r.generation, r.consumed, bad};
+    const bool null_value = dead_letter && r.null_value;  // a dead letter keeps a missing value missing
     for (;;) {
       const rd_kafka_resp_err_t err = rd_kafka_producev(
           producer_, RD_KAFKA_V_TOPIC(topic.c_str()), RD_KAFKA_V_MSGFLAGS(RD_KAFKA_MSG_F_COPY),
           RD_KAFKA_V_KEY(r.has_key ? r.key.data() : nullptr, r.has_key ? r.key.size() : 0),
-          RD_KAFKA_V_VALUE(const_cast<char*>(value.data()), value.size()), RD_KAFKA_V_HEADERS(headers),
-          RD_KAFKA_V_OPAQUE(d), RD_KAFKA_V_END);
+          RD_KAFKA_V_VALUE(null_value ? nullptr : const_cast<char*>(value.data()), null_value ? 0 : value.size()),
+          RD_KAFKA_V_HEADERS(headers), RD_KAFKA_V_OPAQUE(d), RD_KAFKA_V_END);
       if (err == RD_KAFKA_RESP_ERR_NO_ERROR) return;
       if (err == RD_KAFKA_RESP_ERR__QUEUE_FULL && !failed()) {
         std::this_thread::sleep_for(milliseconds(5));  // the delivery thread polls and frees space
@@ -603,7 +710,8 @@ class StreamService {
       }
       rd_kafka_headers_destroy(headers);
       delete d;
-      throw Error(ErrorCode::kIo, "cannot produce to " + topic + ": " + rd_kafka_err2str(err));
+      throw Error(ErrorCode::kIo, "cannot produce the answer to " + options_.input_topic + " partition " + partition +
+                                      " offset " + offset + " to " + topic + ": " + rd_kafka_err2str(err));
     }
   }
 
@@ -693,6 +801,7 @@ class StreamService {
   StreamMetrics metrics_;
   rd_kafka_t* consumer_ = nullptr;
   rd_kafka_t* producer_ = nullptr;
+  size_t max_message_bytes_ = 1000000;  // the producer's message.max.bytes
 
   std::map<int32_t, uint64_t> generations_;  // consumer thread only: assigned partitions
   bool paused_ = false;                       // consumer thread only

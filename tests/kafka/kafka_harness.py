@@ -116,8 +116,9 @@ class Worker:
         os.unlink(self.log.name)
 
 
-def produce(cluster, topic, values, keys=None):
-    """Produces byte strings (one message each) with kcat; keys are optional byte strings."""
+def produce(cluster, topic, values, keys=None, headers=()):
+    """Produces byte strings (one message each) with kcat; keys are optional byte strings, headers
+    ("name=value" strings) go on every message."""
     with tempfile.TemporaryDirectory() as tmp:
         path = os.path.join(tmp, "messages")
         # \x02-delimited so that values may hold newlines; key and value separated by \x01.
@@ -126,7 +127,8 @@ def produce(cluster, topic, values, keys=None):
                 key = keys[i] if keys else b"k%d" % i
                 f.write(key + b"\x01" + value + b"\x02")
         subprocess.run(["kcat", "-P", "-q", "-b", cluster.bootstrap, "-t", topic, "-D", "\\x02", "-K", "\\x01",
-                        "-X", "message.max.bytes=4000000", "-l", path], check=True, timeout=60)
+                        "-X", "message.max.bytes=4000000", *[a for h in headers for a in ("-H", h)], "-l", path],
+                       check=True, timeout=60)
 
 
 def consume(cluster, topic, committed_only=True):

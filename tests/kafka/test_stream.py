@@ -149,6 +149,44 @@ class StreamTests:
         self.assertIn("embedding", rows["a"])
         self.assertEqual(rows["b"]["error"], 'missing text field "text"')
 
+    def test_a_huge_malformed_request_is_answered_and_the_service_goes_on(self):
+        # Regression: a parse error quoted the whole unterminated 600 KB string, so the error response
+        # (or, with a dead-letter topic, the salvo.error header) was over message.max.bytes: the worker
+        # exited 3 "cannot produce", and so did every restart, on the same uncommitted message.
+        broken = b'{"id": "m1", "text": "' + b"x" * 600000 + b'" BROKEN'
+        produce(self.cluster, self.IN, [broken, b'{"id": "m2", "text": "fine"}'], keys=[b"a", b"a"],
+                headers=["trace=t-1"])
+        w = self.worker(*FAST)
+        self.assertTrue(wait_for(lambda: len(consume(self.cluster, self.OUT)) >= 2, 120), w.stderr()[-2000:])
+        self.assertIsNone(w.proc.poll(), w.stderr()[-2000:])
+        self.assertEqual(w.terminate(), 0, w.stderr()[-2000:])
+        out = consume(self.cluster, self.OUT)
+        rows = [json.loads(m["payload"]) for m in out]
+        self.assertIn("invalid JSON", rows[0]["error"])
+        self.assertIn("(600018 bytes)", rows[0]["error"])
+        self.assertLess(len(out[0]["payload"]), 1000)
+        self.assertEqual(rows[1]["id"], "m2")
+        self.assertIn("embedding", rows[1])
+        # The request's own headers are passed on, besides salvo's.
+        for m in out:
+            self.assertEqual(headers(m)["trace"], "t-1")
+            self.assertEqual(headers(m)["salvo.topic"], self.IN)
+
+    def test_dead_letters_fit_the_producers_message_size(self):
+        # With a small message.max.bytes, a 30 KB bad message is dead-lettered cut to fit, the cut
+        # said in salvo.truncated (it failed to produce and stopped the service).
+        produce(self.cluster, self.IN, [b"not json " * 3400, b'{"id": "ok", "text": "fine"}'], keys=[b"a", b"a"])
+        w = self.worker(*FAST, "--dead-letter-topic", self.DLQ, "-X", "message.max.bytes=20000")
+        self.assertTrue(wait_for(lambda: len(consume(self.cluster, self.DLQ)) >= 1 and len(self.answered()) >= 1,
+                                 120), w.stderr()[-2000:])
+        self.assertEqual(w.terminate(), 0, w.stderr()[-2000:])
+        dead = consume(self.cluster, self.DLQ)
+        self.assertEqual(len(dead), 1)
+        self.assertEqual(headers(dead[0])["salvo.truncated"], str(9 * 3400))
+        self.assertLess(len(dead[0]["payload"]), 20000)
+        self.assertTrue("not json " * 100 in dead[0]["payload"])
+        self.assertEqual(set(self.answered()), {"ok"})
+
     def test_raw_text_mode(self):
         texts = [json.loads(line)["text"].encode() for line in description_lines(3)]
         produce(self.cluster, self.IN, texts + [b"bad \xff byte"], keys=[b"r0", b"r1", b"r2", b"r3"])

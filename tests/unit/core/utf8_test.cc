@@ -100,3 +100,21 @@ TEST(Utf8Test, Avx2CheckAgreesWithTheByteLoop) {
 
 }  // namespace
 }  // namespace salvo
+
+namespace salvo {
+namespace {
+
+TEST(Utf8Test, PrefixNeverEndsInsideASequence) {
+  const std::string text = "ab\xc3\xa9\xe2\x82\xac\xf0\x9f\x98\x80z";  // a b é € 😀 z
+  EXPECT_EQ(utf8_prefix(text, 100), text);
+  EXPECT_EQ(utf8_prefix(text, 2), "ab");
+  EXPECT_EQ(utf8_prefix(text, 3), "ab");  // would cut é
+  EXPECT_EQ(utf8_prefix(text, 4), "ab\xc3\xa9");
+  EXPECT_EQ(utf8_prefix(text, 6), "ab\xc3\xa9");  // would cut €
+  EXPECT_EQ(utf8_prefix(text, 10), "ab\xc3\xa9\xe2\x82\xac");  // would cut 😀
+  EXPECT_EQ(utf8_prefix(text, 11), "ab\xc3\xa9\xe2\x82\xac\xf0\x9f\x98\x80");
+  EXPECT_EQ(utf8_prefix(text, 0), "");
+}
+
+}  // namespace
+}  // namespace salvo

@@ -45,6 +45,16 @@ TEST(StreamRequestTest, NoValueOversizeRawTextAndDeadLetterSize) {
   StreamRequest r = read(big, format, &text);
   EXPECT_EQ(r.error.rfind("invalid JSON", 0), 0u);
   EXPECT_EQ(r.value.size(), kMaxDeadLetterBytes) << "dead letters fit a default Kafka message";
+  // Regression: the reason quoted the whole unterminated string (1.5 MB), so the error response
+  // (and the salvo.error header) could not be produced and the service died on every restart.
+  const std::string unterminated = "{\"text\":\"" + std::string(1500000, 'x');
+  const std::string error = read(unterminated, format, &text).error;
+  EXPECT_LT(error.size(), 300u) << error.substr(0, 300);
+  EXPECT_NE(error.find("missing closing quote; last read: '\"xxxxxxxx"), std::string::npos) << error.substr(0, 300);
+  EXPECT_NE(error.find("xxxx...' (1500001 bytes)"), std::string::npos) << error.substr(0, 300);
+  format.max_dead_letter_bytes = 1000;
+  EXPECT_EQ(read(big, format, &text).value.size(), 1000u);
+  format.max_dead_letter_bytes = kMaxDeadLetterBytes;
   format.max_request_bytes = 100;
   EXPECT_EQ(read(big, format, &text).error, "message is 1500010 bytes, over the limit of 100 (--max-record-bytes)");
   format.raw_text = true;
@@ -54,6 +64,16 @@ TEST(StreamRequestTest, NoValueOversizeRawTextAndDeadLetterSize) {
   r = read(std::string_view("raw text"), format, &text);
   EXPECT_EQ(r.error, "");
   EXPECT_EQ(text, "raw text");
+}
+
+TEST(StreamRequestTest, BoundedErrorCutsAtACharacter) {
+  EXPECT_EQ(bounded_error("short"), "short");
+  std::string euros;
+  for (size_t i = 0; i < kMaxErrorBytes; ++i) euros += "\xe2\x82\xac";  // U+20AC, 3 bytes
+  const std::string cut = bounded_error("a" + euros);
+  EXPECT_LE(cut.size(), kMaxErrorBytes);
+  EXPECT_TRUE(cut.ends_with("..."));
+  EXPECT_EQ((cut.size() - 4) % 3, 0u) << "no character is cut in half";
 }
 
 }  // namespace
