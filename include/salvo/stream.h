@@ -34,7 +34,8 @@ struct StreamOptions {
   size_t max_in_flight = 10000;           // consumed but uncommitted requests before pausing
   int stats_interval_ms = 5000;           // 0: only at exit
   bool stats_json = false;                // statistics as JSON lines instead of text
-  int drain_timeout_ms = 30000;           // shutdown: time to deliver what is in flight
+  int connect_timeout_ms = 30000;         // start: how long to wait for a broker to answer
+  int drain_timeout_ms = 30000;           // shutdown: time to answer and deliver what is in flight
   int rebalance_timeout_ms = 10000;       // revocation: time to deliver the partitions' work
   std::vector<std::pair<std::string, std::string>> kafka_config;  // -X key=value, both clients
   LogCallback log;  // statistics lines and Kafka's complaints, as whole lines ("salvo stream: ...")
@@ -42,7 +43,8 @@ struct StreamOptions {
 
 // Runs the service until `stop` becomes true (the CLI sets it on SIGTERM / SIGINT), then drains,
 // commits, leaves the group and returns. Throws salvo::Error for bad settings (kInvalidArgument)
-// and for failures it cannot retry (kIo: fatal client errors, a fenced transactional producer).
+// and for failures it cannot retry (kIo: no broker answering at start, fatal client errors, a fenced
+// transactional producer).
 // The session runs the model; its threads are the service's compute threads.
 SALVO_API void run_stream(Session& session, const StreamOptions& options, const std::atomic<bool>& stop);
 

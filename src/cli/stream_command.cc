@@ -97,7 +97,13 @@ void add_stream_command(CLI::App& app, Runner* selected) {
       ->capture_default_str()
       ->check(CLI::NonNegativeNumber);
   cmd->add_flag("--stats-json", o.stats_json, "Statistics as JSON lines");
-  cmd->add_option("--drain-timeout-ms", o.drain_timeout_ms, "On shutdown, time to deliver what is in flight")
+  cmd->add_option("--connect-timeout-ms", o.connect_timeout_ms,
+                  "At start, how long to wait for a broker to answer before exiting (code 3)")
+      ->capture_default_str()
+      ->check(CLI::Range(0, 1 << 30));
+  cmd->add_option("--drain-timeout-ms", o.drain_timeout_ms,
+                  "On shutdown, time to answer and deliver what is in flight; the rest is left uncommitted "
+                  "for the group's other members")
       ->capture_default_str()
       ->check(CLI::Range(0, 1 << 30));
   cmd->add_option("--rebalance-timeout-ms", o.rebalance_timeout_ms,

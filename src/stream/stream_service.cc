@@ -135,6 +135,7 @@ class StreamService {
 
   void run() {
     create_clients();
+    if (!check_brokers()) return;  // stopped while waiting for them
     {
       PartitionList topics(rd_kafka_topic_partition_list_new(1));
       rd_kafka_topic_partition_list_add(topics.get(), options_.input_topic.c_str(), RD_KAFKA_PARTITION_UA);
@@ -167,6 +168,7 @@ class StreamService {
 
     // Shutdown: no new requests; answer what is queued, wait for its deliveries, commit, leave.
     const auto deadline = Clock::now() + milliseconds(options_.drain_timeout_ms);
+    drain_deadline_ = deadline;  // before closing_: the inference thread reads it once that is set
     closing_ = true;
     batcher_.close();
     rewind_done_.notify_all();
@@ -202,6 +204,7 @@ class StreamService {
     set(conf, "client.id", "salvo-stream");
     rd_kafka_conf_set_opaque(conf, this);
     rd_kafka_conf_set_error_cb(conf, &StreamService::on_error);
+    rd_kafka_conf_set_log_cb(conf, &StreamService::on_log);
     return conf;
   }
 
@@ -249,8 +252,8 @@ class StreamService {
       format_.max_dead_letter_bytes = max_message_bytes_ - std::min<size_t>(64u << 10, max_message_bytes_ / 4);
     }
     if (options_.exactly_once) {
-      // Retriable failures (coordinator not yet available) are retried until the drain timeout.
-      const auto deadline = Clock::now() + milliseconds(options_.drain_timeout_ms);
+      // Retriable failures (coordinator not yet available) are retried until the connect timeout.
+      const auto deadline = Clock::now() + milliseconds(options_.connect_timeout_ms);
       for (;;) {
         KafkaError e(rd_kafka_init_transactions(producer_, 10000));
         if (!e) break;
@@ -259,6 +262,44 @@ class StreamService {
         }
       }
     }
+  }
+
+  // Waits up to connect_timeout_ms for a broker to answer, and fails (kIo) when none does: a wrong
+  // --brokers or a cluster that is down is said at once, not retried in silence for ever (once
+  // running, outages are retried). Topics that do not exist are warned about. False when stopped
+  // meanwhile.
+  bool check_brokers() {
+    const auto deadline = Clock::now() + milliseconds(options_.connect_timeout_ms);
+    for (;;) {
+      const rd_kafka_metadata_t* metadata = nullptr;
+      const rd_kafka_resp_err_t err = rd_kafka_metadata(consumer_, 0, nullptr, &metadata, 1000);
+      if (err == RD_KAFKA_RESP_ERR_NO_ERROR) {
+        rd_kafka_metadata_destroy(metadata);
+        break;
+      }
+      if (stop_.load()) return false;
+      if (Clock::now() >= deadline) {
+        throw Error(ErrorCode::kIo, "no Kafka broker at " + options_.brokers + " answered within " +
+                                        std::to_string(options_.connect_timeout_ms / 1000.0).substr(0, 4) + " s (" +
+                                        rd_kafka_err2str(err) + "): check --brokers and that the cluster is up "
+                                        "(--connect-timeout-ms waits longer)");
+      }
+    }
+    for (const std::string* topic : {&options_.input_topic, &options_.output_topic, &options_.dead_letter_topic}) {
+      if (topic->empty()) continue;
+      rd_kafka_topic_t* handle = rd_kafka_topic_new(consumer_, topic->c_str(), nullptr);
+      const rd_kafka_metadata_t* metadata = nullptr;
+      if (rd_kafka_metadata(consumer_, 0, handle, &metadata, 5000) == RD_KAFKA_RESP_ERR_NO_ERROR) {
+        if (metadata->topic_cnt == 1 && metadata->topics[0].err == RD_KAFKA_RESP_ERR_UNKNOWN_TOPIC_OR_PART) {
+          log("salvo stream: topic " + *topic + " does not exist (yet)" +
+              (topic == &options_.input_topic ? "; waiting for it"
+                                              : "; producing to it fails unless the brokers create topics"));
+        }
+        rd_kafka_metadata_destroy(metadata);
+      }
+      rd_kafka_topic_destroy(handle);
+    }
+    return true;
   }
 
   // --- callbacks (librdkafka calls them from the thread that polls) ---
@@ -273,6 +314,18 @@ class StreamService {
     }
     // Everything else (brokers down, timeouts) is transient: librdkafka retries and so do we.
     self->log(std::string("salvo stream: kafka: ") + reason);
+  }
+
+  // librdkafka's own log lines (any thread), through the service's log. Dropped: the warning that a
+  // -X setting applies to the other client (every -X goes to both), and connection failures, which
+  // on_error reports already.
+  static void on_log(const rd_kafka_t* rk, int level, const char* facility, const char* line) {
+    auto* self = static_cast<StreamService*>(rd_kafka_opaque(rk));
+    if (self == nullptr) return;
+    const std::string_view fac(facility);
+    if (fac == "CONFWARN" && std::strstr(line, "will be ignored by this") != nullptr) return;
+    if (fac == "FAIL" && level <= 3) return;
+    self->log("salvo stream: kafka %" + std::to_string(level) + "|" + facility + "| " + line);
   }
 
   static void on_delivery(rd_kafka_t* rk, const rd_kafka_message_t* m, void* opaque) {
@@ -604,6 +657,9 @@ class StreamService {
     std::vector<StreamRequest> batch;
     while (batcher_.next(&batch)) {
       if (failed()) return;
+      // Past the drain timeout, what is still queued is left in flight: uncommitted, counted
+      // abandoned when the consumer closes, answered by the partitions' next owner.
+      if (closing_.load() && Clock::now() >= drain_deadline_) continue;
       std::unique_lock<std::mutex> transaction;
       if (options_.exactly_once) transaction = std::unique_lock(transaction_mutex_);
       std::erase_if(batch, [&](const StreamRequest& r) { return !tracker_.live(r.partition, r.generation); });
@@ -814,6 +870,7 @@ class StreamService {
   std::condition_variable rewind_done_;
   std::atomic<bool> rewind_requested_{false};
   std::atomic<bool> closing_{false};
+  Clock::time_point drain_deadline_;  // set once, before closing_
 
   std::mutex redelivery_mutex_;
   std::vector<Redelivery> redeliveries_;
@@ -836,6 +893,24 @@ void run_stream(Session& session, const StreamOptions& options, const std::atomi
   }
   if (options.input_topic == options.output_topic || options.input_topic == options.dead_letter_topic) {
     throw Error(ErrorCode::kInvalidArgument, "--input-topic must differ from the output and dead-letter topics");
+  }
+  if (options.group.empty()) throw Error(ErrorCode::kInvalidArgument, "the consumer group (--group) must not be empty");
+  if (options.raw_text && (options.text_field != "text" || options.id_field != "id")) {
+    throw Error(ErrorCode::kInvalidArgument,
+                "--raw-text reads the whole value as the text: --text-field and --id-field do not apply");
+  }
+  // Settings the service makes itself: a -X would silently change what its flags say, or break
+  // its delivery guarantee.
+  const std::map<std::string, std::string> own = {{"bootstrap.servers", "use --brokers"},
+                                                  {"metadata.broker.list", "use --brokers"},
+                                                  {"group.id", "use --group"},
+                                                  {"enable.auto.commit", "salvo commits after delivery"},
+                                                  {"enable.auto.offset.store", "salvo commits after delivery"},
+                                                  {"transactional.id", "--exactly-once sets one per process"}};
+  for (const auto& [key, value] : options.kafka_config) {
+    if (auto it = own.find(key); it != own.end()) {
+      throw Error(ErrorCode::kInvalidArgument, "-X " + key + " is set by salvo stream itself: " + it->second);
+    }
   }
   StreamService service(session, options, stop);
   service.run();

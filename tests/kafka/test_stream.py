@@ -277,6 +277,23 @@ class StreamTests:
         self.assertEqual(set(ids), set(range(n)))
         self.assertEqual(sum(ids.values()), n, "a clean shutdown leaves no duplicates")
 
+    def test_drain_timeout_bounds_the_shutdown(self):
+        # Regression: every queued request was computed before the drain timeout started counting.
+        # Past it, what is queued is left uncommitted (abandoned) for the group's next member.
+        n = 3000
+        produce(self.cluster, self.IN, numbered_requests(n))
+        w = self.worker("--batch-rows", "8", "--drain-timeout-ms", "0", "--max-in-flight", "3000")
+        self.assertTrue(wait_for(lambda: w.stats() and w.stats()[-1]["requests"] >= n, 120, interval=0.2),
+                        w.stderr()[-2000:])
+        self.assertEqual(w.terminate(timeout=40), 0)
+        stats = [s for s in w.stats() if s["event"] == "exit"][0]
+        self.assertGreater(stats["abandoned"], 0)
+        self.assertLess(stats["responses"], n)
+        w2 = self.worker(*FAST)
+        self.assertTrue(self.wait_answered(n, 240), w2.stderr()[-2000:])
+        self.assertEqual(w2.terminate(), 0)
+        self.assertEqual(set(self.answered()), set(range(n)), "nothing abandoned is lost")
+
     def test_exactly_once_normal_run(self):
         n = 300
         produce(self.cluster, self.IN, numbered_requests(n) + [b"bad"])
@@ -349,6 +366,32 @@ class StreamOnMockCluster(StreamTests, unittest.TestCase):
         ids = self.answered()
         self.assertIn("reading committed offsets", eos.stderr())
         self.assertEqual([ids[i] for i in range(200)], [1] * 200, "committed requests are not answered again")
+
+    def test_start_up_errors(self):
+        # No broker answering: exit 3 once --connect-timeout-ms has passed, naming the brokers (it
+        # ran for ever, printing only statistics).
+        nobody = type("Nobody", (), {"bootstrap": "127.0.0.1:1"})()
+        w = Worker(nobody, extra=("--connect-timeout-ms", "1500"))
+        self.workers.append(w)
+        self.assertEqual(w.proc.wait(timeout=60), 3, w.stderr()[-2000:])
+        self.assertIn("no Kafka broker at 127.0.0.1:1 answered within 1.50 s", w.stderr())
+        # Settings that would contradict the flags, or do not apply: usage errors, exit 2.
+        for group, extra, message in (("", (), "must not be empty"),
+                                      ("g", ("--raw-text", "--text-field", "body"), "do not apply"),
+                                      ("g", ("-X", "group.id=other"),
+                                       "-X group.id is set by salvo stream itself: use --group"),
+                                      ("g", ("-X", "enable.auto.commit=true"), "salvo commits after delivery")):
+            with self.subTest(extra=extra):
+                w = Worker(self.cluster, group=group, extra=extra)
+                self.workers.append(w)
+                self.assertEqual(w.proc.wait(timeout=60), 2, w.stderr()[-2000:])
+                self.assertIn(message, w.stderr())
+        # A consumer-only -X (the harness gives session.timeout.ms) is not warned about by the producer.
+        w = self.worker(*FAST)
+        produce(self.cluster, self.IN, numbered_requests(1))
+        self.assertTrue(self.wait_answered(1), w.stderr()[-2000:])
+        self.assertEqual(w.terminate(), 0)
+        self.assertNotIn("ignored by this", w.stderr())
 
     def test_cooperative_member_stopped_before_its_first_assignment(self):
         # Regression: librdkafka 2.0.2 aborts in rd_kafka_destroy when a cooperative-sticky consumer
