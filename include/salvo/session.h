@@ -21,6 +21,9 @@
 
 namespace salvo {
 
+// The most values one row of a tensor input may hold (2^31: 8 GiB of float32).
+inline constexpr int64_t kMaxTensorRowValues = int64_t{1} << 31;
+
 // One input of a TorchScript model (Task::kPredict): a tensor per row, all of one shape, as Spark's
 // predict_batch_udf takes a column reshaped to input_tensor_shapes. Rows follow one another in
 // `floats` (or `ints`); a bad row (marked in Inputs::errors) still takes its place, with any values.
@@ -31,7 +34,8 @@ struct TensorColumn {
   std::vector<float> floats;
   std::vector<int64_t> ints;
 
-  // Values per row: the product of `shape`.
+  // Values per row: the product of `shape`. Throws kInvalidArgument for a negative size or more than
+  // kMaxTensorRowValues.
   int64_t row_size() const;
   int64_t rows() const;
 };

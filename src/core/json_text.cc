@@ -1,7 +1,10 @@
 #include "core/json_text.h"
 
+#include <fstream>
 #include <iterator>
 #include <vector>
+
+#include "core/error.h"
 
 namespace salvo {
 
@@ -42,6 +45,23 @@ nlohmann::json parse_json_document(std::string_view text) {
 nlohmann::json parse_json_document(std::istream& in) {
   const std::string text{std::istreambuf_iterator<char>(in), std::istreambuf_iterator<char>()};
   return parse_json_document(text);
+}
+
+nlohmann::json read_model_json_file(const std::filesystem::path& path) {
+  std::error_code ec;
+  if (!std::filesystem::is_regular_file(path, ec)) {
+    throw Error(ErrorCode::kModel, path.string() + ": " +
+                                       (std::filesystem::exists(path, ec) ? "not a regular file" : "no such file"));
+  }
+  std::ifstream in(path, std::ios::binary);
+  if (!in) throw Error(ErrorCode::kModel, path.string() + ": cannot open");
+  std::string text{std::istreambuf_iterator<char>(in), std::istreambuf_iterator<char>()};
+  if (in.bad()) throw Error(ErrorCode::kModel, path.string() + ": cannot read");
+  try {
+    return parse_json_document(text);
+  } catch (const nlohmann::json::exception& e) {
+    throw Error(ErrorCode::kModel, path.string() + ": not valid JSON: " + e.what());
+  }
 }
 
 void append_json_text(std::string* out, const nlohmann::json& value) {

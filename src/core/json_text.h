@@ -6,6 +6,7 @@
 #pragma once
 
 #include <cstddef>
+#include <filesystem>
 #include <istream>
 #include <string>
 #include <string_view>
@@ -26,6 +27,11 @@ bool json_nested_deeper_than(std::string_view text, size_t limit, size_t* offset
 // nesting deeper than kMaxJsonDepth alike, so callers report both the same way.
 nlohmann::json parse_json_document(std::string_view text);
 nlohmann::json parse_json_document(std::istream& in);
+
+// Reads and parses a JSON file of a model (a config, modules.json): throws salvo::Error(kModel)
+// naming the file and why, for a path that is not a regular file (a folder, say), one that cannot
+// be read, and invalid or too deeply nested JSON.
+nlohmann::json read_model_json_file(const std::filesystem::path& path);
 
 // Appends `value` as compact JSON text, the same text nlohmann's dump() gives (invalid UTF-8 in
 // strings replaced by U+FFFD), with an explicit stack instead of recursion: safe at any depth.

@@ -65,16 +65,6 @@ const char* score_activation_name(ScoreActivation activation) {
   return "?";
 }
 
-nlohmann::json read_model_json(const fs::path& path) {
-  std::ifstream in(path);
-  if (!in) throw Error(ErrorCode::kModel, path.string() + ": cannot open");
-  try {
-    return parse_json_document(in);
-  } catch (const nlohmann::json::exception& e) {
-    throw Error(ErrorCode::kModel, path.string() + ": not valid JSON: " + e.what());
-  }
-}
-
 SentenceTransformersModules parse_modules_json(const nlohmann::json& doc, const std::string& where) {
   if (!doc.is_array()) throw Error(ErrorCode::kModel, where + ": expected a JSON array of modules");
   SentenceTransformersModules modules;
@@ -151,7 +141,7 @@ SentenceTransformersConfig read_sentence_transformers_config(const fs::path& dir
 
   const fs::path modules_path = dir / "modules.json";
   if (fs::exists(modules_path)) {
-    const SentenceTransformersModules modules = parse_modules_json(read_model_json(modules_path), modules_path.string());
+    const SentenceTransformersModules modules = parse_modules_json(read_model_json_file(modules_path), modules_path.string());
     config.has_modules = true;
     config.normalize = modules.normalize;
     if (!modules.transformer.empty() && fs::exists(dir / modules.transformer / "config.json")) {
@@ -159,14 +149,14 @@ SentenceTransformersConfig read_sentence_transformers_config(const fs::path& dir
     }
     if (modules.pooling) {
       const fs::path pooling = dir / *modules.pooling / "config.json";
-      config.pooling = parse_pooling_config(read_model_json(pooling), pooling.string());
+      config.pooling = parse_pooling_config(read_model_json_file(pooling), pooling.string());
       config.has_pooling = true;
     }
   }
 
   for (const fs::path& path : {config.transformer_dir / "sentence_bert_config.json", dir / "sentence_bert_config.json"}) {
     if (!fs::exists(path)) continue;
-    const nlohmann::json json = read_model_json(path);
+    const nlohmann::json json = read_model_json_file(path);
     if (json.is_object() && json.contains("max_seq_length") && !json["max_seq_length"].is_null()) {
       const auto& v = json["max_seq_length"];
       if (!v.is_number_integer() || v.get<int64_t>() < 2) {
@@ -182,7 +172,7 @@ SentenceTransformersConfig read_sentence_transformers_config(const fs::path& dir
   // present, model_type "CrossEncoder"); otherwise it builds default modules and ignores the file.
   const fs::path st_config = dir / "config_sentence_transformers.json";
   if (config.has_modules && fs::exists(st_config)) {
-    const nlohmann::json json = read_model_json(st_config);
+    const nlohmann::json json = read_model_json_file(st_config);
     if (json.is_object() && json.contains("activation_fn") && json.contains("model_type") &&
         json["model_type"] == "CrossEncoder") {
       take_activation(json["activation_fn"], st_config.string() + " activation_fn", &config);
@@ -190,7 +180,7 @@ SentenceTransformersConfig read_sentence_transformers_config(const fs::path& dir
   }
   const fs::path hf_config = config.transformer_dir / "config.json";
   if (!config.score_activation && fs::exists(hf_config)) {
-    const nlohmann::json json = read_model_json(hf_config);
+    const nlohmann::json json = read_model_json_file(hf_config);
     if (json.is_object()) {
       if (json.contains("sentence_transformers") && json["sentence_transformers"].is_object() &&
           json["sentence_transformers"].contains("activation_fn")) {

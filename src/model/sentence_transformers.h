@@ -72,10 +72,6 @@ SentenceTransformersModules parse_modules_json(const nlohmann::json& doc, const 
 // cls/mean/max; throws salvo::Error(kModel) otherwise.
 Pooling parse_pooling_config(const nlohmann::json& doc, const std::string& where);
 
-// Reads a JSON file of a model folder (nesting limited, see core/json_text.h). Throws
-// salvo::Error(kModel) naming the file.
-nlohmann::json read_model_json(const std::filesystem::path& path);
-
 // Reads modules.json, the Pooling module's config.json, sentence_bert_config.json,
 // config_sentence_transformers.json and the activation keys of config.json in `dir`. Module types
 // are recognised by their class name, so both the sentence_transformers.models.* names and

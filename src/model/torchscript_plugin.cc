@@ -9,6 +9,8 @@
 #include <torch/version.h>
 
 #include <algorithm>
+#include <string>
+#include <vector>
 
 #include "model/model_impl.h"
 #include "salvo/error.h"
@@ -20,6 +22,28 @@ ModelImpl* load_torchscript_model(const std::filesystem::path& path);
 namespace {
 
 namespace fs = std::filesystem;
+
+// The line of a libtorch error that says what went wrong. TorchScript interpreter errors are a
+// traceback of the scripted code ending in the Python-style exception line ("RuntimeError: mat1
+// and mat2 shapes cannot be multiplied (1x4 and 6x3)"); other errors lead with their reason.
+std::string torch_reason(const std::string& text) {
+  std::vector<std::string> lines;
+  size_t start = 0;
+  while (start <= text.size()) {
+    size_t end = text.find('\n', start);
+    if (end == std::string::npos) end = text.size();
+    std::string line = text.substr(start, end - start);
+    while (!line.empty() && (line.back() == ' ' || line.back() == '\r')) line.pop_back();
+    if (!line.empty()) lines.push_back(line);
+    start = end + 1;
+  }
+  if (lines.empty()) return "(no message)";
+  const bool traceback = text.find("Traceback of TorchScript") != std::string::npos ||
+                         text.find("The following operation failed in the TorchScript interpreter") != std::string::npos;
+  std::string reason = traceback ? lines.back() : lines.front();
+  if (reason.size() > 500) reason = reason.substr(0, 497) + "...";
+  return reason;
+}
 
 // Converts one output tensor of a batch of `rows`.
 OutputTensor to_output(const std::string& name, const at::Tensor& tensor, int64_t rows) {
@@ -98,8 +122,9 @@ class TorchScriptReplica : public ModelReplica {
     try {
       result = module_->forward(args);
     } catch (const c10::Error& e) {
-      throw Error(ErrorCode::kInvalidArgument, "the model's forward() failed on a batch of " + std::to_string(rows) +
-                                                   " rows: " + e.what_without_backtrace());
+      throw Error(ErrorCode::kModel, "the model's forward() failed: " + torch_reason(e.what_without_backtrace()));
+    } catch (const std::exception& e) {  // the TorchScript interpreter's own (JITException), bad_alloc
+      throw Error(ErrorCode::kModel, "the model's forward() failed: " + torch_reason(e.what()));
     }
     outputs->clear();
     collect(result, rows, outputs);
@@ -155,7 +180,17 @@ ModelImpl* load_torchscript_model(const fs::path& path) {
     module = std::make_shared<torch::jit::Module>(torch::jit::load(path.string(), torch::kCPU));
   } catch (const c10::Error& e) {
     throw Error(ErrorCode::kModel, path.string() + ": not a TorchScript model libtorch " + TORCH_VERSION +
-                                       " can load: " + e.what_without_backtrace());
+                                       " can load: " + torch_reason(e.what_without_backtrace()));
+  } catch (const std::exception& e) {
+    // The interpreter's own errors: an operator this libtorch lacks (a model saved by a newer
+    // PyTorch, e.g. aten::scaled_dot_product_attention), code it cannot compile.
+    const std::string reason = torch_reason(e.what());
+    throw Error(ErrorCode::kModel,
+                path.string() + ": libtorch " + TORCH_VERSION + " cannot load this TorchScript model: " + reason +
+                    (reason.find("Unknown builtin op") != std::string::npos
+                         ? " (saved by a newer PyTorch; export with operators libtorch " TORCH_VERSION
+                           " has, e.g. transformers' attn_implementation=\"eager\")"
+                         : ""));
   }
   module->eval();
   int64_t parameters = 0;

@@ -323,8 +323,23 @@ class Session::Impl {
       batch.push_back(std::move(t));
     }
     std::vector<OutputTensor> outputs;
-    state.replica->run_tensors(batch, static_cast<int64_t>(rows.size()), &outputs);
-    call.output.set_outputs(rows, outputs);
+    try {
+      state.replica->run_tensors(batch, static_cast<int64_t>(rows.size()), &outputs);
+      call.output.set_outputs(rows, outputs);
+    } catch (const std::exception& e) {
+      // The model failed on the batch (its forward() threw, or its outputs do not fit: a row of ids
+      // out of range, a shape it cannot take, memory). Run the halves apart, down to single rows, so
+      // that only the rows it fails on become error rows.
+      ++call.batches;
+      if (rows.size() == 1) {
+        call.output.set_error(rows[0], e.what());
+        return;
+      }
+      const auto middle = rows.begin() + static_cast<std::ptrdiff_t>(rows.size() / 2);
+      run_tensor_batch(call, std::vector<size_t>(rows.begin(), middle), state);
+      run_tensor_batch(call, std::vector<size_t>(middle, rows.end()), state);
+      return;
+    }
     ++call.batches;
   }
 

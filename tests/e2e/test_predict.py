@@ -179,6 +179,62 @@ class PredictTest(CliTestCase):
             self.assertTrue(all(isinstance(v, int) for r in out for v in r["doubled"]))
             np.testing.assert_allclose([r["looked_up"] for r in out], want["looked_up"].numpy(), atol=1e-6)
 
+    def test_rows_the_model_fails_on_become_error_rows(self):
+        # Regression: a forward() that threw (an id out of the embedding's range in one row) ended the
+        # whole job as an "internal error" (exit 1) with the TorchScript traceback. The batch is now
+        # split until the failing rows are alone; they become error rows naming the reason, the
+        # others are answered as they would be.
+        model_path = self.path("ints.pt")
+        model = save_scripted(IntNet(), model_path)
+        ids = np.random.default_rng(3).integers(0, 100, size=(40, 5))
+        bad = [3, 17, 18, 39]
+        for i in bad:
+            ids[i, 2] = 100 + i  # past the table's 100 rows
+        source = write_jsonl(self.path("ids.jsonl"), [{"ids": row.tolist()} for row in ids])
+        good = [i for i in range(len(ids)) if i not in bad]
+        with torch.no_grad():
+            want = model(torch.from_numpy(ids[good]))
+        for batch in ("16", "1"):
+            out = self.predict(model_path, source, self.path("out.jsonl"), "--input-columns", "ids",
+                               "--input-tensor-shapes", "[[5]]", "--input-dtypes", "int64", "--batch-rows", batch)
+            self.assertEqual(len(out), len(ids))
+            for i in bad:
+                self.assertIn("the model's forward() failed", out[i].get("error", ""))
+                self.assertIn("index out of range", out[i]["error"])
+                self.assertNotIn("Traceback", out[i]["error"])
+            self.assertEqual([out[i]["doubled"] for i in good], want["doubled"].tolist())
+        # A model that fails on every row: every row an error row, one line each; the job ends 0.
+        class Throws(torch.nn.Module):
+            def forward(self, x: torch.Tensor) -> torch.Tensor:
+                if bool(x.sum() > -1e30):
+                    raise ValueError("this model always fails")
+                return x
+        throws = self.path("throws.pt")
+        save_scripted(Throws(), throws)
+        proc = run_salvo("predict", "--model", throws, "--input", source, "--output", self.path("t.jsonl"),
+                         "--input-columns", "ids", "--input-tensor-shapes", "[[5]]")
+        self.assertIn("40 errors", proc.stderr)
+        rows = read_jsonl(self.path("t.jsonl"))
+        self.assertTrue(all("this model always fails" in r["error"] for r in rows), rows[0])
+
+    def test_a_model_saved_by_a_newer_pytorch_is_a_model_error(self):
+        # Regression: an operator libtorch lacks ("Unknown builtin op") was an internal error, exit 1,
+        # with a 14-line traceback. It is a model error (exit 4) in one line that says why.
+        class Attention(torch.nn.Module):
+            def forward(self, x: torch.Tensor) -> torch.Tensor:
+                return torch.nn.functional.scaled_dot_product_attention(x, x, x)
+        path = self.path("sdpa.pt")
+        torch.jit.script(Attention()).save(path)
+        source = write_jsonl(self.path("x.jsonl"), [{"x": [0.5] * 8}])
+        proc = run_salvo("predict", "--model", path, "--input", source, "--output", self.path("o.jsonl"),
+                         "--input-columns", "x", "--input-tensor-shapes", "[[2,4]]", check=False)
+        if proc.returncode == 0:
+            self.skipTest("this libtorch has scaled_dot_product_attention")
+        self.assertEqual(proc.returncode, 4, proc.stderr)
+        self.assertIn("cannot load this TorchScript model", proc.stderr)
+        self.assertIn("scaled_dot_product_attention", proc.stderr)
+        self.assertEqual(len(proc.stderr.strip().splitlines()), 1, proc.stderr)
+
     def test_batch_size_does_not_change_outputs(self):
         source = os.path.join(DIGITS, "digits.parquet")
         model_path = os.path.join(DIGITS, "digits_cnn.pt")

@@ -13,15 +13,7 @@ ConfigJson::ConfigJson(nlohmann::json json, std::string source) : json_(std::mov
 }
 
 ConfigJson ConfigJson::from_file(const std::filesystem::path& path) {
-  std::ifstream in(path);
-  if (!in) throw Error(ErrorCode::kModel, path.string() + ": cannot open model config");
-  nlohmann::json json;
-  try {
-    json = parse_json_document(in);
-  } catch (const nlohmann::json::exception& e) {
-    throw Error(ErrorCode::kModel, path.string() + ": not valid JSON: " + e.what());
-  }
-  return ConfigJson(std::move(json), path.string());
+  return ConfigJson(read_model_json_file(path), path.string());
 }
 
 void ConfigJson::fail(const std::string& why) const { throw Error(ErrorCode::kModel, source_ + ": " + why); }

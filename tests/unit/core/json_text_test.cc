@@ -2,7 +2,11 @@
 
 #include <gtest/gtest.h>
 
+#include <filesystem>
+#include <fstream>
 #include <sstream>
+
+#include "core/error.h"
 
 namespace salvo {
 namespace {
@@ -53,6 +57,34 @@ TEST(JsonTextTest, PrintsLikeDumpWithoutRecursion) {
   // 100,000 levels: dump() would overflow the stack; json_text does not.
   const std::string text = json_text(deep_value(100000));
   EXPECT_EQ(text, brackets(100000));
+}
+
+}  // namespace
+}  // namespace salvo
+
+namespace salvo {
+namespace {
+
+TEST(JsonTextTest, ModelJsonFileErrorsNameTheFileAndTheReason) {
+  const std::filesystem::path dir = std::filesystem::temp_directory_path() / "salvo-json-file-test";
+  std::filesystem::remove_all(dir);
+  std::filesystem::create_directories(dir / "config.json");  // a folder where the file belongs
+  auto reason = [](const std::filesystem::path& path) {
+    try {
+      read_model_json_file(path);
+    } catch (const Error& e) {
+      EXPECT_EQ(e.code(), ErrorCode::kModel);
+      return std::string(e.what());
+    }
+    return std::string("no error");
+  };
+  EXPECT_EQ(reason(dir / "config.json"), (dir / "config.json").string() + ": not a regular file");
+  EXPECT_EQ(reason(dir / "missing.json"), (dir / "missing.json").string() + ": no such file");
+  std::ofstream(dir / "bad.json") << "{\"a\": ";
+  EXPECT_NE(reason(dir / "bad.json").find("bad.json: not valid JSON"), std::string::npos);
+  std::ofstream(dir / "good.json") << "{\"a\": [1, 2]}";
+  EXPECT_EQ(read_model_json_file(dir / "good.json")["a"][1], 2);
+  std::filesystem::remove_all(dir);
 }
 
 }  // namespace
