@@ -12,6 +12,7 @@
 #include <mutex>
 #include <optional>
 #include <random>
+#include <set>
 #include <thread>
 #include <vector>
 
@@ -110,6 +111,13 @@ void destroy_consumer(rd_kafka_t* consumer, bool closed, bool ever_assigned) {
   kept->push_back(consumer);
 }
 
+// The services alive in the process. librdkafka calls the log callback on its own threads, and a
+// consumer kept past its service (destroy_consumer) may still log: the callback logs only for a
+// service in this set, holding its mutex, which the service's destructor takes to leave it. Both
+// are never destroyed: a kept consumer's threads may log while the process exits.
+std::mutex& live_services_mutex = *new std::mutex();
+std::set<const void*>& live_services = *new std::set<const void*>();
+
 class StreamService {
  public:
   StreamService(Session& session, const StreamOptions& options, const std::atomic<bool>& stop)
@@ -122,9 +130,15 @@ class StreamService {
     format_.fields.id = options.id_field;
     format_.raw_text = options.raw_text;
     format_.max_request_bytes = options.max_request_bytes;
+    std::lock_guard lock(live_services_mutex);
+    live_services.insert(this);
   }
 
   ~StreamService() {
+    {
+      std::lock_guard lock(live_services_mutex);
+      live_services.erase(this);
+    }
     if (consumer_) destroy_consumer(consumer_, consumer_closed_, ever_assigned_);
     if (producer_) rd_kafka_destroy(producer_);
     for (auto& r : redeliveries_) {
@@ -279,10 +293,11 @@ class StreamService {
       }
       if (stop_.load()) return false;
       if (Clock::now() >= deadline) {
-        throw Error(ErrorCode::kIo, "no Kafka broker at " + options_.brokers + " answered within " +
-                                        std::to_string(options_.connect_timeout_ms / 1000.0).substr(0, 4) + " s (" +
-                                        rd_kafka_err2str(err) + "): check --brokers and that the cluster is up "
-                                        "(--connect-timeout-ms waits longer)");
+        char seconds[32];
+        std::snprintf(seconds, sizeof(seconds), "%g", options_.connect_timeout_ms / 1000.0);
+        throw Error(ErrorCode::kIo, "no Kafka broker at " + options_.brokers + " answered within " + seconds +
+                                        " s (" + rd_kafka_err2str(err) + "): check --brokers and that the cluster "
+                                        "is up (--connect-timeout-ms waits longer)");
       }
     }
     for (const std::string* topic : {&options_.input_topic, &options_.output_topic, &options_.dead_letter_topic}) {
@@ -320,11 +335,12 @@ class StreamService {
   // -X setting applies to the other client (every -X goes to both), and connection failures, which
   // on_error reports already.
   static void on_log(const rd_kafka_t* rk, int level, const char* facility, const char* line) {
-    auto* self = static_cast<StreamService*>(rd_kafka_opaque(rk));
-    if (self == nullptr) return;
     const std::string_view fac(facility);
     if (fac == "CONFWARN" && std::strstr(line, "will be ignored by this") != nullptr) return;
     if (fac == "FAIL" && level <= 3) return;
+    auto* self = static_cast<const StreamService*>(rd_kafka_opaque(rk));
+    std::lock_guard lock(live_services_mutex);
+    if (live_services.count(self) == 0) return;  // a consumer outliving its service
     self->log("salvo stream: kafka %" + std::to_string(level) + "|" + facility + "| " + line);
   }
 

@@ -374,7 +374,7 @@ class StreamOnMockCluster(StreamTests, unittest.TestCase):
         w = Worker(nobody, extra=("--connect-timeout-ms", "1500"))
         self.workers.append(w)
         self.assertEqual(w.proc.wait(timeout=60), 3, w.stderr()[-2000:])
-        self.assertIn("no Kafka broker at 127.0.0.1:1 answered within 1.50 s", w.stderr())
+        self.assertIn("no Kafka broker at 127.0.0.1:1 answered within 1.5 s", w.stderr())
         # Settings that would contradict the flags, or do not apply: usage errors, exit 2.
         for group, extra, message in (("", (), "must not be empty"),
                                       ("g", ("--raw-text", "--text-field", "body"), "do not apply"),
