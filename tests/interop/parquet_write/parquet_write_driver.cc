@@ -121,8 +121,10 @@ int main(int argc, char** argv) {
     model.hidden_size = 16;
     model.tasks = {task};
     salvo::TaskOptions options;
-    options.top_k = 2;
-    options.all_scores = true;
+    if (task == salvo::Task::kClassify) {  // classify's options: another task refuses them
+      options.top_k = 2;
+      options.all_scores = true;
+    }
     salvo::SinkOptions sink_options;
     sink_options.compression = argv[4];
     sink_options.row_group_bytes = std::stoull(argv[5]);
