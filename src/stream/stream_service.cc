@@ -921,8 +921,7 @@ void run_stream(Session& session, const StreamOptions& options, const std::atomi
                                                   {"metadata.broker.list", "use --brokers"},
                                                   {"group.id", "use --group"},
                                                   {"enable.auto.commit", "salvo commits after delivery"},
-                                                  {"enable.auto.offset.store", "salvo commits after delivery"},
-                                                  {"transactional.id", "--exactly-once sets one per process"}};
+                                                  {"enable.auto.offset.store", "salvo commits after delivery"}};
   for (const auto& [key, value] : options.kafka_config) {
     if (auto it = own.find(key); it != own.end()) {
       throw Error(ErrorCode::kInvalidArgument, "-X " + key + " is set by salvo stream itself: " + it->second);
