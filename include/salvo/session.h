@@ -24,6 +24,16 @@ namespace salvo {
 // The most values one row of a tensor input may hold (2^31: 8 GiB of float32).
 inline constexpr int64_t kMaxTensorRowValues = int64_t{1} << 31;
 
+// The values one row of this shape holds (the product of its sizes); -1 when a size is negative or
+// the product is over kMaxTensorRowValues (or overflows).
+inline int64_t tensor_row_values(const std::vector<int64_t>& shape) {
+  int64_t n = 1;
+  for (int64_t d : shape) {
+    if (d < 0 || __builtin_mul_overflow(n, d, &n) || n > kMaxTensorRowValues) return -1;
+  }
+  return n;
+}
+
 // One input of a TorchScript model (Task::kPredict): a tensor per row, all of one shape, as Spark's
 // predict_batch_udf takes a column reshaped to input_tensor_shapes. Rows follow one another in
 // `floats` (or `ints`); a bad row (marked in Inputs::errors) still takes its place, with any values.

@@ -22,12 +22,10 @@ bool ModelInfo::serves(Task task) const {
 }
 
 int64_t TensorColumn::row_size() const {
-  int64_t n = 1;
-  for (int64_t d : shape) {
-    if (d < 0 || __builtin_mul_overflow(n, d, &n) || n > kMaxTensorRowValues) {
-      throw Error(ErrorCode::kInvalidArgument, "input tensor \"" + name + "\": a row shape whose sizes are negative or "
-                                                   "hold more than " + std::to_string(kMaxTensorRowValues) + " values");
-    }
+  const int64_t n = tensor_row_values(shape);
+  if (n < 0) {
+    throw Error(ErrorCode::kInvalidArgument, "input tensor \"" + name + "\": a row shape whose sizes are negative or "
+                                                 "hold more than " + std::to_string(kMaxTensorRowValues) + " values");
   }
   return n;
 }

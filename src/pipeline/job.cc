@@ -647,13 +647,12 @@ void check_job(const JobOptions& options) {
       throw Error(ErrorCode::kInvalidArgument, "more tensor shapes or dtypes than input columns");
     }
     for (const auto& shape : options.input_shapes) {
-      int64_t values = 1;
       for (int64_t d : shape) {
         if (d < 1) throw Error(ErrorCode::kInvalidArgument, "tensor shape " + shape_text(shape) + ": sizes must be positive");
-        if (__builtin_mul_overflow(values, d, &values) || values > kMaxTensorRowValues) {
-          throw Error(ErrorCode::kInvalidArgument, "tensor shape " + shape_text(shape) + " holds more than " +
-                                                       std::to_string(kMaxTensorRowValues) + " values a row");
-        }
+      }
+      if (tensor_row_values(shape) < 0) {
+        throw Error(ErrorCode::kInvalidArgument, "tensor shape " + shape_text(shape) + " holds more than " +
+                                                     std::to_string(kMaxTensorRowValues) + " values a row");
       }
     }
     for (const auto& d : options.input_dtypes) {

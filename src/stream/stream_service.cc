@@ -148,8 +148,9 @@ class StreamService {
   }
 
   void run() {
-    create_clients();
+    create_consumer();
     if (!check_brokers()) return;  // stopped while waiting for them
+    create_producer(topic_limits());
     {
       PartitionList topics(rd_kafka_topic_partition_list_new(1));
       rd_kafka_topic_partition_list_add(topics.get(), options_.input_topic.c_str(), RD_KAFKA_PARTITION_UA);
@@ -226,7 +227,7 @@ class StreamService {
     for (const auto& [key, value] : options_.kafka_config) set(conf, key, value);
   }
 
-  void create_clients() {
+  void create_consumer() {
     char errstr[512];
     rd_kafka_conf_t* conf = base_conf();
     set(conf, "group.id", options_.group);
@@ -243,27 +244,42 @@ class StreamService {
       throw Error(ErrorCode::kInvalidArgument, std::string("cannot create the Kafka consumer: ") + errstr);
     }
     rd_kafka_poll_set_consumer(consumer_);
+  }
 
-    conf = base_conf();
+  // topic_limits: the max.message.bytes of the topics it produces to, where known. Kafka applies
+  // that limit to each record batch, and librdkafka fills batches up to its batch.size (1 MB by
+  // default) whatever the topic takes: one batch too large fails every response in it. So batches
+  // are kept under the smallest limit, and each message is fitted to its topic's (produce()).
+  void create_producer(const std::map<std::string, size_t>& topic_limits) {
+    char errstr[512];
+    rd_kafka_conf_t* conf = base_conf();
     set(conf, "linger.ms", "2");
     if (options_.exactly_once) {
       set(conf, "transactional.id", options_.group + "-" + unique_instance_id());
     }
     apply_user_config(conf);
+    const auto setting = [&](const char* key) -> size_t {
+      char text[32];
+      size_t size = sizeof(text);
+      return rd_kafka_conf_get(conf, key, text, &size) == RD_KAFKA_CONF_OK ? std::strtoull(text, nullptr, 10) : 0;
+    };
+    const size_t producer_limit = setting("message.max.bytes");
+    const auto limit = [&](const std::string& topic) {
+      const auto it = topic_limits.find(topic);
+      return it == topic_limits.end() ? producer_limit : std::min(producer_limit, it->second);
+    };
+    output_max_bytes_ = limit(options_.output_topic);
+    dead_letter_max_bytes_ = options_.dead_letter_topic.empty() ? output_max_bytes_ : limit(options_.dead_letter_topic);
+    const size_t smallest = std::min(output_max_bytes_, dead_letter_max_bytes_);
+    const size_t batch_limit = smallest - std::min<size_t>(1024, smallest / 2);
+    if (setting("batch.size") > batch_limit) set(conf, "batch.size", std::to_string(batch_limit));
+    // Room for the key, the headers and the record's framing besides the original value.
+    format_.max_dead_letter_bytes = dead_letter_max_bytes_ - std::min<size_t>(64u << 10, dead_letter_max_bytes_ / 4);
     rd_kafka_conf_set_dr_msg_cb(conf, &StreamService::on_delivery);
     producer_ = rd_kafka_new(RD_KAFKA_PRODUCER, conf, errstr, sizeof(errstr));
     if (!producer_) {
       rd_kafka_conf_destroy(conf);
       throw Error(ErrorCode::kInvalidArgument, std::string("cannot create the Kafka producer: ") + errstr);
-    }
-    {
-      char text[32];
-      size_t size = sizeof(text);
-      if (rd_kafka_conf_get(rd_kafka_conf(producer_), "message.max.bytes", text, &size) == RD_KAFKA_CONF_OK) {
-        max_message_bytes_ = std::strtoull(text, nullptr, 10);
-      }
-      // Room for the key, the headers and the record's framing besides the original value.
-      format_.max_dead_letter_bytes = max_message_bytes_ - std::min<size_t>(64u << 10, max_message_bytes_ / 4);
     }
     if (options_.exactly_once) {
       // Retriable failures (coordinator not yet available) are retried until the connect timeout.
@@ -276,6 +292,58 @@ class StreamService {
         }
       }
     }
+  }
+
+  // The max.message.bytes of the output and dead-letter topics, as the brokers describe them; none
+  // (and a log line) for those they do not: no permission to describe topics, a topic not yet
+  // created, a broker without the API.
+  std::map<std::string, size_t> topic_limits() {
+    std::vector<std::string> topics = {options_.output_topic};
+    if (!options_.dead_letter_topic.empty()) topics.push_back(options_.dead_letter_topic);
+    std::vector<rd_kafka_ConfigResource_t*> resources;
+    for (const auto& t : topics) resources.push_back(rd_kafka_ConfigResource_new(RD_KAFKA_RESOURCE_TOPIC, t.c_str()));
+    rd_kafka_queue_t* queue = rd_kafka_queue_new(consumer_);
+    rd_kafka_AdminOptions_t* admin = rd_kafka_AdminOptions_new(consumer_, RD_KAFKA_ADMIN_OP_DESCRIBECONFIGS);
+    char errstr[256];
+    // Brokers answer at once; one without the API (librdkafka's mock cluster) is waited for 2 s.
+    rd_kafka_AdminOptions_set_request_timeout(admin, 2000, errstr, sizeof(errstr));
+    rd_kafka_DescribeConfigs(consumer_, resources.data(), resources.size(), admin, queue);
+    rd_kafka_event_t* event = rd_kafka_queue_poll(queue, 5000);
+    std::map<std::string, size_t> limits;
+    std::string problem;
+    if (!event) {
+      problem = "no answer within 5 s";
+    } else if (rd_kafka_event_error(event)) {
+      problem = rd_kafka_event_error_string(event);
+    } else {
+      size_t n = 0;
+      const rd_kafka_ConfigResource_t** described =
+          rd_kafka_DescribeConfigs_result_resources(rd_kafka_event_DescribeConfigs_result(event), &n);
+      for (size_t i = 0; i < n; ++i) {
+        const std::string name = rd_kafka_ConfigResource_name(described[i]);
+        if (rd_kafka_ConfigResource_error(described[i])) {
+          problem += (problem.empty() ? "" : "; ") + name + ": " + rd_kafka_ConfigResource_error_string(described[i]);
+          continue;
+        }
+        size_t m = 0;
+        const rd_kafka_ConfigEntry_t** entries = rd_kafka_ConfigResource_configs(described[i], &m);
+        for (size_t j = 0; j < m; ++j) {
+          const char* value = rd_kafka_ConfigEntry_value(entries[j]);
+          if (std::strcmp(rd_kafka_ConfigEntry_name(entries[j]), "max.message.bytes") != 0 || !value) continue;
+          const size_t bytes = std::strtoull(value, nullptr, 10);
+          if (bytes > 0) limits[name] = bytes;
+        }
+      }
+    }
+    if (event) rd_kafka_event_destroy(event);
+    rd_kafka_AdminOptions_destroy(admin);
+    rd_kafka_queue_destroy(queue);
+    rd_kafka_ConfigResource_destroy_array(resources.data(), resources.size());
+    if (!problem.empty()) {
+      log("salvo stream: cannot read the max.message.bytes of the topics it produces to (" + problem +
+          "): what it produces is fitted to the producer's message.max.bytes only");
+    }
+    return limits;
   }
 
   // Waits up to connect_timeout_ms for a broker to answer, and fails (kIo) when none does: a wrong
@@ -384,10 +452,10 @@ class StreamService {
     }
     std::string what = "producing it again";
     if (m->err == RD_KAFKA_RESP_ERR_MSG_SIZE_TOO_LARGE && !r.value.empty()) {
-      // The topic takes less than the producer may send (its max.message.bytes): retrying cannot
-      // help. A dead letter goes without its value, a response as an error response.
+      // The topic takes less than it did at start (its max.message.bytes, read then), or than the
+      // producer may send if that could not be read: retrying cannot help. A dead letter goes
+      // without its value (salvo.truncated: its size), a response as an error response.
       if (!r.headers) r.headers = rd_kafka_headers_new(1);
-      rd_kafka_header_add(r.headers, "salvo.truncated", -1, std::to_string(r.value.size()).c_str(), -1);
       if (r.topic == options_.output_topic) {
         nlohmann::json id;
         try {
@@ -402,6 +470,11 @@ class StreamService {
         rd_kafka_header_remove(r.headers, "salvo.error");
         rd_kafka_header_add(r.headers, "salvo.error", -1, error.data(), error.size());
       } else {
+        const void* cut_from = nullptr;
+        size_t size = 0;
+        if (rd_kafka_header_get_last(r.headers, "salvo.truncated", &cut_from, &size) != RD_KAFKA_RESP_ERR_NO_ERROR) {
+          rd_kafka_header_add(r.headers, "salvo.truncated", -1, std::to_string(r.value.size()).c_str(), -1);
+        }  // else it was cut before, and the header already gives its original size
         r.value.clear();
       }
       d->bad = true;
@@ -720,31 +793,34 @@ class StreamService {
   }
 
   // Produces the response (or dead letter) of one request; waits while the producer's queue is full.
-  // Whatever the request held, what is produced fits the producer's message.max.bytes: a dead
+  // Whatever the request held, what is produced fits its topic (the producer's message.max.bytes,
+  // or the topic's max.message.bytes if smaller): a dead
   // letter is cut (header salvo.truncated: the original size), a response too large is replaced by
   // an error response. The request's own headers come first, then salvo.topic, .partition, .offset
   // (and .error for a bad one).
   void produce(const StreamRequest& r, const std::string& response) {
     const bool dead_letter = !r.error.empty() && !options_.dead_letter_topic.empty();
     const std::string& topic = dead_letter ? options_.dead_letter_topic : options_.output_topic;
+    const size_t max_bytes = dead_letter ? dead_letter_max_bytes_ : output_max_bytes_;
     std::string_view value = dead_letter ? std::string_view(r.value) : std::string_view(response);
     std::string error = r.error;
     std::string replacement;
     size_t truncated_from = dead_letter && r.value.size() < r.value_bytes ? r.value_bytes : 0;
     size_t passed_on = 0;  // bytes of the request's headers
     for (const auto& [name, v] : r.headers) passed_on += name.size() + (v ? v->size() : 0) + 16;
-    const bool pass_headers = r.key.size() + passed_on <= max_message_bytes_ / 4;
+    const bool pass_headers = r.key.size() + passed_on <= max_bytes / 4;
     // The key, headers and the record's framing besides the value, with room to spare.
     const size_t overhead = 1024 + r.key.size() + (pass_headers ? passed_on : 0) + error.size() + topic.size();
-    const size_t room = max_message_bytes_ > overhead ? max_message_bytes_ - overhead : 0;
+    const size_t room = max_bytes > overhead ? max_bytes - overhead : 0;
     if (value.size() > room) {
       if (dead_letter) {
         truncated_from = r.value_bytes;
         value = value.substr(0, room);
       } else {
-        error = "the response is " + std::to_string(value.size()) + " bytes, over the producer's message.max.bytes (" +
-                std::to_string(max_message_bytes_) + "; raise it with -X message.max.bytes=N, and the output "
-                "topic's max.message.bytes)";
+        error = "the response is " + std::to_string(value.size()) + " bytes, over the " +
+                std::to_string(max_bytes) + " a message may have (the smaller of the producer's "
+                "message.max.bytes and the output topic's max.message.bytes: raise both, with -X "
+                "message.max.bytes=N for the producer)";
         replacement = error_response(r.id, error);
         value = replacement;
       }
@@ -873,7 +949,10 @@ class StreamService {
   StreamMetrics metrics_;
   rd_kafka_t* consumer_ = nullptr;
   rd_kafka_t* producer_ = nullptr;
-  size_t max_message_bytes_ = 1000000;  // the producer's message.max.bytes
+  // What a message to each topic may hold: the producer's message.max.bytes, or the topic's
+  // max.message.bytes if smaller.
+  size_t output_max_bytes_ = 1000000;
+  size_t dead_letter_max_bytes_ = 1000000;
 
   std::map<int32_t, uint64_t> generations_;  // consumer thread only: assigned partitions
   bool paused_ = false;                       // consumer thread only

@@ -446,6 +446,36 @@ class StreamOnRealBroker(StreamTests, unittest.TestCase):
         self.IN, self.OUT, self.DLQ, self.group = f"{name}-in", f"{name}-out", f"{name}-dlq", name
         self.cluster.create_topics({self.IN: 4, self.OUT: 2, self.DLQ: 1})
 
+    def test_topics_that_take_less_than_the_producer_sends(self):
+        # Kafka applies a topic's max.message.bytes to each record batch, and librdkafka batches up
+        # to 1 MB whatever the topic takes. Regression: with an output topic taking 8 KB, batches of
+        # a few responses failed as a whole, and each of their responses became an error response.
+        # Now salvo reads the topics' limits at start: batches stay under them, and a response or
+        # dead letter too large is fitted to them (an error response; a cut dead letter).
+        self.cluster.set_topic_config(self.OUT, {"max.message.bytes": 8000})
+        self.cluster.set_topic_config(self.DLQ, {"max.message.bytes": 3000})
+        n = 400
+        big_id = "i" * 10000
+        produce(self.cluster, self.IN, numbered_requests(n) + [json.dumps({"id": big_id, "text": "x"}).encode(),
+                                                               b"not json " * 600])
+        w = self.worker(*FAST, "--dead-letter-topic", self.DLQ, "--batch-rows", "64")
+        self.assertTrue(wait_for(lambda: len(consume(self.cluster, self.OUT)) >= n + 1 and
+                                 len(consume(self.cluster, self.DLQ)) >= 1, 120), w.stderr()[-3000:])
+        self.assertEqual(w.terminate(), 0, w.stderr()[-3000:])
+        self.assertNotIn("cannot read the max.message.bytes", w.stderr())
+        self.assertEqual(w.stats()[-1]["retries"], 0, "no batch was too large")
+        rows = [json.loads(m["payload"]) for m in consume(self.cluster, self.OUT)]
+        self.assertEqual(len(rows), n + 1)
+        answered = [r for r in rows if "embedding" in r]
+        self.assertEqual(sorted(r["id"] for r in answered), list(range(n)))
+        [too_big] = [r for r in rows if "error" in r]
+        self.assertNotIn("id", too_big, "an id over 1,000 bytes is left out of an error response")
+        self.assertIn("over the 8000 a message may have", too_big["error"])
+        [dead] = consume(self.cluster, self.DLQ)
+        self.assertEqual(headers(dead)["salvo.truncated"], str(9 * 600))
+        self.assertLess(len(dead["payload"]), 3000)
+        self.assertTrue(dead["payload"].startswith("not json not json"))
+
 
 if __name__ == "__main__":
     unittest.main()
