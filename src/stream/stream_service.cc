@@ -470,9 +470,10 @@ class StreamService {
         rd_kafka_header_remove(r.headers, "salvo.error");
         rd_kafka_header_add(r.headers, "salvo.error", -1, error.data(), error.size());
       } else {
-        const void* cut_from = nullptr;
-        size_t size = 0;
-        if (rd_kafka_header_get_last(r.headers, "salvo.truncated", &cut_from, &size) != RD_KAFKA_RESP_ERR_NO_ERROR) {
+        const void* original_size = nullptr;
+        size_t length = 0;
+        if (rd_kafka_header_get_last(r.headers, "salvo.truncated", &original_size, &length) !=
+            RD_KAFKA_RESP_ERR_NO_ERROR) {
           rd_kafka_header_add(r.headers, "salvo.truncated", -1, std::to_string(r.value.size()).c_str(), -1);
         }  // else it was cut before, and the header already gives its original size
         r.value.clear();
@@ -794,10 +795,9 @@ class StreamService {
 
   // Produces the response (or dead letter) of one request; waits while the producer's queue is full.
   // Whatever the request held, what is produced fits its topic (the producer's message.max.bytes,
-  // or the topic's max.message.bytes if smaller): a dead
-  // letter is cut (header salvo.truncated: the original size), a response too large is replaced by
-  // an error response. The request's own headers come first, then salvo.topic, .partition, .offset
-  // (and .error for a bad one).
+  // or the topic's max.message.bytes if smaller): a dead letter is cut (header salvo.truncated: the
+  // original size), a response too large is replaced by an error response. The request's own
+  // headers come first, then salvo.topic, .partition, .offset (and .error for a bad one).
   void produce(const StreamRequest& r, const std::string& response) {
     const bool dead_letter = !r.error.empty() && !options_.dead_letter_topic.empty();
     const std::string& topic = dead_letter ? options_.dead_letter_topic : options_.output_topic;
