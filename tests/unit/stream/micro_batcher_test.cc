@@ -50,8 +50,10 @@ TEST(MicroBatcherTest, ClosesAtTheTokenBudgetAndGivesALongRequestItsOwnBatch) {
   EXPECT_EQ(batch[0].offset, 3);
 }
 
+// The waits below are long next to the delays they allow for (a thread scheduled late on a loaded
+// machine), so that no outcome depends on timing: no upper bound on how long a call took.
 TEST(MicroBatcherTest, ClosesAtTheMaximumWaitAfterTheFirstRequest) {
-  MicroBatcher b(100, 1000, milliseconds(50));
+  MicroBatcher b(100, 1000, milliseconds(500));
   const auto start = Clock::now();
   b.push(request(0, 5, start));
   std::thread late([&] {
@@ -63,17 +65,16 @@ TEST(MicroBatcherTest, ClosesAtTheMaximumWaitAfterTheFirstRequest) {
   const auto waited = Clock::now() - start;
   late.join();
   EXPECT_EQ(batch.size(), 2u) << "a request arriving within the wait joins the batch";
-  EXPECT_GE(waited, milliseconds(50));
-  EXPECT_LT(waited, milliseconds(1000));
+  EXPECT_GE(waited, milliseconds(500)) << "a batch that is not full waits for company";
 }
 
 TEST(MicroBatcherTest, AnOldRequestClosesItsBatchAtOnce) {
-  MicroBatcher b(100, 1000, milliseconds(50));
-  b.push(request(0, 5, Clock::now() - milliseconds(500)));
+  MicroBatcher b(100, 1000, milliseconds(20000));
+  b.push(request(0, 5, Clock::now() - milliseconds(30000)));
   const auto start = Clock::now();
   std::vector<StreamRequest> batch;
   ASSERT_TRUE(b.next(&batch));
-  EXPECT_LT(Clock::now() - start, milliseconds(40));
+  EXPECT_LT(Clock::now() - start, milliseconds(10000)) << "it did not wait the 20 s again";
   EXPECT_EQ(batch.size(), 1u);
 }
 
