@@ -153,6 +153,15 @@ class AudioLogMelFeaturizer : public Featurizer {
     if (!error.empty()) return error;
     const std::vector<float>* samples = &audio.samples;
     std::vector<float> resampled;
+    // A 2 MB WAV whose header says 1 Hz, resampled to 22050 Hz, would be 22 billion samples.
+    const double output_samples = std::ceil(static_cast<double>(samples->size()) * options_.sample_rate /
+                                            audio.sample_rate);
+    if (output_samples > static_cast<double>(kMaxAudioSamples)) {
+      return "audio of " + std::to_string(samples->size()) + " samples at " + std::to_string(audio.sample_rate) +
+             " Hz would be " + std::to_string(static_cast<int64_t>(output_samples)) + " samples at " +
+             std::to_string(options_.sample_rate) + " Hz, over the limit of " + std::to_string(kMaxAudioSamples) +
+             " samples a clip";
+    }
     if (audio.sample_rate != options_.sample_rate) {
       resample(audio.samples, audio.sample_rate, options_.sample_rate, &resampled);
       samples = &resampled;
@@ -218,11 +227,21 @@ std::string decode_audio(std::string_view bytes, MonoAudio* out) {
     const sf_count_t n = sf_readf_float(sf, chunk.data(), 4096);
     if (n <= 0) break;
     interleaved.insert(interleaved.end(), chunk.begin(), chunk.begin() + n * info.channels);
+    if (interleaved.size() / static_cast<size_t>(info.channels) > static_cast<size_t>(kMaxAudioSamples)) {
+      return "audio longer than " + std::to_string(kMaxAudioSamples) + " samples (the limit of a clip), at " +
+             std::to_string(info.samplerate) + " Hz";  // a small compressed file can decode to that much
+    }
   }
   if (sf_error(sf) != SF_ERR_NO_ERROR) return std::string("corrupt audio: ") + sf_strerror(sf);
   const size_t channels = static_cast<size_t>(info.channels);
   const size_t frames = interleaved.size() / channels;
   if (frames == 0) return "audio has no samples";
+  for (size_t i = 0; i < interleaved.size(); ++i) {
+    if (!std::isfinite(interleaved[i])) {  // float WAVs may hold them; librosa refuses them too
+      return "audio holds a sample that is not a finite number (NaN or infinity), at frame " +
+             std::to_string(i / channels);
+    }
+  }
   // Where the header states the length exactly (FLAC, Vorbis), fewer frames mean a cut file; an
   // MP3's length is an estimate from its bit rate.
   const bool exact_length = (info.format & SF_FORMAT_TYPEMASK) != SF_FORMAT_MPEG;

@@ -6,6 +6,7 @@
 #pragma once
 
 #include <cstddef>
+#include <cstdint>
 #include <string>
 #include <string_view>
 #include <vector>
@@ -13,6 +14,10 @@
 #include "salvo/featurizer.h"
 
 namespace salvo::audio {
+
+// The most samples one clip may have, decoded or resampled (2^28: 1 GiB of float32, about 3.4
+// hours at 22050 Hz); a longer one is an error row, not an allocation that fails.
+constexpr int64_t kMaxAudioSamples = int64_t{1} << 28;
 
 // Decoded audio: mono samples in [-1, 1] at `sample_rate`.
 struct MonoAudio {

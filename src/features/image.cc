@@ -645,7 +645,19 @@ class ImageFeaturizer : public Featurizer {
     const RgbImage* img = &decoded;
     RgbImage changed;
     int width = decoded.width, height = decoded.height;
-    if (options_.resize > 0) std::tie(width, height) = resized_size(decoded.width, decoded.height, options_.resize);
+    if (options_.resize > 0) {
+      // A strip (100000 x 1 pixels, a few hundred bytes of PNG) resized to a shorter side of 224
+      // would be 22 million pixels long: refused as the decoders refuse a large image.
+      const double longer = std::max(width, height), shorter = std::min(width, height);
+      const double resized_pixels = std::floor(options_.resize * longer / shorter) * options_.resize;
+      if (resized_pixels > static_cast<double>(kMaxPixels)) {
+        return "image of " + std::to_string(width) + " x " +
+               std::to_string(height) + " pixels resized to a shorter side of " + std::to_string(options_.resize) +
+               " would be " + std::to_string(static_cast<int64_t>(resized_pixels)) + " pixels, over the limit of " +
+               std::to_string(kMaxPixels);
+      }
+      std::tie(width, height) = resized_size(decoded.width, decoded.height, options_.resize);
+    }
     const int crop_width = options_.crop > 0 ? options_.crop : width;
     const int crop_height = options_.crop > 0 ? options_.crop : height;
     if (width != decoded.width || height != decoded.height) {

@@ -11,6 +11,8 @@
 #include <cstring>
 #include <optional>
 #include <regex>
+#include <set>
+#include <tuple>
 
 #include "core/error.h"
 #include "io/dataset_paths.h"
@@ -34,17 +36,64 @@ struct FileEntry {
 // `dir / name`, without a leading "./" for patterns relative to the working folder.
 fs::path join(const fs::path& dir, const fs::path& name) { return dir == "." ? name : dir / name; }
 
+// The entries of a folder that listings see, by name: hidden ones left out. A folder that cannot
+// be listed (no permission, gone) is an I/O error naming it: its files would be missing silently.
+std::vector<fs::path> folder_entries(const fs::path& dir) {
+  std::vector<fs::path> names;
+  std::error_code ec;
+  fs::directory_iterator it(dir.empty() ? fs::path(".") : dir, ec);
+  for (fs::directory_iterator end; !ec && it != end; it.increment(ec)) {
+    fs::path name = it->path().filename();
+    if (!is_hidden(name.string())) names.push_back(std::move(name));
+  }
+  if (ec) throw Error(ErrorCode::kIo, "cannot list " + dir.string() + ": " + ec.message());
+  std::sort(names.begin(), names.end());
+  return names;
+}
+
+// Folders already walked, by device and inode: a folder reached twice (a symbolic link to a folder
+// listed elsewhere, or to one above it) is walked once, so each file is listed once and a link
+// loop ends.
+class VisitedFolders {
+ public:
+  // True the first time `dir` (a folder, links followed) is seen at this step of a walk (a glob's
+  // segment index; 0 for a folder's walk).
+  bool first_visit(const fs::path& dir, size_t step = 0) {
+    struct stat st {};
+    if (::stat(dir.c_str(), &st) != 0) return false;
+    return seen_.insert({st.st_dev, st.st_ino, step}).second;
+  }
+
+ private:
+  std::set<std::tuple<dev_t, ino_t, size_t>> seen_;
+};
+
+// A path to list as a file: a regular file, or a link that leads nowhere (reading it gives the
+// file's error row). Folders, FIFOs, sockets and devices are not files to read.
+bool listed_as_file(const fs::path& p) {
+  std::error_code ec;
+  const fs::file_status target = fs::status(p, ec);
+  if (fs::is_regular_file(target)) return true;
+  return !fs::exists(target) && fs::is_symlink(fs::symlink_status(p, ec));
+}
+
+bool is_folder(const fs::path& p) {
+  std::error_code ec;
+  return fs::is_directory(p, ec);  // links followed
+}
+
 // Walks `dir` for paths whose segments below it match `segments` from `i` on ("**": any number of
-// folders, itself included).
-void glob_walk(const fs::path& dir, const std::vector<std::string>& segments, size_t i, std::vector<fs::path>* out) {
+// folders, itself included). Links to folders are followed, each folder walked once.
+void glob_walk(const fs::path& dir, const std::vector<std::string>& segments, size_t i, VisitedFolders* visited,
+               std::vector<fs::path>* out) {
   if (i == segments.size()) return;
   const std::string& seg = segments[i];
-  std::error_code ec;
   if (seg == "**") {
-    glob_walk(dir, segments, i + 1, out);
-    for (fs::directory_iterator it(dir, ec), end; !ec && it != end; it.increment(ec)) {
-      const fs::path name = it->path().filename();
-      if (!is_hidden(name.string()) && it->is_directory(ec)) glob_walk(join(dir, name), segments, i, out);
+    if (!visited->first_visit(dir, i)) return;
+    glob_walk(dir, segments, i + 1, visited, out);
+    for (const fs::path& name : folder_entries(dir)) {
+      const fs::path p = join(dir, name);
+      if (is_folder(p)) glob_walk(p, segments, i, visited, out);
     }
     return;
   }
@@ -52,19 +101,19 @@ void glob_walk(const fs::path& dir, const std::vector<std::string>& segments, si
   if (!has_wildcard(seg)) {
     const fs::path p = join(dir, seg);
     if (last) {
-      if (fs::is_symlink(fs::symlink_status(p, ec)) || fs::is_regular_file(p, ec)) out->push_back(p);
-    } else if (fs::is_directory(p, ec)) {
-      glob_walk(p, segments, i + 1, out);
+      if (listed_as_file(p)) out->push_back(p);
+    } else if (is_folder(p)) {
+      glob_walk(p, segments, i + 1, visited, out);
     }
     return;
   }
-  for (fs::directory_iterator it(dir, ec), end; !ec && it != end; it.increment(ec)) {
-    const std::string name = it->path().filename().string();
-    if (is_hidden(name) || !wildcard_match(seg, name)) continue;
+  for (const fs::path& name : folder_entries(dir)) {
+    if (!wildcard_match(seg, name.string())) continue;
+    const fs::path p = join(dir, name);
     if (last) {
-      if (it->is_symlink(ec) || it->is_regular_file(ec)) out->push_back(join(dir, name));
-    } else if (it->is_directory(ec)) {
-      glob_walk(join(dir, name), segments, i + 1, out);
+      if (listed_as_file(p)) out->push_back(p);
+    } else if (is_folder(p)) {
+      glob_walk(p, segments, i + 1, visited, out);
     }
   }
 }
@@ -86,21 +135,16 @@ std::pair<fs::path, std::vector<std::string>> split_pattern(const std::string& p
   return {base.empty() ? fs::path(".") : base, rest};
 }
 
-// Every file of a folder, to the bottom; hidden files and folders skipped.
-void walk_folder(const fs::path& root, std::vector<fs::path>* out) {
-  std::error_code ec;
-  fs::recursive_directory_iterator it(root, ec), end;
-  if (ec) throw Error(ErrorCode::kIo, "cannot list " + root.string() + ": " + ec.message());
-  for (; it != end; it.increment(ec)) {
-    if (ec) throw Error(ErrorCode::kIo, "cannot list " + root.string() + ": " + ec.message());
-    const std::string name = it->path().filename().string();
-    if (is_hidden(name)) {
-      if (it->is_directory(ec)) it.disable_recursion_pending();
-      continue;
-    }
-    // A symbolic link that leads nowhere is listed: reading it gives the file's error row.
-    if (it->is_regular_file(ec) || it->is_symlink(ec)) {
-      if (!it->is_directory(ec)) out->push_back(it->path());
+// Every file of a folder, to the bottom; hidden files and folders skipped, links to folders
+// followed, each folder walked once.
+void walk_folder(const fs::path& dir, VisitedFolders* visited, std::vector<fs::path>* out) {
+  if (!visited->first_visit(dir)) return;
+  for (const fs::path& name : folder_entries(dir)) {
+    const fs::path p = dir / name;
+    if (is_folder(p)) {
+      walk_folder(p, visited, out);
+    } else if (listed_as_file(p)) {
+      out->push_back(p);
     }
   }
 }
@@ -109,15 +153,16 @@ void walk_folder(const fs::path& root, std::vector<fs::path>* out) {
 std::pair<std::vector<fs::path>, fs::path> list_paths(const std::string& input) {
   std::vector<fs::path> paths;
   std::error_code ec;
+  VisitedFolders visited;
   if (has_wildcard(input)) {
     auto [base, segments] = split_pattern(input);
-    glob_walk(base, segments, 0, &paths);
+    glob_walk(base, segments, 0, &visited, &paths);
     std::sort(paths.begin(), paths.end());
     paths.erase(std::unique(paths.begin(), paths.end()), paths.end());
     return {paths, base};
   }
   if (fs::is_directory(input, ec)) {
-    walk_folder(input, &paths);
+    walk_folder(input, &visited, &paths);
     std::sort(paths.begin(), paths.end());
     return {paths, input};
   }

@@ -4,6 +4,7 @@
 #include <cmath>
 #include <vector>
 
+#include "core/base64.h"
 #include "core/utf8.h"
 
 namespace salvo {
@@ -47,8 +48,12 @@ void append_json_value(const Column& column, int64_t row, std::string* out) {
     }
     case TypeId::kFloat32: append_json_float(out, column.float32_at(row), true); return;
     case TypeId::kFloat64: append_json_float(out, column.float64_at(row), false); return;
-    case TypeId::kString:
-    case TypeId::kBinary: append_json_string(out, std::string(column.string_at(row))); return;
+    case TypeId::kString: append_json_string(out, std::string(column.string_at(row))); return;
+    case TypeId::kBinary:  // base64, as Spark writes BinaryType: bytes are not text
+      out->push_back('"');
+      append_base64(column.string_at(row), out);
+      out->push_back('"');
+      return;
     case TypeId::kJson: append_json(out, column.json_at(row)); return;
     case TypeId::kList: {
       out->push_back('[');

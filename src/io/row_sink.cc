@@ -4,6 +4,7 @@
 #include <cmath>
 #include <set>
 
+#include "core/base64.h"
 #include "io/json_rows.h"
 #include "io/output_file.h"
 #include "io/parquet/parquet_sink.h"
@@ -69,8 +70,12 @@ class CsvSink : public RowSink {
         const Column& column = batch.column(c);
         if (column.is_null(r)) continue;
         const TypeId id = column.type().id();
-        if (id == TypeId::kString || id == TypeId::kBinary) {
+        if (id == TypeId::kString) {
           append_csv_field(&line_, column.string_at(r));
+        } else if (id == TypeId::kBinary) {
+          cell_.clear();
+          append_base64(column.string_at(r), &cell_);  // as in JSON Lines
+          append_csv_field(&line_, cell_);
         } else if (id == TypeId::kJson && column.json_at(r).is_string()) {
           append_csv_field(&line_, column.json_at(r).get_ref<const std::string&>());
         } else {

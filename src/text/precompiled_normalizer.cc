@@ -25,44 +25,6 @@ void append_utf8_of(char32_t cp, std::string* out) { append_utf8(cp, out); }
 
 }  // namespace
 
-std::optional<std::string> decode_base64(std::string_view text) {
-  auto value = [](char c) -> int {
-    if (c >= 'A' && c <= 'Z') return c - 'A';
-    if (c >= 'a' && c <= 'z') return c - 'a' + 26;
-    if (c >= '0' && c <= '9') return c - '0' + 52;
-    if (c == '+') return 62;
-    if (c == '/') return 63;
-    return -1;
-  };
-  if (text.size() % 4 != 0) return std::nullopt;
-  std::string out;
-  out.reserve(text.size() / 4 * 3);
-  for (size_t i = 0; i < text.size(); i += 4) {
-    int v[4];
-    int pad = 0;
-    for (int k = 0; k < 4; ++k) {
-      char c = text[i + k];
-      if (c == '=') {
-        if (i + 4 != text.size() || k < 2) return std::nullopt;
-        v[k] = 0;
-        ++pad;
-      } else {
-        if (pad > 0) return std::nullopt;
-        v[k] = value(c);
-        if (v[k] < 0) return std::nullopt;
-      }
-    }
-    uint32_t n = (v[0] << 18) | (v[1] << 12) | (v[2] << 6) | v[3];
-    out.push_back(static_cast<char>(n >> 16));
-    if (pad < 2) out.push_back(static_cast<char>((n >> 8) & 0xFF));
-    if (pad < 1) out.push_back(static_cast<char>(n & 0xFF));
-    // The engine rejects non-canonical padding bits.
-    if (pad == 1 && (v[2] & 0x3) != 0) return std::nullopt;
-    if (pad == 2 && (v[1] & 0xF) != 0) return std::nullopt;
-  }
-  return out;
-}
-
 PrecompiledNormalizer::PrecompiledNormalizer(std::string_view charsmap) {
   if (charsmap.size() < 4) {
     throw Error(ErrorCode::kModel, "precompiled_charsmap is shorter than its 4-byte header");

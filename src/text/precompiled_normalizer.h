@@ -34,8 +34,5 @@ class PrecompiledNormalizer : public Normalizer {
   std::array<std::optional<std::u32string>, 128> ascii_{};
 };
 
-// Decodes standard base64 (with padding) as Rust's base64 STANDARD engine does; nullopt if it is
-// not valid base64.
-std::optional<std::string> decode_base64(std::string_view text);
 
 }  // namespace salvo

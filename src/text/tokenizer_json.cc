@@ -9,6 +9,7 @@
 #include <nlohmann/json.hpp>
 #include <optional>
 
+#include "core/base64.h"
 #include "core/error.h"
 #include "core/json_text.h"
 #include "text/bert_normalizer.h"

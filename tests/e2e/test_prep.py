@@ -116,6 +116,66 @@ class PrepEndToEndTest(unittest.TestCase):
         names = sorted(p.name for p in out.iterdir())
         self.assertEqual(names, ["_SUCCESS"] + [f"part-0000{i}-of-00003.tfrecord.gz" for i in range(3)])
 
+    def test_files_that_would_take_all_memory_or_hold_nan_are_error_rows(self):
+        # Regression: a 2 MB WAV whose header says 1 Hz (22 billion samples at 22050 Hz), or a
+        # 100000 x 1 PNG (6.5 billion pixels at a shorter side of 256) ended the job with
+        # "internal error: std::bad_alloc", losing every other file; a NaN sample in a float WAV
+        # gave plausible features, counted as good (librosa refuses the clip).
+        import wave
+
+        import numpy as np
+        import soundfile
+        from PIL import Image
+
+        folder = self.root / "hostile-media"
+        folder.mkdir()
+        with wave.open(str(folder / "one-hertz.wav"), "wb") as w:
+            w.setnchannels(1)
+            w.setsampwidth(2)
+            w.setframerate(1)
+            w.writeframes((np.sin(np.arange(1_000_000) * 0.3) * 3000).astype("<i2").tobytes())
+        samples = (0.3 * np.sin(np.arange(22050) * 0.1)).astype("float32")
+        samples[5000] = np.nan
+        soundfile.write(folder / "nan.wav", samples, 22050, subtype="FLOAT")
+        shutil.copy(sorted(self.audio.glob("label=good/*.wav"))[0], folder / "fine.wav")
+        rows, stderr = self.prep("--input", folder, "--features", "audio-logmel", "--glob", "*.wav")
+        errors = {pathlib.Path(r["path"]).name: r.get("error") for r in rows}
+        self.assertIsNone(errors["fine.wav"])
+        self.assertIn("would be 22050000000 samples at 22050 Hz, over the limit", errors["one-hertz.wav"])
+        self.assertIn("not a finite number (NaN or infinity), at frame 5000", errors["nan.wav"])
+        self.assertIn("3 files, 2 errors", stderr)
+        Image.new("RGB", (100000, 1), (200, 10, 30)).save(folder / "strip.png")
+        Image.new("RGB", (40, 30), (200, 10, 30)).save(folder / "fine.png")
+        rows, stderr = self.prep("--input", folder, "--features", "image", "--glob", "*.png")
+        errors = {pathlib.Path(r["path"]).name: r.get("error") for r in rows}
+        self.assertIsNone(errors["fine.png"])
+        self.assertIn("100000 x 1 pixels resized to a shorter side of 256 would be", errors["strip.png"])
+
+    def test_raw_bytes_are_base64_in_text_outputs(self):
+        # Regression: --raw features (and a kept content column) went into JSON Lines as a string,
+        # every byte over 0x7f replaced by U+FFFD, exit 0; CSV got bytes that are not UTF-8.
+        import base64
+        import csv
+
+        import pyarrow.parquet as pq
+
+        args = ("--input", self.images / "good", "--features", "image", "--raw", "--resize", "8", "--crop", "8",
+                "--keep-columns", "content", "--quiet")
+        fx.run_salvo("prep", "--output", self.root / "raw.parquet", *args)
+        table = pq.read_table(self.root / "raw.parquet").to_pylist()
+        want = {r["path"]: (r["features"], r["content"]) for r in table}
+        self.assertTrue(any(max(f) > 0x7F for f, _ in want.values()), "pixels over 127, which broke")
+        rows, _ = self.prep(*args, name="raw.jsonl")
+        fx.run_salvo("prep", "--output", self.root / "raw.csv", *args)
+        with open(self.root / "raw.csv", newline="", encoding="utf-8") as f:
+            csv_rows = list(csv.DictReader(f))
+        for got in (rows, csv_rows):
+            self.assertEqual(len(got), len(want))
+            for r in got:
+                features, content = want[r["path"]]
+                self.assertEqual(base64.b64decode(r["features"], validate=True), features)
+                self.assertEqual(base64.b64decode(r["content"], validate=True), content)
+
     def test_usage_errors_are_one_line(self):
         proc = fx.run_salvo("prep", "--input", self.images, "--output", self.root / "x.jsonl", "--features", "image",
                             "--keep-columns", "nope", check=False)

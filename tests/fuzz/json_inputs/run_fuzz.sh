@@ -11,7 +11,7 @@ runs=$3
 seconds=${4:-60}
 work=$(mktemp -d)
 trap 'rm -rf "$work"' EXIT
-core="$src/src/core/json_text.cc $src/src/core/error.cc"
+core="$src/src/core/json_text.cc $src/src/core/error.cc $src/src/core/base64.cc"
 case $target in
   model_json) sources="$(echo $src/src/model/architectures/*.cc) $src/src/model/sentence_transformers.cc $core" ;;
   text_rows) sources="$src/src/io/record_reader.cc $src/src/io/csv.cc $src/src/io/json_rows.cc $src/src/core/utf8.cc

@@ -11,7 +11,7 @@ out=$build/fuzz/tokenizer
 mkdir -p "$out/corpus-json" "$out/corpus-encode" "$out/obj"
 flags="-std=c++20 -O1 -g -fsanitize=fuzzer-no-link,address,undefined -fno-sanitize-recover=undefined -I$src/src -I$src/include"
 # The library's text sources are compiled once, two at a time, for both targets.
-ls "$src"/src/text/*.cc "$src"/src/text/models/*.cc "$src/src/core/error.cc" "$src/src/core/json_text.cc" "$src/src/core/utf8.cc" |
+ls "$src"/src/text/*.cc "$src"/src/text/models/*.cc "$src/src/core/error.cc" "$src/src/core/json_text.cc" "$src/src/core/utf8.cc" "$src/src/core/base64.cc" |
   xargs -P 2 -I{} sh -c 'clang++-14 '"$flags"' -c "{}" -o "'"$out/obj/"'$(echo "{}" | tr / _).o"'
 for target in tokenizer_json_fuzz tokenizer_encode_fuzz; do
   clang++-14 $flags -fsanitize=fuzzer "$src/tests/fuzz/tokenizer/$target.cc" "$out"/obj/*.o \

@@ -3,6 +3,8 @@
 #include "io/binary_file_source.h"
 
 #include <gtest/gtest.h>
+#include <cstdlib>
+#include <sys/wait.h>
 #include <unistd.h>
 
 #include "salvo/error.h"
@@ -84,6 +86,62 @@ TEST(BinaryFileSourceTest, GlobsFiltersAndRecursiveLookup) {
   EXPECT_THROW(open_binary_file_source(root, fields({"year"}), {}, recursive), Error)
       << "recursiveFileLookup turns partition columns off";
   EXPECT_THROW(open_binary_file_source(root + "/*.flac", fields({}), {}, {}), Error) << "nothing matches";
+}
+
+TEST(BinaryFileSourceTest, LinksToFoldersAreFollowedOnceAndLoopsEnd) {
+  // Regression: a glob followed a link to a parent folder about 40 levels deep, listing each file
+  // ~40 times; a folder input skipped linked folders silently.
+  testing::ScratchDir dir;
+  fs::create_directories(dir / "in/sub");
+  fs::create_directories(dir / "elsewhere");
+  dir.write("in/sub/a.wav", "A");
+  dir.write("elsewhere/b.wav", "B");
+  fs::create_directory_symlink("..", dir / "in/sub/up");
+  fs::create_directory_symlink("../elsewhere", dir / "in/linked");
+  const std::string root = (dir / "in").string();
+  for (const std::string& input : {root, root + "/**/*.wav"}) {
+    auto source = open_binary_file_source(input, fields({"path"}), {}, {});
+    const auto rows = read_all(*source);
+    ASSERT_EQ(rows.size(), 2u) << input;
+    EXPECT_EQ(rows[0].passthrough[0], root + "/linked/b.wav") << input;
+    EXPECT_EQ(rows[1].passthrough[0], root + "/sub/a.wav") << input;
+  }
+}
+
+TEST(BinaryFileSourceTest, AFolderThatCannotBeListedIsAnErrorNamingIt) {
+  // Regression: listing stopped at the folder without a word ("no files in ...", or files missing).
+  // Root lists any folder, so the listing runs in a child process as user nobody.
+  testing::ScratchDir dir;
+  fs::create_directories(dir / "in/a");
+  fs::create_directories(dir / "in/locked");
+  dir.write("in/a/x.wav", "X");
+  for (const fs::path& p : {dir.path(), dir / "in", dir / "in/a", dir / "in/a/x.wav"}) {
+    fs::permissions(p, fs::perms::owner_all | fs::perms::group_read | fs::perms::group_exec |
+                           fs::perms::others_read | fs::perms::others_exec);
+  }
+  fs::permissions(dir / "in/locked", fs::perms::none);
+  const std::string locked = (dir / "in/locked").string();
+  for (const std::string& input : {(dir / "in").string(), (dir / "in").string() + "/**/*.wav"}) {
+    const pid_t child = ::fork();
+    ASSERT_GE(child, 0);
+    if (child == 0) {
+      if (::geteuid() == 0 && (::setgid(65534) != 0 || ::setuid(65534) != 0)) std::_Exit(10);
+      try {
+        open_binary_file_source(input, fields({"path"}), {}, {});
+        std::_Exit(11);  // listed
+      } catch (const Error& e) {
+        const bool named =
+            std::string(e.what()).find("cannot list " + locked + ": Permission denied") != std::string::npos;
+        if (!named) std::fprintf(stderr, "%s\n", e.what());
+        std::_Exit(e.code() == ErrorCode::kIo && named ? 0 : 12);
+      }
+    }
+    int status = 0;
+    ASSERT_EQ(::waitpid(child, &status, 0), child);
+    EXPECT_TRUE(WIFEXITED(status)) << input << ": signal " << WTERMSIG(status);
+    EXPECT_EQ(WEXITSTATUS(status), 0) << input << " (10: cannot become nobody, 11: listed, 12: another error)";
+  }
+  fs::permissions(dir / "in/locked", fs::perms::owner_all);
 }
 
 TEST(BinaryFileSourceTest, PartitionsComeFromThePathsAsListed) {
