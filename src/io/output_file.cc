@@ -23,6 +23,15 @@ std::filesystem::path unique_temporary_name(const std::filesystem::path& path, c
   return name;
 }
 
+void refuse_output_that_is_input(const std::filesystem::path& input, const std::filesystem::path& output) {
+  std::error_code ec;
+  if (std::filesystem::exists(output, ec) && std::filesystem::exists(input, ec) &&
+      std::filesystem::equivalent(input, output, ec)) {
+    throw Error(ErrorCode::kInvalidArgument,
+                "output " + output.string() + " is the input " + input.string() + ": write the results somewhere else");
+  }
+}
+
 void sync_folder(const std::filesystem::path& folder) {
   const int fd = ::open(folder.empty() ? "." : folder.c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC);
   if (fd < 0) return;

@@ -45,4 +45,8 @@ std::filesystem::path unique_temporary_name(const std::filesystem::path& path, c
 // some file systems cannot sync a folder.
 void sync_folder(const std::filesystem::path& folder);
 
+// Throws kInvalidArgument when `output` is `input` itself, the same file or folder by any path:
+// the job would replace its own input.
+void refuse_output_that_is_input(const std::filesystem::path& input, const std::filesystem::path& output);
+
 }  // namespace salvo

@@ -23,6 +23,7 @@
 #include "core/json_text.h"
 #include "core/utf8.h"
 #include "io/dataset_paths.h"
+#include "io/output_file.h"
 #include "io/part_folder_sink.h"
 #include "io/row_sink.h"
 #include "io/row_source.h"
@@ -368,15 +369,6 @@ void check_output_place(const fs::path& output) {
   }
 }
 
-// Refuses an output that is the input itself: the job would replace its own input.
-void check_output_is_not_input(const JobOptions& options) {
-  std::error_code ec;
-  if (fs::exists(options.output, ec) && fs::exists(options.input, ec) && fs::equivalent(options.input, options.output, ec)) {
-    throw Error(ErrorCode::kInvalidArgument, "output " + options.output.string() + " is the input " +
-                                                 options.input.string() + ": write the results somewhere else");
-  }
-}
-
 class JobRunner {
  public:
   JobRunner(Session& session, const JobOptions& options)
@@ -669,7 +661,7 @@ void check_job(const JobOptions& options) {
   sink_options.compression = options.compression;
   sink_options.num_shards = options.num_shards;
   check_sink_choice(options.output, options.folder_format, sink_options);
-  check_output_is_not_input(options);
+  refuse_output_that_is_input(options.input, options.output);
   const auto source =
       open_row_source(options.input, field_names(options), SourceLimits{options.max_record_bytes}, slice_of(options),
                       options.files);

@@ -7,6 +7,7 @@
 
 #include "core/error.h"
 #include "io/json_rows.h"
+#include "io/output_file.h"
 #include "io/row_sink.h"
 #include "salvo/windows.h"
 #include "windows/event_codec.h"
@@ -64,9 +65,14 @@ PreparedJob prepare(const WindowsOptions& o) {
   };
   for (const FeatureSpec& f : plan.features) hint(f);
   if (plan.label) hint(plan.label->aggregate);
+  // An input without rows (a header-only CSV, an empty JSONL file) gives an empty table, not a
+  // time column typed as text that --time-unit then refuses.
+  if (plan.time_unit != TimeUnit::kNone) source_options.empty_column_types[o.time_column] = DataType::int64();
   SinkOptions sink_choice;
   sink_choice.compression = o.compression;
   check_sink_choice(o.output, "parquet", sink_choice);
+  refuse_output_that_is_input(o.input, o.output);
+  if (!o.errors_output.empty()) refuse_output_that_is_input(o.input, o.errors_output);
   job.source = open_table_source(o.input.string(), plan.columns, source_options);
   const Schema& in = job.source->schema();
 

@@ -6,9 +6,11 @@
 #include <cmath>
 #include <deque>
 #include <filesystem>
+#include <map>
 #include <nlohmann/json.hpp>
 
 #include "core/error.h"
+#include "core/utf8.h"
 #include "core/json_text.h"
 #include "io/dataset_paths.h"
 #include "io/parquet/parquet_table_reader.h"
@@ -34,6 +36,7 @@ class ParquetTableSource : public TableSource {
     batch->lines.clear();
     batch->first_row = rows_;
     if (!reader_.next(&batch->rows)) return false;
+    check_text(batch);
     rows_ += static_cast<uint64_t>(batch->rows.num_rows());
     return true;
   }
@@ -42,6 +45,24 @@ class ParquetTableSource : public TableSource {
   const char* record_name() const override { return "row"; }
 
  private:
+  // A STRING value that is not UTF-8 (writers do not check) makes its row an error row, as a CSV or
+  // JSONL line with such bytes is: passed on, it would make the output unreadable.
+  void check_text(InputBatch* batch) const {
+    std::map<int64_t, std::string> bad;
+    const RecordBatch& rows = batch->rows;
+    for (size_t c = 0; c < rows.num_columns(); ++c) {
+      const Column& column = rows.column(c);
+      if (column.type().id() != TypeId::kString) continue;
+      for (int64_t r = 0; r < rows.num_rows(); ++r) {
+        size_t at = 0;
+        if (column.is_null(r) || bad.count(r) || is_valid_utf8(column.string_at(r), &at)) continue;
+        bad[r] = "row " + std::to_string(batch->first_row + static_cast<uint64_t>(r) + 1) + ": column \"" +
+                 rows.schema().fields[c].name + "\" is not valid UTF-8 (byte " + std::to_string(at) + ")";
+      }
+    }
+    for (auto& [r, why] : bad) batch->errors.emplace_back(r, std::move(why));
+  }
+
   ParquetTableReader reader_;
   uint64_t rows_ = 0;
 };

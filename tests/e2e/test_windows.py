@@ -334,6 +334,55 @@ class TestWindowsBadInput(WindowsTestCase):
         self.assertEqual(table.num_rows, 0)
         self.assertEqual(table.schema.field("sum_amount").type, pa.float64())
 
+    def test_an_input_without_rows_and_a_time_unit_gives_an_empty_table(self):
+        # Regression: a header-only CSV, or an empty JSONL file, with --time-unit was a usage error
+        # ("--time-unit applies to numeric time columns, and "t" is string"): a daily job failed on
+        # a day without events.
+        for name, text in (("header.csv", "g,t,x\n"), ("empty.jsonl", "")):
+            with self.subTest(input=name):
+                path = self.path(name)
+                with open(path, "w") as f:
+                    f.write(text)
+                proc = self.run_windows("--input", path, "--output", self.path("e.parquet"), "--group-by", "g",
+                                        "--time-column", "t", "--time-unit", "s", "--window", "100s", "--features",
+                                        "count(*)")
+                self.assertIn("0 rows, 0 groups, 0 windows", proc.stderr)
+                self.assertEqual(pq.read_table(self.path("e.parquet")).num_rows, 0)
+
+    def test_the_output_is_never_the_input(self):
+        # Regression: --output naming the input (by any path) replaced it with the windows.
+        events = self.path("ev.jsonl")
+        original = '{"g": 1, "t": 1}\n{"g": 1, "t": 2}\n'
+        with open(events, "w") as f:
+            f.write(original)
+        same = os.path.join(os.path.dirname(events), ".", os.path.basename(events))
+        for flag in ("--output", "--errors-output"):
+            with self.subTest(flag=flag):
+                args = {"--output": self.path("o.jsonl"), flag: same}
+                proc = self.run_windows("--input", events, *[a for kv in args.items() for a in kv], "--group-by", "g",
+                                        "--time-column", "t", "--time-unit", "s", "--window", "10s", "--features",
+                                        "count(*)", check=False)
+                self.assertEqual(proc.returncode, 2, proc.stderr)
+                self.assertIn("is the input", proc.stderr)
+                with open(events) as f:
+                    self.assertEqual(f.read(), original)
+
+    def test_parquet_text_that_is_not_utf8_makes_error_rows(self):
+        # Regression: a STRING value with invalid bytes (writers do not check) went to the output as
+        # it was: DuckDB and pyarrow refused the Parquet output, JSONL turned the bytes to U+FFFD.
+        path = self.path("bad-text.parquet")
+        keys = pa.array([b"\xff", b"ok", b"\xc3"], pa.binary()).view(pa.string())
+        pq.write_table(pa.table({"g": keys, "t": pa.array([1, 2, 3], pa.timestamp("s"))}), path)
+        proc = self.run_windows("--input", path, "--output", self.path("o.parquet"), "--errors-output",
+                                self.path("err.jsonl"), "--group-by", "g", "--time-column", "t", "--window", "100s",
+                                "--features", "count(*)")
+        self.assertIn("3 rows (2 bad", proc.stderr)
+        self.assertEqual(pq.read_table(self.path("o.parquet")).column("g").to_pylist(), ["ok"])
+        with open(self.path("err.jsonl")) as f:
+            errors = [json.loads(line) for line in f]
+        self.assertEqual([e["row"] for e in errors], [1, 3])
+        self.assertIn('column "g" is not valid UTF-8', errors[0]["error"])
+
     def test_usage_errors_are_one_line_naming_the_problem(self):
         df = make_events(11, groups=3)
         path = self.path("events.parquet")
