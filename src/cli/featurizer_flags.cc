@@ -1,5 +1,7 @@
 #include "featurizer_flags.h"
 
+#include "salvo/error.h"
+
 namespace salvo::cli {
 
 void add_featurizer_flags(CLI::App* cmd, FeaturizerFlags* flags, bool required) {
@@ -8,48 +10,72 @@ void add_featurizer_flags(CLI::App* cmd, FeaturizerFlags* flags, bool required) 
   if (required) features->required();
   AudioLogMelOptions& a = flags->audio;
   const std::string audio = "Audio: ";
-  cmd->add_option("--sample-rate", a.sample_rate, audio + "resample to this rate (libsoxr, high quality)")
-      ->capture_default_str()
-      ->check(CLI::Range(1, 1 << 22));
-  cmd->add_option("--n-fft", a.n_fft, audio + "FFT size")->capture_default_str()->check(CLI::Range(2, 1 << 20));
-  cmd->add_option("--hop-length", a.hop_length, audio + "samples between frames")
-      ->capture_default_str()
-      ->check(CLI::Range(1, 1 << 20));
-  cmd->add_option("--win-length", a.win_length, audio + "window length (default: n_fft)")
-      ->check(CLI::Range(1, 1 << 20));
-  cmd->add_option("--window", a.window, audio + "hann or hamming")
-      ->capture_default_str()
-      ->check(CLI::IsMember({"hann", "hamming"}));
-  cmd->add_option("--n-mels", a.n_mels, audio + "mel bands")->capture_default_str()->check(CLI::Range(1, 4096));
-  cmd->add_option("--fmin", a.fmin, audio + "lowest frequency (Hz)")->capture_default_str();
-  cmd->add_option("--fmax", a.fmax, audio + "highest frequency (Hz; default: sample rate / 2)");
-  cmd->add_option("--mel-scale", a.mel_scale, audio + "slaney or htk")
-      ->capture_default_str()
-      ->check(CLI::IsMember({"slaney", "htk"}));
-  cmd->add_option("--mel-norm", flags->mel_norm, audio + "slaney (equal-area filters) or none")
-      ->capture_default_str()
-      ->check(CLI::IsMember({"slaney", "none"}));
-  cmd->add_option("--top-db", a.top_db, audio + "floor at the clip's peak minus this many dB; 0: no floor")
-      ->capture_default_str();
-  cmd->add_option("--frames", a.frames, audio + "trim or pad (with the clip's floor) to this many frames")
-      ->check(CLI::Range(1, 1 << 24));
-  cmd->add_flag("--time-major", a.time_major, audio + "shape [frames, n_mels] instead of [n_mels, frames]");
+  std::vector<CLI::Option*>& audio_options = flags->audio_options;
+  audio_options.push_back(cmd->add_option("--sample-rate", a.sample_rate, audio + "resample to this rate (libsoxr, "
+                                                                                  "high quality)")
+                              ->capture_default_str()
+                              ->check(CLI::Range(1, 1 << 22)));
+  audio_options.push_back(
+      cmd->add_option("--n-fft", a.n_fft, audio + "FFT size")->capture_default_str()->check(CLI::Range(2, 1 << 20)));
+  audio_options.push_back(cmd->add_option("--hop-length", a.hop_length, audio + "samples between frames")
+                              ->capture_default_str()
+                              ->check(CLI::Range(1, 1 << 20)));
+  audio_options.push_back(cmd->add_option("--win-length", a.win_length, audio + "window length (default: n_fft)")
+                              ->check(CLI::Range(1, 1 << 20)));
+  audio_options.push_back(cmd->add_option("--window", a.window, audio + "hann or hamming")
+                              ->capture_default_str()
+                              ->check(CLI::IsMember({"hann", "hamming"})));
+  audio_options.push_back(
+      cmd->add_option("--n-mels", a.n_mels, audio + "mel bands")->capture_default_str()->check(CLI::Range(1, 4096)));
+  audio_options.push_back(cmd->add_option("--fmin", a.fmin, audio + "lowest frequency (Hz)")->capture_default_str());
+  audio_options.push_back(
+      cmd->add_option("--fmax", a.fmax, audio + "highest frequency (Hz; default, or 0: sample rate / 2)"));
+  audio_options.push_back(cmd->add_option("--mel-scale", a.mel_scale, audio + "slaney or htk")
+                              ->capture_default_str()
+                              ->check(CLI::IsMember({"slaney", "htk"})));
+  audio_options.push_back(cmd->add_option("--mel-norm", flags->mel_norm, audio + "slaney (equal-area filters) or none")
+                              ->capture_default_str()
+                              ->check(CLI::IsMember({"slaney", "none"})));
+  audio_options.push_back(
+      cmd->add_option("--top-db", a.top_db, audio + "floor at the clip's peak minus this many dB; 0: no floor")
+          ->capture_default_str());
+  audio_options.push_back(
+      cmd->add_option("--frames", a.frames, audio + "trim or pad (with the clip's floor) to this many frames")
+          ->check(CLI::Range(1, 1 << 24)));
+  audio_options.push_back(
+      cmd->add_flag("--time-major", a.time_major, audio + "shape [frames, n_mels] instead of [n_mels, frames]"));
 
   ImageOptions& i = flags->image;
   const std::string image = "Image: ";
-  cmd->add_option("--resize", i.resize, image + "shorter side to this (bilinear, antialiased); 0: keep")
-      ->capture_default_str()
-      ->check(CLI::Range(0, 1 << 16));
-  cmd->add_option("--crop", i.crop, image + "centre crop to this square; 0: none")
-      ->capture_default_str()
-      ->check(CLI::Range(0, 1 << 16));
-  cmd->add_option("--mean", i.mean, image + "per-channel mean subtracted after /255")->delimiter(',');
-  cmd->add_option("--std", i.std, image + "per-channel divisor after the mean")->delimiter(',');
-  cmd->add_flag("--raw", i.raw, image + "uint8 HWC pixels (binary) instead of normalised float32 CHW");
+  std::vector<CLI::Option*>& image_options = flags->image_options;
+  image_options.push_back(
+      cmd->add_option("--resize", i.resize, image + "shorter side to this (bilinear, antialiased); 0: keep")
+          ->capture_default_str()
+          ->check(CLI::Range(0, 1 << 16)));
+  image_options.push_back(cmd->add_option("--crop", i.crop, image + "centre crop to this square; 0: none")
+                              ->capture_default_str()
+                              ->check(CLI::Range(0, 1 << 16)));
+  image_options.push_back(cmd->add_option("--mean", i.mean,
+                                          image + "per-channel mean subtracted after /255 (default: ImageNet's "
+                                                  "0.485,0.456,0.406, as torchvision's models take it)")
+                              ->delimiter(','));
+  image_options.push_back(cmd->add_option("--std", i.std,
+                                          image + "per-channel divisor after the mean (default: ImageNet's "
+                                                  "0.229,0.224,0.225; --mean 0,0,0 --std 1,1,1: ToTensor's values)")
+                              ->delimiter(','));
+  image_options.push_back(
+      cmd->add_flag("--raw", i.raw, image + "uint8 HWC pixels (binary) instead of normalised float32 CHW"));
 }
 
 std::shared_ptr<const Featurizer> make_featurizer(FeaturizerFlags& flags) {
-  if (flags.features == "audio-logmel") {
+  const bool audio = flags.features == "audio-logmel";
+  for (const CLI::Option* o : audio ? flags.image_options : flags.audio_options) {
+    if (o->count() > 0) {
+      throw Error(ErrorCode::kInvalidArgument, o->get_name() + " applies to --features " +
+                                                   (audio ? "image" : "audio-logmel") + ", not " + flags.features);
+    }
+  }
+  if (audio) {
     flags.audio.slaney_norm = flags.mel_norm == "slaney";
     return make_audio_logmel_featurizer(flags.audio);
   }

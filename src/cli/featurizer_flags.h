@@ -5,6 +5,7 @@
 
 #include <memory>
 #include <string>
+#include <vector>
 
 #include <CLI/CLI.hpp>
 
@@ -18,12 +19,16 @@ struct FeaturizerFlags {
   AudioLogMelOptions audio;
   std::string mel_norm = "slaney";
   ImageOptions image;
+  // The options of each kind, so that one given for the other kind is a usage error.
+  std::vector<CLI::Option*> audio_options;
+  std::vector<CLI::Option*> image_options;
 };
 
 // Adds --features (required when `required`) and the audio and image options.
 void add_featurizer_flags(CLI::App* cmd, FeaturizerFlags* flags, bool required = true);
 
-// The featurizer the flags describe.
+// The featurizer the flags describe. Throws kInvalidArgument for an option of the other kind of
+// features (--mean with audio-logmel, say), which would be ignored.
 std::shared_ptr<const Featurizer> make_featurizer(FeaturizerFlags& flags);
 
 // Adds --recursive, --glob and --label-from.

@@ -345,6 +345,8 @@ LogMelSpectrogram::LogMelSpectrogram(const AudioLogMelOptions& o) : options_(o) 
   if (o.frames < 0) bad("--frames must not be negative");
   if (options_.win_length == 0) options_.win_length = o.n_fft;
   if (options_.win_length < 1 || options_.win_length > o.n_fft) bad("--win-length must be between 1 and --n-fft");
+  if (!std::isfinite(o.fmin) || !std::isfinite(o.fmax)) bad("--fmin and --fmax must be numbers of Hz");
+  if (!(o.top_db >= 0) || !std::isfinite(o.top_db)) bad("--top-db must be a number of dB, at least 0 (0: no floor)");
   if (options_.fmax <= 0) options_.fmax = o.sample_rate / 2.0;
   if (o.fmin < 0 || o.fmin >= options_.fmax) bad("--fmin must be at least 0 and below --fmax");
   const std::vector<double> window = analysis_window(o.window, options_.win_length, o.n_fft);

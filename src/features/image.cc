@@ -607,7 +607,10 @@ class ImageFeaturizer : public Featurizer {
     if (options.resize < 0 || options.crop < 0) bad("--resize and --crop must not be negative");
     if (options.mean.size() != 3 || options.std.size() != 3) bad("--mean and --std take three values (R,G,B)");
     for (float s : options.std) {
-      if (!(s > 0)) bad("--std values must be positive");
+      if (!(s > 0) || !std::isfinite(s)) bad("--std values must be positive numbers");
+    }
+    for (float m : options.mean) {
+      if (!std::isfinite(m)) bad("--mean values must be numbers");
     }
     for (int c = 0; c < 3; ++c) {
       for (int v = 0; v < 256; ++v) levels_[c][v] = (static_cast<float>(v) / 255.0f - options.mean[c]) / options.std[c];

@@ -185,6 +185,20 @@ class PrepEndToEndTest(unittest.TestCase):
         proc = fx.run_salvo("prep", "--input", self.root / "missing", "--output", self.root / "x.jsonl", "--features",
                             "image", check=False)
         self.assertEqual(proc.returncode, 3, proc.stderr)
+        # Regression: numbers that make every value -100 or null, and options of the other kind of
+        # features, were taken without a word (exit 0).
+        for features, extra, message in (
+                ("audio-logmel", ("--fmax", "inf"), "--fmin and --fmax must be numbers"),
+                ("audio-logmel", ("--fmin", "nan"), "--fmin and --fmax must be numbers"),
+                ("audio-logmel", ("--top-db", "-5"), "--top-db must be a number of dB, at least 0"),
+                ("audio-logmel", ("--mean", "0,0,0"), "--mean applies to --features image, not audio-logmel"),
+                ("image", ("--mean", "nan,0,0"), "--mean values must be numbers"),
+                ("image", ("--n-mels", "40"), "--n-mels applies to --features audio-logmel, not image")):
+            with self.subTest(extra=extra):
+                proc = fx.run_salvo("prep", "--input", self.images, "--output", self.root / "x.jsonl", "--features",
+                                    features, *extra, check=False)
+                self.assertEqual(proc.returncode, 2, proc.stderr)
+                self.assertIn(message, proc.stderr)
 
     def test_other_commands_read_binary_files(self):
         texts = self.root / "texts"
