@@ -50,7 +50,10 @@ void append_varint(uint64_t v, std::string* out) {
 }  // namespace
 
 void append_group_key(const Column& column, int64_t row, std::string* key) {
-  if (column.is_null(row)) {
+  const TypeId id = column.type().id();
+  const bool nan = !column.is_null(row) && ((id == TypeId::kFloat32 && std::isnan(column.float32_at(row))) ||
+                                            (id == TypeId::kFloat64 && std::isnan(column.float64_at(row))));
+  if (column.is_null(row) || nan) {  // a float NaN is read as a null, as for values
     key->push_back('\0');
     return;
   }

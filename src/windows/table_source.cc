@@ -221,6 +221,12 @@ class TextTableSource : public TableSource {
     // A CSV header names its columns; JSON lines only show theirs row by row.
     for (size_t c = 0; c < columns.size(); ++c) {
       if (!seen_[c] && !pending_.empty()) {
+        const bool none_read = std::all_of(pending_.begin(), pending_.end(), [](const TextRow& r) { return !r.error.empty(); });
+        if (none_read) {  // not JSON Lines at all (a CSV file named .jsonl, say): say so, not "no field"
+          throw Error(ErrorCode::kInvalidArgument,
+                      path + ": none of the first " + std::to_string(pending_.size()) + " lines is a JSON object (line " +
+                          std::to_string(pending_.front().line) + ": " + pending_.front().error + ")");
+        }
         throw Error(ErrorCode::kInvalidArgument, path + ": no field named \"" + columns[c] + "\" in the first " +
                                                      std::to_string(pending_.size()) + " lines");
       }

@@ -65,6 +65,19 @@ int64_t parse_duration(std::string_view text, std::string_view what) {
   return fail("unknown unit \"" + std::string(suffix) + "\"");
 }
 
+int64_t parse_offset(std::string_view text, std::string_view what) {
+  const bool negative = !text.empty() && text.front() == '-';
+  const std::string_view magnitude = negative ? text.substr(1) : text;
+  size_t digits = 0;
+  while (digits < magnitude.size() && is_digit(magnitude[digits])) ++digits;
+  if (digits > 0 && magnitude.find_first_not_of('0') == digits) {  // zero: valid with any known unit
+    parse_duration("1" + std::string(magnitude.substr(digits)), what);
+    return 0;
+  }
+  const int64_t micros = parse_duration(magnitude, what);
+  return negative ? -micros : micros;
+}
+
 std::string format_duration(int64_t micros) {
   for (int i = static_cast<int>(std::size(kUnits)) - 1; i >= 0; --i) {
     if (micros % kUnits[i].micros == 0)

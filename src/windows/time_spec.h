@@ -15,6 +15,9 @@ constexpr int64_t kMicrosPerDay = 86400 * kMicrosPerSecond;
 // salvo::Error(kInvalidArgument) naming `what` (e.g. "--window") for anything else.
 int64_t parse_duration(std::string_view text, std::string_view what);
 
+// An offset: a duration that may also be zero or negative ("0s", "-6h"), for --origin.
+int64_t parse_offset(std::string_view text, std::string_view what);
+
 // "14d", "36h", "90s": the shortest exact spelling of a duration in microseconds.
 std::string format_duration(int64_t micros);
 

@@ -95,10 +95,10 @@ WindowsPlan plan_windows(const WindowsOptions& o) {
       plan.geometry.origin = micros;
     } else {
       try {
-        plan.geometry.origin = parse_duration(origin, "--origin");
+        plan.geometry.origin = parse_offset(origin, "--origin");
       } catch (const Error&) {
         usage("--origin \"" + origin +
-              "\": neither a timestamp (2024-01-01T06:00:00Z) nor a duration after the epoch (6h)");
+              "\": neither a timestamp (2024-01-01T06:00:00Z) nor an offset from the epoch (6h, 0s, -30m)");
       }
     }
     plan.geometry.origin = floor_mod(plan.geometry.origin, plan.geometry.step);

@@ -383,6 +383,24 @@ class TestWindowsBadInput(WindowsTestCase):
         self.assertEqual([e["row"] for e in errors], [1, 3])
         self.assertIn('column "g" is not valid UTF-8', errors[0]["error"])
 
+    def test_uint64_columns_are_exact_or_refused(self):
+        # Regression: UINT64 values were read as int64: 2^63 + 5 became a negative key, sums and
+        # maxima wrapped, with exit 0.
+        path = self.path("unsigned.parquet")
+        table = pa.table({"g": pa.array([5, 5, 7], pa.uint64()), "t": pa.array([0, 1, 2], pa.timestamp("s")),
+                          "u": pa.array([3, 2**62, 0], pa.uint64())})
+        pq.write_table(table, path)
+        self.run_windows("--input", path, "--output", self.path("u.jsonl"), "--group-by", "g", "--time-column", "t",
+                         "--window", "10s", "--features", "sum(u),max(u)")
+        with open(self.path("u.jsonl")) as f:
+            rows = [json.loads(line) for line in f]
+        self.assertEqual([(r["g"], r["sum_u"], r["max_u"]) for r in rows], [(5, 2**62 + 3, 2**62), (7, 0, 0)])
+        pq.write_table(table.set_column(0, "g", pa.array([5, 2**63 + 5, 7], pa.uint64())), path)
+        proc = self.run_windows("--input", path, "--output", self.path("u.jsonl"), "--group-by", "g", "--time-column",
+                                "t", "--window", "10s", "--features", "count(*)", check=False)
+        self.assertNotEqual(proc.returncode, 0)
+        self.assertIn('column "g" (UINT64) holds 9223372036854775813, past the int64 range', proc.stderr)
+
     def test_usage_errors_are_one_line_naming_the_problem(self):
         df = make_events(11, groups=3)
         path = self.path("events.parquet")

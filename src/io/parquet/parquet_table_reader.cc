@@ -27,6 +27,7 @@ enum class Conversion {
   kInt32,
   kUInt32,  // to int64
   kInt64,
+  kUInt64,  // to int64; a value past int64's range is an error (not a wrapped, negative number)
   kTimestamp,  // any unit, INT96 and DATE: to microseconds (parquet::timestamp_micros)
   kDecimal,    // to float64 (parquet::decimal_value)
   kFloat,
@@ -77,7 +78,10 @@ Plan plan_for(const LeafColumn& c, const fs::path& file) {
         p.conversion = Conversion::kInt32, p.type = DataType::int32();
       }
       break;
-    case parquet::Type::kInt64: p.conversion = Conversion::kInt64, p.type = DataType::int64(); break;
+    case parquet::Type::kInt64:
+      p.conversion = meaning.kind == Kind::kUnsigned ? Conversion::kUInt64 : Conversion::kInt64;
+      p.type = DataType::int64();
+      break;
     case parquet::Type::kFloat: p.conversion = Conversion::kFloat, p.type = DataType::float32(); break;
     case parquet::Type::kDouble: p.conversion = Conversion::kDouble, p.type = DataType::float64(); break;
     case parquet::Type::kByteArray: p.type = is_text(e) ? DataType::string() : DataType::binary(); break;
@@ -88,7 +92,7 @@ Plan plan_for(const LeafColumn& c, const fs::path& file) {
 }
 
 // Appends a decoded column chunk to `out`, converting each value as `plan` says.
-void append_chunk(const ColumnChunkData& chunk, const Plan& plan, Column* out) {
+void append_chunk(const ColumnChunkData& chunk, const Plan& plan, const fs::path& file, Column* out) {
   const parquet::ColumnValues& v = chunk.values;
   out->reserve(chunk.rows);
   size_t next = 0;
@@ -103,6 +107,15 @@ void append_chunk(const ColumnChunkData& chunk, const Plan& plan, Column* out) {
       case Conversion::kInt32: out->append_int32(static_cast<int32_t>(v.ints[i])); break;
       case Conversion::kUInt32: out->append_int64(static_cast<uint32_t>(v.ints[i])); break;
       case Conversion::kInt64: out->append_int64(v.ints[i]); break;
+      case Conversion::kUInt64:
+        if (v.ints[i] < 0) {
+          throw Error(ErrorCode::kInvalidArgument,
+                      file.string() + ": column \"" + plan.name + "\" (UINT64) holds " +
+                          std::to_string(static_cast<uint64_t>(v.ints[i])) +
+                          ", past the int64 range salvo reads it in (cast it to a decimal or a string)");
+        }
+        out->append_int64(v.ints[i]);
+        break;
       case Conversion::kTimestamp:
         if (const auto micros = parquet::timestamp_micros(v, i, plan.meaning.kind)) {
           out->append_int64(*micros);
@@ -241,7 +254,7 @@ std::future<std::optional<ParquetTableReader::Group>> ParquetTableReader::launch
         continue;
       }
       ColumnChunkData data = std::move(chunks[chunk++]);
-      append_chunk(data, plan, &column);
+      append_chunk(data, plan, files_[f].path, &column);
     }
     return out;
   });

@@ -71,6 +71,19 @@ TEST(EventCodec, GroupKeysSortLikeTheirValues) {
   expect_ordered_and_decodable(bools);
 }
 
+TEST(EventCodec, ANanKeyIsTheNullKey) {
+  // Regression: a NaN key formed a group of its own, written as null beside the null group.
+  Column floats(DataType::float64());
+  floats.append_null();
+  floats.append_float64(std::numeric_limits<double>::quiet_NaN());
+  floats.append_float64(-std::numeric_limits<double>::quiet_NaN());
+  EXPECT_EQ(key_of(floats, 1), key_of(floats, 0));
+  EXPECT_EQ(key_of(floats, 2), key_of(floats, 0));
+  Column singles(DataType::float32());
+  singles.append_float32(std::numeric_limits<float>::quiet_NaN());
+  EXPECT_EQ(key_of(singles, 0), key_of(floats, 0));
+}
+
 TEST(EventCodec, TimeOrdersWithinAGroupAndNeverAcrossGroups) {
   Column s(DataType::string());
   s.append_string("a");

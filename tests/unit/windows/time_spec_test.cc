@@ -29,6 +29,18 @@ TEST(ParseDuration, RefusesWhatIsNotOne) {
   }
 }
 
+TEST(ParseOffset, ZeroAndNegativeOffsetsToo) {
+  // Regression: --origin 0s (the default) was refused, and so was a negative offset.
+  EXPECT_EQ(parse_offset("0s", "--origin"), 0);
+  EXPECT_EQ(parse_offset("00h", "--origin"), 0);
+  EXPECT_EQ(parse_offset("-0ms", "--origin"), 0);
+  EXPECT_EQ(parse_offset("6h", "--origin"), 6 * 3600 * kMicrosPerSecond);
+  EXPECT_EQ(parse_offset("-30m", "--origin"), -30 * 60 * kMicrosPerSecond);
+  for (const char* bad : {"", "0", "-", "--1h", "0x", "1.5h", "- 1h"}) {
+    EXPECT_THROW(parse_offset(bad, "--origin"), Error) << bad;
+  }
+}
+
 TEST(FormatDuration, ShortestExactUnit) {
   EXPECT_EQ(format_duration(14 * kMicrosPerDay), "2w");
   EXPECT_EQ(format_duration(36 * 3600 * kMicrosPerSecond), "36h");
