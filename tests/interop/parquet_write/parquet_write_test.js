@@ -38,7 +38,8 @@ function expectedAs(value, type) {
     case 'FLOAT': return Math.fround(value);
     case 'DOUBLE': return value;
     case 'BOOLEAN': return value;
-    case 'VARCHAR': case 'BLOB': return typeof value === 'string' ? value : JSON.stringify(value);
+    case 'VARCHAR': return typeof value === 'string' ? value : JSON.stringify(value);
+    case 'BLOB': return Buffer.from(value, 'base64').toString('latin1');  // JSON Lines: base64
     default: throw new Error(`unexpected column type ${type}`);
   }
 }
