@@ -5,7 +5,6 @@
 
 #include <memory>
 #include <string>
-#include <vector>
 
 #include <CLI/CLI.hpp>
 
@@ -20,8 +19,8 @@ struct FeaturizerFlags {
   std::string mel_norm = "slaney";
   ImageOptions image;
   // The options of each kind, so that one given for the other kind is a usage error.
-  std::vector<CLI::Option*> audio_options;
-  std::vector<CLI::Option*> image_options;
+  CLI::Option_group* audio_options = nullptr;
+  CLI::Option_group* image_options = nullptr;
 };
 
 // Adds --features (required when `required`) and the audio and image options.

@@ -226,7 +226,14 @@ std::string decode_audio(std::string_view bytes, MonoAudio* out) {
   for (;;) {
     const sf_count_t n = sf_readf_float(sf, chunk.data(), 4096);
     if (n <= 0) break;
-    interleaved.insert(interleaved.end(), chunk.begin(), chunk.begin() + n * info.channels);
+    const auto values = static_cast<size_t>(n) * static_cast<size_t>(info.channels);
+    for (size_t i = 0; i < values; ++i) {
+      if (!std::isfinite(chunk[i])) {  // float WAVs may hold them; librosa refuses them too
+        return "audio holds a sample that is not a finite number (NaN or infinity), at frame " +
+               std::to_string((interleaved.size() + i) / static_cast<size_t>(info.channels));
+      }
+    }
+    interleaved.insert(interleaved.end(), chunk.begin(), chunk.begin() + static_cast<std::ptrdiff_t>(values));
     if (interleaved.size() / static_cast<size_t>(info.channels) > static_cast<size_t>(kMaxAudioSamples)) {
       return "audio longer than " + std::to_string(kMaxAudioSamples) + " samples (the limit of a clip), at " +
              std::to_string(info.samplerate) + " Hz";  // a small compressed file can decode to that much
@@ -236,12 +243,6 @@ std::string decode_audio(std::string_view bytes, MonoAudio* out) {
   const size_t channels = static_cast<size_t>(info.channels);
   const size_t frames = interleaved.size() / channels;
   if (frames == 0) return "audio has no samples";
-  for (size_t i = 0; i < interleaved.size(); ++i) {
-    if (!std::isfinite(interleaved[i])) {  // float WAVs may hold them; librosa refuses them too
-      return "audio holds a sample that is not a finite number (NaN or infinity), at frame " +
-             std::to_string(i / channels);
-    }
-  }
   // Where the header states the length exactly (FLAC, Vorbis), fewer frames mean a cut file; an
   // MP3's length is an estimate from its bit rate.
   const bool exact_length = (info.format & SF_FORMAT_TYPEMASK) != SF_FORMAT_MPEG;

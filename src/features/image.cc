@@ -651,15 +651,16 @@ class ImageFeaturizer : public Featurizer {
     if (options_.resize > 0) {
       // A strip (100000 x 1 pixels, a few hundred bytes of PNG) resized to a shorter side of 224
       // would be 22 million pixels long: refused as the decoders refuse a large image.
-      const double longer = std::max(width, height), shorter = std::min(width, height);
-      const double resized_pixels = std::floor(options_.resize * longer / shorter) * options_.resize;
+      const auto [resized_width, resized_height] = resized_size(width, height, options_.resize);
+      const double resized_pixels = static_cast<double>(resized_width) * static_cast<double>(resized_height);
       if (resized_pixels > static_cast<double>(kMaxPixels)) {
-        return "image of " + std::to_string(width) + " x " +
-               std::to_string(height) + " pixels resized to a shorter side of " + std::to_string(options_.resize) +
-               " would be " + std::to_string(static_cast<int64_t>(resized_pixels)) + " pixels, over the limit of " +
+        return "image of " + std::to_string(width) + " x " + std::to_string(height) +
+               " pixels resized to a shorter side of " + std::to_string(options_.resize) + " would be " +
+               std::to_string(resized_width) + " x " + std::to_string(resized_height) + " pixels, over the limit of " +
                std::to_string(kMaxPixels);
       }
-      std::tie(width, height) = resized_size(decoded.width, decoded.height, options_.resize);
+      width = static_cast<int>(resized_width);
+      height = static_cast<int>(resized_height);
     }
     const int crop_width = options_.crop > 0 ? options_.crop : width;
     const int crop_height = options_.crop > 0 ? options_.crop : height;
@@ -754,11 +755,11 @@ RgbImage resize_and_crop(const RgbImage& in, int width, int height, int crop_wid
                        crop_width, crop_height);
 }
 
-std::pair<int, int> resized_size(int width, int height, int size) {
+std::pair<int64_t, int64_t> resized_size(int width, int height, int size) {
   const bool portrait = width <= height;
   const int shorter = portrait ? width : height, longer = portrait ? height : width;
-  const int new_long = static_cast<int>(static_cast<double>(size) * longer / shorter);
-  return portrait ? std::pair{size, new_long} : std::pair{new_long, size};
+  const auto new_long = static_cast<int64_t>(static_cast<double>(size) * longer / shorter);
+  return portrait ? std::pair<int64_t, int64_t>{size, new_long} : std::pair<int64_t, int64_t>{new_long, size};
 }
 
 RgbImage center_crop(const RgbImage& in, int width, int height) {

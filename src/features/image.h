@@ -44,8 +44,8 @@ RgbImage resize_bilinear(const RgbImage& in, int width, int height, ResizeKernel
 RgbImage resize_and_crop(const RgbImage& in, int width, int height, int crop_width, int crop_height);
 
 // torchvision's Resize(size) output size: the shorter side becomes `size`, the longer one
-// int(size * long / short).
-std::pair<int, int> resized_size(int width, int height, int size);
+// int(size * long / short), in 64 bits: a strip resized to a large shorter side may not fit an int.
+std::pair<int64_t, int64_t> resized_size(int width, int height, int size);
 
 // torchvision's CenterCrop: offsets round((in - crop) / 2) half to even; a crop larger than the
 // image pads it with zeros first.

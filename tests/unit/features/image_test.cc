@@ -126,9 +126,9 @@ TEST(ImageResizeTest, TheWideHorizontalPassGivesTheScalarPixels) {
 }
 
 TEST(ImageGeometryTest, ResizedSizeAndCropOffsetsFollowTorchvision) {
-  EXPECT_EQ(resized_size(640, 480, 256), (std::pair{341, 256}));
-  EXPECT_EQ(resized_size(480, 640, 256), (std::pair{256, 341}));
-  EXPECT_EQ(resized_size(100, 100, 32), (std::pair{32, 32}));
+  EXPECT_EQ(resized_size(640, 480, 256), (std::pair<int64_t, int64_t>{341, 256}));
+  EXPECT_EQ(resized_size(480, 640, 256), (std::pair<int64_t, int64_t>{256, 341}));
+  EXPECT_EQ(resized_size(100, 100, 32), (std::pair<int64_t, int64_t>{32, 32}));
   // (5 - 2) / 2 = 1.5 rounds to 2 (half to even), (7 - 2) / 2 = 2.5 rounds to 2.
   RgbImage in{7, 5, {}};
   for (int i = 0; i < 35; ++i) in.pixels.insert(in.pixels.end(), {uint8_t(i % 7), uint8_t(i / 7), 0});
