@@ -2,6 +2,7 @@
 
 #include <librdkafka/rdkafka.h>
 
+#include <algorithm>
 #include <chrono>
 #include <cstdio>
 #include <cstdlib>
@@ -272,7 +273,16 @@ class StreamService {
     dead_letter_max_bytes_ = options_.dead_letter_topic.empty() ? output_max_bytes_ : limit(options_.dead_letter_topic);
     const size_t smallest = std::min(output_max_bytes_, dead_letter_max_bytes_);
     const size_t batch_limit = smallest - std::min<size_t>(1024, smallest / 2);
-    if (setting("batch.size") > batch_limit) set(conf, "batch.size", std::to_string(batch_limit));
+    if (const size_t batch_size = setting("batch.size"); batch_size > batch_limit) {
+      set(conf, "batch.size", std::to_string(batch_limit));
+      const bool asked = std::any_of(options_.kafka_config.begin(), options_.kafka_config.end(),
+                                     [](const auto& kv) { return kv.first == "batch.size"; });
+      if (asked) {  // librdkafka's default is lowered too, and that needs no word
+        log("salvo stream: -X batch.size=" + std::to_string(batch_size) + " lowered to " +
+            std::to_string(batch_limit) + ", under the smallest max.message.bytes of the topics it produces to (" +
+            std::to_string(smallest) + "): a larger record batch would be refused whole");
+      }
+    }
     // Room for the key, the headers and the record's framing besides the original value.
     format_.max_dead_letter_bytes = dead_letter_max_bytes_ - std::min<size_t>(64u << 10, dead_letter_max_bytes_ / 4);
     rd_kafka_conf_set_dr_msg_cb(conf, &StreamService::on_delivery);

@@ -176,9 +176,11 @@ class StreamTests:
 
     def test_dead_letters_fit_the_producers_message_size(self):
         # With a small message.max.bytes, a 30 KB bad message is dead-lettered cut to fit, the cut
-        # said in salvo.truncated (it failed to produce and stopped the service).
+        # said in salvo.truncated (it failed to produce and stopped the service). A batch.size asked
+        # for above that limit is lowered under it, and the log says so.
         produce(self.cluster, self.IN, [b"not json " * 3400, b'{"id": "ok", "text": "fine"}'], keys=[b"a", b"a"])
-        w = self.worker(*FAST, "--dead-letter-topic", self.DLQ, "-X", "message.max.bytes=20000")
+        w = self.worker(*FAST, "--dead-letter-topic", self.DLQ, "-X", "message.max.bytes=20000",
+                        "-X", "batch.size=500000")
         self.assertTrue(wait_for(lambda: len(consume(self.cluster, self.DLQ)) >= 1 and len(self.answered()) >= 1,
                                  120), w.stderr()[-2000:])
         self.assertEqual(w.terminate(), 0, w.stderr()[-2000:])
@@ -188,6 +190,7 @@ class StreamTests:
         self.assertLess(len(dead[0]["payload"]), 20000)
         self.assertTrue("not json " * 100 in dead[0]["payload"])
         self.assertEqual(set(self.answered()), {"ok"})
+        self.assertIn("-X batch.size=500000 lowered to 18976, under the smallest max.message.bytes", w.stderr())
 
     def test_raw_text_mode(self):
         texts = [json.loads(line)["text"].encode() for line in description_lines(3)]
@@ -465,6 +468,7 @@ class StreamOnRealBroker(StreamTests, unittest.TestCase):
                                  len(consume(self.cluster, self.DLQ)) >= 1, 120), w.stderr()[-3000:])
         self.assertEqual(w.terminate(), 0, w.stderr()[-3000:])
         self.assertNotIn("cannot read the max.message.bytes", w.stderr())
+        self.assertNotIn("batch.size", w.stderr(), "librdkafka's default batch.size is lowered without a word")
         self.assertEqual(w.stats()[-1]["retries"], 0, "no batch was too large")
         rows = [json.loads(m["payload"]) for m in consume(self.cluster, self.OUT)]
         self.assertEqual(len(rows), n + 1)
