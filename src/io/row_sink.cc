@@ -207,6 +207,10 @@ void check_sink_choice(const std::filesystem::path& path, const std::string& fol
   }
   std::string format = name.folder ? folder_format : ext.empty() ? "" : ext.substr(1);
   if (options.num_shards > 0 || name.tfrecord()) format = "tfrecord";
+  if (!options.record_type.empty() && format != "tfrecord") {
+    throw Error(ErrorCode::kInvalidArgument, "--record-type " + options.record_type + " is for TFRecord output; " +
+                                                 (format.empty() ? text : format) + " is not TFRecord");
+  }
   if (!options.compression.empty() && options.compression != "none" && format != "parquet" &&
       format != "tfrecord") {
     throw Error(ErrorCode::kInvalidArgument, "--compression " + options.compression +

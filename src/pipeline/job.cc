@@ -660,6 +660,7 @@ void check_job(const JobOptions& options) {
   SinkOptions sink_options;
   sink_options.compression = options.compression;
   sink_options.num_shards = options.num_shards;
+  sink_options.record_type = options.record_type;
   check_sink_choice(options.output, options.folder_format, sink_options);
   refuse_output_that_is_input(options.input, options.output);
   const auto source =

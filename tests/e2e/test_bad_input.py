@@ -91,6 +91,10 @@ class FatalErrorsTest(CliTestCase):
             ("only TFRecord is compressed as a whole file", "--output", self.path("out.jsonl.gz")),
             ("--num-shards writes a folder of TFRecord shards", "--output", self.path("out.parquet"),
              "--num-shards", "3"),
+            ("--record-type SequenceExample is for TFRecord output; jsonl is not TFRecord", "--output",
+             self.path("out.jsonl"), "--record-type", "SequenceExample"),
+            ("--record-type Example is for TFRecord output; parquet is not TFRecord", "--output",
+             self.path("parts") + "/", "--record-type", "Example"),
             ("--format is for a folder output", "--output", self.path("out.jsonl"), "--format", "csv"),
             ("--part-rows is for a folder output", "--output", self.path("out.jsonl"), "--part-rows", "5"),
         )
