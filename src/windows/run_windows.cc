@@ -283,9 +283,7 @@ WindowsSummary run_windows(const WindowsOptions& o) {
       }
       int64_t time = 0;
       if (!event_time(time_column, r, plan.time_unit, &time, &why)) {
-        const std::string where = batch.lines.empty() ? "row " + std::to_string(row_number)
-                                                      : std::string(source.record_name()) + " " +
-                                                            std::to_string(batch.lines[static_cast<size_t>(r)]);
+        const std::string where = row_place(batch, r, source.record_name());
         bad_row(row_number, where + ": " + why);
         continue;
       }
@@ -299,9 +297,7 @@ WindowsSummary run_windows(const WindowsOptions& o) {
         continue;
       }
       if (key < previous_key) {
-        const std::string where = batch.lines.empty() ? "row " + std::to_string(row_number)
-                                                      : std::string(source.record_name()) + " " +
-                                                            std::to_string(batch.lines[static_cast<size_t>(r)]);
+        const std::string where = row_place(batch, r, source.record_name());
         usage("--sorted: the input is not ordered by (" + o.group_by + ", " + o.time_column + "): " + where + " (" +
               describe_event(o.group_by, job.output.fields[0].type, o.time_column, key) + ") comes after (" +
               describe_event(o.group_by, job.output.fields[0].type, o.time_column, previous_key) +

@@ -36,6 +36,8 @@ class ParquetTableSource : public TableSource {
     batch->lines.clear();
     batch->first_row = rows_;
     if (!reader_.next(&batch->rows)) return false;
+    batch->file = reader_.several_files() ? reader_.batch_file().string() : "";
+    batch->first_row_in_file = reader_.batch_first_row_in_file();
     check_text(batch);
     rows_ += static_cast<uint64_t>(batch->rows.num_rows());
     return true;
@@ -56,7 +58,7 @@ class ParquetTableSource : public TableSource {
       for (int64_t r = 0; r < rows.num_rows(); ++r) {
         size_t at = 0;
         if (column.is_null(r) || bad.count(r) || is_valid_utf8(column.string_at(r), &at)) continue;
-        bad[r] = "row " + std::to_string(batch->first_row + static_cast<uint64_t>(r) + 1) + ": column \"" +
+        bad[r] = row_place(*batch, r, record_name()) + ": column \"" +
                  rows.schema().fields[c].name + "\" is not valid UTF-8 (byte " + std::to_string(at) + ")";
       }
     }
@@ -341,6 +343,13 @@ class TextTableSource : public TableSource {
 };
 
 }  // namespace
+
+std::string row_place(const InputBatch& batch, int64_t r, const char* record_name) {
+  const auto at = static_cast<size_t>(r);
+  if (at < batch.lines.size()) return std::string(record_name) + " " + std::to_string(batch.lines[at]);
+  if (!batch.file.empty()) return batch.file + " row " + std::to_string(batch.first_row_in_file + at + 1);
+  return "row " + std::to_string(batch.first_row + at + 1);
+}
 
 DataType parse_type_name(const std::string& name) {
   const std::string n = lower(name);

@@ -22,7 +22,15 @@ struct InputBatch {
   std::vector<std::pair<int64_t, std::string>> errors;
   // Text formats: each row's line in the file, for messages; empty for Parquet.
   std::vector<uint64_t> lines;
+  // A folder or glob of Parquet files: the file these rows come from, and the 0-based position of
+  // the first of them in it, for messages; empty for one file.
+  std::string file;
+  uint64_t first_row_in_file = 0;
 };
+
+// Where row `r` of `batch` is, for messages: "line 12" (text formats; `record_name` is "line"),
+// "row 7" (one Parquet file), "events/part-1.parquet row 7" (a folder or glob of them).
+std::string row_place(const InputBatch& batch, int64_t r, const char* record_name);
 
 struct TableSourceOptions {
   // Types to read CSV and JSONL columns as, instead of inferring them ("amount" -> float64).

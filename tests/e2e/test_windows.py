@@ -383,6 +383,26 @@ class TestWindowsBadInput(WindowsTestCase):
         self.assertEqual([e["row"] for e in errors], [1, 3])
         self.assertIn('column "g" is not valid UTF-8', errors[0]["error"])
 
+    def test_errors_in_a_folder_of_parquet_files_name_the_file_and_its_row(self):
+        # They gave the row's position across the whole folder ("row 7"), which no file has.
+        folder = self.path("parts")
+        os.makedirs(folder)
+        pq.write_table(pa.table({"g": ["a", "b", "c"], "t": pa.array([1, 2, 3], pa.timestamp("s"))}),
+                       os.path.join(folder, "part-0.parquet"))
+        keys = pa.array([b"d", b"e", b"\xff", b"f"], pa.binary()).view(pa.string())
+        pq.write_table(pa.table({"g": keys, "t": pa.array([4, 5, 6, None], pa.timestamp("s"))}),
+                       os.path.join(folder, "part-1.parquet"), row_group_size=2)
+        proc = self.run_windows("--input", folder, "--output", self.path("o.jsonl"), "--errors-output",
+                                self.path("err.jsonl"), "--group-by", "g", "--time-column", "t", "--window", "100s",
+                                "--features", "count(*)")
+        self.assertIn("7 rows (2 bad", proc.stderr)
+        with open(self.path("err.jsonl")) as f:
+            errors = [json.loads(line) for line in f]
+        self.assertEqual([e["row"] for e in errors], [6, 7])
+        part = os.path.join(folder, "part-1.parquet")
+        self.assertTrue(errors[0]["error"].startswith(part + ' row 3: column "g" is not valid UTF-8'), errors[0])
+        self.assertTrue(errors[1]["error"].startswith(part + " row 4: "), errors[1])
+
     def test_uint64_columns_are_exact_or_refused(self):
         # Regression: UINT64 values were read as int64: 2^63 + 5 became a negative key, sums and
         # maxima wrapped, with exit 0.

@@ -148,6 +148,7 @@ struct ParquetTableReader::OpenFile {
 
 ParquetTableReader::ParquetTableReader(const std::string& path, const std::vector<std::string>& columns)
     : names_(columns) {
+  several_files_ = has_wildcard(path) || fs::is_directory(path);
   if (has_wildcard(path)) {
     glob_t matches{};
     const int rc = ::glob(path.c_str(), 0, nullptr, &matches);
@@ -189,6 +190,8 @@ ParquetTableReader::ParquetTableReader(const std::string& path, const std::vecto
   for (const Plan& p : open_->plans) schema_.fields.push_back({p.name, p.type});
   next_ = launch(0, 0);
 }
+
+const std::filesystem::path& ParquetTableReader::batch_file() const { return files_[batch_file_].path; }
 
 ParquetTableReader::~ParquetTableReader() {
   if (next_.valid()) next_.wait();
@@ -269,6 +272,9 @@ bool ParquetTableReader::next(RecordBatch* batch) {
   }
   while (last_file_ < group->file) done_files_bytes_ += files_[last_file_++].size;
   bytes_read_ = done_files_bytes_ + files_[group->file].size * (group->group + 1) / std::max<size_t>(1, group->groups);
+  batch_file_row_ = group->file == batch_file_ ? batch_file_row_ + batch_rows_ : 0;
+  batch_file_ = group->file;
+  batch_rows_ = static_cast<uint64_t>(group->batch.num_rows());
   *batch = std::move(group->batch);
   next_ = launch(group->file, group->group + 1);
   return true;

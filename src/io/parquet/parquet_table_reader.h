@@ -4,6 +4,7 @@
 #pragma once
 
 #include <cstdint>
+#include <filesystem>
 #include <future>
 #include <memory>
 #include <optional>
@@ -37,6 +38,13 @@ class ParquetTableReader {
   // Replaces `batch` with the next row group's rows; false at the end of the input.
   bool next(RecordBatch* batch);
 
+  // Where the rows of the last next() came from: their file, and the 0-based position of the first
+  // of them in that file.
+  const std::filesystem::path& batch_file() const;
+  uint64_t batch_first_row_in_file() const { return batch_file_row_; }
+  // Whether the input names more than one file's place (a folder or a glob), even if one matched.
+  bool several_files() const { return several_files_; }
+
   // Input bytes done and in all, for progress.
   uint64_t bytes_read() const { return bytes_read_; }
   uint64_t total_bytes() const { return total_bytes_; }
@@ -62,6 +70,10 @@ class ParquetTableReader {
   uint64_t bytes_read_ = 0;
   uint64_t done_files_bytes_ = 0;
   size_t last_file_ = 0;
+  bool several_files_ = false;
+  size_t batch_file_ = 0;
+  uint64_t batch_file_row_ = 0;
+  uint64_t batch_rows_ = 0;
   std::unique_ptr<OpenFile> open_;  // used by the decoding task only
   std::future<std::optional<Group>> next_;
 };
