@@ -5,6 +5,7 @@
 #include <unistd.h>
 
 #include <cerrno>
+#include <charconv>
 #include <cstdio>
 #include <cstring>
 #include <fstream>
@@ -68,6 +69,17 @@ std::string padded(uint64_t n) {
   char buf[24];
   std::snprintf(buf, sizeof(buf), "%05llu", static_cast<unsigned long long>(n));
   return buf;
+}
+
+// The shard count in a sharded part's or manifest's name ("part-00001-of-00003-00000.parquet",
+// "_salvo_manifest-shard-00001-of-00003.json": 3); 0 for any other name.
+uint32_t shard_count_in_name(const std::string& name) {
+  const size_t of = name.find("-of-");
+  if (of == std::string::npos) return 0;
+  uint32_t count = 0;
+  const char* begin = name.data() + of + 4;
+  const auto [end, ec] = std::from_chars(begin, name.data() + name.size(), count);
+  return ec == std::errc() && end != begin ? count : 0;
 }
 
 }  // namespace
@@ -166,7 +178,9 @@ std::string PartFolderSink::shard_part_prefix() const {
 }
 
 void PartFolderSink::remove_shard_files() {
-  // A single job owns the whole folder; a shard owns only its own parts and manifest.
+  // A single job owns the whole folder. A shard owns its own parts and manifest, and removes what
+  // another split of the input left (an unsharded run's parts, those of another shard count):
+  // kept, they would add their rows to this split's.
   const bool sharded = options_.shard_count > 1;
   const std::string prefix = shard_part_prefix();
   const std::string manifest = part_manifest_name(options_.shard_index, options_.shard_count);
@@ -175,7 +189,11 @@ void PartFolderSink::remove_shard_files() {
     const std::string name = entry.path().filename().string();
     const bool part = name.starts_with(prefix);
     const bool any_manifest = !sharded && name.starts_with("_salvo_manifest");
-    if (part || any_manifest || name == manifest || name == "_temporary") fs::remove_all(entry.path(), ec);
+    const bool other_split = sharded && (name.starts_with("part-") || name.starts_with("_salvo_manifest")) &&
+                             shard_count_in_name(name) != options_.shard_count;
+    if (part || any_manifest || other_split || name == manifest || name == "_temporary") {
+      fs::remove_all(entry.path(), ec);
+    }
   }
 }
 

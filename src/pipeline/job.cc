@@ -622,6 +622,21 @@ void check_job(const JobOptions& options) {
                                                  std::to_string(options.shard_count) +
                                                  " does not exist (shards are numbered from 0 to count - 1)");
   }
+  if (options.shard_count > 1) {
+    const std::string shard = "--shard " + std::to_string(options.shard_index) + "/" +
+                              std::to_string(options.shard_count);
+    if (!is_folder_output(options)) {
+      throw Error(ErrorCode::kInvalidArgument,
+                  shard + " writes a part of the output, and " + options.output.string() +
+                      " is one file, which every shard would replace: give a folder (out/), where each shard "
+                      "writes parts of its own");
+    }
+    if (options.num_shards > 0) {
+      throw Error(ErrorCode::kInvalidArgument,
+                  shard + " and --num-shards: each process would write every TFRecord shard's file; with --shard, "
+                          "give --format tfrecord for TFRecord parts");
+    }
+  }
   if (is_folder_output(options)) {
     static const char* kFormats[] = {"parquet", "jsonl", "csv", "tfrecord", "npy"};
     if (std::find(std::begin(kFormats), std::end(kFormats), options.folder_format) == std::end(kFormats)) {

@@ -209,6 +209,39 @@ class ShardTest(CliTestCase):
                     got = read_parts(out)
                     self.assertEqual(without_nulls(got), without_nulls(reference))
 
+    def test_another_split_of_the_input_replaces_the_parts_of_the_last(self):
+        # Regression: a folder written by 3 shards, then by 2, held both splits' parts (every row
+        # twice); one written whole, then by shards, kept the whole run's part.
+        inputs = self.write_inputs()
+        out = self.path("resplit") + "/"
+
+        def split(n):
+            for i in range(n):
+                extra = ("--shard", f"{i}/{n}") if n > 1 else ()
+                run_salvo("tokenize", "--model", EXAMPLE_MODEL, "--input", inputs["jsonl"], "--output", out,
+                          "--format", "jsonl", "--quiet", *extra)
+            return sorted(r["id"] for r in read_parts(out))
+
+        for n in (3, 2, 1, 2):
+            with self.subTest(shards=n):
+                self.assertEqual(split(n), list(range(1000)))
+                self.assertTrue(os.path.exists(os.path.join(out, "_SUCCESS")))
+
+    def test_shards_need_a_folder_output(self):
+        # Regression: every shard replaced a file output in turn (or, with --resume, found it
+        # "already complete"), leaving one shard's rows.
+        inputs = self.write_inputs()
+        for output, extra, message in (
+                (self.path("one.jsonl"), (), "is one file, which every shard would replace"),
+                (self.path("shards") + "/", ("--num-shards", "2"), "each process would write every TFRecord shard"),
+        ):
+            with self.subTest(output=output):
+                proc = run_salvo("tokenize", "--model", EXAMPLE_MODEL, "--input", inputs["jsonl"], "--output",
+                                 output, "--shard", "1/2", *extra, check=False)
+                self.assertEqual(proc.returncode, 2, proc.stderr)
+                self.assertIn(message, proc.stderr)
+                self.assertFalse(os.path.exists(output.rstrip("/")))
+
     def test_shard_auto_reads_the_schedulers_environment(self):
         inputs = self.write_inputs()
         out = self.path("slurm") + "/"
