@@ -13,6 +13,10 @@ without copying). Bad rows (null, not a string, not UTF-8; for predict, a null r
 wrong size) never fail a call: they give NaN (embed, score, predict) or None (classify, tokenize)
 and a per-row error. A model that cannot load raises salvo.Error.
 
+Bad rows are never silent: the engine routes add an "error" column (each row's reason, null for a
+good row) unless error_col=None, and a Spark route whose output has no room for a reason warns with
+salvo.BadRowsWarning for each batch holding bad rows.
+
 Engines: salvo.spark, salvo.ray, salvo.dask. In a worker, use salvo.get_model(path, ...): it loads
 each model once per process. A Model pickles as its path and options, so a UDF or task that closes
 over one loads it in each worker process once (through get_model; the path must exist there). A
@@ -29,6 +33,7 @@ import logging
 import os
 import sys
 import threading
+import warnings
 from typing import Any, Optional
 
 import numpy as np
@@ -36,13 +41,47 @@ import numpy as np
 from . import _salvo
 from ._salvo import Batch, Error
 
-__all__ = ["Model", "Batch", "Error", "Classification", "get_model", "cache_info", "clear_cache",
-           "default_threads", "__version__"]
+__all__ = ["Model", "Batch", "Error", "BadRowsWarning", "Classification", "get_model", "cache_info",
+           "clear_cache", "default_threads", "__version__"]
 __version__ = _salvo.__version__
 
 logging.getLogger("salvo").addHandler(logging.NullHandler())
 
 _TASKS = ("embed", "classify", "score", "tokenize", "predict")
+
+
+class BadRowsWarning(UserWarning):
+    """Rows of a batch could not be run, on a route whose output has no room for their reasons
+    (salvo.spark.make_predict_fn for predict_batch_udf, TorchScript models included; embed_udf and
+    classify_udf without with_errors): one warning per such batch, with the count of bad rows
+    ("3 of 64 rows of a batch could not be run ..."), the first one's reason, and what gives each
+    row's reason (with_errors=True, or salvo.spark.transform's error_col).
+
+    It is shown on the stderr of the worker that ran the batch (in Spark, the executor's stderr
+    log), each distinct message once, as Python does by default. Set in the worker process (e.g. in
+    the module that defines the UDF), warnings.simplefilter("always", salvo.BadRowsWarning) shows
+    every one, and warnings.simplefilter("error", salvo.BadRowsWarning) fails the task instead.
+    """
+
+
+def _warn_bad_rows(errors: list, remedy: str) -> int:
+    """Warns with BadRowsWarning when rows of this batch failed (errors: None or a reason per row);
+    remedy says what gives each row's reason. Returns the number of bad rows."""
+    bad = [i for i, e in enumerate(errors) if e is not None]
+    if bad:
+        warnings.warn(f"{len(bad)} of {len(errors)} rows of a batch could not be run (the first, row {bad[0]}: "
+                      f"{errors[bad[0]]}); {remedy}", BadRowsWarning, stacklevel=2)
+    return len(bad)
+
+
+def _top_scores(rows: list, k: int) -> np.ndarray:
+    """top_scores rows (a list of k probabilities per row, None for a failed row) as a float32 array
+    (N, k), NaN rows for the failed ones."""
+    scores = np.full((len(rows), k), np.nan, dtype=np.float32)
+    for i, row in enumerate(rows):
+        if row is not None:
+            scores[i] = row
+    return scores
 
 
 @dataclasses.dataclass
@@ -242,12 +281,7 @@ class Model:
         result = Classification(label=batch.column("label"), score=batch.column("score"), errors=batch.errors)
         if top_k:
             result.top_labels = batch.column("top_labels")
-            k = min(int(top_k), len(self.labels))
-            scores = np.full((len(batch), k), np.nan, dtype=np.float32)
-            for i, row in enumerate(batch.column("top_scores")):
-                if row is not None:
-                    scores[i] = row
-            result.top_scores = scores
+            result.top_scores = _top_scores(batch.column("top_scores"), min(int(top_k), len(self.labels)))
         return result
 
     def score(self, texts: Any, pairs: Any = None, return_errors: bool = False):
@@ -359,9 +393,9 @@ def _predict_columns(inputs: Any) -> list:
 def _is_missing(value: Any) -> bool:
     if value is None:
         return True
-    if isinstance(value, float):
-        return value != value  # NaN: pandas' missing value
-    return type(value).__name__ == "NAType"
+    if isinstance(value, (float, np.floating)):
+        return value != value  # NaN: pandas' missing value, of any float type
+    return type(value).__name__ in ("NAType", "NaTType")
 
 
 def _tensor_input(name: str, values: Any, shape: Optional[list], dtype: Optional[str]):

@@ -9,7 +9,9 @@ The output's meta is given, so the client never runs (or loads) the model; each 
 loads it once (salvo.get_model) and uses the worker's thread count as compute threads unless
 threads= is given. Embeddings are an Arrow-backed list<float> column (pd.ArrowDtype), made from the
 result without a copy, which to_parquet writes as it is; np.stack(df["embedding"].to_list()) makes a
-matrix. A null or bad text gives a null output, and its reason in error_col when given.
+matrix. An output column named like one of ddf's replaces it. A null or bad text gives a null
+output, and its reason in the "error" column (error_col; null for a good row; error_col=None
+leaves it out).
 """
 
 from typing import Optional
@@ -41,6 +43,8 @@ def _outputs(task: str, output_col: Optional[str], top_k: int, error_col: Option
         prefix = f"{output_col}_" if output_col else ""
         outputs = {n: prefix + n for n in ["label", "score"] + (["top_labels", "top_scores"] if top_k else [])}
     if error_col:
+        if error_col in outputs.values():
+            raise ValueError(f"error_col {error_col!r} is also an output column")
         outputs["error"] = error_col
     return outputs
 
@@ -70,14 +74,17 @@ def _apply(ddf, column: str, path: str, task: str, output_col: Optional[str], to
     return ddf.map_partitions(_partition, column, path, task, top_k, outputs, options, meta=meta)
 
 
-def embed(ddf, column: str, path: str, output_col: str = "embedding", error_col: Optional[str] = None, **options):
-    """ddf with output_col added: each text's embedding (list<float>; null for a bad text).
+def embed(ddf, column: str, path: str, output_col: str = "embedding", error_col: Optional[str] = "error",
+          **options):
+    """ddf with output_col added: each text's embedding (list<float>; null for a bad text), and
+    error_col (default "error"): each row's reason, null for a good row (None leaves it out).
     options: salvo.get_model options (dtype, threads, max_length, batch_tokens, replicas)."""
     return _apply(ddf, column, path, "embed", output_col, 0, error_col, options)
 
 
 def classify(ddf, column: str, path: str, top_k: int = 0, output_col: Optional[str] = None,
-             error_col: Optional[str] = None, **options):
+             error_col: Optional[str] = "error", **options):
     """ddf with "label" and "score" added (and "top_labels", "top_scores" with top_k; prefixed by
-    output_col + "_" when given); null for a bad text."""
+    output_col + "_" when given); null for a bad text, whose reason is in error_col (default
+    "error", null for a good row; None leaves it out)."""
     return _apply(ddf, column, path, "classify", output_col, top_k, error_col, options)

@@ -8,9 +8,11 @@ Each actor loads the model once (in __init__, through salvo.get_model) and uses 
 assigned it (num_cpus=..., default 1) as compute threads unless threads= is given.
 
 Batches may be "pyarrow" (fastest: texts read in place, results appended without a copy), "numpy"
-(a dict of arrays; the embedding is a 2-D float32 array, NaN rows for bad texts) or "pandas". The
-batch's other columns are kept. A null or bad text gives a null output (NaN row for numpy), and
-its reason in error_col when given.
+(a dict of arrays; the embedding and top_scores are 2-D float32 arrays, NaN rows for bad texts;
+labels and errors 1-D object arrays) or "pandas". The batch's other columns are kept; an output
+column named like one of them replaces it. A null or bad text gives a null output (NaN row for
+numpy), and its reason in the "error" column (error_col; null for a good row, error_col=None
+leaves it out).
 """
 
 from typing import Any, Optional
@@ -27,12 +29,13 @@ class Predictor:
 
     path: the model folder. task: "embed" (adds output_col, default "embedding") or "classify"
     (adds "label" and "score", and "top_labels"/"top_scores" with top_k; output_col prefixes them
-    when given). input_col: the text column (default "text"). error_col: also add each row's error.
+    when given). input_col: the text column (default "text"). error_col: the column of each row's
+    reason (null for a good row; default "error"); None leaves it out.
     options: salvo.get_model options (dtype, threads, max_length, batch_tokens, replicas).
     """
 
     def __init__(self, path: str, task: str = "embed", input_col: str = "text", output_col: Optional[str] = None,
-                 top_k: int = 0, error_col: Optional[str] = None, **options):
+                 top_k: int = 0, error_col: Optional[str] = "error", **options):
         if task not in ("embed", "classify"):
             raise ValueError(f"salvo.ray.Predictor runs task='embed' or 'classify', not {task!r}")
         self.task = task
@@ -47,6 +50,8 @@ class Predictor:
             prefix = f"{output_col}_" if output_col else ""
             self.outputs = {n: prefix + n for n in names}
         if error_col:
+            if error_col in self.outputs.values():
+                raise ValueError(f"error_col {error_col!r} is also an output column")
             self.outputs["error"] = error_col
 
     def __call__(self, batch: Any) -> Any:
@@ -88,8 +93,10 @@ class Predictor:
         batch = dict(batch)
         for name, out in self.outputs.items():
             values = result.column(name)
-            if not isinstance(values, np.ndarray):
-                values = np.array(values, dtype=object) if name != "top_labels" else _object_rows(values)
+            if name == "top_scores":  # (N, k) as the embedding is: Ray stores one tensor column
+                values = salvo._top_scores(values, min(self.top_k, len(self.model.labels)))
+            elif not isinstance(values, np.ndarray):  # label, top_labels, error: one object per row
+                values = _object_rows(values)
             batch[out] = values
         return batch
 

@@ -9,7 +9,9 @@
        df.withColumn("embedding", embed("text"))
 
    A null or bad text gives an array of NaN (embed: predict_batch_udf cannot return a null array),
-   or a null label and score (classify).
+   or a null label and score (classify). Its reason has no room there: each batch holding bad rows
+   warns with salvo.BadRowsWarning (on the worker's stderr) with their count and the first reason;
+   transform's error_col gives each row's.
 
    A TorchScript model (task="predict") takes numeric columns, reshaped as Spark's
    input_tensor_shapes says, and gives its output tensors:
@@ -21,13 +23,15 @@
 
 2. embed_udf(path) and classify_udf(path): pandas iterator UDFs that handle nulls: a null or bad
    text gives a null embedding (or null fields); with with_errors=True the result is a struct with
-   an "error" field saying why. Both pandas routes depend on Spark's conversion of strings to
+   an "error" field saying why (without it, each batch holding bad rows warns with
+   salvo.BadRowsWarning). Both pandas routes depend on Spark's conversion of strings to
    pandas, which fails on a string whose bytes are not UTF-8 before salvo sees it.
 
 3. transform(df, "text", "embedding", path): DataFrame.mapInArrow, Arrow batches in and out, no pandas:
    the texts are read in place from Spark's Arrow batches and the result columns are handed back
-   without a copy. Every other column is kept. A bad row (null, or bytes that are not UTF-8) gets a
-   null output (and its reason in error_col, when given).
+   without a copy. Every other column is kept (an output or error column named like one of them
+   replaces it in place). A bad row (null, or bytes that are not UTF-8) gets a null output, and its
+   reason in the "error" column (error_col; null for a good row; error_col=None leaves it out).
 
 Every route loads the model once per Python worker process (salvo.get_model), with
 spark.python.worker.reuse=true (Spark's default). Threads: a model uses the task's CPUs
@@ -72,6 +76,12 @@ def _check_task(task: str) -> None:
         raise ValueError(f"Spark routes run task='embed' or 'classify', not {task!r}")
 
 
+# What a salvo.BadRowsWarning of a route without room for the reasons points to.
+_REASONS = "salvo.spark.transform (its error_col) gives each row's reason"
+_UDF_REASONS = "with_errors=True (or salvo.spark.transform's error_col) gives each row's reason"
+_PREDICT_REASONS = "salvo.Model.predict(..., return_errors=True) gives each row's reason"
+
+
 def make_predict_fn(path: str, task: str = "embed", top_k: int = 0,
                     input_tensor_shapes: Optional[Union[Sequence, Mapping]] = None,
                     input_dtypes: Optional[Sequence[str]] = None, outputs: Optional[Union[str, Sequence[str]]] = None,
@@ -93,6 +103,9 @@ def make_predict_fn(path: str, task: str = "embed", top_k: int = 0,
     names, a dict of them, for a StructType return_type with those field names. outputs="name"
     picks one output. Spark itself cannot reshape a null array: filter null rows out first.
     options go to salvo.get_model (dtype, threads, max_length, batch_tokens, batch_rows, replicas).
+    A batch holding bad rows (a null or bad text; for predict, a row that cannot run) warns with
+    salvo.BadRowsWarning: their count and the first one's reason (predict_batch_udf's output has no
+    room for a reason; transform's error_col gives each row's).
     """
     if task == "predict":
         return _make_tensor_predict_fn(path, input_tensor_shapes, input_dtypes, outputs, options)
@@ -103,23 +116,23 @@ def make_predict_fn(path: str, task: str = "embed", top_k: int = 0,
         if task == "embed":
 
             def predict(inputs: np.ndarray) -> np.ndarray:
-                return model.embed(inputs)
+                embedding, errors = model.embed(inputs, return_errors=True)
+                salvo._warn_bad_rows(errors, _REASONS)
+                return embedding
 
             return predict
 
         def predict(inputs: np.ndarray) -> dict:
             result = model.classify(inputs, top_k=top_k)
+            salvo._warn_bad_rows(result.errors, _REASONS)
             out = {"label": np.array(result.label, dtype=object), "score": result.score}
             if top_k:
-                k = min(top_k, len(model.labels))
-                labels = np.full((len(result.label), k), None, dtype=object)
-                scores = np.full((len(result.label), k), np.nan, dtype=np.float32)
-                for i, (names, values) in enumerate(zip(result.top_labels, result.top_scores)):
+                labels = np.full(result.top_scores.shape, None, dtype=object)
+                for i, names in enumerate(result.top_labels):
                     if names is not None:
                         labels[i] = names
-                        scores[i] = values
                 out["top_labels"] = labels
-                out["top_scores"] = scores
+                out["top_scores"] = result.top_scores  # (N, k), NaN rows for bad texts
             return out
 
         return predict
@@ -142,7 +155,9 @@ def _make_tensor_predict_fn(path, input_tensor_shapes, input_dtypes, outputs, op
         model = salvo.get_model(path, task="predict", **options)
 
         def predict(*inputs: np.ndarray):
-            result = model.predict(list(inputs), input_shapes=shapes, input_dtypes=dtypes)
+            result, errors = model.predict(list(inputs), input_shapes=shapes, input_dtypes=dtypes,
+                                           return_errors=True)
+            salvo._warn_bad_rows(errors, _PREDICT_REASONS)
             # Spark takes (N,) for a scalar per row and (N, k) for an array: rows are flattened.
             flat = {name: value.reshape(len(value), -1) if value.ndim > 1 else value for name, value in result.items()}
             if isinstance(outputs, str):
@@ -171,7 +186,8 @@ def _rows(values, errors) -> pd.Series:
 def embed_udf(path: str, with_errors: bool = False, **options):
     """A pandas UDF (Iterator[pd.Series] -> Iterator[pd.Series]) giving each text's embedding as
     ArrayType(FloatType()); null for a null or bad text. with_errors=True returns
-    struct<embedding: array<float>, error: string> instead."""
+    struct<embedding: array<float>, error: string> instead; without it, a batch holding bad rows
+    warns with salvo.BadRowsWarning."""
     from pyspark.sql.functions import pandas_udf
     from pyspark.sql.types import StringType, StructField, StructType
 
@@ -188,6 +204,7 @@ def embed_udf(path: str, with_errors: bool = False, **options):
             if with_errors:
                 yield pd.DataFrame({"embedding": embedding, "error": pd.Series(errors, dtype=object)})
             else:
+                salvo._warn_bad_rows(errors, _UDF_REASONS)
                 yield embedding
 
     return pandas_udf(embed, return_type)
@@ -195,7 +212,8 @@ def embed_udf(path: str, with_errors: bool = False, **options):
 
 def classify_udf(path: str, top_k: int = 0, with_errors: bool = False, **options):
     """A pandas UDF giving classify_type(top_k, with_errors) per text: struct<label, score[,
-    top_labels, top_scores][, error]>. A null or bad text gives null fields (and its error)."""
+    top_labels, top_scores][, error]>. A null or bad text gives null fields (and its error; without
+    with_errors, a batch holding bad rows warns with salvo.BadRowsWarning)."""
     from pyspark.sql.functions import pandas_udf
 
     return_type = classify_type(top_k, with_errors)
@@ -213,6 +231,8 @@ def classify_udf(path: str, top_k: int = 0, with_errors: bool = False, **options
                 columns["top_scores"] = _rows(result.column("top_scores"), errors)
             if with_errors:
                 columns["error"] = pd.Series(errors, dtype=object)
+            else:
+                salvo._warn_bad_rows(errors, _UDF_REASONS)
             yield pd.DataFrame({name: columns[name] for name in names})
 
     return pandas_udf(classify, return_type)
@@ -235,20 +255,42 @@ def _output_arrays(result, task: str, top_k: int, large_strings: bool):
 
 
 def transform(df, input_col: str, output_col: str, path: str, task: str = "embed", top_k: int = 0,
-              error_col: Optional[str] = None, **options):
-    """Runs the model on df[input_col] through DataFrame.mapInArrow and returns df with output_col
-    added (and error_col, when given): ArrayType(FloatType()) for embed, classify_type(top_k) for
-    classify. Arrow batches in and out, no pandas, no copy of texts or results; every other column is
-    kept as it is. A null or bad text gives a null output (and its reason in error_col)."""
+              error_col: Optional[str] = "error", **options):
+    """Runs the model on df[input_col] (a string column) through DataFrame.mapInArrow and returns df
+    with output_col added: ArrayType(FloatType()) for embed, classify_type(top_k) for classify, null
+    for a null or bad text; and error_col (default "error"): each row's reason, null for a good row
+    (error_col=None leaves it out). An output or error column named like a column of df replaces it
+    in place, as DataFrame.withColumn does. Arrow batches in and out, no pandas, no copy of texts or
+    results; every other column is kept as it is."""
     from pyspark.sql.types import StringType, StructField, StructType
 
     _check_task(task)
-    if input_col not in df.columns:
+    case_sensitive = str(df.sparkSession.conf.get("spark.sql.caseSensitive", "false")).lower() == "true"
+
+    def same(a: str, b: str) -> bool:
+        return a == b if case_sensitive else a.lower() == b.lower()
+
+    def index(name: str) -> Optional[int]:
+        return next((i for i, f in enumerate(df.schema.fields) if same(f.name, name)), None)
+
+    source = index(input_col)
+    if source is None:
         raise ValueError(f"no column {input_col!r} in {df.columns}")
-    out_type = embed_type() if task == "embed" else classify_type(top_k)
-    fields = list(df.schema.fields) + [StructField(output_col, out_type)]
-    if error_col:
-        fields.append(StructField(error_col, StringType()))
+    in_type = df.schema.fields[source].dataType
+    # Spark's varchar(n) and char(n) are strings at runtime (and in Arrow batches).
+    if not isinstance(in_type, StringType) and type(in_type).__name__ not in ("VarcharType", "CharType"):
+        raise ValueError(f"input column {input_col!r} must be a string column, not {in_type.simpleString()}")
+    if error_col and same(output_col, error_col):
+        raise ValueError(f"output_col and error_col are both {output_col!r}")
+    # [(name, position in df or None: appended)] of the output, then the error column.
+    outputs = [(output_col, index(output_col))] + ([(error_col, index(error_col))] if error_col else [])
+    fields = list(df.schema.fields)
+    out_types = [embed_type() if task == "embed" else classify_type(top_k), StringType()]
+    for (name, at), out_type in zip(outputs, out_types):
+        if at is None:
+            fields.append(StructField(name, out_type))
+        else:
+            fields[at] = StructField(name, out_type)
     schema = StructType(fields)
 
     def run(batches):
@@ -256,15 +298,20 @@ def transform(df, input_col: str, output_col: str, path: str, task: str = "embed
 
         model = salvo.get_model(path, task=task, **options)
         for batch in batches:
-            texts = batch.column(input_col)
+            texts = batch.column(source)
             large = pa.types.is_large_string(texts.type)
             result = model.run(texts, task, top_k=top_k).to_arrow()
-            arrays = batch.columns + [_output_arrays(result, task, top_k, large)]
-            names = batch.schema.names + [output_col]
+            arrays, names = list(batch.columns), list(batch.schema.names)
+            values = [_output_arrays(result, task, top_k, large)]
             if error_col:
                 error = result.column("error")
-                arrays.append(error.cast(pa.large_string()) if large else error)
-                names.append(error_col)
+                values.append(error.cast(pa.large_string()) if large else error)
+            for (name, at), array in zip(outputs, values):
+                if at is None:
+                    arrays.append(array)
+                    names.append(name)
+                else:
+                    arrays[at], names[at] = array, name
             yield pa.RecordBatch.from_arrays(arrays, names=names)
 
     return df.mapInArrow(run, schema)

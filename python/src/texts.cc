@@ -35,11 +35,22 @@ struct StreamHolder {
   }
 };
 
-// pandas and numpy spell a missing value NaN or pd.NA as often as None.
+// pandas and numpy spell a missing value NaN (of any float type: Ray's numpy batches give
+// numpy.float32), pd.NA or pd.NaT as often as None.
 bool is_missing(PyObject* item) {
   if (item == Py_None) return true;
   if (PyFloat_Check(item)) return std::isnan(PyFloat_AS_DOUBLE(item));
-  return std::strcmp(Py_TYPE(item)->tp_name, "NAType") == 0;
+  const char* type = Py_TYPE(item)->tp_name;
+  if (std::strcmp(type, "NAType") == 0 || std::strcmp(type, "NaTType") == 0) return true;
+  if (std::strncmp(type, "numpy.float", 11) == 0 || std::strcmp(type, "numpy.longdouble") == 0) {
+    const double value = PyFloat_AsDouble(item);
+    if (value == -1.0 && PyErr_Occurred()) {
+      PyErr_Clear();
+      return false;
+    }
+    return std::isnan(value);
+  }
+  return false;
 }
 
 void read_sequence(nb::handle texts, TextInput& in) {

@@ -1,9 +1,11 @@
 #include "io/output_file.h"
 
 #include <fcntl.h>
+#include <signal.h>
 #include <unistd.h>
 
 #include <cerrno>
+#include <charconv>
 #include <cstring>
 #include <random>
 #include <string>
@@ -21,6 +23,29 @@ std::filesystem::path unique_temporary_name(const std::filesystem::path& path, c
   std::filesystem::path name = path;
   name += tail;
   return name;
+}
+
+void remove_stale_partials(const std::filesystem::path& path) {
+  const std::string text = path.string();
+  if (text.empty() || text.ends_with('/')) return;
+  const std::string prefix = path.filename().string() + ".";
+  const std::filesystem::path folder = path.has_parent_path() ? path.parent_path() : ".";
+  std::error_code ec;
+  for (const auto& entry : std::filesystem::directory_iterator(folder, ec)) {
+    const std::string name = entry.path().filename().string();
+    if (!name.starts_with(prefix) || !name.ends_with(".partial")) continue;
+    // "<pid>.<16 hex digits>" between the output's name and ".partial", as unique_temporary_name writes it.
+    const std::string_view middle =
+        std::string_view(name).substr(prefix.size(), name.size() - prefix.size() - std::string_view(".partial").size());
+    int pid = 0;
+    const auto [end, parsed] = std::from_chars(middle.data(), middle.data() + middle.size(), pid);
+    const std::string_view random = std::string_view(end, static_cast<size_t>(middle.data() + middle.size() - end));
+    if (parsed != std::errc() || pid <= 0 || random.size() != 17 || random[0] != '.' ||
+        random.find_first_not_of("0123456789abcdef", 1) != std::string_view::npos) {
+      continue;
+    }
+    if (::kill(pid, 0) != 0 && errno == ESRCH) std::filesystem::remove(entry.path(), ec);
+  }
 }
 
 void refuse_output_that_is_input(const std::filesystem::path& input, const std::filesystem::path& output) {
@@ -71,7 +96,9 @@ OutputFile::~OutputFile() {
 }
 
 void OutputFile::fail(const char* what) {
-  throw Error(ErrorCode::kIo, std::string(what) + " " + partial_.string() + ": " + std::strerror(errno));
+  const int saved = errno;
+  throw Error(ErrorCode::kIo, std::string(what) + " " + path_.string() + " (through its temporary file " +
+                                  partial_.filename().string() + "): " + std::strerror(saved));
 }
 
 void OutputFile::write(std::string_view bytes) {

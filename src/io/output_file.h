@@ -41,6 +41,11 @@ class OutputFile {
 // A temporary name beside `path`, unique to this process and call: "<path>.<pid>.<random><suffix>".
 std::filesystem::path unique_temporary_name(const std::filesystem::path& path, const char* suffix);
 
+// Removes the temporary files of `path` ("<path>.<pid>.<random>.partial") whose writer is no
+// longer running (a job killed with SIGKILL leaves its temporary file behind). For a single-file
+// output; a folder output cleans up after its own shards. Failures are ignored.
+void remove_stale_partials(const std::filesystem::path& path);
+
 // Makes a completed rename in `folder` durable (fsync of the folder); failures are ignored, as
 // some file systems cannot sync a folder.
 void sync_folder(const std::filesystem::path& folder);

@@ -120,42 +120,49 @@ PartFolderSink::PartFolderSink(const fs::path& folder, const Schema& schema, Par
     }
     throw Error(ErrorCode::kIo, "cannot lock " + lock.string() + ": " + std::strerror(error));
   }
-  std::optional<json> existing = options_.resume ? read_manifest(manifest) : std::nullopt;
-  if (existing) {
-    if (!existing->is_object() || existing->value("job", json()) != json::parse(options_.job)) {
-      throw Error(ErrorCode::kInvalidArgument,
-                  folder_.string() + " holds the parts of another job (its input, model or options differ): "
-                                     "remove the folder, or run without --resume to start afresh");
-    }
-    for (const auto& p : existing->at("parts")) parts_.push_back(p.get<std::string>());
-    rows_done_ = existing->at("rows").get<uint64_t>();
-    if (existing->contains("json_column_types")) {
-      options_.sink.json_column_types = existing->at("json_column_types").get<std::map<std::string, std::string>>();
-    }
-    complete_ = existing->at("complete").get<bool>();
-    // A part renamed after the manifest was last written is not trusted: it is written again.
-    for (size_t i = parts_.size();; ++i) {
-      const fs::path stale = folder_ / part_name(i);
-      if (!fs::exists(stale, ec)) break;
-      fs::remove(stale, ec);
-    }
-    // Nor is what a killed writer of this shard left half written (each writer names its temporary
-    // apart, so a new one never reuses it). The lock says no writer of this shard is alive.
-    for (const auto& entry : fs::directory_iterator(folder_, ec)) {
-      const std::string name = entry.path().filename().string();
-      if (name.starts_with(shard_part_prefix()) && name.ends_with(".partial")) fs::remove(entry.path(), ec);
-    }
-    for (const auto& p : parts_) {
-      if (!fs::exists(folder_ / p, ec)) {
-        throw Error(ErrorCode::kIo, "part " + (folder_ / p).string() + " is in the manifest but missing; "
-                                    "run without --resume to start afresh");
+  // From here on a failure must release the lock: the constructor throws, so no destructor runs.
+  try {
+    std::optional<json> existing = options_.resume ? read_manifest(manifest) : std::nullopt;
+    if (existing) {
+      if (!existing->is_object() || existing->value("job", json()) != json::parse(options_.job)) {
+        throw Error(ErrorCode::kInvalidArgument,
+                    folder_.string() + " holds the parts of another job (its input, model or options differ): "
+                                       "remove the folder, or run without --resume to start afresh");
       }
+      for (const auto& p : existing->at("parts")) parts_.push_back(p.get<std::string>());
+      rows_done_ = existing->at("rows").get<uint64_t>();
+      if (existing->contains("json_column_types")) {
+        options_.sink.json_column_types = existing->at("json_column_types").get<std::map<std::string, std::string>>();
+      }
+      complete_ = existing->at("complete").get<bool>();
+      // A part renamed after the manifest was last written is not trusted: it is written again.
+      for (size_t i = parts_.size();; ++i) {
+        const fs::path stale = folder_ / part_name(i);
+        if (!fs::exists(stale, ec)) break;
+        fs::remove(stale, ec);
+      }
+      // Nor is what a killed writer of this shard left half written (each writer names its temporary
+      // apart, so a new one never reuses it). The lock says no writer of this shard is alive.
+      for (const auto& entry : fs::directory_iterator(folder_, ec)) {
+        const std::string name = entry.path().filename().string();
+        if (name.starts_with(shard_part_prefix()) && name.ends_with(".partial")) fs::remove(entry.path(), ec);
+      }
+      for (const auto& p : parts_) {
+        if (!fs::exists(folder_ / p, ec)) {
+          throw Error(ErrorCode::kIo, "part " + (folder_ / p).string() + " is in the manifest but missing; "
+                                      "run without --resume to start afresh");
+        }
+      }
+    } else {
+      remove_shard_files();
     }
-  } else {
-    remove_shard_files();
+    // _SUCCESS says the whole folder is complete, which it is not while any shard runs.
+    if (!complete_) fs::remove(folder_ / "_SUCCESS", ec);
+  } catch (...) {
+    ::close(lock_fd_);
+    lock_fd_ = -1;
+    throw;
   }
-  // _SUCCESS says the whole folder is complete, which it is not while any shard runs.
-  if (!complete_) fs::remove(folder_ / "_SUCCESS", ec);
 }
 
 PartFolderSink::~PartFolderSink() {
@@ -185,6 +192,23 @@ void PartFolderSink::remove_shard_files() {
   const std::string prefix = shard_part_prefix();
   const std::string manifest = part_manifest_name(options_.shard_index, options_.shard_count);
   std::error_code ec;
+  // Unless a job of another split is writing now (its lock is held): its files are not stale.
+  const uint32_t own_count = sharded ? options_.shard_count : 0;
+  for (const auto& entry : fs::directory_iterator(folder_, ec)) {
+    const std::string name = entry.path().filename().string();
+    if (!name.starts_with("_salvo_lock") || shard_count_in_name(name) == own_count) continue;
+    const int fd = ::open(entry.path().c_str(), O_RDWR | O_CLOEXEC);
+    if (fd < 0) continue;
+    const bool held = ::flock(fd, LOCK_EX | LOCK_NB) != 0 && errno == EWOULDBLOCK;
+    ::close(fd);
+    if (held) {
+      const uint32_t count = shard_count_in_name(name);
+      throw Error(ErrorCode::kIo, "another salvo job is writing " + folder_.string() +
+                                      " with another split of the input (" +
+                                      (count ? "--shard .../" + std::to_string(count) : std::string("not sharded")) +
+                                      "): wait for it, or write elsewhere");
+    }
+  }
   for (const auto& entry : fs::directory_iterator(folder_, ec)) {
     const std::string name = entry.path().filename().string();
     const bool part = name.starts_with(prefix);

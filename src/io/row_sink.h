@@ -41,8 +41,9 @@ class RowSink {
 
 // Refuses what a sink for `path` would silently ignore: a codec for a format written plain (.jsonl,
 // .csv, .npy), a compressed name (.gz, .zz) for a format other than TFRecord, TFRecord shards
-// under another format's name, a TFRecord record type for another format. For a folder (a path ending in "/"), `folder_format` names its parts'
-// format. Throws salvo::Error(kInvalidArgument) naming the path and the flag.
+// under another format's name, a TFRecord record type for another format. For a folder (a path
+// ending in "/"), `folder_format` names its parts' format. Throws salvo::Error(kInvalidArgument)
+// naming the path and the flag.
 void check_sink_choice(const std::filesystem::path& path, const std::string& folder_format,
                        const SinkOptions& options);
 

@@ -360,8 +360,9 @@ void check_output_place(const fs::path& output) {
   fs::path parent = folder ? fs::path(output.string()).parent_path().parent_path() : output.parent_path();
   if (parent.empty()) parent = ".";
   if (!fs::is_directory(parent, ec)) {
-    throw Error(ErrorCode::kIo, "cannot write " + output.string() + ": folder " + parent.string() +
-                                    " does not exist");
+    throw Error(ErrorCode::kIo, "cannot write " + output.string() + ": " +
+                                    (fs::exists(parent, ec) ? parent.string() + " is a file, not a folder"
+                                                            : "folder " + parent.string() + " does not exist"));
   }
   if (access(parent.c_str(), W_OK) != 0) {
     throw Error(ErrorCode::kIo, "cannot write " + output.string() + ": folder " + parent.string() +
@@ -435,6 +436,7 @@ class JobRunner {
       folder_ = folder.get();
       sink_ = std::move(folder);
     } else {
+      remove_stale_partials(options_.output);
       sink_ = open_row_sink(options_.output, schema, sink_options);
     }
     if (!schema.fields.empty() && schema.fields.back().name == "error") schema_ = schema;

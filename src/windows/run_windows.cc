@@ -192,10 +192,14 @@ WindowsSummary run_windows(const WindowsOptions& o) {
   SinkOptions sink_options;
   sink_options.compression = o.compression;
   sink_options.row_group_bytes = std::clamp<uint64_t>(plan.memory_bytes / 16, uint64_t{1} << 20, uint64_t{128} << 20);
+  remove_stale_partials(o.output);
   std::unique_ptr<RowSink> sink = open_row_sink(o.output, job.output, sink_options);
   const Schema error_schema{{{"row", DataType::int64()}, {"error", DataType::string()}}, {}};
   std::unique_ptr<RowSink> error_sink;
-  if (!o.errors_output.empty()) error_sink = open_row_sink(o.errors_output, error_schema);
+  if (!o.errors_output.empty()) {
+    remove_stale_partials(o.errors_output);
+    error_sink = open_row_sink(o.errors_output, error_schema);
+  }
   RecordBatch error_rows(error_schema);
 
   std::vector<ValueKind> kinds;

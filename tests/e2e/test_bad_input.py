@@ -126,6 +126,8 @@ class FatalErrorsTest(CliTestCase):
                           "--output", self.path("out.jsonl"))
         self.assert_fails(3, "does not exist", "embed", "--model", EXAMPLE_MODEL, "--input", self.inp,
                           "--output", self.path("no/such/dir/out.jsonl"))
+        self.assert_fails(3, "in.jsonl is a file, not a folder", "embed", "--model", EXAMPLE_MODEL, "--input",
+                          self.inp, "--output", os.path.join(self.inp, "out.jsonl"))
 
     def test_broken_models(self):
         model = self.path("model")

@@ -40,8 +40,8 @@ def data(tmp_path_factory):
 def test_embed(client, data, tmp_path, reference):
     salvo.clear_cache()
     ddf = dd.read_parquet(str(data))
-    out = salvo.dask.embed(ddf, "text", PATH, error_col="error")
-    assert list(out.columns) == ["id", "text", "section", "embedding", "error"]
+    out = salvo.dask.embed(ddf, "text", PATH)
+    assert list(out.columns) == ["id", "text", "section", "embedding", "error"]  # "error" by default
     assert salvo.cache_info() == []  # meta is given: the client never ran (or loaded) the model
     out.to_parquet(str(tmp_path / "out"))
     assert salvo.cache_info() == []
@@ -50,11 +50,15 @@ def test_embed(client, data, tmp_path, reference):
                      error_col="error", bad_ids=BAD)
     errors = dict(zip(table.column("id").to_pylist(), table.column("error").to_pylist()))
     assert errors[BAD_UTF8_ID].startswith("text is not valid UTF-8")
+    assert {errors[i] for i in NULL_IDS} == {"the input is null"}
 
 
 def test_classify(client, data, tmp_path, reference_labels):
     ddf = dd.read_parquet(str(data))
-    out = salvo.dask.classify(ddf, "text", PATH, top_k=2).compute()
+    out = salvo.dask.classify(ddf, "text", PATH, top_k=2, error_col=None)
+    assert list(out.columns) == ["id", "text", "section", "label", "score", "top_labels", "top_scores"]
+    out = out.compute()
+    assert list(out.columns) == ["id", "text", "section", "label", "score", "top_labels", "top_scores"]
     assert out["score"].dtype.name.startswith("float")
     rows = out.reset_index(drop=True)
     import pyarrow as pa

@@ -11,6 +11,7 @@ import sys
 import threading
 import time
 import tracemalloc
+import warnings
 
 import numpy as np
 import pandas as pd
@@ -102,6 +103,21 @@ def test_numpy_unicode_and_pandas(model, texts):
     assert np.isnan(emb[1]).all() and np.isfinite(emb[[0, 2]]).all()
     emb, errors = model.embed(pd.Series(["graphics library", pd.NA], dtype="string[python]"), return_errors=True)
     assert errors == [None, "the input is null"]
+
+
+def test_missing_values_of_every_kind(model):
+    """NaN of any float type (Ray's numpy batches give numpy.float32) and pd.NaT are nulls, as None,
+    float NaN and pd.NA are; a number that is not NaN is not a string."""
+    rows = np.array(["a text about chess", np.float32("nan"), pd.NaT, np.float64("nan"), np.float16("nan"),
+                     np.float32(1.5)], dtype=object)
+    emb, errors = model.embed(rows, return_errors=True)
+    assert errors[:5] == [None] + ["the input is null"] * 4
+    assert errors[5] == "the input is not a string (numpy.float32)", errors[5]
+    assert np.isfinite(emb[0]).all() and np.isnan(emb[1:]).all()
+    np.testing.assert_allclose(emb[0], model.embed(["a text about chess"])[0], atol=TOL, rtol=0)
+    emb, errors = model.embed(np.array(["a", np.float32("nan"), pd.NaT], dtype=object), return_errors=True)
+    assert errors == [None, "the input is null", "the input is null"]
+    assert np.isfinite(emb[0]).all() and np.isnan(emb[1:]).all()
 
 
 @pytest.mark.parametrize("arrow_type", [pa.string(), pa.large_string(), pa.string_view(), pa.binary()])
@@ -600,6 +616,19 @@ def test_predict_bad_rows(digits):
                       'input column "input" is not a number or an array of numbers', 'input column "input" is null', None]
     out, errors = model.predict({"pixels": [None, None]}, return_errors=True)
     assert out == {} and errors == ['input column "pixels" is null'] * 2
+    # salvo.spark's predict route (for predict_batch_udf, whose output has no room for a reason)
+    # warns for a batch with bad rows; called here as Spark calls it in a worker.
+    import salvo.spark
+
+    predict = salvo.spark.make_predict_fn(str(DIGITS / "digits_cnn.pt"), task="predict",
+                                          input_tensor_shapes=[[1, 8, 8]], threads=1)()
+    reason = r"^3 of 6 rows .*row 1: input column \"input_0\" is null.*return_errors=True\) gives each row's reason"
+    with pytest.warns(salvo.BadRowsWarning, match=reason):
+        logits = predict(np.array(rows[:4] + [pixels[4], pixels[5]], dtype=object))
+    np.testing.assert_allclose(logits[[0, 4, 5]], want[[0, 4, 5]], atol=1e-5, rtol=1e-5)
+    with warnings.catch_warnings():
+        warnings.simplefilter("error", salvo.BadRowsWarning)
+        np.testing.assert_allclose(predict(pixels[:3]), want[:3], atol=1e-5, rtol=1e-5)
 
 
 def test_predict_several_inputs_and_outputs(tmp_path):

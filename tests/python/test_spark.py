@@ -3,11 +3,13 @@ session and in a standalone cluster (a master and two workers on localhost), rea
 writing Parquet, with the numbers checked against the salvo CLI; and a worker killed with kill -9 in
 the middle of a job, after which the output is still complete."""
 
+import json
 import os
 import pathlib
 import sys
 import threading
 import time
+import warnings
 
 import pyarrow.parquet as pq
 import pytest
@@ -123,15 +125,68 @@ def test_pandas_udfs(spark, data, tmp_path, reference, reference_labels):
 
 def test_transform(spark, data, tmp_path, reference, reference_labels):
     df = spark.read.parquet(str(data))
-    out = write_and_read(salvo.spark.transform(df, "text", "embedding", PATH, error_col="error"), tmp_path / "embed")
-    assert out.column_names == ["id", "text", "section", "embedding", "error"]
+    out = write_and_read(salvo.spark.transform(df, "text", "embedding", PATH), tmp_path / "embed")
+    assert out.column_names == ["id", "text", "section", "embedding", "error"]  # "error" by default
     bad = NULL_IDS | {BAD_UTF8_ID}
     check_embeddings(out, "embedding", reference, ALL_IDS, null_rows="null", error_col="error", bad_ids=bad)
     errors = {r["id"]: r["error"] for r in out.select(["id", "error"]).to_pylist()}
     assert errors[BAD_UTF8_ID].startswith("text is not valid UTF-8")
+    assert {errors[i] for i in NULL_IDS} == {"the input is null"}
 
-    out = write_and_read(salvo.spark.transform(df, "text", "c", PATH, task="classify", top_k=2), tmp_path / "classify")
+    out = write_and_read(salvo.spark.transform(df, "text", "c", PATH, task="classify", top_k=2, error_col=None),
+                         tmp_path / "classify")
+    assert out.column_names == ["id", "text", "section", "c"]
     check_labels(out, reference_labels, ALL_IDS, struct="c", bad_ids=bad)
+
+
+def test_transform_columns(spark, data, tmp_path, reference):
+    """An output or error column named like a column of df replaces it in place (of any type), as
+    withColumn does; the same name for both, or an input column that is not a string, is refused on
+    the driver."""
+    df = spark.read.parquet(str(data))
+    with pytest.raises(ValueError, match="both 'x'"):
+        salvo.spark.transform(df, "text", "x", PATH, error_col="x")
+    with pytest.raises(ValueError, match="'id' must be a string column, not bigint"):
+        salvo.spark.transform(df, "id", "embedding", PATH)
+    with pytest.raises(ValueError, match="no column 'missing'"):
+        salvo.spark.transform(df, "missing", "embedding", PATH)
+
+    # The output replaces the texts, the errors the (bigint) ids; "key" keeps the ids.
+    out = salvo.spark.transform(df.withColumn("key", F.col("id")), "text", "text", PATH, error_col="id")
+    assert out.columns == ["id", "text", "section", "key"]
+    assert [f.dataType.simpleString() for f in out.schema.fields] == ["string", "array<float>", "string", "bigint"]
+    table = write_and_read(out, tmp_path / "replaced")
+    table = table.rename_columns(["error", "embedding", "section", "id"])
+    check_embeddings(table, "embedding", reference, ALL_IDS, null_rows="null", error_col="error",
+                     bad_ids=NULL_IDS | {BAD_UTF8_ID})
+
+
+def test_bad_rows_warn_where_no_reason_fits():
+    """The routes whose output has no room for a reason (predict_batch_udf's predict, the pandas UDFs
+    without with_errors) warn with salvo.BadRowsWarning for each batch with bad rows, and not for a
+    clean one. Called here on the driver, as Spark calls them in a worker."""
+    import numpy as np
+    import pandas as pd
+
+    reason = r"gives each row's reason"
+    predict = salvo.spark.make_predict_fn(PATH)()
+    with pytest.warns(salvo.BadRowsWarning, match=r"^1 of 3 rows of a batch could not be run \(the first, row 1: "
+                                                  r"the input is null\); .*error_col.*" + reason):
+        out = predict(np.array(["a chess engine", None, "a font"], dtype=object))
+    assert np.isnan(out[1]).all() and np.isfinite(out[[0, 2]]).all()
+    classify = salvo.spark.make_predict_fn(PATH, task="classify", top_k=2)()
+    with pytest.warns(salvo.BadRowsWarning, match=r"^2 of 2 rows .*row 0: the input is null"):
+        out = classify(np.array([None, float("nan")], dtype=object))
+    assert out["top_scores"].shape == (2, 2) and np.isnan(out["top_scores"]).all()
+    udf = salvo.spark.classify_udf(PATH).func
+    with pytest.warns(salvo.BadRowsWarning, match=r"^1 of 2 rows .*with_errors=True"):
+        list(udf(iter([pd.Series(["a font", None])])))
+    with warnings.catch_warnings():
+        warnings.simplefilter("error", salvo.BadRowsWarning)
+        predict(np.array(["a chess engine", "a font"], dtype=object))
+        classify(np.array(["a chess engine"], dtype=object))
+        list(salvo.spark.embed_udf(PATH).func(iter([pd.Series(["a font"])])))
+        list(salvo.spark.embed_udf(PATH, with_errors=True).func(iter([pd.Series(["a font", None])])))
 
 
 DIGITS = pathlib.Path(__file__).resolve().parents[2] / "examples" / "digits"
@@ -186,16 +241,27 @@ def test_predict_batch_udf_torchscript(spark, tmp_path):
                                atol=1e-4, rtol=1e-6)
 
 
-def test_models_load_once_per_worker_with_task_cpus(spark):
-    """After the routes above, each Python worker holds each model once, with the task's CPUs
-    (spark.task.cpus = 1) as its threads."""
-    def report(_):
+def test_models_load_once_per_worker_with_task_cpus(spark, data):
+    """After a route ran, each Python worker of the same kind (an Arrow one: Spark keeps those apart
+    from the RDD API's) holds each model once, with the task's CPUs (spark.task.cpus = 1) as threads."""
+    df = spark.read.parquet(str(data))
+    salvo.spark.transform(df, "text", "embedding", PATH).write.format("noop").mode("overwrite").save()
+
+    def report(batches):
+        import json
+
+        import pyarrow as pa
+
         import salvo
 
-        return salvo.cache_info()
+        for _ in batches:
+            pass
+        yield pa.RecordBatch.from_pydict({"info": [json.dumps(salvo.cache_info())]})
 
-    entries = [e for part in spark.sparkContext.parallelize(range(8), 8).map(report).collect() for e in part]
-    assert all(e["loads"] == 1 for e in entries)
+    infos = [json.loads(row.info) for row in df.mapInArrow(report, "info string").collect()]
+    entries = [e for info in infos for e in info]
+    assert any(e["path"] == os.path.realpath(PATH) and e["options"]["task"] == "embed" for e in entries), infos
+    assert all(e["loads"] == 1 for e in entries), entries
     assert all(e["options"]["threads"] == 1 for e in entries), entries
 
 

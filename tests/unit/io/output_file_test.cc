@@ -2,9 +2,11 @@
 #include "io/part_folder_sink.h"
 
 #include <gtest/gtest.h>
+#include <sys/wait.h>
 #include <unistd.h>
 
 #include <fstream>
+#include <vector>
 
 #include "io/row_sink.h"
 #include "io/test_batches.h"
@@ -57,12 +59,15 @@ TEST(OutputFileTest, AnUnfinishedFileLeavesNothingAndTheOldOutputStays) {
 
 // A folder of parts has one writer per shard: a second job into the same shard stops at once,
 // with a clear message, and leaves the first job's output alone; other shards are not held up.
+// A job of another split of the input (unsharded, or another shard count) is not let in either:
+// it would remove the running job's parts as stale.
 TEST(OutputFileTest, OneJobAtATimeWritesAShardOfAFolder) {
   ScratchDir dir;
   const std::filesystem::path folder = dir / "out";
   PartFolderOptions options;
   options.part_rows = 4;
   options.job = "{}";  // what the manifest records of the job
+  options.shard_count = 2;
   auto rows = [](int n, float v) {
     std::vector<testing::EmbedRow> r;
     for (int i = 0; i < n; ++i) r.push_back({i, {v, v}, ""});
@@ -78,12 +83,46 @@ TEST(OutputFileTest, OneJobAtATimeWritesAShardOfAFolder) {
       EXPECT_NE(std::string(e.what()).find("another salvo job is writing"), std::string::npos) << e.what();
     }
     PartFolderOptions other = options;
-    other.shard_count = 2;
     other.shard_index = 1;
     PartFolderSink c(folder, embed_schema(2), other);  // another shard's manifest: its own lock
+    for (const uint32_t count : {1u, 3u}) {
+      PartFolderOptions split = options;
+      split.shard_count = count;
+      try {
+        PartFolderSink e(folder, embed_schema(2), split);
+        FAIL() << "a job of another split was let in while shards wrote";
+      } catch (const Error& e) {
+        EXPECT_NE(std::string(e.what()).find("with another split of the input (--shard .../2)"), std::string::npos)
+            << e.what();
+      }
+    }
     a.finish();
   }
   PartFolderSink d(folder, embed_schema(2), options);  // the lock went with its holder
+}
+
+// A single-file output's job killed with SIGKILL leaves "<name>.<pid>.<random>.partial": the next
+// job writing that output removes it, but never the temporary file of a writer still running.
+TEST(OutputFileTest, StalePartialsOfADeadWriterAreRemoved) {
+  ScratchDir dir;
+  const pid_t child = fork();
+  if (child == 0) _exit(0);
+  ASSERT_GT(child, 0);
+  waitpid(child, nullptr, 0);  // a pid no process has now
+  const std::string dead = std::to_string(child), alive = std::to_string(getpid());
+  const auto stale = dir / ("out.jsonl." + dead + ".00000000deadbeef.partial");
+  const std::vector<std::filesystem::path> kept = {
+      dir / ("out.jsonl." + alive + ".00000000deadbeef.partial"),   // a live writer's
+      dir / ("other.jsonl." + dead + ".00000000deadbeef.partial"),  // another output's
+      dir / "out.jsonl.notes.partial",                              // not a temporary name
+      dir / ("out.jsonl." + dead + ".00000000deadbeef"),            // not a temporary name
+  };
+  std::ofstream(stale) << "{\"half\": ";
+  for (const auto& path : kept) std::ofstream(path) << "x";
+  remove_stale_partials(dir / "out.jsonl");
+  EXPECT_FALSE(std::filesystem::exists(stale));
+  for (const auto& path : kept) EXPECT_TRUE(std::filesystem::exists(path)) << path;
+  remove_stale_partials(dir / "missing" / "out.jsonl");  // no folder: nothing to do, no error
 }
 
 TEST(OutputFileTest, ResumeRemovesWhatAKilledWriterLeftHalfWritten) {
