@@ -228,6 +228,7 @@ void PartFolderSink::open_part() {
 
 void PartFolderSink::commit_part() {
   part_->finish();
+  rows_given_errors_ += part_->rows_given_errors();
   // The first part fixes the types of JSON columns for the parts after it (and a resumed job).
   if (parts_.empty()) options_.sink.json_column_types = part_->json_column_types();
   part_.reset();

@@ -52,6 +52,7 @@ class PartFolderSink : public RowSink {
   void write(const RecordBatch& batch) override;
   // Commits the last part, marks this shard complete, and writes _SUCCESS once every shard is.
   void finish() override;
+  uint64_t rows_given_errors() const override { return rows_given_errors_; }
 
  private:
   std::string part_name(size_t part) const;
@@ -68,6 +69,7 @@ class PartFolderSink : public RowSink {
   PartFolderOptions options_;
   std::vector<std::string> parts_;  // committed, in order
   uint64_t rows_done_ = 0;          // rows the committed parts hold
+  uint64_t rows_given_errors_ = 0;  // by this run's parts (see RowSink::rows_given_errors)
   bool complete_ = false;
   int lock_fd_ = -1;                // flock'ed: one writer per shard of a folder
   std::unique_ptr<RowSink> part_;   // the part being written

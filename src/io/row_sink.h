@@ -37,6 +37,9 @@ class RowSink {
   virtual void finish() = 0;
   // After finish(): the type each JSON column was given (Parquet; see SinkOptions), by name.
   virtual std::map<std::string, std::string> json_column_types() const { return {}; }
+  // Rows without an error that the sink gave one: a value their column's type cannot hold (Parquet
+  // output of JSON input; see parquet_sink.cc), written as null.
+  virtual uint64_t rows_given_errors() const { return 0; }
 };
 
 // Refuses what a sink for `path` would silently ignore: a codec for a format written plain (.jsonl,

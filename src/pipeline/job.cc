@@ -584,6 +584,7 @@ class JobRunner {
       open_predict_sink(Schema{{{"error", DataType::string()}}, {}});  // no rows ran: no output columns
     }
     sink_->finish();
+    summary_.errors += sink_->rows_given_errors();
   }
 
   // The sink of a predict job, once the first result shows the model's outputs.

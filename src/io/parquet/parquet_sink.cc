@@ -8,8 +8,9 @@
 //                 all booleans BOOLEAN, otherwise (or all null) STRING with non-string values as
 //                 their JSON text; a folder's later parts take the types its first part chose
 //                 (SinkOptions::json_column_types). A later value that does not fit the chosen type
-//                 (e.g. 2.5 in a BIGINT column) ends the job with an error naming the column and
-//                 row, rather than being written differently.
+//                 (e.g. 2.5 or "3a" in a BIGINT column) is written as null, and its row's "error"
+//                 column says so, holding the value (rows_given_errors() counts those rows); without
+//                 an "error" column it ends the job with an error naming the column and row.
 // The schema's metadata (e.g. "salvo.labels") goes to the footer's key-value metadata.
 #include "io/parquet/parquet_sink.h"
 
@@ -188,6 +189,10 @@ class ParquetSink : public RowSink {
       pending_.emplace_back(json_typed ? std::optional<std::vector<json>>(std::vector<json>()) : std::nullopt);
     }
     for (const auto& column : columns_) buffers_.emplace_back(column);
+    if (!schema.fields.empty() && schema.fields.back().name == "error" &&
+        schema.fields.back().type.id() == TypeId::kString) {
+      error_column_ = schema.fields.size() - 1;
+    }
 
     row_group_bytes_ = std::max<size_t>(1, sink_options.row_group_bytes);
     writer_ = std::make_unique<ParquetFileWriter>(path_, options_);
@@ -208,6 +213,8 @@ class ParquetSink : public RowSink {
     writer_->finish(columns_);
   }
 
+  uint64_t rows_given_errors() const override { return rows_given_errors_; }
+
   std::map<std::string, std::string> json_column_types() const override {
     std::map<std::string, std::string> types;
     for (size_t c = 0; c < columns_.size(); ++c) {
@@ -225,6 +232,16 @@ class ParquetSink : public RowSink {
       pending_bytes_ += json_bytes(v);
       return;
     }
+    if (c == error_column_ && !misfit_.empty()) {  // a value of this row did not fit its column
+      if (column.is_null(r)) {
+        out.add_bytes(misfit_);
+        ++rows_given_errors_;
+      } else {
+        out.add_bytes(std::string(column.string_at(r)) + "; " + misfit_);
+      }
+      misfit_.clear();
+      return;
+    }
     if (column.is_null(r)) {
       out.add_null();
       return;
@@ -238,7 +255,15 @@ class ParquetSink : public RowSink {
       case TypeId::kFloat64: out.add_double(column.float64_at(r)); return;
       case TypeId::kString:
       case TypeId::kBinary: out.add_bytes(column.string_at(r)); return;
-      case TypeId::kJson: append_typed(c, column.json_at(r), total_rows_ + 1); return;
+      case TypeId::kJson: {
+        const json& v = column.json_at(r);
+        if (append_json(v, columns_[c].kind, &buffers_[c])) return;
+        if (error_column_ == kNoColumn) throw Error(ErrorCode::kInvalidArgument, misfit(c, v, total_rows_ + 1));
+        // Written as null: the row's error column (appended after this one) says why.
+        out.add_null();
+        misfit_ += (misfit_.empty() ? "" : "; ") + misfit(c, v, 0);
+        return;
+      }
       case TypeId::kList: append_list(column, r, &out); return;
     }
   }
@@ -314,15 +339,17 @@ class ParquetSink : public RowSink {
     }
   }
 
-  // A JSON value into a column whose type is fixed; `row` (1-based) names it in the error.
+  // Why JSON value `v` does not fit column `c`; `row` (1-based; 0: in the row's own error) names it.
+  std::string misfit(size_t c, const json& v, uint64_t row) const {
+    const std::string where = row ? path_.string() + ": row " + std::to_string(row) + ": " : "";
+    return where + "column \"" + columns_[c].name + "\" holds " + json_text(v) + ", which its Parquet type " +
+           kind_name(columns_[c].kind) + " (taken from the first row group, or the folder's first part) cannot " +
+           "hold; written as null (write .jsonl, or make the column's values one type)";
+  }
+
+  // A JSON value into a column whose type was just inferred from the values, which it fits.
   void append_typed(size_t c, const json& v, uint64_t row) {
-    if (!append_json(v, columns_[c].kind, &buffers_[c])) {
-      throw Error(ErrorCode::kInvalidArgument,
-                  path_.string() + ": column \"" + columns_[c].name + "\" is " + kind_name(columns_[c].kind) +
-                      " (inferred from the first row group, or the folder's first part), but row " +
-                      std::to_string(row) + " holds " +
-                      json_text(v) + " (write .jsonl, or make the column's values one type)");
-    }
+    if (!append_json(v, columns_[c].kind, &buffers_[c])) throw Error(ErrorCode::kInternal, misfit(c, v, row));
   }
 
   // Fixes the type of each JSON column from its buffered values and moves them into its column.
@@ -358,6 +385,10 @@ class ParquetSink : public RowSink {
   std::vector<ParquetColumnBuffer> buffers_;  // one per column
   std::vector<std::optional<std::vector<json>>> pending_;  // JSON columns whose type is not yet fixed
   std::vector<bool> json_columns_;                          // typed by their values
+  static constexpr size_t kNoColumn = static_cast<size_t>(-1);
+  size_t error_column_ = kNoColumn;  // the last column, when it is the rows' "error" (string)
+  std::string misfit_;               // the current row's values that did not fit their columns, if any
+  uint64_t rows_given_errors_ = 0;
   size_t pending_bytes_ = 0;
   size_t rows_ = 0;         // rows buffered in the current row group
   uint64_t total_rows_ = 0;  // rows written so far, for messages

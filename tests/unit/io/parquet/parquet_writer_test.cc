@@ -10,6 +10,7 @@
 #include "core/error.h"
 #include "io/parquet/parquet_encoder.h"
 #include "io/parquet/parquet_sink.h"
+#include "io/parquet/parquet_table_reader.h"
 #include "io/part_folder_sink.h"
 #include "io/test_files.h"
 
@@ -464,22 +465,62 @@ RecordBatch dynamic_row(const nlohmann::json& n, std::vector<float> values, cons
   return batch;
 }
 
-TEST(ParquetSinkTest, InferredTypeIsKeptAndAMisfitIsAnError) {
+// The "n" and "error" columns of a Parquet output, as rows of "n or null|error or null".
+std::vector<std::string> n_and_errors(const std::filesystem::path& path) {
+  ParquetTableReader reader(path.string(), {"n", "error"});
+  std::vector<std::string> rows;
+  RecordBatch batch;
+  while (reader.next(&batch)) {
+    const Column& n = batch.column(0);
+    const Column& error = batch.column(1);
+    for (int64_t r = 0; r < batch.num_rows(); ++r) {
+      rows.push_back((n.is_null(r) ? std::string("null") : std::to_string(n.int64_at(r))) + "|" +
+                     (error.is_null(r) ? std::string("null") : std::string(error.string_at(r))));
+    }
+  }
+  return rows;
+}
+
+// A value that does not fit the type its JSON column was given (2.5 after integers) is written as
+// null, and its row's error says so, with the value: the job goes on, the row is counted.
+TEST(ParquetSinkTest, InferredTypeIsKeptAndAMisfitIsAnErrorOfItsRow) {
   testing::ScratchDir dir;
   SinkOptions options;
   options.row_group_bytes = 1;  // a row group per row
   auto sink = open_parquet_sink(dir / "out.parquet", dynamic_schema(), options);
   sink->write(dynamic_row(5, {1.0f, 2.0f}));  // the first row group makes "n" INT64
+  sink->write(dynamic_row(2.5, {1.0f, 2.0f}));
+  sink->write(dynamic_row("x", {}, "text is null"));  // already an error row: the misfit is added
+  sink->write(dynamic_row(7, {1.0f, 2.0f}));
+  sink->finish();
+  EXPECT_EQ(sink->rows_given_errors(), 1u);
+  const std::vector<std::string> rows = n_and_errors(dir / "out.parquet");
+  ASSERT_EQ(rows.size(), 4u);
+  EXPECT_EQ(rows[0], "5|null");
+  EXPECT_TRUE(rows[1].starts_with("null|column \"n\" holds 2.5, which its Parquet type INT64")) << rows[1];
+  EXPECT_TRUE(rows[2].starts_with("null|text is null; column \"n\" holds \"x\"")) << rows[2];
+  EXPECT_EQ(rows[3], "7|null");
+
+  // Without an error column there is nowhere to say so: the job ends, naming the file and row.
+  Schema no_errors = dynamic_schema();
+  no_errors.fields.pop_back();
+  RecordBatch first(no_errors), second(no_errors);
+  const std::vector<float> values = {1.0f, 2.0f};
+  first.mutable_column(0).append_json(5);
+  first.mutable_column(1).append_list(std::span<const float>(values));
+  second.mutable_column(0).append_json(2.5);
+  second.mutable_column(1).append_list(std::span<const float>(values));
+  auto plain = open_parquet_sink(dir / "plain.parquet", no_errors, options);
+  plain->write(first);
   try {
-    sink->write(dynamic_row(2.5, {1.0f, 2.0f}));
+    plain->write(second);
     FAIL() << "2.5 written to an INT64 column";
   } catch (const Error& e) {
     EXPECT_EQ(e.code(), ErrorCode::kInvalidArgument);
-    EXPECT_NE(std::string(e.what()).find("row 2"), std::string::npos) << e.what();
-    EXPECT_NE(std::string(e.what()).find("\"n\""), std::string::npos) << e.what();
+    EXPECT_NE(std::string(e.what()).find("plain.parquet: row 2: column \"n\""), std::string::npos) << e.what();
   }
-  sink.reset();
-  EXPECT_TRUE(std::filesystem::is_empty(dir.path())) << "an abandoned file is removed";
+  plain.reset();
+  EXPECT_FALSE(std::filesystem::exists(dir / "plain.parquet")) << "an abandoned file is removed";
 }
 
 TEST(ParquetSinkTest, AJsonColumnTypeFixedBeforehandIsKeptAndReported) {
@@ -497,9 +538,9 @@ TEST(ParquetSinkTest, AJsonColumnTypeFixedBeforehandIsKeptAndReported) {
   EXPECT_EQ(inferred->json_column_types(), (std::map<std::string, std::string>{{"n", "INT64"}}));
 }
 
-// Every part of a folder has the first part's schema: a later part that would infer another type
-// for a JSON column is an error naming the part, as a later row group of one file is; a resumed job
-// takes the types from the manifest.
+// Every part of a folder has the first part's schema: a later part's value that does not fit the
+// type the first part gave a JSON column is null with its row's error, as in a later row group of
+// one file; a resumed job takes the types from the manifest.
 TEST(ParquetSinkTest, TheFirstPartOfAFolderFixesItsJsonColumnTypes) {
   testing::ScratchDir dir;
   PartFolderOptions options;
@@ -509,18 +550,17 @@ TEST(ParquetSinkTest, TheFirstPartOfAFolderFixesItsJsonColumnTypes) {
     PartFolderSink folder(dir / "out", dynamic_schema(), options);
     folder.write(dynamic_row(5, {1.0f, 2.0f}));
     folder.write(dynamic_row(6, {1.0f, 2.0f}));
-    try {
-      folder.write(dynamic_row(2.5, {1.0f, 2.0f}));
-      FAIL() << "2.5 written to a folder whose first part made \"n\" INT64";
-    } catch (const Error& e) {
-      EXPECT_NE(std::string(e.what()).find("part-00002.parquet"), std::string::npos) << e.what();
-      EXPECT_NE(std::string(e.what()).find("INT64"), std::string::npos) << e.what();
-    }
+    folder.write(dynamic_row(2.5, {1.0f, 2.0f}));
+    folder.write(dynamic_row(8, {1.0f, 2.0f}));
+    EXPECT_EQ(folder.rows_given_errors(), 1u);
+    EXPECT_TRUE(n_and_errors(dir / "out" / "part-00002.parquet")[0].starts_with("null|column \"n\" holds 2.5"));
+    EXPECT_EQ(n_and_errors(dir / "out" / "part-00003.parquet")[0], "8|null");
   }
   options.resume = true;
   PartFolderSink resumed(dir / "out", dynamic_schema(), options);
-  EXPECT_EQ(resumed.rows_done(), 2u);
-  EXPECT_THROW(resumed.write(dynamic_row(2.5, {1.0f, 2.0f})), Error);
+  EXPECT_EQ(resumed.rows_done(), 4u);
+  resumed.write(dynamic_row(2.5, {1.0f, 2.0f}));
+  EXPECT_EQ(resumed.rows_given_errors(), 1u);
 }
 
 TEST(ParquetSinkTest, RejectsUnknownCodec) {
