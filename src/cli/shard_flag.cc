@@ -31,6 +31,11 @@ ShardChoice checked(ShardChoice choice) {
 
 ShardChoice parse_shard(const std::string& flag, uint32_t count_flag,
                         const std::function<const char*(const char*)>& getenv) {
+  if (count_flag != 0 && flag != "auto") {
+    throw Error(ErrorCode::kInvalidArgument,
+                "--shard-count is for --shard auto in a Kubernetes indexed Job (JOB_COMPLETION_INDEX)" +
+                    std::string(flag.empty() ? "" : "; --shard I/N gives the count itself"));
+  }
   if (flag.empty()) return {};
   if (flag != "auto") {
     const auto slash = flag.find('/');

@@ -356,8 +356,10 @@ class BinaryFileSource : public RowSource {
     std::string columns = "path, modificationTime, length, content";
     for (const auto& p : partition_names_) columns += ", " + p;
     if (has_label_) columns += ", label";
-    throw Error(ErrorCode::kInvalidArgument, std::string(flag) + ": binary file rows have no column \"" + name +
-                                                 "\" (their columns: " + columns + ")");
+    throw Error(ErrorCode::kInvalidArgument,
+                std::string(flag) + ": binary file rows have no column \"" + name + "\" (their columns: " + columns +
+                    "). A folder or glob of files other than Parquet is read as binary files, one row per file, as "
+                    "Spark's binaryFile reads them; JSON Lines, CSV and TFRecord input is one file");
   }
 
   ValueType type_of(const ColumnRef& c) const {

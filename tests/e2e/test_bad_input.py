@@ -46,30 +46,6 @@ class BadRowsTest(CliTestCase):
                 self.assertEqual(errors[6], "line 7: a JSON array, not an object")
                 self.assertEqual([r.get("id") for r in rows], [0, 1, None, None, 4, None, None, 7])
 
-    def test_a_json_value_whose_column_type_is_fixed_otherwise_is_a_bad_row(self):
-        # Regression: the first part (or row group) of a Parquet output fixes the type of a JSON
-        # column; "3a" in an integer id column, or 2.5 in a kept integer column, ended the job at
-        # that part (exit 2), and --resume stopped there every time.
-        import pyarrow.parquet as pq
-
-        inp = self.path("mixed.jsonl")
-        with open(inp, "w") as f:
-            for row in ({"id": 1, "text": "a chess engine", "n": 1}, {"id": 2, "text": "a font", "n": 2},
-                        {"id": "3a", "text": "an editor", "n": 2.5}, {"id": 4, "text": "a shell", "n": 4}):
-                f.write(json.dumps(row) + "\n")
-        out = self.path("parts") + "/"
-        proc = run_salvo("classify", "--model", EXAMPLE_MODEL, "--input", inp, "--output", out, "--part-rows", "2",
-                         "--keep-columns", "n")
-        self.assertIn("4 rows, 1 errors", proc.stderr)
-        rows = pq.read_table(out).to_pylist()
-        self.assertEqual([r["id"] for r in rows], [1, 2, None, 4])
-        self.assertEqual([r["n"] for r in rows], [1, 2, None, 4])
-        self.assertEqual([r["label"] is not None for r in rows], [True] * 4)
-        self.assertEqual([r["error"] is None for r in rows], [True, True, False, True])
-        self.assertTrue(rows[2]["error"].startswith('column "id" holds "3a", which its Parquet type INT64'),
-                        rows[2]["error"])
-        self.assertIn('; column "n" holds 2.5, which its Parquet type INT64', rows[2]["error"])
-
     def test_oversize_text_within_limits_is_truncated_not_rejected(self):
         inp = self.path("in.jsonl")
         with open(inp, "w") as f:

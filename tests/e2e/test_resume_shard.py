@@ -13,7 +13,7 @@ import unittest
 import pyarrow as pa
 import pyarrow.parquet as pq
 
-from cli_harness import EXAMPLE_MODEL, SALVO, CliTestCase, run_salvo, sample_texts
+from cli_harness import EXAMPLE_MODEL, SALVO, CliTestCase, read_jsonl, run_salvo, sample_texts
 
 
 def read_parts(folder):
@@ -259,6 +259,52 @@ class ShardTest(CliTestCase):
                                self.path("k8s") + "/", "--shard", "auto"], env=env, capture_output=True, text=True)
         self.assertEqual(proc.returncode, 2)
         self.assertIn("--shard-count", proc.stderr)
+
+
+class ParquetFoldersTest(CliTestCase):
+    """Folders of Parquet files in and out: rows named by file, columns whose type was fixed."""
+
+    def test_a_json_value_whose_column_type_is_fixed_otherwise_is_a_bad_row(self):
+        # Regression: the first part (or row group) of a Parquet output fixes the type of a JSON
+        # column; "3a" in an integer id column, or 2.5 in a kept integer column, ended the job at
+        # that part (exit 2), and --resume stopped there every time.
+        inp = self.path("mixed.jsonl")
+        with open(inp, "w") as f:
+            for row in ({"id": 1, "text": "a chess engine", "n": 1}, {"id": 2, "text": "a font", "n": 2},
+                        {"id": "3a", "text": "an editor", "n": 2.5}, {"id": 4, "text": "a shell", "n": 4}):
+                f.write(json.dumps(row) + "\n")
+        out = self.path("parts") + "/"
+        proc = run_salvo("classify", "--model", EXAMPLE_MODEL, "--input", inp, "--output", out, "--part-rows", "2",
+                         "--keep-columns", "n")
+        self.assertIn("4 rows, 1 errors", proc.stderr)
+        rows = pq.read_table(out).to_pylist()
+        self.assertEqual([r["id"] for r in rows], [1, 2, None, 4])
+        self.assertEqual([r["n"] for r in rows], [1, 2, None, 4])
+        self.assertEqual([r["label"] is not None for r in rows], [True] * 4)
+        self.assertEqual([r["error"] is None for r in rows], [True, True, False, True])
+        self.assertTrue(rows[2]["error"].startswith('column "id" holds "3a", which its Parquet type INT64'),
+                        rows[2]["error"])
+        self.assertIn('; column "n" holds 2.5, which its Parquet type INT64', rows[2]["error"])
+
+    def test_rows_of_a_folder_of_parquet_files_are_named_by_file_and_row(self):
+        # They were named by their position across the folder ("record 6"), which no file has.
+        folder = self.path("pq")
+        os.makedirs(folder)
+        pq.write_table(pa.table({"id": [1, 2, 3], "text": ["a", None, "c"]}), os.path.join(folder, "part-0.parquet"))
+        pq.write_table(pa.table({"id": [4, 5, 6, 7], "text": ["d", "e", None, "g"]}),
+                       os.path.join(folder, "part-1.parquet"), row_group_size=2)
+        for extra in ((), ("--shard", "1/2")):
+            with self.subTest(extra=extra):
+                out = self.path("out-%d" % len(extra)) + "/"
+                run_salvo("tokenize", "--model", EXAMPLE_MODEL, "--input", folder, "--output", out, "--format",
+                          "jsonl", *extra)
+                rows = [r for name in sorted(os.listdir(out)) if name.endswith(".jsonl")
+                        for r in read_jsonl(os.path.join(out, name))]
+                errors = {r["id"]: r["error"] for r in rows if "error" in r}
+                want = {6: os.path.join(folder, "part-1.parquet") + " row 3: text is null"}
+                if not extra:
+                    want[2] = os.path.join(folder, "part-0.parquet") + " row 2: text is null"
+                self.assertEqual(errors, want)
 
 
 if __name__ == "__main__":

@@ -4,7 +4,10 @@
 
 #include <algorithm>
 #include <cctype>
+#include <filesystem>
+#include <map>
 #include <memory>
+#include <mutex>
 #include <optional>
 
 #include "core/cpu.h"
@@ -387,7 +390,7 @@ uint64_t read_ahead_bytes(const SourceLimits& limits) {
 class ParquetSource : public RowSource {
  public:
   ParquetSource(const std::string& path, const FieldNames& fields, const SourceLimits& limits, const Slice& slice)
-      : fields_(fields), limits_(limits), files_(list_inputs(path)) {
+      : fields_(fields), limits_(limits), files_(list_inputs(path)), name_files_(!std::filesystem::is_regular_file(path)) {
     for (const auto& f : files_) total_bytes_ += f.size;
     if (!slice.whole()) plan_slice(slice);
     // The first file fixes the columns and their types; later files must match.
@@ -482,6 +485,16 @@ class ParquetSource : public RowSource {
     if (id_) columns.id = ColumnSpec{"id", id_->type, id_->list_depth};
     for (const auto& p : passthrough_) columns.passthrough.push_back({p.name, p.type, p.list_depth});
     return columns;
+  }
+
+  // A folder or glob's rows are named by their file and row in it ("in/part-1.parquet row 3"); one
+  // file's by their record number ("record 3").
+  std::string record_label(const InputRow& row) const override {
+    if (!name_files_) return RowSource::record_label(row);
+    std::lock_guard lock(file_runs_mutex_);
+    const auto after = file_runs_.upper_bound(row.index);
+    if (after == file_runs_.begin()) return RowSource::record_label(row);
+    return files_[std::prev(after)->second].path.string() + " row " + std::to_string(row.line);
   }
 
   uint64_t bytes_read() const override {
@@ -653,6 +666,16 @@ class ParquetSource : public RowSource {
   void make_record(RawRecord* record, bool borrow) {
     record->index = sliced_ ? current_->first_row + static_cast<uint64_t>(row_) : next_index_++;
     record->line = record->index + 1;
+    if (name_files_) {  // the row's number in its file, and where its file's rows start
+      const uint64_t group_first = sliced_ ? current_->first_row - group_first_row_[current_->file][0]
+                                           : static_cast<uint64_t>(file_rows_done_);
+      record->line = group_first + static_cast<uint64_t>(row_) + 1;
+      if (current_->file != labelled_file_) {
+        std::lock_guard lock(file_runs_mutex_);
+        file_runs_[record->index] = current_->file;
+        labelled_file_ = current_->file;
+      }
+    }
     const size_t row = static_cast<size_t>(row_++);
     std::string_view text;
     if (text_ != kNone) record->error = text_of(*current_, text_, row, "text", &text);
@@ -751,6 +774,12 @@ class ParquetSource : public RowSource {
   std::vector<std::vector<uint64_t>> group_first_row_;  // sliced: [file][group] -> its first row's index
   std::vector<std::vector<bool>> group_in_slice_;       // sliced: [file][group] -> read it
   int64_t file_rows_done_ = 0;
+  // Folders and globs: the index of the first record of each run of one file's records -> the file,
+  // for record_label() (on the parsing threads).
+  const bool name_files_;
+  mutable std::mutex file_runs_mutex_;
+  std::map<uint64_t, size_t> file_runs_;
+  size_t labelled_file_ = SIZE_MAX;
 
   // Last, so that it stops its workers before anything they use goes.
   std::unique_ptr<RowGroupScheduler> scheduler_;

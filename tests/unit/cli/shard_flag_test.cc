@@ -19,6 +19,8 @@ std::function<const char*(const char*)> env(std::map<std::string, std::string> v
 
 TEST(ShardFlagTest, ExplicitSlices) {
   EXPECT_EQ(parse_shard("", 0, env({})).count, 1u);
+  EXPECT_THROW(parse_shard("", 3, env({})), Error) << "--shard-count alone is not ignored";
+  EXPECT_THROW(parse_shard("1/3", 3, env({})), Error) << "--shard-count with I/N is not ignored";
   const ShardChoice s = parse_shard("3/10", 0, env({}));
   EXPECT_EQ(s.index, 3u);
   EXPECT_EQ(s.count, 10u);

@@ -100,13 +100,18 @@ std::string make_file(int64_t text_page_size_delta = 0) {
   return file + "PAR1";
 }
 
-std::vector<InputRow> read_all(const std::string& path, const FieldNames& fields) {
+// Every row of `path`; with `labels`, how error messages name each row too.
+std::vector<InputRow> read_all(const std::string& path, const FieldNames& fields,
+                               std::vector<std::string>* labels = nullptr) {
   auto source = open_parquet_source(path, fields, {});
   std::vector<RawRecord> records;
   while (source->read(3, &records)) {
   }
   std::vector<InputRow> rows(records.size());
   for (size_t i = 0; i < records.size(); ++i) source->parse(records[i], &rows[i]);
+  if (labels) {
+    for (const auto& row : rows) labels->push_back(source->record_label(row));
+  }
   EXPECT_EQ(source->bytes_read(), source->total_bytes());
   return rows;
 }
@@ -143,12 +148,16 @@ TEST(ParquetSourceTest, FoldersPartitionsAndMissingColumns) {
   FieldNames fields;
   fields.id = "none";
   fields.passthrough = {"lang", "n"};
-  const auto rows = read_all((dir / "out").string(), fields);
+  std::vector<std::string> labels;
+  const auto rows = read_all((dir / "out").string(), fields, &labels);
   ASSERT_EQ(rows.size(), 8u);
   EXPECT_EQ(rows[0].passthrough[0], "de/at");  // sorted paths: "lang=de%2Fat" < "lang=en"
   EXPECT_EQ(rows[4].passthrough[0], "en");
   EXPECT_EQ(rows[5].passthrough[1], -20);
-  EXPECT_EQ(rows[7].line, 8u);
+  EXPECT_EQ(rows[7].index, 7u);
+  // A folder's rows are named by their file and row in it.
+  EXPECT_EQ(labels[1], (dir / "out" / "lang=de%2Fat" / "part-1.parquet").string() + " row 2");
+  EXPECT_EQ(labels[7], (dir / "out" / "lang=en" / "part-0.parquet").string() + " row 4");
   EXPECT_EQ(read_all((dir / "out" / "*" / "*.parquet").string(), fields).size(), 8u);
 
   fields.passthrough = {"missing"};
