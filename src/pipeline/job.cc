@@ -15,6 +15,7 @@
 #include <chrono>
 #include <cmath>
 #include <exception>
+#include <map>
 #include <mutex>
 #include <nlohmann/json.hpp>
 #include <thread>
@@ -24,6 +25,7 @@
 #include "core/utf8.h"
 #include "io/dataset_paths.h"
 #include "io/output_file.h"
+#include "io/parquet/parquet_sink.h"
 #include "io/part_folder_sink.h"
 #include "io/row_sink.h"
 #include "io/row_source.h"
@@ -427,6 +429,9 @@ class JobRunner {
       parts.job = job_identity(options_, session_);
       parts.resume = options_.resume;
       parts.sink = sink_options;
+      if (options_.shard_count > 1 && options_.folder_format == "parquet") {
+        parts.sink.json_column_types = shared_json_column_types(schema);
+      }
       auto folder = std::make_unique<PartFolderSink>(options_.output, schema, parts);
       if (folder->complete()) {
         summary_.already_complete = true;
@@ -441,6 +446,45 @@ class JobRunner {
     }
     if (!schema.fields.empty() && schema.fields.back().name == "error") schema_ = schema;
     return false;
+  }
+
+  // The Parquet types of the JSON columns (ids and kept columns of JSON input) for a folder that
+  // several shards write. Each shard would take them from its own first part, and two shards could
+  // disagree (one INT64, one STRING), which readers of the folder refuse; so every shard takes them
+  // from the same rows, the first kSharedTypeRows of the whole input. A later value that does not
+  // fit is null with its row's error (parquet_sink.cc).
+  std::map<std::string, std::string> shared_json_column_types(const Schema& schema) const {
+    constexpr size_t kSharedTypeRows = 10000;
+    std::vector<size_t> json_fields;
+    for (size_t c = 0; c < carried_count_; ++c) {
+      if (schema.fields[c].type.id() == TypeId::kJson) json_fields.push_back(c);
+    }
+    if (json_fields.empty()) return {};
+    const auto whole = open_row_source(options_.input, field_names(options_), SourceLimits{options_.max_record_bytes},
+                                       Slice{}, options_.files);
+    const bool has_id = whole->carried_columns().id.has_value();
+    std::vector<std::vector<json>> values(json_fields.size());
+    std::vector<RawRecord> records;
+    for (size_t seen = 0; seen < kSharedTypeRows;) {
+      records.clear();
+      const bool more = whole->read(std::min<size_t>(1000, kSharedTypeRows - seen), &records);
+      for (const RawRecord& record : records) {
+        if (!record.error.empty()) continue;
+        InputRow row;
+        whole->parse(record, &row);
+        for (size_t j = 0; j < json_fields.size(); ++j) {
+          const size_t c = json_fields[j];
+          values[j].push_back(has_id && c == 0 ? row.id : row.passthrough[c - (has_id ? 1 : 0)]);
+        }
+      }
+      seen += records.size();
+      if (!more) break;
+    }
+    std::map<std::string, std::string> types;
+    for (size_t j = 0; j < json_fields.size(); ++j) {
+      types[schema.fields[json_fields[j]].name] = json_column_type(values[j]);
+    }
+    return types;
   }
 
   static double seconds_since(std::chrono::steady_clock::time_point start) {

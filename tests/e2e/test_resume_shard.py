@@ -227,6 +227,24 @@ class ShardTest(CliTestCase):
                 self.assertEqual(split(n), list(range(1000)))
                 self.assertTrue(os.path.exists(os.path.join(out, "_SUCCESS")))
 
+    def test_shards_agree_on_the_types_of_json_columns(self):
+        # Regression: each shard typed the JSON id column from its own first part: integers made it
+        # INT64 in one shard's parts, "s20" made it STRING in the other's, and pyarrow refused the
+        # folder. Every shard now types it from the first rows of the whole input.
+        inp = self.path("ids.jsonl")
+        with open(inp, "w") as f:
+            for i in range(40):
+                f.write(json.dumps({"id": i if i < 20 else f"s{i}", "text": f"row {i}"}) + "\n")
+        out = self.path("typed") + "/"
+        for i in range(2):
+            run_salvo("tokenize", "--model", EXAMPLE_MODEL, "--input", inp, "--output", out, "--shard", f"{i}/2",
+                      "--part-rows", "7", "--quiet")
+        table = pq.read_table(out)
+        self.assertEqual(str(table.schema.field("id").type), "string")
+        self.assertEqual(sorted(table.column("id").to_pylist(), key=lambda v: (v[0] == "s", int(v.lstrip("s")))),
+                         [str(i) for i in range(20)] + [f"s{i}" for i in range(20, 40)])
+        self.assertEqual(table.column("error").null_count, 40)
+
     def test_shards_need_a_folder_output(self):
         # Regression: every shard replaced a file output in turn (or, with --resume, found it
         # "already complete"), leaving one shard's rows.

@@ -401,6 +401,8 @@ class ParquetSink : public RowSink {
 
 }  // namespace
 
+std::string json_column_type(const std::vector<nlohmann::json>& values) { return kind_name(infer_kind(values)); }
+
 std::unique_ptr<RowSink> open_parquet_sink(const std::filesystem::path& path, const Schema& schema,
                                            const SinkOptions& options) {
   return std::make_unique<ParquetSink>(path, schema, options);
