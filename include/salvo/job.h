@@ -8,6 +8,7 @@
 #include <cstdint>
 #include <filesystem>
 #include <functional>
+#include <map>
 #include <optional>
 #include <string>
 #include <vector>
@@ -70,6 +71,11 @@ struct JobOptions {
   std::string text_pair_field;  // kScore: the second text of each pair
   std::string id_field = "id";  // copied to the output as "id" when the input has it
   std::vector<std::string> keep_columns;  // copied to the output unchanged
+  // Parquet output: the types of columns carried from JSON values (the id and kept columns of JSON
+  // Lines input), by column name: "bool", "int64", "float64" or "string". Without one, a column
+  // takes the type of its first values (the first row group; for shards, the input's first 10,000
+  // rows), and a later value that does not fit is null with its row's error.
+  std::map<std::string, std::string> column_types;
   // Task::kPredict: the columns that feed the model's forward(), in order, each a number or an
   // array of numbers (nested arrays are flattened) reshaped to its shape without the batch dimension
   // (empty: a scalar), as Spark's predict_batch_udf takes input_tensor_shapes. A row whose value is

@@ -84,6 +84,22 @@ def _top_scores(rows: list, k: int) -> np.ndarray:
     return scores
 
 
+def _output_columns(task: str, output_col: Optional[str], top_k: int, error_col: Optional[str]) -> dict:
+    """The columns that salvo.ray and salvo.dask add, {what: column name}: "embedding" (output_col,
+    default "embedding"); or "label", "score" and with top_k "top_labels", "top_scores" (prefixed by
+    output_col + "_" when given); and "error" (error_col, unless None)."""
+    if task == "embed":
+        outputs = {"embedding": output_col or "embedding"}
+    else:
+        prefix = f"{output_col}_" if output_col else ""
+        outputs = {n: prefix + n for n in ["label", "score"] + (["top_labels", "top_scores"] if top_k else [])}
+    if error_col:
+        if error_col in outputs.values():
+            raise ValueError(f"error_col {error_col!r} is also an output column")
+        outputs["error"] = error_col
+    return outputs
+
+
 @dataclasses.dataclass
 class Classification:
     """What Model.classify gives, one entry per input row.

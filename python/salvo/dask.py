@@ -36,19 +36,6 @@ def _arrow_types(top_k: int):
     }
 
 
-def _outputs(task: str, output_col: Optional[str], top_k: int, error_col: Optional[str]) -> dict:
-    if task == "embed":
-        outputs = {"embedding": output_col or "embedding"}
-    else:
-        prefix = f"{output_col}_" if output_col else ""
-        outputs = {n: prefix + n for n in ["label", "score"] + (["top_labels", "top_scores"] if top_k else [])}
-    if error_col:
-        if error_col in outputs.values():
-            raise ValueError(f"error_col {error_col!r} is also an output column")
-        outputs["error"] = error_col
-    return outputs
-
-
 def _partition(frame: pd.DataFrame, column: str, path: str, task: str, top_k: int, outputs: dict,
                options: dict) -> pd.DataFrame:
     import pyarrow as pa
@@ -66,7 +53,7 @@ def _apply(ddf, column: str, path: str, task: str, output_col: Optional[str], to
            error_col: Optional[str], options: dict):
     if column not in ddf.columns:
         raise ValueError(f"no column {column!r} in {list(ddf.columns)}")
-    outputs = _outputs(task, output_col, top_k, error_col)
+    outputs = salvo._output_columns(task, output_col, top_k, error_col)
     types = _arrow_types(top_k)
     meta = ddf._meta.copy(deep=False)
     for name, out in outputs.items():

@@ -42,17 +42,8 @@ class Predictor:
         self.input_col = input_col
         self.top_k = top_k
         self.error_col = error_col
+        self.outputs = salvo._output_columns(task, output_col, top_k, error_col)
         self.model = salvo.get_model(path, task=task, **options)
-        if task == "embed":
-            self.outputs = {"embedding": output_col or "embedding"}
-        else:
-            names = ["label", "score"] + (["top_labels", "top_scores"] if top_k else [])
-            prefix = f"{output_col}_" if output_col else ""
-            self.outputs = {n: prefix + n for n in names}
-        if error_col:
-            if error_col in self.outputs.values():
-                raise ValueError(f"error_col {error_col!r} is also an output column")
-            self.outputs["error"] = error_col
 
     def __call__(self, batch: Any) -> Any:
         module = type(batch).__module__ or ""

@@ -46,6 +46,7 @@ struct BatchFlags {
   JobOptions job;
   FeaturizerFlags featurizer;  // predict on files: --features
   std::string tensor_shapes;  // predict: --input-tensor-shapes, JSON
+  std::vector<std::string> column_types;  // --column-types: name=type items
   std::string shard;
   uint32_t shard_count = 0;
   bool quiet = false;
@@ -57,6 +58,13 @@ void run_batch(Task task, BatchFlags& flags) {
   JobOptions& job = flags.job;
   job.task = task;
   if (!flags.tensor_shapes.empty()) job.input_shapes = parse_tensor_shapes(flags.tensor_shapes);
+  for (const std::string& item : flags.column_types) {
+    const size_t sep = item.find('=');
+    if (sep == std::string::npos || sep == 0) {
+      throw Error(ErrorCode::kInvalidArgument, "--column-types: \"" + item + "\" is not name=type");
+    }
+    job.column_types[item.substr(0, sep)] = item.substr(sep + 1);
+  }
   if (!flags.featurizer.features.empty()) {
     // Files in, the featurizer's tensor into the model: the input rows are the files' contents.
     if (!job.input_columns.empty()) {
@@ -168,6 +176,10 @@ CLI::App* add_batch_command(CLI::App& app, Task task, const std::string& descrip
                   "Input fields or columns copied to each output row unchanged (comma-separated)")
       ->delimiter(',');
   add_file_flags(cmd, &job.files);
+  cmd->add_option("--column-types", flags->column_types,
+                  "Parquet output: types for the id and kept columns of JSON Lines input, instead of the type of "
+                  "their first values, e.g. id=string,year=int64 (bool, int64, float64, string)")
+      ->delimiter(',');
   cmd->add_option("--record-type", job.record_type, "TFRecord output: Example (default) or SequenceExample")
       ->check(CLI::IsMember({"Example", "SequenceExample"}));
   cmd->add_option("--num-shards", job.num_shards, "TFRecord output: a folder of N shards and _SUCCESS")

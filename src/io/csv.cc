@@ -2,13 +2,17 @@
 
 namespace salvo {
 
-bool split_csv(const std::string& record, std::vector<std::string>* fields, std::string* error) {
+bool split_csv(const std::string& record, std::vector<std::string>* fields, std::string* error,
+               std::vector<bool>* quoted) {
   fields->clear();
+  if (quoted) quoted->clear();
   size_t i = 0;
   const size_t n = record.size();
   for (;;) {
     std::string field;
-    if (i < n && record[i] == '"') {
+    const bool is_quoted = i < n && record[i] == '"';
+    if (quoted) quoted->push_back(is_quoted);
+    if (is_quoted) {
       ++i;
       // Copies the runs between quotes whole: a huge quoted field costs one copy, not a char loop.
       for (;;) {

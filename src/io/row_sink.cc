@@ -36,7 +36,8 @@ class JsonlSink : public RowSink {
 };
 
 void append_csv_field(std::string* out, std::string_view value) {
-  if (value.find_first_of(",\"\r\n") == std::string_view::npos) {
+  // An empty string is quoted: an empty cell is a null (see CsvSink).
+  if (!value.empty() && value.find_first_of(",\"\r\n") == std::string_view::npos) {
     out->append(value);
     return;
   }
@@ -49,7 +50,8 @@ void append_csv_field(std::string* out, std::string_view value) {
 }
 
 // CSV with a header row: scalars as text, lists and JSON values as their JSON text (which pandas and
-// Spark parse with from_json), nulls as empty cells.
+// Spark parse with from_json), nulls as empty cells and empty strings as "" (as Spark writes them,
+// and as Spark, DuckDB and salvo's own CSV reader tell them apart).
 class CsvSink : public RowSink {
  public:
   CsvSink(const std::filesystem::path& path, const Schema& schema) : file_(path) {
@@ -210,6 +212,10 @@ void check_sink_choice(const std::filesystem::path& path, const std::string& fol
   if (!options.record_type.empty() && format != "tfrecord") {
     throw Error(ErrorCode::kInvalidArgument, "--record-type " + options.record_type + " is for TFRecord output; " +
                                                  (format.empty() ? text : format) + " is not TFRecord");
+  }
+  if (!options.json_column_types.empty() && format != "parquet") {
+    throw Error(ErrorCode::kInvalidArgument, "--column-types is for Parquet output; " +
+                                                 (format.empty() ? text : format) + " is not Parquet");
   }
   if (!options.compression.empty() && options.compression != "none" && format != "parquet" &&
       format != "tfrecord") {

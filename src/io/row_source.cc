@@ -122,19 +122,23 @@ class CsvSource : public FramedSource {
   void parse(const RawRecord& record, InputRow* row) const override {
     if (!begin_row(record, row)) return;
     std::vector<std::string> values;
+    std::vector<bool> quoted;
     std::string error;
-    if (!split_csv(record.bytes, &values, &error)) {
+    if (!split_csv(record.bytes, &values, &error, &quoted)) {
       row->error = "invalid CSV: " + error;
     } else if (values.size() != columns_) {
       row->error = "CSV record has " + std::to_string(values.size()) + " fields, the header has " +
                    std::to_string(columns_);
     }
     // The fields read before a problem still name the row: its id and kept values are written.
-    if (id_column_ != kNone && id_column_ < values.size()) row->id = values[id_column_];
+    // An empty field is a null unless it was quoted ("" is the empty string), as Spark writes them.
+    auto value = [&](size_t c) -> nlohmann::json {
+      if (c >= values.size() || (values[c].empty() && !quoted[c])) return nullptr;
+      return values[c];
+    };
+    if (id_column_ != kNone) row->id = value(id_column_);
     row->passthrough.resize(passthrough_columns_.size());
-    for (size_t i = 0; i < passthrough_columns_.size(); ++i) {
-      if (passthrough_columns_[i] < values.size()) row->passthrough[i] = values[passthrough_columns_[i]];
-    }
+    for (size_t i = 0; i < passthrough_columns_.size(); ++i) row->passthrough[i] = value(passthrough_columns_[i]);
     if (!row->error.empty() || text_column_ == kNone) return;
     size_t bad = 0;
     if (!is_valid_utf8(values[text_column_], &bad)) {

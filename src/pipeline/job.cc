@@ -12,6 +12,7 @@
 #include <unistd.h>
 
 #include <algorithm>
+#include <cctype>
 #include <chrono>
 #include <cmath>
 #include <exception>
@@ -165,6 +166,40 @@ std::vector<Field> carried_fields(const RowSource& source, size_t kept) {
   if (carried.id) fields.push_back({"id", carried_type(*carried.id)});
   for (size_t i = 0; i < kept; ++i) fields.push_back({carried.passthrough[i].name, carried_type(carried.passthrough[i])});
   return fields;
+}
+
+// The Parquet types (as SinkOptions::json_column_types names them) of JobOptions::column_types,
+// checked against the columns carried to the output (`carried`, from carried_fields()).
+std::map<std::string, std::string> given_column_types(const JobOptions& options, const std::vector<Field>& carried) {
+  std::map<std::string, std::string> types;
+  for (const auto& [name, given] : options.column_types) {
+    auto field = std::find_if(carried.begin(), carried.end(), [&](const Field& f) { return f.name == name; });
+    if (field == carried.end()) {
+      throw Error(ErrorCode::kInvalidArgument, "--column-types names \"" + name +
+                                                   "\", which is not a column the output carries (the id, or one of "
+                                                   "--keep-columns)");
+    }
+    if (field->type.id() != TypeId::kJson) {
+      throw Error(ErrorCode::kInvalidArgument, "--column-types: \"" + name +
+                                                   "\" keeps the type it has in the input; only the columns of "
+                                                   "JSON Lines input are typed by their values");
+    }
+    std::string type;
+    for (const char c : given) type.push_back(static_cast<char>(std::tolower(static_cast<unsigned char>(c))));
+    if (type == "bool" || type == "boolean") {
+      types[name] = "BOOLEAN";
+    } else if (type == "int64" || type == "long" || type == "bigint") {
+      types[name] = "INT64";
+    } else if (type == "float64" || type == "double") {
+      types[name] = "DOUBLE";
+    } else if (type == "string" || type == "str") {
+      types[name] = "STRING";
+    } else {
+      throw Error(ErrorCode::kInvalidArgument, "--column-types: unknown type \"" + given + "\" for \"" + name +
+                                                   "\" (expected bool, int64, float64 or string)");
+    }
+  }
+  return types;
 }
 
 // Appends the numbers of `value` (a number, or arrays of numbers nested to any depth) to `out`;
@@ -345,6 +380,7 @@ std::string job_identity(const JobOptions& options, const Session& session) {
             {"text_pair_field", options.text_pair_field},
             {"id_field", options.id_field},
             {"keep_columns", options.keep_columns},
+            {"column_types", options.column_types},
             {"format", options.folder_format},
             {"part_rows", options.part_rows},
             {"shards", options.shard_count}};
@@ -420,6 +456,8 @@ class JobRunner {
     sink_options.compression = options_.compression;
     sink_options.record_type = options_.record_type;
     sink_options.num_shards = options_.num_shards;
+    sink_options.json_column_types = given_column_types(
+        options_, std::vector<Field>(schema.fields.begin(), schema.fields.begin() + carried_count_));
     if (is_folder_output(options_) && options_.num_shards == 0) {
       PartFolderOptions parts;
       parts.format = options_.folder_format;
@@ -430,7 +468,8 @@ class JobRunner {
       parts.resume = options_.resume;
       parts.sink = sink_options;
       if (options_.shard_count > 1 && options_.folder_format == "parquet") {
-        parts.sink.json_column_types = shared_json_column_types(schema);
+        // The types given (--column-types) win over those of the input's first rows.
+        for (auto& [name, type] : shared_json_column_types(schema)) parts.sink.json_column_types.emplace(name, type);
       }
       auto folder = std::make_unique<PartFolderSink>(options_.output, schema, parts);
       if (folder->complete()) {
@@ -723,13 +762,16 @@ void check_job(const JobOptions& options) {
   sink_options.compression = options.compression;
   sink_options.num_shards = options.num_shards;
   sink_options.record_type = options.record_type;
+  sink_options.json_column_types.insert(options.column_types.begin(), options.column_types.end());
   check_sink_choice(options.output, options.folder_format, sink_options);
   refuse_output_that_is_input(options.input, options.output);
   const auto source =
       open_row_source(options.input, field_names(options), SourceLimits{options.max_record_bytes}, slice_of(options),
                       options.files);
+  const std::vector<Field> carried = carried_fields(*source, options.keep_columns.size());
+  given_column_types(options, carried);
   std::vector<std::string> names;
-  for (const auto& f : carried_fields(*source, options.keep_columns.size())) names.push_back(f.name);
+  for (const auto& f : carried) names.push_back(f.name);
   for (const auto& n : task_column_names(options.task, options.task_options)) names.push_back(n);
   names.push_back("error");
   for (size_t i = 0; i < names.size(); ++i) {

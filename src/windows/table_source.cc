@@ -100,7 +100,9 @@ struct TextRow {
 
 // Appends `v` to `out` (of a scalar type); false when it does not fit the type.
 bool append_value(const json& v, bool csv, Column* out) {
-  if (v.is_null() || (csv && v.get_ref<const std::string&>().empty())) {
+  // A CSV field is null when empty and unquoted (the source gives null); a quoted "" is an empty
+  // string, and null in a column of another type.
+  if (v.is_null() || (csv && out->type().id() != TypeId::kString && v.get_ref<const std::string&>().empty())) {
     out->append_null();
     return true;
   }

@@ -304,6 +304,41 @@ class ParquetFoldersTest(CliTestCase):
                         rows[2]["error"])
         self.assertIn('; column "n" holds 2.5, which its Parquet type INT64', rows[2]["error"])
 
+    def test_column_types_give_json_columns_their_parquet_types_outright(self):
+        # Without --column-types, ids typed by their first values (integers) null a later "3a";
+        # with id=string every id is kept, in shards and in a single file alike.
+        inp = self.path("ids.jsonl")
+        with open(inp, "w") as f:
+            for i in range(6):
+                f.write(json.dumps({"id": i if i != 4 else "4a", "text": f"row {i}", "year": 2000 + i}) + "\n")
+        for extra, out in (((), self.path("one.parquet")), (("--shard", "0/2"), self.path("sh") + "/"),
+                           (("--shard", "1/2"), self.path("sh") + "/")):
+            proc = run_salvo("tokenize", "--model", EXAMPLE_MODEL, "--input", inp, "--output", out,
+                             "--keep-columns", "year", "--column-types", "id=string,year=float64", *extra)
+            self.assertIn("0 errors", proc.stderr)
+        for out in (self.path("one.parquet"), self.path("sh")):
+            table = pq.read_table(out)
+            self.assertEqual(table.schema.field("id").type, pa.string())
+            self.assertEqual(table.schema.field("year").type, pa.float64())
+            self.assertEqual(sorted(table.column("id").to_pylist()), ["0", "1", "2", "3", "4a", "5"])
+        # What it refuses, before the model loads: a column the output does not carry, an unknown
+        # type, an output that is not Parquet, and a column whose type the input fixes (CSV).
+        with open(self.path("in.csv"), "w") as f:
+            f.write("id,text\n1,a\n")
+        for args, message in (
+                (("--input", inp, "--output", self.path("a.parquet"), "--column-types", "nope=string"),
+                 '--column-types names "nope", which is not a column the output carries'),
+                (("--input", inp, "--output", self.path("a.parquet"), "--column-types", "id=decimal"),
+                 '--column-types: unknown type "decimal" for "id"'),
+                (("--input", inp, "--output", self.path("a.jsonl"), "--column-types", "id=string"),
+                 "--column-types is for Parquet output; jsonl is not Parquet"),
+                (("--input", self.path("in.csv"), "--output", self.path("a.parquet"), "--column-types", "id=int64"),
+                 '--column-types: "id" keeps the type it has in the input')):
+            with self.subTest(args=args):
+                proc = run_salvo("tokenize", "--model", EXAMPLE_MODEL, *args, check=False)
+                self.assertEqual(proc.returncode, 2, proc.stderr)
+                self.assertIn(message, proc.stderr)
+
     def test_rows_of_a_folder_of_parquet_files_are_named_by_file_and_row(self):
         # They were named by their position across the folder ("record 6"), which no file has.
         folder = self.path("pq")

@@ -296,6 +296,25 @@ class TestWindowsOutputs(WindowsTestCase):
         self.assertGreater(os.path.getsize(self.path("out.tfrecord")), 0)
 
 
+    def test_csv_tells_a_null_key_from_an_empty_one(self):
+        # Regression: an empty string and a null were both written as an empty CSV cell, and both
+        # read as null. As Spark writes CSV, "" is the empty string and an empty cell a null.
+        path = self.path("events.csv")
+        with open(path, "w") as f:
+            f.write('customer,ts,amount\na,1,1.0\n,2,2.0\n"",3,3.0\n"",4,4.0\n')
+        args = ("--input", path, "--group-by", "customer", "--time-column", "ts", "--time-unit", "s",
+                "--window", "1d", "--features", "count(*), sum(amount)")
+        self.run_windows(*args, "--output", self.path("out.jsonl"))
+        with open(self.path("out.jsonl")) as f:
+            got = sorted(((r.get("customer"), r["count"]) for r in map(json.loads, f)), key=repr)
+        self.assertEqual(got, [("", 2), ("a", 1), (None, 1)])
+        self.run_windows(*args, "--output", self.path("out.csv"))
+        import duckdb
+        rows = duckdb.sql(f"SELECT customer, count FROM read_csv('{self.path('out.csv')}', allow_quoted_nulls=false) "
+                          "ORDER BY count, customer NULLS FIRST").fetchall()
+        self.assertEqual(rows, [(None, 1), ("a", 1), ("", 2)])
+
+
 class TestWindowsBadInput(WindowsTestCase):
     def test_bad_rows_are_counted_and_written(self):
         lines = ["customer,ts,amount",

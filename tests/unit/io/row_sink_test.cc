@@ -82,6 +82,21 @@ TEST(CsvSinkTest, QuotesVectorsAndErrors) {
             "7,,line 2: text is not valid UTF-8 (byte 3)\n");
 }
 
+TEST(CsvSinkTest, AnEmptyStringIsQuotedAndANullIsAnEmptyCell) {
+  ScratchDir dir;
+  Schema schema;
+  schema.fields = {{"key", DataType::string()}, {"n", DataType::int64()}};
+  RecordBatch batch(schema);
+  batch.mutable_column(0).append_string("");
+  batch.mutable_column(1).append_null();
+  batch.mutable_column(0).append_null();
+  batch.mutable_column(1).append_int64(2);
+  auto sink = open_row_sink(dir / "out.csv", schema);
+  sink->write(batch);
+  sink->finish();
+  EXPECT_EQ(read_file(dir / "out.csv"), "key,n\n\"\",\n,2\n");
+}
+
 TEST(NpySinkTest, WritesFloatMatrixWithNanErrorRows) {
   ScratchDir dir;
   auto sink = open_row_sink(dir / "out.npy", embed_schema(3));

@@ -87,6 +87,24 @@ TEST(CsvSourceTest, QuotedFieldsMultilineAndBadRecords) {
   EXPECT_EQ(rows[4].error, "invalid CSV: unterminated quoted field 2");
 }
 
+// As Spark writes and reads CSV: an empty field is a null, a quoted "" the empty string.
+TEST(CsvSourceTest, AnEmptyFieldIsNullUnlessQuoted) {
+  ScratchDir dir;
+  auto path = dir.write("in.csv",
+                        "id,text,kept\n"
+                        ",a,\n"
+                        "\"\",b,\"\"\n"
+                        "3,c,x\n");
+  auto rows = read_all(path, FieldNames{.passthrough = {"kept"}});
+  ASSERT_EQ(rows.size(), 3u);
+  EXPECT_TRUE(rows[0].id.is_null());
+  EXPECT_TRUE(rows[0].passthrough[0].is_null());
+  EXPECT_EQ(rows[1].id, "");
+  EXPECT_EQ(rows[1].passthrough[0], "");
+  EXPECT_EQ(rows[2].id, "3");
+  EXPECT_EQ(rows[2].passthrough[0], "x");
+}
+
 // A 1000-row file with one stray quote: a quote that does not open a field is data (Python's csv,
 // DuckDB), so every row reads.
 TEST(CsvSourceTest, AQuoteInsideAnUnquotedFieldIsData) {
