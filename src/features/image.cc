@@ -53,19 +53,34 @@ void jpeg_message(j_common_ptr cinfo, int level) {
   if (level < 0 && cinfo->err->msg_code == JWRN_JPEG_EOF) e->truncated = true;
 }
 
-// EXIF orientation from a JPEG's APP1 segment (1 when absent or unreadable).
+constexpr std::string_view kExifHeader("Exif\0\0", 6);
+
+// The orientation (1-8) an EXIF block gives: a JPEG APP1 segment's ("Exif\0\0" and a TIFF
+// structure) or, as PNG's eXIf chunk and WebP's EXIF chunk hold it, the TIFF structure alone, with
+// or without that header (Pillow reads both). 1 when absent or unreadable.
+int exif_orientation(std::string_view block) {
+  std::string with_header;
+  if (!block.starts_with(kExifHeader)) {  // libexif finds the TIFF structure after the header
+    with_header.append(kExifHeader).append(block);
+    block = with_header;
+  }
+  ExifData* exif = exif_data_new_from_data(reinterpret_cast<const unsigned char*>(block.data()),
+                                           static_cast<unsigned int>(block.size()));
+  if (!exif) return 1;
+  int orientation = 1;
+  if (ExifEntry* entry = exif_content_get_entry(exif->ifd[EXIF_IFD_0], EXIF_TAG_ORIENTATION);
+      entry && entry->format == EXIF_FORMAT_SHORT && entry->components >= 1) {
+    orientation = exif_get_short(entry->data, exif_data_get_byte_order(exif));
+  }
+  exif_data_unref(exif);
+  return orientation >= 1 && orientation <= 8 ? orientation : 1;
+}
+
+// EXIF orientation from a JPEG's first EXIF APP1 segment.
 int exif_orientation(const jpeg_decompress_struct& cinfo) {
   for (jpeg_saved_marker_ptr m = cinfo.marker_list; m; m = m->next) {
-    if (m->marker != JPEG_APP0 + 1 || m->data_length < 6 || std::memcmp(m->data, "Exif\0\0", 6) != 0) continue;
-    ExifData* exif = exif_data_new_from_data(m->data, m->data_length);
-    if (!exif) return 1;
-    int orientation = 1;
-    if (ExifEntry* entry = exif_content_get_entry(exif->ifd[EXIF_IFD_0], EXIF_TAG_ORIENTATION);
-        entry && entry->format == EXIF_FORMAT_SHORT && entry->components >= 1) {
-      orientation = exif_get_short(entry->data, exif_data_get_byte_order(exif));
-    }
-    exif_data_unref(exif);
-    return orientation >= 1 && orientation <= 8 ? orientation : 1;
+    const std::string_view data(reinterpret_cast<const char*>(m->data), m->data_length);
+    if (m->marker == JPEG_APP0 + 1 && data.starts_with(kExifHeader)) return exif_orientation(data);
   }
   return 1;
 }
@@ -208,8 +223,14 @@ std::string decode_png(std::string_view bytes, RgbImage* out) {
   rows.resize(height);
   for (png_uint_32 y = 0; y < height; ++y) rows[y] = out->pixels.data() + static_cast<size_t>(y) * width * 3;
   png_read_image(png, rows.data());
-  png_read_end(png, nullptr);
+  png_read_end(png, info);  // an eXIf chunk may come after the image data
+  png_uint_32 exif_size = 0;
+  png_bytep exif = nullptr;
+  const int orientation = png_get_eXIf_1(png, info, &exif_size, &exif) != 0
+                              ? exif_orientation({reinterpret_cast<const char*>(exif), exif_size})
+                              : 1;
   png_destroy_read_struct(&png, &info, nullptr);
+  if (orientation != 1) *out = apply_orientation(*out, orientation);
   return "";
 }
 
@@ -243,7 +264,15 @@ std::string decode_webp(std::string_view bytes, RgbImage* out) {
     }
   }
   WebPDemuxReleaseIterator(&frame);
+  int orientation = 1;
+  WebPChunkIterator exif{};
+  if (error.empty() && (WebPDemuxGetI(demux, WEBP_FF_FORMAT_FLAGS) & EXIF_FLAG) &&
+      WebPDemuxGetChunk(demux, "EXIF", 1, &exif)) {
+    orientation = exif_orientation({reinterpret_cast<const char*>(exif.chunk.bytes), exif.chunk.size});
+    WebPDemuxReleaseChunkIterator(&exif);
+  }
   WebPDemuxDelete(demux);
+  if (orientation != 1) *out = apply_orientation(*out, orientation);
   return error;
 }
 

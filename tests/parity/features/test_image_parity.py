@@ -66,6 +66,10 @@ class ImageParityTest(unittest.TestCase):
             exif = Image.Exif()
             exif[0x0112] = [3, 6, 8, 2, 5, 7][i % 6]  # orientation
             rgb.save(made / f"{i}-exif.jpg", quality=85, exif=exif.tobytes())
+            # EXIF in PNG's eXIf chunk and WebP's EXIF chunk, which exif_transpose applies too.
+            exif[0x0112] = [6, 3, 5, 8, 7, 2][i % 6]
+            rgb.save(made / f"{i}-exif.png", exif=exif.tobytes())
+            rgb.save(made / f"{i}-exif.webp", quality=90, exif=exif.tobytes())
             img.save(made / f"{i}-lossless.webp", lossless=True)
             rgb.save(made / f"{i}-lossy.webp", quality=80)
             rgb.convert("P", palette=Image.Palette.ADAPTIVE).save(made / f"{i}.gif")
