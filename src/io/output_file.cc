@@ -14,14 +14,24 @@
 
 namespace salvo {
 
+namespace {
+
+// This machine's name, as the temporary names carry it ("localhost" when it has none).
+std::string host_name() {
+  char name[256] = {};
+  if (::gethostname(name, sizeof(name) - 1) != 0 || name[0] == '\0') return "localhost";
+  return name;
+}
+
+}  // namespace
+
 std::filesystem::path unique_temporary_name(const std::filesystem::path& path, const char* suffix) {
   static thread_local std::mt19937_64 random{std::random_device{}() ^
                                              (static_cast<uint64_t>(getpid()) << 32)};
   char tail[64];
-  std::snprintf(tail, sizeof(tail), ".%d.%016llx%s", static_cast<int>(getpid()),
-                static_cast<unsigned long long>(random()), suffix);
+  std::snprintf(tail, sizeof(tail), ".%016llx%s", static_cast<unsigned long long>(random()), suffix);
   std::filesystem::path name = path;
-  name += tail;
+  name += "." + std::to_string(getpid()) + "@" + host_name() + tail;
   return name;
 }
 
@@ -30,18 +40,24 @@ void remove_stale_partials(const std::filesystem::path& path) {
   if (text.empty() || text.ends_with('/')) return;
   const std::string prefix = path.filename().string() + ".";
   const std::filesystem::path folder = path.has_parent_path() ? path.parent_path() : ".";
+  const std::string here = "@" + host_name();
+  constexpr std::string_view kSuffix = ".partial";
+  constexpr size_t kRandom = 17;  // ".<16 hex digits>"
   std::error_code ec;
   for (const auto& entry : std::filesystem::directory_iterator(folder, ec)) {
     const std::string name = entry.path().filename().string();
-    if (!name.starts_with(prefix) || !name.ends_with(".partial")) continue;
-    // "<pid>.<16 hex digits>" between the output's name and ".partial", as unique_temporary_name writes it.
-    const std::string_view middle =
-        std::string_view(name).substr(prefix.size(), name.size() - prefix.size() - std::string_view(".partial").size());
+    if (!name.starts_with(prefix) || !name.ends_with(kSuffix)) continue;
+    // "<pid>@<host>.<16 hex digits>" between the output's name and ".partial", as
+    // unique_temporary_name writes it. Only this machine's writers can be asked whether they live:
+    // on a shared file system, a temporary file of another host's job is left alone.
+    std::string_view middle = std::string_view(name).substr(prefix.size(), name.size() - prefix.size() - kSuffix.size());
+    if (middle.size() <= kRandom) continue;
+    const std::string_view random = middle.substr(middle.size() - kRandom);
+    middle.remove_suffix(kRandom);
     int pid = 0;
     const auto [end, parsed] = std::from_chars(middle.data(), middle.data() + middle.size(), pid);
-    const std::string_view random = std::string_view(end, static_cast<size_t>(middle.data() + middle.size() - end));
-    if (parsed != std::errc() || pid <= 0 || random.size() != 17 || random[0] != '.' ||
-        random.find_first_not_of("0123456789abcdef", 1) != std::string_view::npos) {
+    if (parsed != std::errc() || pid <= 0 || std::string_view(end, middle.data() + middle.size() - end) != here ||
+        random[0] != '.' || random.find_first_not_of("0123456789abcdef", 1) != std::string_view::npos) {
       continue;
     }
     if (::kill(pid, 0) != 0 && errno == ESRCH) std::filesystem::remove(entry.path(), ec);

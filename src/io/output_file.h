@@ -38,11 +38,13 @@ class OutputFile {
   FILE* file_ = nullptr;
 };
 
-// A temporary name beside `path`, unique to this process and call: "<path>.<pid>.<random><suffix>".
+// A temporary name beside `path`, unique to this process and call:
+// "<path>.<pid>@<host>.<random><suffix>".
 std::filesystem::path unique_temporary_name(const std::filesystem::path& path, const char* suffix);
 
-// Removes the temporary files of `path` ("<path>.<pid>.<random>.partial") whose writer is no
-// longer running (a job killed with SIGKILL leaves its temporary file behind). For a single-file
+// Removes the temporary files of `path` ("<path>.<pid>@<host>.<random>.partial") whose writer ran
+// on this machine and is no longer running (a job killed with SIGKILL leaves its temporary file
+// behind); those of other machines (a shared file system) are left alone. For a single-file
 // output; a folder output cleans up after its own shards. Failures are ignored.
 void remove_stale_partials(const std::filesystem::path& path);
 

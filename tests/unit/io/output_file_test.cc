@@ -32,7 +32,7 @@ TEST(OutputFileTest, ConcurrentWritersOfOneOutputNeverShareATemporaryFile) {
   for (const OutputFile* f : {&a, &b}) {
     const std::string name = f->temporary_path().filename().string();
     EXPECT_EQ(f->temporary_path().parent_path(), dir.path());
-    EXPECT_TRUE(name.starts_with("out.jsonl." + std::to_string(getpid()) + ".")) << name;
+    EXPECT_TRUE(name.starts_with("out.jsonl." + std::to_string(getpid()) + "@")) << name;
     EXPECT_TRUE(name.ends_with(".partial")) << name;
   }
   EXPECT_EQ(dir.names().size(), 2u);
@@ -101,19 +101,27 @@ TEST(OutputFileTest, OneJobAtATimeWritesAShardOfAFolder) {
   PartFolderSink d(folder, embed_schema(2), options);  // the lock went with its holder
 }
 
-// A single-file output's job killed with SIGKILL leaves "<name>.<pid>.<random>.partial": the next
-// job writing that output removes it, but never the temporary file of a writer still running.
+// A single-file output's job killed with SIGKILL leaves "<name>.<pid>@<host>.<random>.partial":
+// the next job writing that output on this machine removes it, but never the temporary file of a
+// writer still running, or of another machine's writer (a shared file system).
 TEST(OutputFileTest, StalePartialsOfADeadWriterAreRemoved) {
   ScratchDir dir;
   const pid_t child = fork();
   if (child == 0) _exit(0);
   ASSERT_GT(child, 0);
   waitpid(child, nullptr, 0);  // a pid no process has now
-  const std::string dead = std::to_string(child), alive = std::to_string(getpid());
+  char host[256] = {};
+  ASSERT_EQ(gethostname(host, sizeof(host) - 1), 0);
+  const std::string here = std::string("@") + host;
+  const std::string dead = std::to_string(child) + here, alive = std::to_string(getpid()) + here;
   const auto stale = dir / ("out.jsonl." + dead + ".00000000deadbeef.partial");
+  const std::string made = unique_temporary_name(dir / "out.jsonl", ".partial").filename().string();
+  EXPECT_TRUE(made.starts_with("out.jsonl." + alive + ".")) << made;
   const std::vector<std::filesystem::path> kept = {
       dir / ("out.jsonl." + alive + ".00000000deadbeef.partial"),   // a live writer's
       dir / ("other.jsonl." + dead + ".00000000deadbeef.partial"),  // another output's
+      dir / ("out.jsonl." + std::to_string(child) + "@another-host.node.00000000deadbeef.partial"),
+      dir / ("out.jsonl." + std::to_string(child) + ".00000000deadbeef.partial"),  // no host: not ours to judge
       dir / "out.jsonl.notes.partial",                              // not a temporary name
       dir / ("out.jsonl." + dead + ".00000000deadbeef"),            // not a temporary name
   };
