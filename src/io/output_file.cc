@@ -4,6 +4,7 @@
 #include <signal.h>
 #include <unistd.h>
 
+#include <cctype>
 #include <cerrno>
 #include <charconv>
 #include <cstring>
@@ -16,11 +17,16 @@ namespace salvo {
 
 namespace {
 
-// This machine's name, as the temporary names carry it ("localhost" when it has none).
+// This machine's name, as the temporary names carry it ("localhost" when it has none; a character
+// that is not a letter, digit, '.' or '-' becomes '_').
 std::string host_name() {
   char name[256] = {};
   if (::gethostname(name, sizeof(name) - 1) != 0 || name[0] == '\0') return "localhost";
-  return name;
+  std::string host = name;
+  for (char& c : host) {
+    if (!std::isalnum(static_cast<unsigned char>(c)) && c != '.' && c != '-') c = '_';
+  }
+  return host;
 }
 
 }  // namespace
