@@ -49,8 +49,12 @@ class TfRecordReader {
   // CRC, a truncated record or a corrupt compressed stream.
   bool next(std::string* data, uint64_t* offset, uint64_t* too_long);
 
-  // File bytes consumed so far (compressed bytes for a compressed file) and the file's size.
-  uint64_t bytes_read() const { return file_bytes_read_; }
+  // File bytes consumed so far by the records read (compressed bytes taken in by the decompressor,
+  // for a compressed file), not by the read-ahead: a record's start, for slicing (--shard) and
+  // progress. And the file's size.
+  uint64_t bytes_read() const {
+    return compression_ == TfRecordCompression::kNone ? offset_ : file_bytes_read_ - zs_.avail_in;
+  }
   uint64_t total_bytes() const { return total_; }
   const std::filesystem::path& path() const { return path_; }
 
