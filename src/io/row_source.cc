@@ -1,6 +1,7 @@
 #include "io/row_source.h"
 
 #include <algorithm>
+#include <array>
 #include <cctype>
 #include <cstdint>
 
@@ -110,6 +111,7 @@ class CsvSource : public FramedSource {
     };
     if (!fields.text.empty()) text_column_ = require(fields.text);
     if (!fields.text_pair.empty()) text_pair_column_ = require(fields.text_pair);
+    text_fields_ = {fields.text, fields.text_pair};
     id_column_ = column(fields.id);
     for (const auto& name : fields.passthrough) {
       passthrough_columns_.push_back(require(name));
@@ -140,6 +142,13 @@ class CsvSource : public FramedSource {
     row->passthrough.resize(passthrough_columns_.size());
     for (size_t i = 0; i < passthrough_columns_.size(); ++i) row->passthrough[i] = value(passthrough_columns_[i]);
     if (!row->error.empty() || text_column_ == kNone) return;
+    for (const size_t c : {text_column_, text_pair_column_}) {
+      if (c != kNone && values[c].empty() && !quoted[c]) {
+        row->error = "text field \"" + text_fields_[c == text_column_ ? 0 : 1] +
+                     "\" is null (an empty cell; \"\" is an empty text)";
+        return;
+      }
+    }
     size_t bad = 0;
     if (!is_valid_utf8(values[text_column_], &bad)) {
       row->error = invalid_utf8_reason("text", bad);
@@ -166,6 +175,7 @@ class CsvSource : public FramedSource {
   size_t text_column_ = kNone;
   size_t text_pair_column_ = kNone;
   size_t id_column_ = kNone;
+  std::array<std::string, 2> text_fields_;  // the text's and the text pair's names
 };
 
 // A slice of a sequential source: the records whose first byte lies in the slice's share of the

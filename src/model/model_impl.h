@@ -48,6 +48,8 @@ class ModelImpl : public Model {
   virtual const Tokenizer& tokenizer() const = 0;
   // Floats per row that ModelReplica::run writes for `task`.
   virtual size_t output_width(Task task) const = 0;
+  // The longest sequence of token ids the model takes (its positions); 0 when it takes no ids.
+  virtual size_t max_tokens() const { return 0; }
   virtual std::unique_ptr<ModelReplica> create_replica() const = 0;
 
  protected:

@@ -74,6 +74,8 @@ class TextModel : public ModelImpl {
 
   const Tokenizer& tokenizer() const override { return tokenizer_; }
 
+  size_t max_tokens() const override { return encoder_ ? static_cast<size_t>(encoder_->config().max_tokens()) : 0; }
+
   size_t output_width(Task task) const override {
     if (!encoder_) return 0;
     switch (task) {

@@ -118,7 +118,19 @@ class Session::Impl {
   const ModelInfo& info() const { return impl_ ? impl_->info() : featurizer_info_; }
 
   Schema output_schema(Task task, const TaskOptions& options) const {
-    return task_schema(task, info(), options, featurizer_ ? featurizer_->kind() : FeatureKind::kTokens);
+    Schema schema = task_schema(task, info(), options, featurizer_ ? featurizer_->kind() : FeatureKind::kTokens);
+    if (task == Task::kScore && info().max_length > 0) {
+      // Below the special tokens' count, a pair cannot be truncated (Hugging Face's tokenizers then
+      // leave it whole), and a long pair would not fit the model.
+      const size_t special = impl_->tokenizer().num_special_tokens(true);
+      if (info().max_length < special) {
+        throw Error(ErrorCode::kInvalidArgument,
+                    "max length " + std::to_string(info().max_length) + " leaves no room for a pair: the tokenizer adds " +
+                        std::to_string(special) + " special tokens to each (give at least " + std::to_string(special) +
+                        ")");
+      }
+    }
+    return schema;
   }
 
   std::future<Result> submit(Request request) {
@@ -392,8 +404,16 @@ class Session::Impl {
       }
       std::vector<size_t> good;
       std::vector<size_t> lengths;
+      const size_t max_tokens = impl_->max_tokens();
       for (size_t r = 0; r < call->rows; ++r) {
         if (call->output.has_error(r)) continue;
+        // A sequence longer than the model takes (given as encodings, or one that truncation could
+        // not cut) fails alone, not its batch.
+        if (const size_t n = call->features[r].encoding.ids.size(); max_tokens > 0 && n > max_tokens) {
+          call->output.set_error(r, std::to_string(n) + " tokens, more than the model's " + std::to_string(max_tokens) +
+                                        " positions");
+          continue;
+        }
         good.push_back(r);
         lengths.push_back(call->features[r].encoding.ids.size());
       }

@@ -538,6 +538,10 @@ def test_score_bad_rows(cross_encoder):
     with pytest.raises(salvo.Error) as e:
         salvo.Model(MODEL, task="score")  # a classifier with several labels: not a cross-encoder
     assert e.value.code == "model"
+    # Regression: below the 3 special tokens of a pair nothing was truncated, and one long pair
+    # failed the whole call ("bad token batch").
+    with pytest.raises(salvo.Error, match="max length 2 leaves no room for a pair"):
+        salvo.Model(path, task="score", max_length=2, threads=1).score([("fonts " * 200, "kernel")])
 
 
 # --- TorchScript: predict on tensors -----------------------------------------------------------

@@ -94,15 +94,23 @@ TEST(CsvSourceTest, AnEmptyFieldIsNullUnlessQuoted) {
                         "id,text,kept\n"
                         ",a,\n"
                         "\"\",b,\"\"\n"
-                        "3,c,x\n");
-  auto rows = read_all(path, FieldNames{.passthrough = {"kept"}});
-  ASSERT_EQ(rows.size(), 3u);
+                        "3,c,x\n"
+                        "4,,y\n"
+                        "5,\"\",z\n");
+  FieldNames fields;
+  fields.passthrough = {"kept"};
+  auto rows = read_all(path, fields);
+  ASSERT_EQ(rows.size(), 5u);
   EXPECT_TRUE(rows[0].id.is_null());
   EXPECT_TRUE(rows[0].passthrough[0].is_null());
   EXPECT_EQ(rows[1].id, "");
   EXPECT_EQ(rows[1].passthrough[0], "");
   EXPECT_EQ(rows[2].id, "3");
   EXPECT_EQ(rows[2].passthrough[0], "x");
+  EXPECT_EQ(rows[3].error, "text field \"text\" is null (an empty cell; \"\" is an empty text)");
+  EXPECT_EQ(rows[3].id, "4");  // still named
+  EXPECT_EQ(rows[4].error, "");
+  EXPECT_EQ(rows[4].text, "");
 }
 
 // A 1000-row file with one stray quote: a quote that does not open a field is data (Python's csv,

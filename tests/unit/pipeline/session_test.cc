@@ -176,9 +176,14 @@ TEST(SessionTest, TokenizeAndPreTokenizedInput) {
     request.inputs.encodings.push_back(e);
   }
   request.inputs.encodings.push_back(Encoding{});
+  Encoding too_long;  // longer than the model's 128 positions: an error row, not a failed call
+  too_long.ids.assign(129, 5);
+  too_long.type_ids.assign(129, 0);
+  request.inputs.encodings.push_back(too_long);
   const Result from_ids = session.run(std::move(request));
   const Result from_text = session.embed({"hello world", "fonts"});
   EXPECT_EQ(from_ids.columns.column("error").string_at(2), "the text gives no tokens");
+  EXPECT_EQ(from_ids.columns.column("error").string_at(3), "129 tokens, more than the model's 128 positions");
   const auto a = from_ids.columns.column("embedding").list_values<float>(1);
   const auto b = from_text.columns.column("embedding").list_values<float>(1);
   for (size_t d = 0; d < a.size(); ++d) EXPECT_NEAR(a[d], b[d], 1e-6f);
