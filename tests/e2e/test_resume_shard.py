@@ -339,6 +339,24 @@ class ParquetFoldersTest(CliTestCase):
                 self.assertEqual(proc.returncode, 2, proc.stderr)
                 self.assertIn(message, proc.stderr)
 
+    def test_uint64_ids_and_kept_columns_are_exact(self):
+        # Regression: UINT64 values past int64 were written wrapped (2**63 + 5 as a negative id,
+        # 2**64 - 1 as -1), with 0 errors.
+        inp = self.path("u.parquet")
+        big = [2**63 + 5, 2**64 - 1, 7]
+        pq.write_table(pa.table({"id": pa.array(big, pa.uint64()), "text": ["a", "b", "c"],
+                                 "u": pa.array([1, 2**64 - 2, None], pa.uint64())}), inp)
+        run_salvo("tokenize", "--model", EXAMPLE_MODEL, "--input", inp, "--output", self.path("u.jsonl"),
+                  "--keep-columns", "u")
+        rows = read_jsonl(self.path("u.jsonl"))
+        self.assertEqual([r["id"] for r in rows], big)
+        self.assertEqual([r.get("u") for r in rows], [1, 2**64 - 2, None])
+        run_salvo("tokenize", "--model", EXAMPLE_MODEL, "--input", inp, "--output", self.path("u.parquet.out.parquet"),
+                  "--keep-columns", "u", "--column-types", "id=string,u=string")
+        table = pq.read_table(self.path("u.parquet.out.parquet"))
+        self.assertEqual(table.column("id").to_pylist(), [str(v) for v in big])
+        self.assertEqual(table.column("u").to_pylist(), ["1", str(2**64 - 2), None])
+
     def test_rows_of_a_folder_of_parquet_files_are_named_by_file_and_row(self):
         # They were named by their position across the folder ("record 6"), which no file has.
         folder = self.path("pq")

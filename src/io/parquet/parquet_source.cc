@@ -115,7 +115,10 @@ ValueType value_type_of(const LeafColumn& column) {
   switch (*column.element.type) {
     case parquet::Type::kBoolean: return ValueType::kBool;
     case parquet::Type::kInt32: return meaning.kind == Kind::kUnsigned ? ValueType::kInt64 : ValueType::kInt32;
-    case parquet::Type::kInt64: return ValueType::kInt64;
+    // A UINT64 column's values past int64 would wrap: carried as JSON numbers (exact in JSON Lines
+    // and CSV output; Parquet output types them by their values, or by --column-types).
+    case parquet::Type::kInt64:
+      return meaning.kind == Kind::kUnsigned && column.list_depth() == 0 ? ValueType::kDynamic : ValueType::kInt64;
     case parquet::Type::kFloat: return ValueType::kFloat;
     case parquet::Type::kDouble: return ValueType::kDouble;
     case parquet::Type::kByteArray: return is_text_annotated(column.element) ? ValueType::kString : ValueType::kBinary;
@@ -139,6 +142,7 @@ std::string type_text(const LeafColumn& column) {
     case ValueType::kDouble: text = "double"; break;
     case ValueType::kString: text = "string"; break;
     case ValueType::kTimestamp: text = "timestamp"; break;
+    case ValueType::kDynamic: text = "uint64"; break;
     default: text = "binary"; break;
   }
   for (int i = 0; i < column.list_depth(); ++i) text = "list<" + text + ">";
@@ -283,6 +287,7 @@ nlohmann::json to_json(const parquet::ColumnValues& values, size_t i, ValueType 
     case ValueType::kBool: return values.ints[i] != 0;
     case ValueType::kInt32: return values.ints[i];
     case ValueType::kInt64:
+    case ValueType::kDynamic:  // UINT64 (see value_type_of)
       if (meaning.kind == Kind::kUnsigned && values.type == parquet::Type::kInt32) {
         return static_cast<uint32_t>(values.ints[i]);
       }
