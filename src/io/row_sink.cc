@@ -51,7 +51,8 @@ void append_csv_field(std::string* out, std::string_view value) {
 
 // CSV with a header row: scalars as text, lists and JSON values as their JSON text (which pandas and
 // Spark parse with from_json), nulls as empty cells and empty strings as "" (as Spark writes them,
-// and as Spark, DuckDB and salvo's own CSV reader tell them apart).
+// and as Spark, DuckDB and salvo's own CSV reader tell them apart), a non-finite float as NaN, Inf
+// or -Inf (Spark's defaults, which pandas and DuckDB read too).
 class CsvSink : public RowSink {
  public:
   CsvSink(const std::filesystem::path& path, const Schema& schema) : file_(path) {
@@ -80,6 +81,11 @@ class CsvSink : public RowSink {
           append_csv_field(&line_, cell_);
         } else if (id == TypeId::kJson && column.json_at(r).is_string()) {
           append_csv_field(&line_, column.json_at(r).get_ref<const std::string&>());
+        } else if (const double v = id == TypeId::kFloat32   ? column.float32_at(r)
+                                    : id == TypeId::kFloat64 ? column.float64_at(r)
+                                                             : 0.0;
+                   !std::isfinite(v)) {
+          line_.append(std::isnan(v) ? "NaN" : v > 0 ? "Inf" : "-Inf");  // Spark's CSV spellings
         } else {
           cell_.clear();
           append_json_value(column, r, &cell_);

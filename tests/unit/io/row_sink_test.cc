@@ -85,16 +85,19 @@ TEST(CsvSinkTest, QuotesVectorsAndErrors) {
 TEST(CsvSinkTest, AnEmptyStringIsQuotedAndANullIsAnEmptyCell) {
   ScratchDir dir;
   Schema schema;
-  schema.fields = {{"key", DataType::string()}, {"n", DataType::int64()}};
+  schema.fields = {{"key", DataType::string()}, {"n", DataType::int64()}, {"x", DataType::float64()}};
   RecordBatch batch(schema);
   batch.mutable_column(0).append_string("");
   batch.mutable_column(1).append_null();
+  batch.mutable_column(2).append_float64(std::nan(""));
   batch.mutable_column(0).append_null();
   batch.mutable_column(1).append_int64(2);
+  batch.mutable_column(2).append_float64(-HUGE_VAL);
   auto sink = open_row_sink(dir / "out.csv", schema);
   sink->write(batch);
   sink->finish();
-  EXPECT_EQ(read_file(dir / "out.csv"), "key,n\n\"\",\n,2\n");
+  // A non-finite float as Spark writes it (NaN, Inf, -Inf); it was the JSON text "null".
+  EXPECT_EQ(read_file(dir / "out.csv"), "key,n,x\n\"\",,NaN\n,2,-Inf\n");
 }
 
 TEST(NpySinkTest, WritesFloatMatrixWithNanErrorRows) {
