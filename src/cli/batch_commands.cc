@@ -85,7 +85,16 @@ void run_batch(Task task, BatchFlags& flags) {
       }
     }
   }
-  if (job.num_shards > 0 && !job.output.string().ends_with('/')) job.output = job.output.string() + "/";
+  if (job.num_shards > 0) {
+    for (const CLI::Option* folder_only : {flags.format, flags.part_rows}) {
+      if (folder_only != nullptr && folder_only->count() > 0) {
+        throw Error(ErrorCode::kInvalidArgument, folder_only->get_name() +
+                                                     " is for a folder of part files; --num-shards writes " +
+                                                     std::to_string(job.num_shards) + " TFRecord shards");
+      }
+    }
+    if (!job.output.string().ends_with('/')) job.output = job.output.string() + "/";
+  }
   const ShardChoice shard = parse_shard(flags.shard, flags.shard_count, [](const char* name) { return std::getenv(name); });
   job.shard_index = shard.index;
   job.shard_count = shard.count;
@@ -146,13 +155,17 @@ CLI::App* add_batch_command(CLI::App& app, Task task, const std::string& descrip
                   "Input: .jsonl (one JSON object per line), .csv (with a header row), .parquet (a file, a folder of "
                   "part files or a glob) or .tfrecord (tf.train.Example records; .gz / .zz compressed)")
       ->required();
+  // .npy holds a fixed-width float vector per row, which tokenize and score never write.
+  const bool npy = task != Task::kTokenize && task != Task::kScore;
   cmd->add_option("--output", job.output,
-                  "Output: .jsonl, .csv, .npy, .parquet or .tfrecord; a path ending in / is a folder of part files "
-                  "(--format, --part-rows) with a manifest and _SUCCESS. One row per input row, in order")
+                  std::string("Output: .jsonl, .csv, ") + (npy ? ".npy, " : "") +
+                      ".parquet or .tfrecord; a path ending in / is a folder of part files (--format, --part-rows) "
+                      "with a manifest and _SUCCESS. One row per input row, in order")
       ->required();
   flags->format = cmd->add_option("--format", job.folder_format, "Format of the part files of a folder output")
       ->capture_default_str()
-      ->check(CLI::IsMember({"parquet", "jsonl", "csv", "tfrecord", "npy"}));
+      ->check(npy ? CLI::IsMember({"parquet", "jsonl", "csv", "tfrecord", "npy"})
+                  : CLI::IsMember({"parquet", "jsonl", "csv", "tfrecord"}));
   flags->part_rows = cmd->add_option("--part-rows", job.part_rows, "Rows per part file of a folder output")
       ->capture_default_str()
       ->check(CLI::Range(uint64_t{1}, uint64_t{1} << 40));

@@ -7,8 +7,9 @@ namespace salvo::cli {
 void add_compute_flags(CLI::App* cmd, const std::string& batch, const std::string& rows, ModelKind kind,
                        ComputeFlags* flags) {
   cmd->add_option("--model", flags->model,
-                  kind == ModelKind::kTorchScript
-                      ? "TorchScript model file (torch.jit.save)"
+                  kind == ModelKind::kTorchScript ? "TorchScript model file (torch.jit.save)"
+                  : kind == ModelKind::kTokenizer
+                      ? "Hugging Face model folder (tokenizer.json, or a WordPiece vocab.txt; no weights needed)"
                       : "Hugging Face model folder (config.json, model.safetensors, tokenizer.json)")
       ->required();
   if (kind != ModelKind::kTorchScript) {

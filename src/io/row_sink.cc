@@ -208,6 +208,14 @@ void check_sink_choice(const std::filesystem::path& path, const std::string& fol
                                                  name.named.string() + " names a " + ext +
                                                  " output: give a folder (out/) or a .tfrecord name");
   }
+  if (name.compressed && name.tfrecord() && !name.folder && !options.compression.empty()) {
+    const std::string suffix = lower(name.named.extension().string());
+    const char* named = suffix == ".gz" ? "gzip" : "zlib";
+    if (options.compression != named) {
+      throw Error(ErrorCode::kInvalidArgument, "--compression " + options.compression + " contradicts the name " + text +
+                                                   " (" + suffix + " is " + named + "): change one");
+    }
+  }
   if (name.compressed && !name.tfrecord() && !name.folder) {
     throw Error(ErrorCode::kInvalidArgument,
                 "cannot write " + text + ": only TFRecord is compressed as a whole file (.tfrecord.gz); Parquet " +

@@ -757,6 +757,19 @@ void check_job(const JobOptions& options) {
   if (options.task == Task::kScore && options.text_pair_field.empty()) {
     throw Error(ErrorCode::kInvalidArgument, "score needs the field of the second text (--text-pair-field)");
   }
+  // .npy holds one fixed-width float vector per row: these tasks never write one (a folder of .npy
+  // parts would find out only at its first part, after the model loaded).
+  const std::string output = options.output.string();
+  const bool npy = options.num_shards == 0 && (output.ends_with('/') ? options.folder_format == "npy"
+                                                                     : options.output.extension() == ".npy");
+  if (npy && (options.task == Task::kTokenize || options.task == Task::kScore ||
+              (options.task == Task::kClassify && !options.task_options.all_scores))) {
+    throw Error(ErrorCode::kInvalidArgument,
+                std::string(".npy holds a float matrix, and ") + task_name(options.task) +
+                    " writes no fixed-width vector column" +
+                    (options.task == Task::kClassify ? " (--all-scores does)" : "") +
+                    ": use .jsonl, .csv, .parquet or .tfrecord");
+  }
   check_output_place(options.output);
   SinkOptions sink_options;
   sink_options.compression = options.compression;
@@ -770,6 +783,13 @@ void check_job(const JobOptions& options) {
                       options.files);
   const std::vector<Field> carried = carried_fields(*source, options.keep_columns.size());
   given_column_types(options, carried);
+  for (size_t i = 0; i < options.keep_columns.size(); ++i) {
+    for (size_t j = i + 1; j < options.keep_columns.size(); ++j) {
+      if (options.keep_columns[i] == options.keep_columns[j]) {
+        throw Error(ErrorCode::kInvalidArgument, "--keep-columns names \"" + options.keep_columns[i] + "\" twice");
+      }
+    }
+  }
   std::vector<std::string> names;
   for (const auto& f : carried) names.push_back(f.name);
   for (const auto& n : task_column_names(options.task, options.task_options)) names.push_back(n);

@@ -97,12 +97,27 @@ class FatalErrorsTest(CliTestCase):
              self.path("parts") + "/", "--record-type", "Example"),
             ("--format is for a folder output", "--output", self.path("out.jsonl"), "--format", "csv"),
             ("--part-rows is for a folder output", "--output", self.path("out.jsonl"), "--part-rows", "5"),
+            ("--part-rows is for a folder of part files; --num-shards writes 2 TFRecord shards", "--output",
+             self.path("shards") + "/", "--num-shards", "2", "--part-rows", "5"),
+            ("--compression none contradicts the name", "--output", self.path("out.tfrecord.gz"), "--compression",
+             "none"),
+            ("--compression gzip contradicts the name", "--output", self.path("out.tfrecord.zz"), "--compression",
+             "gzip"),
+            (".npy holds a float matrix, and tokenize writes no fixed-width vector column", "--output",
+             self.path("out.npy")),
+            ("--format: npy not in", "--output", self.path("parts") + "/", "--format", "npy"),
         )
         for message, *args in cases:
             with self.subTest(args=args):
                 proc = self.assert_fails(2, message, *job, *args)
                 self.assertEqual(len(proc.stderr.strip().splitlines()), 1)
                 self.assertEqual(os.listdir(self.tmp), ["in.jsonl"])
+        # classify writes a vector only with --all-scores: a folder of .npy parts failed at its first
+        # part, after the start line, leaving the folder's lock behind.
+        self.assert_fails(2, ".npy holds a float matrix, and classify writes no fixed-width vector column (--all-scores "
+                          "does)", "classify", "--model", EXAMPLE_MODEL, "--input", self.inp, "--output",
+                          self.path("parts") + "/", "--format", "npy")
+        self.assertEqual(os.listdir(self.tmp), ["in.jsonl"])
         # What they are for still works.
         run_salvo(*job, "--output", self.path("out.parquet"), "--compression", "zstd")
         run_salvo(*job, "--output", self.path("shards.tfrecord"), "--num-shards", "2", "--compression", "gzip")

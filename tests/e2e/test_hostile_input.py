@@ -259,6 +259,8 @@ class FlagTest(CliTestCase):
                 with self.subTest(column=column, out=out):
                     line = self.fails(2, *self.embed("--keep-columns", column, task=task, out=out))
                     self.assertIn(f'two output columns would be named "{column}"', line)
+        line = self.fails(2, *self.embed("--keep-columns", "text,text"))
+        self.assertIn('--keep-columns names "text" twice', line)
 
     def test_output_folder_is_refused_before_the_model_loads(self):
         os.mkdir(self.path("out.jsonl"))

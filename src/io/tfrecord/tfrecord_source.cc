@@ -85,6 +85,12 @@ class TfRecordSource : public RowSource {
     }
   }
 
+  // "a float_list", "an int64_list": a feature's kind in messages.
+  static std::string kind_with_article(const tf::Feature& feature) {
+    const std::string kind = feature_kind_name(feature);
+    return (kind.starts_with("int") ? "an " : "a ") + kind;
+  }
+
   // The one value of bytes feature `name` in `out`, or why there is none (`what`: "text" or
   // "text pair").
   template <typename Features>
@@ -94,7 +100,7 @@ class TfRecordSource : public RowSource {
     if (text == features.end()) return "missing " + what + " feature \"" + name + "\"";
     if (text->second.kind_case() == tf::Feature::KIND_NOT_SET) return what + " feature \"" + name + "\" has no value";
     if (text->second.kind_case() != tf::Feature::kBytesList) {
-      return what + " feature \"" + name + "\" is a " + feature_kind_name(text->second) + ", not bytes";
+      return what + " feature \"" + name + "\" is " + kind_with_article(text->second) + ", not a bytes_list";
     }
     const int values = text->second.bytes_list().value_size();
     if (values == 0) return what + " feature \"" + name + "\" is an empty bytes list";

@@ -247,7 +247,7 @@ class TfRecordInteropTest(unittest.TestCase):
         self.assertEqual(rows[0]["lang"], "en")
         self.assertEqual(rows[1]["error"], 'record 2: missing text feature "text"')
         self.assertEqual(rows[2]["error"], "record 3: text is not valid UTF-8 (byte 4)")
-        self.assertEqual(rows[3]["error"], 'record 4: text feature "text" is a float_list, not bytes')
+        self.assertEqual(rows[3]["error"], 'record 4: text feature "text" is a float_list, not a bytes_list')
         self.assertEqual(rows[4]["error"], "record 5: record is not a valid tf.train.Example")
 
         tf_out = self.path("bad.out.tfrecord")

@@ -193,7 +193,7 @@ TEST(TfRecordSourceTest, ReadsTextIdAndPassthroughFromFeatures) {
   EXPECT_TRUE(rows[1].passthrough[0].is_null());
   EXPECT_EQ(rows[2].error, "missing text feature \"body\"");
   EXPECT_EQ(rows[2].id, "k3");
-  EXPECT_EQ(rows[3].error, "text feature \"body\" is a float_list, not bytes");
+  EXPECT_EQ(rows[3].error, "text feature \"body\" is a float_list, not a bytes_list");
   EXPECT_EQ(rows[4].error, "text is not valid UTF-8 (byte 4)");
   EXPECT_EQ(rows[5].error, "text feature \"body\" is an empty bytes list");
   EXPECT_EQ(rows[6].error, "text feature \"body\" has no value");
