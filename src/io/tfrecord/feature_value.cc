@@ -1,5 +1,7 @@
 #include "io/tfrecord/feature_value.h"
 
+#include <charconv>
+#include <cmath>
 #include <cstdint>
 #include <limits>
 
@@ -20,12 +22,29 @@ int64_t as_int64(const nlohmann::json& v) {
   return v.is_boolean() ? (v.get<bool>() ? 1 : 0) : v.get<int64_t>();
 }
 
-template <typename List>
-nlohmann::json list_to_json(const List& values) {
-  if (values.size() == 1) return nlohmann::json(values.Get(0));
+// A float as the double with the same shortest decimal form (0.1f as 0.1, not 0.10000000149011612):
+// JSON, CSV and Parquet DOUBLE output show the value that was written, and it converts back to the
+// same float.
+double as_written(float f) {
+  if (!std::isfinite(f)) return f;
+  char text[32];
+  const auto [end, ec] = std::to_chars(text, text + sizeof(text), f);
+  double d = f;
+  std::from_chars(text, end, d);
+  return d;
+}
+
+template <typename List, typename Convert>
+nlohmann::json list_to_json(const List& values, Convert convert) {
+  if (values.size() == 1) return nlohmann::json(convert(values.Get(0)));
   nlohmann::json array = nlohmann::json::array();
-  for (const auto& v : values) array.push_back(v);
+  for (const auto& v : values) array.push_back(convert(v));
   return array;
+}
+
+template <typename T>
+T same(const T& v) {
+  return v;
 }
 
 }  // namespace
@@ -33,11 +52,11 @@ nlohmann::json list_to_json(const List& values) {
 nlohmann::json feature_to_json(const tf::Feature& feature) {
   switch (feature.kind_case()) {
     case tf::Feature::kBytesList:
-      return list_to_json(feature.bytes_list().value());
+      return list_to_json(feature.bytes_list().value(), same<std::string>);
     case tf::Feature::kFloatList:
-      return list_to_json(feature.float_list().value());
+      return list_to_json(feature.float_list().value(), as_written);
     case tf::Feature::kInt64List:
-      return list_to_json(feature.int64_list().value());
+      return list_to_json(feature.int64_list().value(), same<int64_t>);
     case tf::Feature::KIND_NOT_SET:
       break;
   }

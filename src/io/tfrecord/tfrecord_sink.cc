@@ -95,6 +95,7 @@ class TfRecordSink : public RowSink {
             }
           } else {
             set_feature(column, r, &context[schema_.fields[c].name]);
+            keep_json_kind(c, column, r, &context[schema_.fields[c].name]);
           }
         }
         message = &sequence_example_;
@@ -105,6 +106,7 @@ class TfRecordSink : public RowSink {
           const Column& column = batch.column(c);
           if (column.is_null(r)) continue;
           set_feature(column, r, &features[schema_.fields[c].name]);
+          keep_json_kind(c, column, r, &features[schema_.fields[c].name]);
         }
         message = &example_;
       }
@@ -139,6 +141,24 @@ class TfRecordSink : public RowSink {
   }
 
  private:
+  // A JSON column's empty list has no kind of its own (a TFRecord input's empty float_list comes
+  // as []): it takes the kind of the column's last non-empty value, so that a reader parsing the
+  // feature with one type reads every record. (Before any, it is a bytes_list.)
+  void keep_json_kind(size_t c, const Column& column, int64_t r, tf::Feature* feature) {
+    if (column.type().id() != TypeId::kJson) return;
+    if (json_kinds_.size() <= c) json_kinds_.resize(c + 1, tf::Feature::KIND_NOT_SET);
+    const nlohmann::json& value = column.json_at(r);
+    if (!value.is_array() || !value.empty()) {
+      json_kinds_[c] = feature->kind_case();
+      return;
+    }
+    switch (json_kinds_[c]) {
+      case tf::Feature::kFloatList: feature->mutable_float_list(); return;
+      case tf::Feature::kInt64List: feature->mutable_int64_list(); return;
+      default: return;
+    }
+  }
+
   static void set_feature(const Column& column, int64_t r, tf::Feature* feature) {
     switch (column.type().id()) {
       case TypeId::kBool: feature->mutable_int64_list()->add_value(column.bool_at(r) ? 1 : 0); return;
@@ -195,6 +215,7 @@ class TfRecordSink : public RowSink {
   Schema schema_;
   bool sequence_ = false;
   std::vector<std::unique_ptr<TfRecordWriter>> writers_;  // one, or one per shard
+  std::vector<tf::Feature::KindCase> json_kinds_;  // per column: see keep_json_kind
   std::filesystem::path folder_;                          // the shards' folder; empty for one file
   std::set<std::string> shard_names_;
   uint64_t rows_ = 0;

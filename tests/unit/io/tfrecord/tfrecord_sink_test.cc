@@ -4,6 +4,8 @@
 
 #include <gtest/gtest.h>
 
+#include <nlohmann/json.hpp>
+
 #include "../test_files.h"
 #include "io/tfrecord/example.pb.h"
 #include "io/tfrecord/tfrecord_file.h"
@@ -43,6 +45,31 @@ std::vector<std::string> records(const fs::path& path, TfRecordCompression compr
   uint64_t offset = 0, too_long = 0;
   while (reader.next(&data, &offset, &too_long)) out.push_back(data);
   return out;
+}
+
+// Regression: a TFRecord input's empty float_list, carried as [], was written as an empty
+// bytes_list, and TensorFlow's parser (float32) refused the record.
+TEST(TfRecordSinkTest, AnEmptyListOfAJsonColumnKeepsTheColumnsKind) {
+  testing::ScratchDir dir;
+  Schema schema;
+  schema.fields = {{"w", DataType::json()}};
+  RecordBatch batch(schema);
+  for (const nlohmann::json& v : {nlohmann::json::array({1.5, 2.5}), nlohmann::json::array(), nlohmann::json(7),
+                                  nlohmann::json::array()}) {
+    batch.mutable_column(0).append_json(v);
+  }
+  auto sink = open_tfrecord_sink(dir / "w.tfrecord", schema, SinkOptions{});
+  sink->write(batch);
+  sink->finish();
+  const auto recs = records(dir / "w.tfrecord");
+  ASSERT_EQ(recs.size(), 4u);
+  const tf::Feature::KindCase want[] = {tf::Feature::kFloatList, tf::Feature::kFloatList, tf::Feature::kInt64List,
+                                        tf::Feature::kInt64List};
+  for (size_t r = 0; r < 4; ++r) {
+    tf::Example ex;
+    ASSERT_TRUE(ex.ParseFromString(recs[r]));
+    EXPECT_EQ(ex.features().feature().at("w").kind_case(), want[r]) << r;
+  }
 }
 
 TEST(TfRecordSinkTest, SequenceExampleWritesListsOfListsAsFeatureLists) {

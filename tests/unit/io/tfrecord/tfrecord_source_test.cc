@@ -344,6 +344,12 @@ TEST(FeatureValueTest, JsonRoundTrip) {
   json_to_feature(nullptr, &none);
   EXPECT_EQ(none.kind_case(), tf::Feature::KIND_NOT_SET);
   EXPECT_TRUE(feature_to_json(none).is_null());
+  // A float reads as the double of its shortest decimal form (it was 0.10000000149011612).
+  tf::Feature floats;
+  floats.mutable_float_list()->add_value(0.1f);
+  EXPECT_EQ(feature_to_json(floats), 0.1);
+  floats.mutable_float_list()->add_value(3e-8f);
+  EXPECT_EQ(feature_to_json(floats), nlohmann::json::array({0.1, 3e-8}));
 }
 
 }  // namespace
