@@ -198,7 +198,7 @@ class TextTableSource : public TableSource {
                   bool csv)
       : options_(options), csv_(csv), columns_(columns), seen_(columns.size(), false) {
     FieldNames fields;
-    fields.text = columns.front();  // a CSV source needs a text column: any column asked for serves
+    fields.text = "";  // every column read is a passthrough value
     fields.id = "";
     fields.passthrough = columns;
     source_ = open_row_source(path, fields, SourceLimits{options.max_record_bytes});
@@ -300,6 +300,12 @@ class TextTableSource : public TableSource {
         source_->parse(record, &parsed);
         row.error = parsed.error;
         for (size_t c = 0; c < columns_.size() && c < parsed.passthrough.size(); ++c) {
+          // As a JSON line's bytes are checked whole: passed on, such text would spoil the output.
+          size_t at = 0;
+          if (const json& v = parsed.passthrough[c];
+              row.error.empty() && v.is_string() && !is_valid_utf8(v.get_ref<const std::string&>(), &at)) {
+            row.error = "column \"" + columns_[c] + "\" is not valid UTF-8 (byte " + std::to_string(at) + ")";
+          }
           row.values[c] = std::move(parsed.passthrough[c]);
         }
       } else {

@@ -342,6 +342,22 @@ class TestWindowsBadInput(WindowsTestCase):
             out = [json.loads(line) for line in f]
         self.assertEqual([(r["customer"], r["count"], r["sum_amount"]) for r in out], [("a", 1, 1.5), ("b", 1, 4.0)])
 
+    def test_csv_text_that_is_not_utf8_is_a_bad_row_in_any_column(self):
+        # Only the group column was checked: bytes that are not UTF-8 in another column reached the
+        # output (and a Parquet STRING column) as they were.
+        path = self.path("events.csv")
+        with open(path, "wb") as f:
+            f.write(b"customer,ts,kind\na,1,ok\na,2,\xff\n\xfe,3,ok\na,4,fine\n")
+        proc = self.run_windows("--input", path, "--output", self.path("out.parquet"), "--group-by", "customer",
+                                "--time-column", "ts", "--time-unit", "s", "--window", "1d", "--features",
+                                "count(*), distinct(kind)", "--errors-output", self.path("errors.jsonl"))
+        self.assertIn("4 rows (2 bad, see", proc.stderr)
+        with open(self.path("errors.jsonl")) as f:
+            errors = [json.loads(line)["error"] for line in f]
+        self.assertEqual(errors, ['line 3: column "kind" is not valid UTF-8 (byte 0)',
+                                  'line 4: column "customer" is not valid UTF-8 (byte 0)'])
+        self.assertEqual(pq.read_table(self.path("out.parquet")).column("count").to_pylist(), [2])
+
     def test_empty_input_gives_an_empty_table_with_the_schema(self):
         path = self.path("empty.csv")
         with open(path, "w") as f:
