@@ -3,6 +3,7 @@
 // with memory bounded by a budget and by the events of one window, never by a group.
 #pragma once
 
+#include <atomic>
 #include <cstdint>
 #include <filesystem>
 #include <functional>
@@ -10,6 +11,7 @@
 #include <string>
 
 #include "salvo/export.h"
+#include "salvo/types.h"
 
 namespace salvo {
 
@@ -59,6 +61,12 @@ struct WindowsOptions {
   std::string compression;              // output codec (Parquet, TFRecord)
   // Called from the job's thread every so often.
   std::function<void(const WindowsProgress&)> progress;
+  // When set and it becomes true (e.g. from a signal handler), the job stops within a batch of
+  // rows and throws salvo::Error(kCancelled); its temporary files are removed, no output appears.
+  const std::atomic<bool>* cancel = nullptr;
+  // Warnings: a gap between two events of a group that would write more than 10 million (mostly
+  // empty) windows, once a job.
+  LogCallback log;
 };
 
 // Checks the specs, the input's columns and their types, before any work: throws

@@ -6,6 +6,7 @@
 
 #include "commands.h"
 #include "progress_line.h"
+#include "signals.h"
 #include "salvo/windows.h"
 
 namespace salvo::cli {
@@ -46,6 +47,13 @@ void run(WindowsFlags& flags) {
       progress.update_text(text, fraction);
     };
   }
+  // SIGINT / SIGTERM: the job stops and removes its temporary files (exit 130); a second signal
+  // ends the process at once.
+  o.cancel = &install_stop_handlers();
+  o.log = [&progress](LogLevel, const std::string& message) {
+    progress.clear();
+    std::fprintf(stderr, "salvo windows: warning: %s\n", message.c_str());
+  };
   const WindowsSummary s = run_windows(o);
   progress.clear();
   if (flags.quiet) return;

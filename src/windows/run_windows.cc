@@ -2,6 +2,7 @@
 // input's own order verified) -> sliding aggregates per group -> output sink.
 #include <algorithm>
 #include <chrono>
+#include <cmath>
 #include <optional>
 #include <set>
 
@@ -147,12 +148,21 @@ bool event_time(const Column& column, int64_t row, TimeUnit unit, int64_t* micro
     return false;
   }
   bool ok = true;
-  switch (column.type().id()) {
+  const TypeId id = column.type().id();
+  switch (id) {
     case TypeId::kTimestamp: *micros = column.int64_at(row); break;
     case TypeId::kInt32: ok = to_micros(static_cast<int64_t>(column.int32_at(row)), unit, micros); break;
     case TypeId::kInt64: ok = to_micros(column.int64_at(row), unit, micros); break;
-    case TypeId::kFloat32: ok = to_micros(static_cast<double>(column.float32_at(row)), unit, micros); break;
-    case TypeId::kFloat64: ok = to_micros(column.float64_at(row), unit, micros); break;
+    case TypeId::kFloat32:
+    case TypeId::kFloat64: {
+      const double t = id == TypeId::kFloat32 ? column.float32_at(row) : column.float64_at(row);
+      if (!std::isfinite(t)) {
+        *why = std::isnan(t) ? "the time is NaN" : "the time is infinite";
+        return false;
+      }
+      ok = to_micros(t, unit, micros);
+      break;
+    }
     case TypeId::kString:
       if (!parse_timestamp(column.string_at(row), micros)) {
         *why = "the time \"" + std::string(column.string_at(row)) + "\" is not an ISO 8601 timestamp";
@@ -220,8 +230,17 @@ WindowsSummary run_windows(const WindowsOptions& o) {
   if (plan.label)
     label = make_sliding_aggregate(plan.label->aggregate, value_index(plan.label->aggregate),
                                    value_type(plan.label->aggregate));
+  auto check_cancelled = [&] {
+    if (o.cancel && o.cancel->load()) {
+      throw Error(ErrorCode::kCancelled, "stopped by a signal; " + o.output.string() + " was not written");
+    }
+  };
+  // Checked at each output batch too: one gap between two events may span millions of windows.
   WindowEngine engine(plan.geometry, kinds, std::move(features), std::move(label), job.output,
-                      [&](RecordBatch&& rows) { sink->write(rows); });
+                      [&](RecordBatch&& rows) {
+                        check_cancelled();
+                        sink->write(rows);
+                      });
 
   // The sort gets the budget but a quarter, which covers the output's row group (a sixteenth) and
   // what encoding it takes, the output batches and the spill's write buffer. The events of the
@@ -256,6 +275,7 @@ WindowsSummary run_windows(const WindowsOptions& o) {
 
   std::string group;  // the group being aggregated (its key bytes)
   bool in_group = false;
+  bool warned = false;
   auto feed = [&](std::string_view key, std::string_view payload) {
     const std::string_view g = group_of_key(key);
     if (!in_group || g != group) {
@@ -264,6 +284,16 @@ WindowsSummary run_windows(const WindowsOptions& o) {
       group.assign(g);
       in_group = true;
     }
+    // A window far shorter than the gaps in the data writes windows by the billion (50 years of
+    // 1-second windows: 1.6 billion rows): say so before the disk fills.
+    if (constexpr int64_t kManyWindows = 10'000'000; !warned && !plan.geometry.skip_empty && o.log &&
+                                                      engine.windows_before(time_of_key(key)) > kManyWindows) {
+      warned = true;
+      o.log(LogLevel::kWarning,
+            std::to_string(engine.windows_before(time_of_key(key))) + " windows, most of them empty, come before " +
+                describe_event(o.group_by, job.output.fields[0].type, o.time_column, key) + " (--window " + o.window +
+                (o.step.empty() ? "" : ", --step " + o.step) + "); --skip-empty writes only windows that hold events");
+    }
     engine.add(time_of_key(key), payload);
   };
 
@@ -271,6 +301,7 @@ WindowsSummary run_windows(const WindowsOptions& o) {
   std::string key, payload, previous_key;
   std::vector<const Column*> values;
   while (source.next(&batch)) {
+    check_cancelled();
     const RecordBatch& rows = batch.rows;
     values.clear();
     for (size_t index : job.value_sources) values.push_back(&rows.column(index));
@@ -319,6 +350,7 @@ WindowsSummary run_windows(const WindowsOptions& o) {
     while (sorter->next(&k, &p)) {
       feed(k, p);
       if ((++done & 0xFFFF) == 0) {
+        check_cancelled();
         progress.rows_done = done;
         report("windows");
       }

@@ -3,6 +3,7 @@
 #include <bit>
 #include <cmath>
 #include <deque>
+#include <limits>
 #include <optional>
 #include <string>
 #include <unordered_map>
@@ -207,6 +208,10 @@ class StddevAggregate : public SlidingAggregate {
     const Moments m = moments_.total();
     if (m.n < 2) {
       out->append_null();
+    } else if (!std::isfinite(m.mean) || std::isnan(m.m2)) {
+      // An infinite value makes the deviations undefined: NaN, as pandas and Spark give (the
+      // combination's inf - inf would otherwise come out as 0 or inf).
+      out->append_float64(std::numeric_limits<double>::quiet_NaN());
     } else {
       out->append_float64(std::sqrt(std::max(0.0, m.m2 / (m.n - 1))));
     }

@@ -259,7 +259,9 @@ class TextTableSource : public TableSource {
           error = "column \"" + columns_[c] + "\": " + (v.is_string() ? "\"" + v.get<std::string>() + "\"" : v.dump()) +
                   " is not " +
                   (schema_.fields[c].type.id() == TypeId::kTimestamp ? "an ISO 8601 timestamp"
-                                                                     : "a " + schema_.fields[c].type.to_string()) +
+                   : schema_.fields[c].type.id() == TypeId::kInt32 || schema_.fields[c].type.id() == TypeId::kInt64
+                       ? "an " + schema_.fields[c].type.to_string()
+                       : "a " + schema_.fields[c].type.to_string()) +
                   (options_.column_types.count(columns_[c])
                        ? ""
                        : " (the type its first rows have; set another with --column-types)");

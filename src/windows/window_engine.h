@@ -3,6 +3,7 @@
 // the group.
 #pragma once
 
+#include <algorithm>
 #include <cstdint>
 #include <functional>
 #include <memory>
@@ -43,6 +44,9 @@ class WindowEngine {
   // Hands the last rows to `emit`.
   void finish();
 
+  // How many windows an event at `time` of the current group would be preceded by, from the
+  // current one (0 before the group's first event).
+  int64_t windows_before(int64_t time) const { return in_group_ ? std::max<int64_t>(0, first_window_after(time) - k_) : 0; }
   uint64_t windows() const { return windows_; }
   uint64_t groups() const { return groups_; }
   // The most events held at once (the widest window plus its horizon).

@@ -134,7 +134,9 @@ WindowsPlan plan_windows(const WindowsOptions& o) {
       rest = comma == std::string_view::npos ? std::string_view() : rest.substr(comma + 1);
       const size_t sep = item.find_first_of("=:");
       if (sep == std::string::npos || sep == 0) usage("--column-types: \"" + item + "\" is not name=type");
-      plan.column_types[trim(item.substr(0, sep))] = parse_type_name(trim(item.substr(sep + 1)));
+      const std::string name = trim(item.substr(0, sep));
+      if (plan.column_types.count(name)) usage("--column-types names \"" + name + "\" twice");
+      plan.column_types[name] = parse_type_name(trim(item.substr(sep + 1)));
     }
   }
 

@@ -4,8 +4,10 @@ several groups; and its inputs, outputs, bad rows and usage errors."""
 import json
 import os
 import re
+import signal
 import subprocess
 import sys
+import time
 import unittest
 
 import numpy as np
@@ -358,6 +360,47 @@ class TestWindowsBadInput(WindowsTestCase):
                                   'line 4: column "customer" is not valid UTF-8 (byte 0)'])
         self.assertEqual(pq.read_table(self.path("out.parquet")).column("count").to_pylist(), [2])
 
+    def test_stddev_of_infinite_values_is_nan_as_in_pandas(self):
+        # Regression: inf - inf inside the running moments came out as a stddev of 0.0 ([inf, inf])
+        # or inf ([inf, 2.0]), where pandas and Spark give NaN.
+        inf = float("inf")
+        path = self.path("inf.parquet")
+        pq.write_table(pa.table({"g": ["a", "a", "b", "b", "c", "c"], "t": pa.array([0, 1, 0, 1, 0, 1], pa.int64()),
+                                 "x": [inf, inf, inf, 2.0, 1.0, 3.0]}), path)
+        self.run_windows("--input", path, "--output", self.path("out.parquet"), "--group-by", "g", "--time-column",
+                         "t", "--time-unit", "us", "--window", "1d", "--features", "stddev(x), mean(x)")
+        got = pq.read_table(self.path("out.parquet")).to_pandas().set_index("g")
+        want = pd.DataFrame({"g": ["a", "a", "b", "b", "c", "c"], "x": [inf, inf, inf, 2.0, 1.0, 3.0]}).groupby("g").x
+        for g in "abc":
+            with self.subTest(g=g):
+                self.assertTrue(same(got.loc[g, "stddev_x"], want.std()[g]), (got.loc[g, "stddev_x"], want.std()[g]))
+                self.assertTrue(same(got.loc[g, "mean_x"], want.mean()[g]))
+
+    def test_a_signal_stops_the_job_and_removes_its_temporary_file(self):
+        # Regression: windows installed no handler, so SIGTERM or SIGINT killed it where it stood,
+        # leaving its temporary output (here, 50 years of 1-second windows) behind.
+        path = self.path("far.parquet")
+        pq.write_table(pa.table({"g": ["a", "a"], "t": pa.array([0, 50 * 365 * DAY], pa.int64())}), path)
+        for sig in (signal.SIGTERM, signal.SIGINT):
+            with self.subTest(signal=sig):
+                proc = subprocess.Popen([os.environ.get("SALVO_BIN", "salvo"), "windows", "--input", path, "--output",
+                                         self.path("out.parquet"), "--group-by", "g", "--time-column", "t",
+                                         "--time-unit", "us", "--window", "1s", "--features", "count(*)"],
+                                        stderr=subprocess.PIPE, text=True)
+                deadline = time.time() + 300  # wait until it writes, then stop it
+                while time.time() < deadline and proc.poll() is None:
+                    if any(n.endswith(".partial") for n in os.listdir(self.tmp)):
+                        break
+                    time.sleep(0.05)
+                proc.send_signal(sig)
+                _, err = proc.communicate(timeout=120)
+                self.assertEqual(proc.returncode, 130, err)
+                self.assertIn("salvo: cancelled: stopped by a signal", err.strip().splitlines()[-1])
+                self.assertEqual(os.listdir(self.tmp), ["far.parquet"])
+                # Before the flood, a warning (the job would write 1.6 billion windows).
+                self.assertIn("windows, most of them empty, come before g=\"a\"", err)
+                self.assertIn("--skip-empty writes only windows that hold events", err)
+
     def test_empty_input_gives_an_empty_table_with_the_schema(self):
         path = self.path("empty.csv")
         with open(path, "w") as f:
@@ -488,6 +531,34 @@ class TestWindowsBadInput(WindowsTestCase):
                                 "--group-by", "customer", "--time-column", "ts", "--window", "1d", "--features",
                                 "count(*)", check=False)
         self.assertEqual(proc.returncode, 3, proc.stderr)
+        # A struct column was "no column named"; a type named twice took the last one silently.
+        nested = self.path("nested.parquet")
+        pq.write_table(pa.table({"st": pa.array([{"a": 1}], pa.struct([("a", pa.int64())])), "t": [1]}), nested)
+        proc = self.run_windows("--input", nested, "--output", self.path("o.parquet"), "--group-by", "st",
+                                "--time-column", "t", "--time-unit", "s", "--window", "1d", "--features", "count(*)",
+                                check=False)
+        self.assertEqual(proc.returncode, 2, proc.stderr)
+        self.assertIn('column "st" is a struct (its fields are columns of their own: st.a), which salvo cannot read',
+                      proc.stderr)
+        with open(self.path("e.csv"), "w") as f:
+            f.write("g,t\n3000000000,1\nx,nan\n")
+        proc = self.run_windows("--input", self.path("e.csv"), "--output", self.path("o.jsonl"), "--group-by", "g",
+                                "--time-column", "t", "--time-unit", "s", "--window", "1d", "--features", "count(*)",
+                                "--column-types", "g=int32,g=string", check=False)
+        self.assertEqual(proc.returncode, 2, proc.stderr)
+        self.assertIn('--column-types names "g" twice', proc.stderr)
+        proc = self.run_windows("--input", self.path("e.csv"), "--output", self.path("o.jsonl"), "--group-by", "g",
+                                "--time-column", "t", "--time-unit", "s", "--window", "1d", "--features", "count(*)",
+                                "--column-types", "g=int32,t=float64", "--errors-output", self.path("err.jsonl"))
+        with open(self.path("err.jsonl")) as f:
+            errors = [json.loads(line)["error"] for line in f]
+        self.assertEqual(errors, ['line 2: column "g": "3000000000" is not an int32',
+                                  'line 3: column "g": "x" is not an int32'])
+        proc = self.run_windows("--input", self.path("e.csv"), "--output", self.path("o.jsonl"), "--group-by", "g",
+                                "--time-column", "t", "--time-unit", "s", "--window", "1d", "--features", "count(*)",
+                                "--column-types", "t=float64", "--errors-output", self.path("err.jsonl"))
+        with open(self.path("err.jsonl")) as f:
+            self.assertEqual([json.loads(line)["error"] for line in f], ["line 3: the time is NaN"])
 
 
 class TestDebianChangelogs(WindowsTestCase):

@@ -434,6 +434,19 @@ const LeafColumn* ParquetFileReader::find_column(std::string_view name) const {
   return nullptr;
 }
 
+std::string ParquetFileReader::nested_column(std::string_view name) const {
+  std::string leaves;
+  std::string reason;
+  const std::string prefix = std::string(name) + ".";
+  for (const auto& leaf : columns_) {
+    if (!leaf.name.starts_with(prefix)) continue;
+    leaves += (leaves.empty() ? "" : ", ") + leaf.name;
+    if (reason.empty()) reason = leaf.unreadable;
+  }
+  if (leaves.empty()) return "";
+  return reason.empty() ? "a struct (its fields are columns of their own: " + leaves + ")" : reason;
+}
+
 uint64_t ParquetFileReader::compressed_bytes(size_t group, const std::vector<size_t>& leaves) const {
   uint64_t total = 0;
   for (size_t leaf : leaves) {

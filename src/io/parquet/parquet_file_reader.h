@@ -135,6 +135,10 @@ class ParquetFileReader {
   // The leaf with this dotted name, or the one that holds the top-level column of this name
   // (LeafColumn::field), or nullptr.
   const LeafColumn* find_column(std::string_view name) const;
+  // For a name that no leaf has but some leaves are under (a struct, a map, a list of structs):
+  // what it is, for messages ("a struct (its fields are columns of their own: st.a, st.b)"); empty
+  // when no leaf is under it.
+  std::string nested_column(std::string_view name) const;
   size_t num_row_groups() const { return metadata_.row_groups.size(); }
   int64_t num_rows(size_t group) const { return metadata_.row_groups[group].num_rows; }
   uint64_t file_size() const { return file_size_; }

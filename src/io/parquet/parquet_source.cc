@@ -158,19 +158,9 @@ const LeafColumn* find_readable(const ParquetFileReader& file, const std::string
                                                  column->unreadable + ", which salvo cannot read");
   }
   if (column == nullptr) {
-    // A struct, map or list of structs: its leaves say which.
-    std::string leaves;
-    std::string reason;
-    for (const auto& leaf : file.columns()) {
-      if (!leaf.name.starts_with(name + ".")) continue;
-      leaves += (leaves.empty() ? "" : ", ") + leaf.name;
-      if (reason.empty()) reason = leaf.unreadable;
-    }
-    if (!leaves.empty()) {
-      throw Error(ErrorCode::kInvalidArgument,
-                  file.path().string() + ": column \"" + name + "\" is " + (reason.empty() ? "a struct" : reason) +
-                      ", which salvo cannot read as one value" +
-                      (reason.empty() ? " (its fields are columns of their own: " + leaves + ")" : ""));
+    if (const std::string nested = file.nested_column(name); !nested.empty()) {
+      throw Error(ErrorCode::kInvalidArgument, file.path().string() + ": column \"" + name + "\" is " + nested +
+                                                   ", which salvo cannot read as one value");
     }
   }
   return column;

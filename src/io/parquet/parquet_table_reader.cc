@@ -210,6 +210,9 @@ void ParquetTableReader::open_file(size_t index) {
     } else if (std::any_of(file.partitions.begin(), file.partitions.end(),
                            [&](const auto& p) { return p.first == name; })) {
       plan = Plan{name, true, 0, Conversion::kBytes, {}, DataType::string()};
+    } else if (const std::string nested = open->reader->nested_column(name); !nested.empty()) {
+      throw Error(ErrorCode::kInvalidArgument, file.path.string() + ": column \"" + name + "\" is " + nested +
+                                                   ", which salvo cannot read as one value");
     } else {
       throw Error(ErrorCode::kInvalidArgument, file.path.string() + ": no column named \"" + name + "\"" +
                                                    (index > 0 ? " (other files of the input have it)" : ""));
