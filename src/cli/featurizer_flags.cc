@@ -48,8 +48,8 @@ void add_featurizer_flags(CLI::App* cmd, FeaturizerFlags* flags, bool required) 
       ->check(CLI::Range(0, 1 << 16));
   image
       ->add_option("--mean", i.mean,
-                   "Per-channel mean subtracted after /255 (default: ImageNet's 0.485,0.456,0.406, as torchvision's "
-                   "models take it)")
+                   "Per-channel mean subtracted after /255, three values or one for all (default: ImageNet's "
+                   "0.485,0.456,0.406, as torchvision's models take it)")
       ->delimiter(',');
   image
       ->add_option("--std", i.std,

@@ -101,8 +101,8 @@ void add_prep_command(CLI::App& app, Runner* selected) {
       "--raw), shape, label, path; a file that cannot be read or decoded becomes an error row naming it.");
   JobOptions& job = flags->job;
   cmd->add_option("--input", job.input,
-                  "A folder of files (walked to the bottom; key=value folders become columns) or a glob "
-                  "('clips/**/*.wav')")
+                  "A folder of files (walked to the bottom; key=value folders become columns that --keep-columns "
+                  "can keep) or a glob ('clips/**/*.wav')")
       ->required();
   cmd->add_option("--output", job.output,
                   "Output: .tfrecord (.gz), .parquet, a folder ending in / (Parquet part files, or TFRecord shards "
@@ -114,7 +114,7 @@ void add_prep_command(CLI::App& app, Runner* selected) {
       ->delimiter(',');
   cmd->add_option("--record-type", job.record_type,
                   "TFRecord: Example (default) or SequenceExample (features as a feature list: one step per frame "
-                  "for audio, per channel for images)")
+                  "for audio, per channel for float images; --raw pixels stay one bytes value)")
       ->check(CLI::IsMember({"Example", "SequenceExample"}));
   cmd->add_option("--num-shards", job.num_shards,
                   "TFRecord: a folder of N part-NNNNN-of-MMMMM.tfrecord files (row i in part i mod N) and _SUCCESS")

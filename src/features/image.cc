@@ -307,6 +307,7 @@ std::string decode_gif(std::string_view bytes, RgbImage* out) {
     return too_large(width, height);
   }
   if (width <= 0 || height <= 0) return fail("empty screen");
+  int transparent = -1;
   for (;;) {
     GifRecordType type;
     if (DGifGetRecordType(gif, &type) == GIF_ERROR) return fail("bad record");
@@ -318,6 +319,11 @@ std::string decode_gif(std::string_view bytes, RgbImage* out) {
       int ext_code = 0;
       GifByteType* ext = nullptr;
       if (DGifGetExtension(gif, &ext_code, &ext) == GIF_ERROR) return fail("bad extension");
+      GraphicsControlBlock control;
+      if (ext_code == GRAPHICS_EXT_FUNC_CODE && ext && ext[0] >= 4 &&
+          DGifExtensionToGCB(ext[0], ext + 1, &control) == GIF_OK) {
+        transparent = control.TransparentColor;  // the next image's, -1 for none
+      }
       while (ext) {
         if (DGifGetExtensionNext(gif, &ext) == GIF_ERROR) return fail("bad extension");
       }
@@ -347,7 +353,8 @@ std::string decode_gif(std::string_view bytes, RgbImage* out) {
         return fail("truncated image data");
       }
     }
-    // The frame on the logical screen; outside it, the background colour.
+    // The frame on the logical screen; outside it, as Pillow fills the first frame's canvas: the
+    // transparent index when the frame has one, else index 0 (not the screen's background colour).
     out->width = static_cast<int>(width);
     out->height = static_cast<int>(height);
     out->pixels.assign(static_cast<size_t>(width * height * 3), 0);
@@ -357,9 +364,8 @@ std::string decode_gif(std::string_view bytes, RgbImage* out) {
       out->pixels[at + 1] = colors->Colors[index].Green;
       out->pixels[at + 2] = colors->Colors[index].Blue;
     };
-    if (gif->SColorMap) {
-      for (int64_t i = 0; i < width * height; ++i) put(static_cast<size_t>(i) * 3, gif->SBackGroundColor);
-    }
+    const int fill = transparent >= 0 ? transparent : 0;
+    for (int64_t i = 0; i < width * height; ++i) put(static_cast<size_t>(i) * 3, fill);
     for (int y = 0; y < desc.Height; ++y) {
       const int64_t sy = desc.Top + y;
       if (sy < 0 || sy >= height) continue;
@@ -634,15 +640,20 @@ class ImageFeaturizer : public Featurizer {
   explicit ImageFeaturizer(const ImageOptions& options) : options_(options) {
     auto bad = [](const std::string& what) { throw Error(ErrorCode::kInvalidArgument, what); };
     if (options.resize < 0 || options.crop < 0) bad("--resize and --crop must not be negative");
-    if (options.mean.size() != 3 || options.std.size() != 3) bad("--mean and --std take three values (R,G,B)");
-    for (float s : options.std) {
+    // One value serves all three channels, as torchvision's Normalize([0.5], [0.5]) takes it.
+    if (options_.mean.size() == 1) options_.mean.assign(3, options_.mean[0]);
+    if (options_.std.size() == 1) options_.std.assign(3, options_.std[0]);
+    if (options_.mean.size() != 3 || options_.std.size() != 3) {
+      bad("--mean and --std take three values (R,G,B), or one for all three");
+    }
+    for (float s : options_.std) {
       if (!(s > 0) || !std::isfinite(s)) bad("--std values must be positive numbers");
     }
-    for (float m : options.mean) {
+    for (float m : options_.mean) {
       if (!std::isfinite(m)) bad("--mean values must be numbers");
     }
     for (int c = 0; c < 3; ++c) {
-      for (int v = 0; v < 256; ++v) levels_[c][v] = (static_cast<float>(v) / 255.0f - options.mean[c]) / options.std[c];
+      for (int v = 0; v < 256; ++v) levels_[c][v] = (static_cast<float>(v) / 255.0f - options_.mean[c]) / options_.std[c];
     }
   }
 

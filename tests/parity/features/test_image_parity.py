@@ -3,7 +3,9 @@ convert("RGB") -> Resize(size) (bilinear, antialiased) -> CenterCrop -> ToTensor
 2/255 per element before normalisation (the pixels are compared exactly where the decoders agree).
 Inputs: Adwaita icons (PNG with alpha), and JPEG (with EXIF orientations), WebP (lossless, lossy),
 GIF, grey and palette PNG (with and without a transparent entry) made from them by Pillow."""
+import io
 import pathlib
+import struct
 import sys
 import tempfile
 import unittest
@@ -33,6 +35,26 @@ def reference(path, resize, crop, normalise=True):
     if normalise:
         steps.append(transforms.Normalize(MEAN, STD))
     return transforms.Compose(steps)(img).numpy()
+
+
+def partial_frame_gif(img, path, background, transparency=None):
+    """A GIF whose one frame (img) covers part of a larger screen, at (w / 2, h / 3), with screen
+    background colour index `background` and the frame's transparent index `transparency`."""
+    buf = io.BytesIO()
+    img.save(buf, format="GIF", **({} if transparency is None else {"transparency": transparency}))
+    data = bytearray(buf.getvalue())
+    w, h = img.size
+    data[6:10] = struct.pack("<HH", 2 * w, 2 * h + 20)
+    data[11] = background
+    at = 13 + (3 * 2 ** ((data[10] & 7) + 1) if data[10] & 0x80 else 0)
+    while data[at] == 0x21:  # extensions: a label, then sub-blocks up to an empty one
+        at += 2
+        while data[at]:
+            at += data[at] + 1
+        at += 1
+    assert data[at] == 0x2C, "no image descriptor"
+    data[at + 1:at + 5] = struct.pack("<HH", w // 2, h // 3)
+    path.write_bytes(bytes(data))
 
 
 def salvo_features(folder, out, *flags):
@@ -73,6 +95,11 @@ class ImageParityTest(unittest.TestCase):
             img.save(made / f"{i}-lossless.webp", lossless=True)
             rgb.save(made / f"{i}-lossy.webp", quality=80)
             rgb.convert("P", palette=Image.Palette.ADAPTIVE).save(made / f"{i}.gif")
+            # A first frame smaller than the screen: Pillow fills the rest with the frame's
+            # transparent index, else index 0 (never the screen's background colour).
+            small = rgb.convert("P", palette=Image.Palette.ADAPTIVE, colors=16)
+            partial_frame_gif(small, made / f"{i}-partial.gif", background=5)
+            partial_frame_gif(small, made / f"{i}-partial-trns.gif", background=0, transparency=7)
             rgb.convert("L").save(made / f"{i}-grey.png")
             palette = rgb.convert("P", palette=Image.Palette.ADAPTIVE, colors=16)
             palette.save(made / f"{i}-palette.png")

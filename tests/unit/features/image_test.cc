@@ -224,6 +224,15 @@ TEST(ImageFeaturizerTest, NormalisesChannelsFirstOrKeepsRawPixels) {
   EXPECT_EQ(raw.bytes[(1 * 4 + 2) * 3 + 1], v);
   o.std = {1, 0, 1};
   EXPECT_THROW(make_image_featurizer(o), Error);
+  // One value for all three channels, as torchvision's Normalize([0.5], [0.5]).
+  o.raw = false;
+  o.mean = {0.5f};
+  o.std = {0.5f};
+  Features one;
+  ASSERT_EQ(make_image_featurizer(o)->featurize(png_bytes(img, false), &one), "");
+  EXPECT_FLOAT_EQ(one.values[16 + 1 * 4 + 2], (v / 255.0f - 0.5f) / 0.5f);
+  o.std = {0.5f, 0.5f};
+  EXPECT_THROW(make_image_featurizer(o), Error);
 }
 
 }  // namespace
