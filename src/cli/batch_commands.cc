@@ -63,7 +63,9 @@ void run_batch(Task task, BatchFlags& flags) {
     if (sep == std::string::npos || sep == 0) {
       throw Error(ErrorCode::kInvalidArgument, "--column-types: \"" + item + "\" is not name=type");
     }
-    job.column_types[item.substr(0, sep)] = item.substr(sep + 1);
+    if (!job.column_types.emplace(item.substr(0, sep), item.substr(sep + 1)).second) {
+      throw Error(ErrorCode::kInvalidArgument, "--column-types names \"" + item.substr(0, sep) + "\" twice");
+    }
   }
   if (!flags.featurizer.features.empty()) {
     // Files in, the featurizer's tensor into the model: the input rows are the files' contents.

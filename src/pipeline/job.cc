@@ -380,10 +380,11 @@ std::string job_identity(const JobOptions& options, const Session& session) {
             {"text_pair_field", options.text_pair_field},
             {"id_field", options.id_field},
             {"keep_columns", options.keep_columns},
-            {"column_types", options.column_types},
             {"format", options.folder_format},
             {"part_rows", options.part_rows},
             {"shards", options.shard_count}};
+  // Only when given, so that a folder begun by an earlier salvo still resumes.
+  if (!options.column_types.empty()) j["column_types"] = options.column_types;
   return j.dump();
 }
 

@@ -330,6 +330,8 @@ class ParquetFoldersTest(CliTestCase):
                  '--column-types names "nope", which is not a column the output carries'),
                 (("--input", inp, "--output", self.path("a.parquet"), "--column-types", "id=decimal"),
                  '--column-types: unknown type "decimal" for "id"'),
+                (("--input", inp, "--output", self.path("a.parquet"), "--column-types", "id=string,id=int64"),
+                 '--column-types names "id" twice'),
                 (("--input", inp, "--output", self.path("a.jsonl"), "--column-types", "id=string"),
                  "--column-types is for Parquet output; jsonl is not Parquet"),
                 (("--input", self.path("in.csv"), "--output", self.path("a.parquet"), "--column-types", "id=int64"),
